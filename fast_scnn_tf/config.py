@@ -1,0 +1,107 @@
+"""One configuration for a run, as nested dataclasses whose defaults are the paper's values.
+
+The resolved config is written as `config.json` beside every checkpoint and export
+(`Config.save` / `Config.load`), so a run can be reproduced from its output folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    num_classes: int = 19
+    # The paper puts dropout "only just before the last layer" without a rate; 0.1 as PyTorch ports.
+    dropout: float = 0.1
+
+
+@dataclasses.dataclass
+class DataConfig:
+    source: str = "folder"  # "folder" (official layout) or "tfds" (cityscapes/semantic_segmentation)
+    data_dir: str = ""  # dataset root (folder) or the tfds manual_dir holding the zips (tfds)
+    tfds_data_dir: str = ""  # where tfds keeps the prepared dataset; "" = tfds default
+    use_coarse: bool = False  # add gtCoarse/train_extra to training (the paper's coarse experiment)
+    crop_size: tuple[int, int] = (1024, 2048)  # the paper trains on full frames
+    min_scale: float = 0.5
+    max_scale: float = 2.0
+    flip: bool = True
+    color_noise: float = 10.0  # std of per-channel additive noise, in 0..255 pixel units
+    brightness: float = 30.0  # max absolute brightness change, in 0..255 pixel units
+    shuffle_buffer: int = 256
+    deterministic: bool = False
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    preset: str = "paper"
+    epochs: int = 1000
+    total_steps: int = 0  # > 0 overrides epochs (the mmseg preset counts iterations)
+    batch_size: int = 12
+    learning_rate: float = 0.045
+    lr_power: float = 0.9
+    momentum: float = 0.9
+    weight_decay: float = 4e-5
+    aux_weight: float = 0.4
+    mixed_precision: bool = False
+    xla: bool = False
+    seed: int = 0
+    checkpoint_every_steps: int = 500
+    keep_checkpoints: int = 3
+    eval_every_epochs: int = 10
+    init_checkpoint: str = ""
+
+
+@dataclasses.dataclass
+class Config:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        """Build from a (possibly partial) dict; unknown keys are an error, not silently dropped."""
+        sections = {}
+        for field in dataclasses.fields(cls):
+            section_cls = field.default_factory
+            values = dict(d.get(field.name, {}))
+            known = {f.name: f for f in dataclasses.fields(section_cls)}
+            unknown = set(values) - set(known)
+            if unknown:
+                raise ValueError(f"unknown config keys in '{field.name}': {sorted(unknown)}")
+            for key, value in values.items():
+                if isinstance(getattr(section_cls(), key), tuple):
+                    values[key] = tuple(value)
+            sections[field.name] = section_cls(**values)
+        unknown = set(d) - set(sections)
+        if unknown:
+            raise ValueError(f"unknown config sections: {sorted(unknown)}")
+        return cls(**sections)
+
+    def save(self, directory: str) -> str:
+        """Write config.json into `directory` atomically (temp file + rename)."""
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, CONFIG_FILE)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, directory: str) -> "Config":
+        path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no {CONFIG_FILE} in '{directory}': expected a model directory "
+                                    "written by train.py")
+        with open(path) as f:
+            return cls.from_dict(json.load(f))

@@ -1,0 +1,104 @@
+"""Small layers the Fast-SCNN graph needs that Keras does not provide in the form we want.
+
+All three work with static and dynamic input sizes and convert to TFLite (builtin ops only)
+and to SavedModel, which is where peers' ports broke.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+# ImageNet statistics in 0..255 units. The model normalises inside the graph so that every caller
+# (training, evaluation, SavedModel, TFLite) feeds raw RGB values 0..255, uint8 or float.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@keras.saving.register_keras_serializable(package="fast_scnn_tf")
+class Normalize(keras.layers.Layer):
+    """Casts RGB 0..255 (any dtype) to float and standardises with per-channel mean and std."""
+
+    def __init__(self, mean=IMAGENET_MEAN, std=IMAGENET_STD, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+
+    def call(self, images):
+        x = tf.cast(images, tf.float32)
+        x = (x - tf.constant(self.mean)) * tf.constant([1.0 / s for s in self.std])
+        return tf.cast(x, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="fast_scnn_tf")
+class ResizeLike(keras.layers.Layer):
+    """Bilinear resize of `x` to the spatial size of `reference`: `ResizeLike()([x, reference])`.
+
+    Sizes come from the reference tensor, so odd input sizes (not multiples of 32) come back at
+    exactly their own size. Half-pixel centres, i.e. PyTorch's `align_corners=False`.
+    We do not use `keras.layers.Resizing`: in Keras 3.15.1 it leaks `training=True` into later
+    BatchNorm layers when a model is called without `training=False`.
+    """
+
+    def call(self, inputs):
+        x, reference = inputs
+        size = _spatial_size(reference)
+        y = tf.image.resize(x, size, method="bilinear")
+        return tf.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shapes):
+        x_shape, ref_shape = input_shapes
+        return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="fast_scnn_tf")
+class AdaptiveAveragePooling2D(keras.layers.Layer):
+    """Average pooling into `bins` x `bins` cells with PyTorch `AdaptiveAvgPool2d` semantics.
+
+    Cell i along an axis of length L spans floor(i*L/bins) .. ceil((i+1)*L/bins), so cells overlap
+    when `bins` does not divide L (32x64 maps with bins 3 and 6 at 1024x2048 input). Built from
+    slices and means only (first over rows, then over columns: the mean over a rectangle is the
+    mean of its row means), which TFLite runs as builtin int8/float ops for any input size.
+    """
+
+    def __init__(self, bins: int, **kwargs):
+        super().__init__(**kwargs)
+        self.bins = int(bins)
+
+    def call(self, x):
+        height, width = _spatial_size(x, as_list=True)
+        rows = [tf.reduce_mean(x[:, start:end], axis=1, keepdims=True)
+                for start, end in _cells(height, self.bins)]
+        x = tf.concat(rows, axis=1) if self.bins > 1 else rows[0]
+        cols = [tf.reduce_mean(x[:, :, start:end], axis=2, keepdims=True)
+                for start, end in _cells(width, self.bins)]
+        return tf.concat(cols, axis=2) if self.bins > 1 else cols[0]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.bins, self.bins, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "bins": self.bins}
+
+
+def _cells(length, bins):
+    """(start, end) of every adaptive-pooling cell; Python ints when `length` is static."""
+    return [((i * length) // bins, ((i + 1) * length + bins - 1) // bins) for i in range(bins)]
+
+
+def _spatial_size(x, as_list=False):
+    """(height, width) of an NHWC tensor: static ints where known, else scalar tensors."""
+    static = x.shape[1:3]
+    dynamic = tf.shape(x)[1:3]
+    sizes = [static[i] if static[i] is not None else dynamic[i] for i in range(2)]
+    if as_list:
+        return sizes
+    if all(isinstance(s, int) for s in sizes):
+        return sizes
+    return tf.stack([tf.cast(s, tf.int32) for s in sizes])

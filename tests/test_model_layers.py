@@ -1,0 +1,111 @@
+"""The custom layers: adaptive pooling as PyTorch counts it, resize to the reference's size, and
+conversion to TFLite and SavedModel with static and dynamic input sizes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf.model.layers import AdaptiveAveragePooling2D, Normalize, ResizeLike
+
+
+def adaptive_avg_pool_reference(x, bins):
+    """NumPy version of PyTorch's AdaptiveAvgPool2d on NHWC: cell i spans
+    floor(i*L/bins) .. ceil((i+1)*L/bins)."""
+    n, h, w, c = x.shape
+    out = np.zeros((n, bins, bins, c), np.float64)
+    for i in range(bins):
+        r0, r1 = (i * h) // bins, -((-(i + 1) * h) // bins)
+        for j in range(bins):
+            c0, c1 = (j * w) // bins, -((-(j + 1) * w) // bins)
+            out[:, i, j] = x[:, r0:r1, c0:c1].mean(axis=(1, 2))
+    return out
+
+
+def _features(h, w, c=4, seed=0):
+    return np.random.default_rng(seed).normal(size=(2, h, w, c)).astype(np.float32)
+
+
+@pytest.mark.parametrize("bins", [1, 2, 3, 6])
+@pytest.mark.parametrize("h,w", [(32, 64), (7, 11), (5, 3), (1, 1)])
+def test_adaptive_pooling_equals_reference(bins, h, w):
+    x = _features(h, w)
+    got = AdaptiveAveragePooling2D(bins)(x).numpy()
+    np.testing.assert_allclose(got, adaptive_avg_pool_reference(x, bins), rtol=1e-5, atol=1e-6)
+
+
+def test_adaptive_pooling_cells_overlap_when_bins_do_not_divide():
+    # length 4 into 3 cells: rows 0-1, 1-2, 2-3 (row 1 and row 2 each count twice)
+    x = np.arange(4, dtype=np.float32).reshape(1, 4, 1, 1)
+    np.testing.assert_allclose(AdaptiveAveragePooling2D(3)(x).numpy()[0, :, 0, 0], [0.5, 1.5, 2.5])
+
+
+def test_adaptive_pooling_with_dynamic_shape():
+    pool = AdaptiveAveragePooling2D(6)
+    fn = tf.function(pool, input_signature=[tf.TensorSpec([None, None, None, 4], tf.float32)])
+    for h, w in [(32, 64), (9, 13)]:
+        x = _features(h, w)
+        np.testing.assert_allclose(fn(x).numpy(), adaptive_avg_pool_reference(x, 6), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_resize_like_takes_the_reference_size():
+    x = _features(5, 7)
+    ref = np.zeros((2, 33, 49, 1), np.float32)
+    assert tuple(ResizeLike()([x, ref]).shape) == (2, 33, 49, 4)
+
+
+def test_resize_like_uses_half_pixel_centres():
+    """align_corners=False: upsampling [0, 1] by 2 gives [0, 0.25, 0.75, 1]."""
+    x = np.array([0.0, 1.0], np.float32).reshape(1, 1, 2, 1)
+    y = ResizeLike()([x, np.zeros((1, 1, 4, 1), np.float32)]).numpy().ravel()
+    np.testing.assert_allclose(y, [0.0, 0.25, 0.75, 1.0])
+
+
+def test_normalize_standardises_per_channel():
+    layer = Normalize(mean=(10.0, 20.0, 30.0), std=(2.0, 4.0, 5.0))
+    y = layer(np.array([[[[12, 20, 40]]]], np.uint8)).numpy().ravel()
+    np.testing.assert_allclose(y, [1.0, 0.0, 2.0])
+
+
+def _pooling_model(input_shape):
+    """The pyramid-pooling pattern: pool into 3x3 and 6x6 cells, resize back, concatenate."""
+    x = keras.Input(input_shape)
+    branches = [x] + [ResizeLike()([AdaptiveAveragePooling2D(b)(x), x]) for b in (3, 6)]
+    return keras.Model(x, keras.layers.Concatenate()(branches))
+
+
+def _run_tflite(content, x):
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_content=content)
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def test_pyramid_pooling_converts_to_tflite_with_static_size():
+    model = _pooling_model((32, 64, 4))
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    x = _features(32, 64)[:1]
+    np.testing.assert_allclose(_run_tflite(content, x), model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_pyramid_pooling_converts_to_tflite_with_dynamic_size():
+    model = _pooling_model((None, None, 4))
+    content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    for h, w in [(32, 64), (9, 13)]:
+        x = _features(h, w)[:1]
+        np.testing.assert_allclose(_run_tflite(content, x), model(x).numpy(), rtol=1e-4,
+                                   atol=1e-5)
+
+
+def test_pyramid_pooling_round_trips_through_saved_model(tmp_path):
+    model = _pooling_model((None, None, 4))
+    model.export(str(tmp_path / "sm"), verbose=False)
+    serve = tf.saved_model.load(str(tmp_path / "sm")).serve
+    for h, w in [(32, 64), (9, 13)]:
+        x = _features(h, w)
+        np.testing.assert_allclose(serve(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,83 @@
+"""The run config round-trips through config.json; checkpoints load into the model they describe."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf import build_fast_scnn
+from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_model,
+                                     make_checkpoint)
+from fast_scnn_tf.config import Config
+
+
+def test_defaults_are_the_papers_recipe():
+    c = Config()
+    assert (c.train.learning_rate, c.train.lr_power, c.train.momentum) == (0.045, 0.9, 0.9)
+    assert (c.train.batch_size, c.train.epochs, c.train.weight_decay) == (12, 1000, 4e-5)
+    assert c.train.aux_weight == 0.4
+    assert (c.data.min_scale, c.data.max_scale, c.data.crop_size) == (0.5, 2.0, (1024, 2048))
+    assert c.model.num_classes == 19
+
+
+def test_config_round_trips_through_json(tmp_path):
+    c = Config()
+    c.model.num_classes = 5
+    c.data.crop_size = (96, 160)
+    c.save(str(tmp_path))
+    assert Config.load(str(tmp_path)) == c
+
+
+def test_unknown_config_key_is_an_error():
+    with pytest.raises(ValueError, match="nope"):
+        Config.from_dict({"train": {"nope": 1}})
+
+
+def test_missing_config_names_the_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        Config.load(str(tmp_path))
+
+
+def _save_run(model_dir, num_classes=3, subdir=LATEST_DIR):
+    model = build_fast_scnn(num_classes=num_classes, aux=True)
+    config = Config()
+    config.model.num_classes = num_classes
+    config.save(str(model_dir))
+    ckpt = make_checkpoint(model, optimizer=keras.optimizers.SGD(0.1),
+                           step=tf.Variable(7, dtype=tf.int64))
+    tf.train.CheckpointManager(ckpt, os.path.join(model_dir, subdir), 1).save()
+    return model
+
+
+def test_load_model_restores_weights_into_inference_model(tmp_path):
+    saved = _save_run(tmp_path)
+    loaded, config = load_model(str(tmp_path))
+    assert config.model.num_classes == 3
+    assert not isinstance(loaded.output, dict)
+    images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(loaded(images, training=False),
+                                  saved(images, training=False)["logits"])
+
+
+def test_best_checkpoint_is_preferred(tmp_path):
+    _save_run(tmp_path)
+    _save_run(tmp_path, subdir=BEST_DIR)
+    assert os.sep + BEST_DIR + os.sep in find_checkpoint(str(tmp_path))
+    assert os.sep + LATEST_DIR + os.sep in find_checkpoint(str(tmp_path), which="latest")
+
+
+def test_directory_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        find_checkpoint(str(tmp_path))
+
+
+def test_class_count_mismatch_is_a_clear_error(tmp_path):
+    _save_run(tmp_path, num_classes=3)
+    config = Config.load(str(tmp_path))
+    config.model.num_classes = 4
+    config.save(str(tmp_path))
+    with pytest.raises(ValueError, match="4 classes"):
+        load_model(str(tmp_path))

@@ -97,3 +97,9 @@ def train_id_to_id_table() -> np.ndarray:
 def colorize(train_ids: np.ndarray) -> np.ndarray:
     """Colour a train-id map (H, W) with the official palette -> (H, W, 3) uint8 RGB."""
     return PALETTE[np.asarray(train_ids, np.uint8)]
+
+
+def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the palette colours of `train_ids` (H, W) over an RGB uint8 image (H, W, 3)."""
+    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colorize(train_ids)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

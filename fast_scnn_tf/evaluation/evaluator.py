@@ -1,0 +1,108 @@
+"""Run a model over an evaluation split and score it the way the Cityscapes benchmark does.
+
+`evaluate` predicts frame by frame and accumulates one confusion matrix over the whole split
+(see `metrics.py`). Reduced-scale evaluation (Table 7 of the paper) needs nothing special here:
+the dataset gives a downscaled image and the full-resolution label, and the logits are resized
+bilinearly to the label's size before the argmax, so every score is at full resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
+from fast_scnn_tf.model.fast_scnn import SKIP_BN
+
+log = logging.getLogger(__name__)
+
+# on_prediction(name, image, prediction): name str ("" when the dataset has none), image uint8
+# [H, W, 3] as fed to the model, prediction uint8 [H_label, W_label] train ids.
+PredictionCallback = Callable[[str, np.ndarray, np.ndarray], None]
+
+
+def make_predict_step(model: keras.Model, num_classes: int):
+    """A tf.function (images, labels) -> (confusion [C, C] int64, predictions uint8 [B, H, W]).
+
+    Predictions are at the labels' size: logits are resized bilinearly to it when the image was
+    fed at a reduced scale. Shapes are dynamic, so frames of any size share one trace.
+    """
+    @tf.function(reduce_retracing=True)
+    def step(images, labels):
+        logits = model(images, training=False)
+        label_size = tf.shape(labels)[1:3]
+        logits = tf.cond(tf.reduce_all(tf.shape(logits)[1:3] == label_size),
+                         lambda: logits,
+                         lambda: tf.image.resize(logits, label_size, method="bilinear"))
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return (confusion_matrix(labels, predictions, num_classes),
+                tf.cast(predictions, tf.uint8))
+
+    return step
+
+
+def evaluate(model: keras.Model, dataset: tf.data.Dataset, num_classes: int,
+             progress: bool = True, class_names=None, max_frames: int = 0,
+             on_prediction: PredictionCallback | None = None) -> dict:
+    """Score `model` on `dataset`; returns `compute_metrics(...)` plus `num_frames` and `confusion`.
+
+    `dataset` yields batches (image, label) or (image, label, name) as
+    `fast_scnn_tf.data.build_dataset(..., training=False)` makes them. `max_frames` > 0 stops
+    early (for quick checks); `on_prediction` is called for every frame (to save predictions).
+    """
+    step = make_predict_step(model, num_classes)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    bar = keras.utils.Progbar(_batch_count(dataset, max_frames), unit_name="batch") \
+        if progress else None
+    frames = batches = 0
+    for element in dataset:
+        images, labels = element[0], element[1]
+        names = element[2] if len(element) > 2 else None
+        batch_confusion, predictions = step(images, labels)
+        confusion += batch_confusion.numpy()
+        batch = int(images.shape[0])
+        if on_prediction is not None:
+            images_np = images.numpy()
+            predictions_np = predictions.numpy()
+            for i in range(batch):
+                name = names[i].numpy().decode() if names is not None else ""
+                on_prediction(name, np.clip(images_np[i], 0, 255).astype(np.uint8),
+                              predictions_np[i])
+        frames += batch
+        batches += 1
+        if bar is not None:
+            bar.update(batches)
+        if max_frames and frames >= max_frames:
+            break
+    log.info("evaluated %d frames", frames)
+    result = compute_metrics(confusion, class_names)
+    result["num_frames"] = frames
+    result["confusion"] = confusion.tolist()
+    return result
+
+
+def _batch_count(dataset: tf.data.Dataset, max_frames: int) -> int | None:
+    """Batches the progress bar expects (frames, for evaluation's batches of one); None: unknown."""
+    count = int(dataset.cardinality())
+    if count < 0:
+        return max_frames or None
+    return min(count, max_frames) if max_frames else count
+
+
+def ablate_skip(model: keras.Model) -> None:
+    """Zero the LtD skip's contribution to the Feature Fusion Module (§4.2 of the paper), in place.
+
+    Sets gamma and beta of the skip branch's last BatchNorm to 0, so in inference mode that
+    branch outputs exactly 0 and the fusion sees only the global-feature branch. Use it on a
+    loaded copy: the saved weights are untouched unless you save this model again.
+    """
+    try:
+        layer = model.get_layer(SKIP_BN)
+    except ValueError as e:
+        raise ValueError(f"model has no layer '{SKIP_BN}': not a Fast-SCNN from this project") from e
+    layer.gamma.assign(tf.zeros_like(layer.gamma))
+    layer.beta.assign(tf.zeros_like(layer.beta))

@@ -1,0 +1,63 @@
+"""Benchmark-format prediction files and overlays."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from fast_scnn_tf.data.labels import PALETTE
+from fast_scnn_tf.evaluation.predictions import (
+    PredictionWriter, benchmark_filename, frame_stem, prepare_output_dir, to_label_ids)
+
+
+def test_benchmark_filename_follows_server_pattern():
+    assert benchmark_filename("aachen_000000_000019") == "aachen_000000_000019_leftImg8bit.png"
+    assert benchmark_filename("val/frankfurt/frankfurt_000001_002646_leftImg8bit.png") == \
+        "frankfurt_000001_002646_leftImg8bit.png"
+    assert frame_stem("lindau_000000_000019_leftImg8bit") == "lindau_000000_000019"
+
+
+def test_train_ids_map_back_to_label_ids():
+    train_ids = np.array([0, 1, 2, 10, 11, 13, 16, 18, 255], np.uint8)
+    # road 7, sidewalk 8, building 11, sky 23, person 24, car 26, train 31, bicycle 33; 255 -> 0
+    np.testing.assert_array_equal(to_label_ids(train_ids), [7, 8, 11, 23, 24, 26, 31, 33, 0])
+    assert to_label_ids(train_ids).dtype == np.uint8
+
+
+def test_writer_writes_label_id_png_and_rgb_overlay(tmp_path):
+    preds, overlays = str(tmp_path / "preds"), str(tmp_path / "overlays")
+    writer = PredictionWriter(preds, overlays)
+    train_ids = np.zeros((6, 10), np.uint8)
+    train_ids[:, 5:] = 13  # car on the right half
+    image = np.zeros((3, 5, 3), np.uint8)  # half size, as at --scale 0.5
+    writer("aachen_000000_000019", image, train_ids)
+
+    assert os.listdir(preds) == ["aachen_000000_000019_leftImg8bit.png"]
+    written = cv2.imread(os.path.join(preds, "aachen_000000_000019_leftImg8bit.png"),
+                         cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint8 and written.shape == (6, 10)  # one channel, full size
+    np.testing.assert_array_equal(written, to_label_ids(train_ids))
+
+    shown = cv2.imread(os.path.join(overlays, "aachen_000000_000019_overlay.png"))[..., ::-1]
+    assert shown.shape == (6, 10, 3)
+    np.testing.assert_array_equal(shown[0, 0], np.rint(PALETTE[0] * 0.5))  # road on black
+    np.testing.assert_array_equal(shown[0, 9], np.rint(PALETTE[13] * 0.5))  # car on black
+
+
+def test_existing_directory_with_files_is_refused(tmp_path):
+    (tmp_path / "other.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        prepare_output_dir(str(tmp_path), overwrite=False)
+    prepare_output_dir(str(tmp_path), overwrite=True)
+    assert (tmp_path / "other.txt").read_text() == "keep me"
+
+
+def test_empty_existing_directory_is_accepted(tmp_path):
+    prepare_output_dir(str(tmp_path), overwrite=False)
+
+
+def test_writer_needs_frame_names(tmp_path):
+    writer = PredictionWriter(str(tmp_path / "p"))
+    with pytest.raises(ValueError, match="with_names"):
+        writer("", np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))

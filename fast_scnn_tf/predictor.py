@@ -1,0 +1,124 @@
+"""Segment user images with any of the three things the project produces: a training model
+directory (checkpoint), an exported SavedModel, or a TFLite file.
+
+`load_predictor(path)` picks the right loader; every predictor maps an RGB uint8 image (H, W, 3)
+of any size to a train-id label map (H, W) uint8 at the same size.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read any image OpenCV reads as RGB uint8 (H, W, 3).
+
+    Grayscale is replicated to three channels, alpha is dropped, 16-bit images are scaled to
+    8 bits. Raises ValueError naming the file when it cannot be decoded.
+    """
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        raise ValueError(f"cannot read image '{path}': not an image file OpenCV can decode")
+    return to_rgb_uint8(image, bgr=True)
+
+
+def to_rgb_uint8(image: np.ndarray, bgr: bool) -> np.ndarray:
+    """Normalise a decoded image (gray, gray+alpha, BGR(A) or RGB(A); 8 or 16 bit) to RGB uint8."""
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    channels = image.shape[2]
+    if channels in (1, 2):  # gray, gray + alpha
+        return np.repeat(image[:, :, :1], 3, axis=2)
+    image = image[:, :, :3]
+    return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
+
+
+def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str]:
+    """Load a checkpoint directory, a SavedModel (version dir or model-name dir) or a .tflite file.
+
+    Returns (predict, description).
+    """
+    if path.endswith(".tflite"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"TFLite file '{path}' does not exist")
+        return _tflite_predictor(path), f"TFLite {path}"
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"model '{path}' does not exist: expected a training model "
+                                "directory, an exported SavedModel directory or a .tflite file")
+    saved_model = _find_saved_model(path)
+    if saved_model:
+        return _saved_model_predictor(saved_model), f"SavedModel {saved_model}"
+    from fast_scnn_tf.checkpoint import find_checkpoint, load_model
+    model, _ = load_model(path, which=which)
+    return _keras_predictor(model), f"checkpoint {find_checkpoint(path, which)}"
+
+
+def _find_saved_model(path: str) -> str | None:
+    """`path` itself if it holds saved_model.pb, else its highest numbered version folder."""
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [d for d in os.listdir(path) if d.isdigit()
+                and os.path.isfile(os.path.join(path, d, "saved_model.pb"))]
+    return os.path.join(path, max(versions, key=int)) if versions else None
+
+
+def _keras_predictor(model) -> Predictor:
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+    def predict(image):
+        logits = model(image[None], training=False)
+        return tf.cast(tf.argmax(logits[0], axis=-1), tf.uint8)
+
+    return lambda image: predict(image).numpy()
+
+
+def _saved_model_predictor(directory: str) -> Predictor:
+    serve = tf.saved_model.load(directory).signatures["serving_default"]
+
+    def predict(image):
+        outputs = serve(tf.constant(image[None]))
+        return _labels_from_outputs(list(outputs.values()))[0]
+
+    return predict
+
+
+def _tflite_predictor(path: str) -> Predictor:
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    _, height, width, _ = inp["shape"]
+
+    def predict(image):
+        size = image.shape[:2]
+        if (height, width) != size:
+            image = cv2.resize(image, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
+        interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
+        interpreter.invoke()
+        outputs = [interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()]
+        labels = _labels_from_outputs(outputs)[0]
+        if labels.shape != size:
+            labels = cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        return labels
+
+    return predict
+
+
+def _labels_from_outputs(outputs) -> np.ndarray:
+    """A cls head's uint8 label map, or the argmax of a prob head's probabilities."""
+    outputs = [np.asarray(o) for o in outputs]
+    for o in outputs:
+        if o.ndim == 3 and o.dtype == np.uint8:
+            return o
+    probs = next(o for o in outputs if o.ndim == 4)
+    return np.argmax(probs, axis=-1).astype(np.uint8)

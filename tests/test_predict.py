@@ -1,0 +1,111 @@
+"""predict.py on user files: any size and pixel format, folders, videos, unreadable files."""
+
+import os
+
+import cv2
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import predict
+from fast_scnn_tf import build_fast_scnn
+from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.predictor import read_image
+
+NUM_CLASSES = 4
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("run")
+    config = Config()
+    config.model.num_classes = NUM_CLASSES
+    config.save(str(directory))
+    ckpt = make_checkpoint(build_fast_scnn(num_classes=NUM_CLASSES, aux=True))
+    tf.train.CheckpointManager(ckpt, os.path.join(directory, LATEST_DIR), 1).save()
+    return str(directory)
+
+
+def _rng_image(shape, dtype=np.uint8, seed=0):
+    high = 65536 if dtype == np.uint16 else 256
+    return np.random.default_rng(seed).integers(0, high, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("shape,dtype", [((37, 53), np.uint8), ((37, 53, 4), np.uint8),
+                                         ((37, 53, 3), np.uint16), ((37, 53), np.uint16)])
+def test_read_image_gives_rgb_uint8(tmp_path, shape, dtype):
+    path = str(tmp_path / "x.png")
+    cv2.imwrite(path, _rng_image(shape, dtype))
+    image = read_image(path)
+    assert image.shape == (37, 53, 3) and image.dtype == np.uint8
+
+
+def test_read_image_converts_bgr_to_rgb(tmp_path):
+    path = str(tmp_path / "x.png")
+    bgr = np.zeros((4, 4, 3), np.uint8)
+    bgr[..., 0] = 200  # blue in OpenCV's order
+    cv2.imwrite(path, bgr)
+    assert tuple(read_image(path)[0, 0]) == (0, 0, 200)
+
+
+def test_read_image_names_an_unreadable_file(tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ValueError, match="broken.png"):
+        read_image(str(path))
+
+
+def test_predicts_a_folder_and_reports_failures(tmp_path, model_dir, capsys):
+    inputs = tmp_path / "in"
+    (inputs / "sub").mkdir(parents=True)
+    cv2.imwrite(str(inputs / "a.png"), _rng_image((45, 67, 3)))
+    cv2.imwrite(str(inputs / "sub" / "b.jpg"), _rng_image((64, 33, 3)))
+    cv2.imwrite(str(inputs / "gray16.png"), _rng_image((40, 40), np.uint16))
+    (inputs / "corrupt.png").write_bytes(b"garbage")
+    out = tmp_path / "out"
+    code = predict.main([str(inputs), "--model", model_dir, "--output", str(out)])
+    assert code == 1  # one file failed
+    captured = capsys.readouterr()
+    assert "corrupt.png" in captured.err + captured.out
+    assert "3 written" in captured.out and "1 failed" in captured.out
+    labels = cv2.imread(str(out / "b_labels.png"), cv2.IMREAD_UNCHANGED)
+    assert labels.shape == (64, 33) and labels.max() < NUM_CLASSES
+    assert cv2.imread(str(out / "a_overlay.png")).shape == (45, 67, 3)
+    assert (out / "gray16_labels.png").exists()
+
+
+def test_refuses_to_overwrite_without_flag(tmp_path, model_dir):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    args = [str(image), "--model", model_dir, "--output", str(tmp_path / "out")]
+    assert predict.main(args) == 0
+    with pytest.raises(SystemExit, match="--overwrite"):
+        predict.main(args)
+    assert predict.main(args + ["--overwrite"]) == 0
+
+
+def test_annotates_a_video(tmp_path, model_dir):
+    video = str(tmp_path / "clip.mp4")
+    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"mp4v"), 5, (48, 32))
+    for i in range(3):
+        writer.write(_rng_image((32, 48, 3), seed=i))
+    writer.release()
+    out = tmp_path / "out"
+    assert predict.main([video, "--model", model_dir, "--output", str(out)]) == 0
+    capture = cv2.VideoCapture(str(out / "clip_overlay.mp4"))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = capture.read()
+    assert ok and frame.shape == (32, 48, 3) and frames == 3
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    with pytest.raises(SystemExit, match="does not exist"):
+        predict.main([str(image), "--model", str(tmp_path / "nope"), "--output", str(tmp_path)])
+
+
+def test_clashing_names_get_their_folder_prefix():
+    assert predict.output_names(["x/a.png", "y/a.png", "y/b.png"]) == ["x_a", "y_a", "b"]

@@ -1,0 +1,223 @@
+"""Inference timing the way §4.1 of the paper measured it: batch 1, 100 warm-up frames, then the
+mean over 100 frames, for the "cls" output (argmax -> uint8 labels) and the "prob" output
+(softmax). The paper used one CPU thread and one GPU; `configure_threads` sets that up.
+
+Each timed call ends when the output is ready on the device (`sync_devices`), not when it has
+been copied to the host: copying 19 float32 channels at 1024x2048 (160 MB) would time the bus.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import platform
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+log = logging.getLogger(__name__)
+
+HEADS = ("cls", "prob")
+
+
+def configure_threads(threads: int = 0) -> dict:
+    """Set TensorFlow's thread pools before any op runs; returns the counts in force.
+
+    threads > 0 sets both pools to it; 0 means one thread when a GPU is present (the paper's
+    setting) and TensorFlow's default (all cores) on CPU.
+    """
+    if threads == 0 and tf.config.list_physical_devices("GPU"):
+        threads = 1
+    if threads > 0:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # the runtime is already initialised: keep what is there
+            pass
+    return thread_counts()
+
+
+def thread_counts() -> dict:
+    """TensorFlow's intra/inter-op thread counts (0 = default: one per core) and the cores."""
+    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "cpu_cores": os.cpu_count()}
+
+
+def summarize(times_s, warmup: int) -> dict:
+    """mean/median/p90 milliseconds and FPS (1 / mean) of per-frame times in seconds."""
+    ms = 1000.0 * np.asarray(times_s, np.float64)
+    mean = float(ms.mean())
+    return {"mean_ms": mean, "median_ms": float(np.median(ms)),
+            "p90_ms": float(np.percentile(ms, 90)), "fps": 1000.0 / mean,
+            "warmup": int(warmup), "iters": int(ms.size)}
+
+
+def _time_calls(run, warmup: int, iters: int) -> dict:
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1, got {iters}")
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return summarize(times, warmup)
+
+
+def _random_image(height: int, width: int, dtype=tf.float32) -> tf.Tensor:
+    image = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), np.uint8)
+    return tf.constant(image, dtype=dtype)
+
+
+def head_function(model: keras.Model, head: str):
+    """A tf.function image -> cls labels (uint8) or prob (softmax probabilities)."""
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+
+    @tf.function(reduce_retracing=True)
+    def run(images):
+        logits = model(images, training=False)
+        if head == "cls":
+            return tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
+        return tf.nn.softmax(logits, axis=-1)
+
+    return run
+
+
+def time_keras(model: keras.Model, height: int, width: int, head: str = "cls",
+               warmup: int = 100, iters: int = 100) -> dict:
+    """Time the Keras model as a tf.function on one random frame of height x width."""
+    fn = head_function(model, head)
+    image = _random_image(height, width)
+
+    def run():
+        fn(image)
+        tf.test.experimental.sync_devices()
+
+    return _time_calls(run, warmup, iters)
+
+
+def time_saved_model(path: str, height: int, width: int, warmup: int = 100,
+                     iters: int = 100, signature: str = "serving_default") -> dict:
+    """Time a SavedModel signature that takes one image tensor [1, H, W, 3] (any dtype)."""
+    fn = tf.saved_model.load(path).signatures[signature]
+    (name, spec), = fn.structured_input_signature[1].items()
+    image = _random_image(height, width, spec.dtype)
+
+    def run():
+        fn(**{name: image})
+        tf.test.experimental.sync_devices()
+
+    return _time_calls(run, warmup, iters)
+
+
+def time_tflite(path: str, warmup: int = 100, iters: int = 100, threads: int | None = None,
+                height: int | None = None, width: int | None = None) -> dict:
+    """Time a TFLite file with `ai_edge_litert` on one random input.
+
+    A model with a dynamic input size is resized to height x width; a fixed-size model runs at its
+    own size (then height/width must match it or be None). `threads` None = all cores.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    threads = threads or os.cpu_count()
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    detail = interpreter.get_input_details()[0]
+    shape = list(detail["shape"])
+    signature = list(detail["shape_signature"])
+    if height and width:
+        wanted = [1, height, width, 3]
+        if shape != wanted:
+            if -1 not in signature[1:3]:
+                raise ValueError(f"TFLite model '{path}' has a fixed input {shape}, "
+                                 f"not {wanted}")
+            interpreter.resize_tensor_input(detail["index"], wanted)
+        shape = wanted
+    interpreter.allocate_tensors()
+    data = np.random.default_rng(0).integers(0, 256, shape).astype(detail["dtype"])
+    interpreter.set_tensor(detail["index"], data)
+    result = _time_calls(interpreter.invoke, warmup, iters)
+    result.update(threads=threads, input_shape=[int(s) for s in shape],
+                  input_dtype=np.dtype(detail["dtype"]).name)
+    return result
+
+
+def device_name() -> str:
+    """The GPU's name when TensorFlow sees one, else the CPU model."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return "GPU: " + details.get("device_name", gpus[0].name)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return "CPU: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU: " + (platform.processor() or platform.machine())
+
+
+def environment() -> dict:
+    """Device, versions, thread counts and date to print and store with every timing."""
+    try:
+        from importlib.metadata import version
+        litert = version("ai-edge-litert")
+    except Exception:  # not installed: TFLite timing is then unavailable anyway
+        litert = None
+    return {"device": device_name(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+            "ai_edge_litert": litert, "platform": platform.platform(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            **thread_counts()}
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'1024x2048' -> (1024, 2048)."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"resolution must look like 1024x2048 (HEIGHTxWIDTH), got {text!r}")
+    if height < 32 or width < 32:
+        raise ValueError(f"resolution must be at least 32x32, got {text!r}")
+    return height, width
+
+
+def format_results(rows: list[dict]) -> str:
+    """A table of timing rows, each with `model`, `resolution` and the `summarize` fields."""
+    lines = [f"{'model':<28}{'resolution':>12}{'mean ms':>10}{'median':>10}{'p90':>10}{'FPS':>9}"]
+    for r in rows:
+        lines.append(f"{r['model']:<28}{r['resolution']:>12}{r['mean_ms']:>10.2f}"
+                     f"{r['median_ms']:>10.2f}{r['p90_ms']:>10.2f}{r['fps']:>9.1f}")
+    return "\n".join(lines)
+
+
+def benchmark(model: keras.Model | None, resolutions, warmup: int = 100, iters: int = 100,
+              tflite: tuple[str, ...] = (), saved_model: str | None = None,
+              tflite_threads: int | None = None, label: str = "keras") -> list[dict]:
+    """Time the Keras cls/prob heads, then every TFLite file and the SavedModel, at each size."""
+    rows = []
+    for height, width in resolutions:
+        resolution = f"{height}x{width}"
+        if model is not None:
+            for head in HEADS:
+                rows.append({"model": f"{label} {head}", "resolution": resolution,
+                             **time_keras(model, height, width, head, warmup, iters)})
+        for path in tflite:
+            try:
+                timing = time_tflite(path, warmup, iters, tflite_threads, height, width)
+            except ValueError as e:  # a fixed-size file times only at its own size
+                log.warning("skipped: %s", e)
+                continue
+            rows.append({"model": f"tflite {os.path.basename(path)}", "resolution": resolution,
+                         **timing})
+        if saved_model:
+            rows.append({"model": f"savedmodel {os.path.basename(saved_model.rstrip('/'))}",
+                         "resolution": resolution,
+                         **time_saved_model(saved_model, height, width, warmup, iters)})
+    return rows

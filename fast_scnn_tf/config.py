@@ -40,22 +40,27 @@ class DataConfig:
 
 @dataclasses.dataclass
 class TrainConfig:
-    preset: str = "paper"
-    epochs: int = 1000
+    """The paper's recipe (§4.1); `preset="mmseg"` swaps in mmsegmentation's (see
+    fast_scnn_tf.training.presets). The loss convention is in fast_scnn_tf.training.losses."""
+    preset: str = "paper"  # "paper" or "mmseg": which recipe the defaults came from
+    epochs: int = 1000  # passes over the training frames (Cityscapes fine train: 2,975)
     total_steps: int = 0  # > 0 overrides epochs (the mmseg preset counts iterations)
-    batch_size: int = 12
-    learning_rate: float = 0.045
+    batch_size: int = 12  # global batch, split over all replicas
+    learning_rate: float = 0.045  # base rate of the poly schedule
+    end_learning_rate: float = 0.0  # where poly ends (mmseg keeps a floor of 1e-4)
     lr_power: float = 0.9
     momentum: float = 0.9
-    weight_decay: float = 4e-5
-    aux_weight: float = 0.4
-    mixed_precision: bool = False
-    xla: bool = False
-    seed: int = 0
-    checkpoint_every_steps: int = 500
+    weight_decay: float = 4e-5  # L2 on every kernel except depthwise ones
+    aux_weight: float = 0.4  # weight of each auxiliary loss (LtD and GFE heads)
+    mixed_precision: bool = False  # mixed_float16 with dynamic loss scaling
+    xla: bool = False  # jit_compile the train step (slower on CPU; try it on GPUs)
+    strategy: str = "auto"  # auto | default | mirrored | multiworker
+    seed: int = 0  # weights, dropout and the data order/augmentation all follow it
+    checkpoint_every_steps: int = 500  # a SIGKILL loses at most this many steps
     keep_checkpoints: int = 3
-    eval_every_epochs: int = 10
-    init_checkpoint: str = ""
+    eval_every_epochs: int = 10  # validation mIoU (and the best/ checkpoint); also at the end
+    log_every_steps: int = 50  # TensorBoard scalars
+    init_checkpoint: str = ""  # start from these weights (a model dir or checkpoint prefix)
 
 
 @dataclasses.dataclass

@@ -1,0 +1,189 @@
+#!/usr/bin/env python
+"""Train Fast-SCNN with the paper's recipe (§4.1), or mmsegmentation's with `--preset mmseg`.
+
+    python train.py --data-dir /data/cityscapes --model-dir runs/paper
+    python train.py --data-dir demo/data --model-dir demo/run --epochs 1 --batch-size 2 \\
+        --crop-size 128 256
+
+Running it again on the same --model-dir resumes where it stopped (the saved config.json is the
+starting point; flags given again override it). Exit codes: 0 done; 130/143 stopped by
+SIGINT/SIGTERM after saving a checkpoint; 1 non-finite loss or a data/checkpoint problem;
+2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from fast_scnn_tf.config import CONFIG_FILE, Config  # noqa: E402
+from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
+
+# Flag -> (config section, field). Flags left unset keep the preset's (or the saved run's) value.
+OVERRIDES = {
+    "data_dir": ("data", "data_dir"),
+    "data_source": ("data", "source"),
+    "crop_size": ("data", "crop_size"),
+    "deterministic": ("data", "deterministic"),
+    "num_classes": ("model", "num_classes"),
+    "dropout": ("model", "dropout"),
+    "epochs": ("train", "epochs"),
+    "total_steps": ("train", "total_steps"),
+    "batch_size": ("train", "batch_size"),
+    "learning_rate": ("train", "learning_rate"),
+    "end_learning_rate": ("train", "end_learning_rate"),
+    "weight_decay": ("train", "weight_decay"),
+    "aux_weight": ("train", "aux_weight"),
+    "mixed_precision": ("train", "mixed_precision"),
+    "xla": ("train", "xla"),
+    "strategy": ("train", "strategy"),
+    "seed": ("train", "seed"),
+    "checkpoint_every": ("train", "checkpoint_every_steps"),
+    "keep_checkpoints": ("train", "keep_checkpoints"),
+    "eval_every": ("train", "eval_every_epochs"),
+    "log_every": ("train", "log_every_steps"),
+    "init_checkpoint": ("train", "init_checkpoint"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = Config()
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Defaults in [brackets] are the paper preset's; --preset mmseg changes lr, steps, "
+               "batch and crop (explicit flags still win).")
+    p.add_argument("--model-dir", required=True,
+                   help="run folder: config.json, checkpoints/, best/, logs/ (TensorBoard), "
+                        "train_log.jsonl; resumed if it already holds a run")
+    p.add_argument("--data-dir", help="Cityscapes root in the official layout (for "
+                   "--data-source tfds: the manual dir with the zips); required for a new run")
+    p.add_argument("--data-source", choices=("folder", "tfds"),
+                   help=f"where frames come from [{d.data.source}]")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help="recipe: paper (§4.1: lr 0.045, batch 12, 1000 epochs, 1024x2048) or "
+                        "mmseg (lr 0.12, batch 32, 160k steps, 512x1024) [paper]")
+    p.add_argument("--epochs", type=int, help=f"passes over the train split [{d.train.epochs}]")
+    p.add_argument("--total-steps", type=int,
+                   help="optimizer steps; > 0 overrides --epochs [0; mmseg: 160000]")
+    p.add_argument("--batch-size", type=int,
+                   help=f"global batch, split over replicas [{d.train.batch_size}]")
+    p.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"),
+                   help=f"training crop [{' '.join(map(str, d.data.crop_size))}]")
+    p.add_argument("--learning-rate", type=float,
+                   help=f"base rate of the poly schedule [{d.train.learning_rate}]")
+    p.add_argument("--end-learning-rate", type=float,
+                   help=f"where the poly schedule ends [{d.train.end_learning_rate}]")
+    p.add_argument("--weight-decay", type=float,
+                   help=f"L2 on non-depthwise kernels, as wd*sum(w^2)/2 [{d.train.weight_decay}]")
+    p.add_argument("--aux-weight", type=float,
+                   help=f"weight of each auxiliary loss [{d.train.aux_weight}]")
+    p.add_argument("--num-classes", type=int, help=f"output classes [{d.model.num_classes}]")
+    p.add_argument("--dropout", type=float, help=f"dropout before the last layer "
+                   f"[{d.model.dropout}]")
+    p.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
+                   help="mixed_float16 with dynamic loss scaling (GPUs; slow on CPU) [off]")
+    p.add_argument("--xla", action=argparse.BooleanOptionalAction,
+                   help="XLA-compile the train step (4-7x slower on CPU) [off]")
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"),
+                   help="tf.distribute strategy; auto = mirrored over several GPUs, else one "
+                        "device; multiworker reads TF_CONFIG [auto]")
+    p.add_argument("--seed", type=int, help=f"weights, dropout, data order and augmentation "
+                   f"[{d.train.seed}]")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction,
+                   help="deterministic tf.data order, needed for bit-exact resumes [off]")
+    p.add_argument("--checkpoint-every", type=int, metavar="STEPS",
+                   help=f"latest-checkpoint interval [{d.train.checkpoint_every_steps}]")
+    p.add_argument("--keep-checkpoints", type=int,
+                   help=f"latest checkpoints kept [{d.train.keep_checkpoints}]")
+    p.add_argument("--eval-every", type=int, metavar="EPOCHS",
+                   help=f"validation interval (0: only at the end) [{d.train.eval_every_epochs}]")
+    p.add_argument("--log-every", type=int, metavar="STEPS",
+                   help=f"TensorBoard scalar interval [{d.train.log_every_steps}]")
+    p.add_argument("--init-checkpoint",
+                   help="start from these weights (a model dir or DIR/ckpt-N); variables are "
+                        "matched by name and shape, the rest stay initialised [none]")
+    p.add_argument("--stop-at-step", type=int, default=0,
+                   help="save and exit once this step is reached, keeping the schedule (for "
+                        "time-boxed jobs; run again to continue) [0: run to the end]")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def resolve_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Config:
+    """The saved run's config (resume) or the preset's, with every flag given applied on top."""
+    resuming = os.path.isfile(os.path.join(args.model_dir, CONFIG_FILE))
+    if resuming:
+        config = Config.load(args.model_dir)
+        if args.preset and args.preset != config.train.preset:
+            config = apply_preset(config, args.preset)
+    else:
+        if not args.data_dir:
+            parser.error("--data-dir is required for a new run (no config.json in "
+                         f"'{args.model_dir}')")
+        config = apply_preset(Config(), args.preset or "paper")
+    for flag, (section, field) in OVERRIDES.items():
+        value = getattr(args, flag)
+        if value is not None:
+            value = tuple(value) if isinstance(value, list) else value
+            setattr(config, section, dataclasses.replace(getattr(config, section),
+                                                         **{field: value}))
+    _validate(config, parser)
+    return config
+
+
+def _validate(config: Config, parser: argparse.ArgumentParser) -> None:
+    t = config.train
+    if config.data.source == "folder" and not os.path.isdir(config.data.data_dir):
+        parser.error(f"--data-dir '{config.data.data_dir}' is not a directory: expected a "
+                     "Cityscapes root with leftImg8bit/ and gtFine/")
+    if min(config.data.crop_size) < 32:
+        parser.error(f"--crop-size must be at least 32 32, got {config.data.crop_size}")
+    for name, value in (("--batch-size", t.batch_size), ("--checkpoint-every",
+                        t.checkpoint_every_steps), ("--num-classes", config.model.num_classes),
+                        ("--log-every", t.log_every_steps), ("--keep-checkpoints",
+                        t.keep_checkpoints)):
+        if value < 1:
+            parser.error(f"{name} must be >= 1, got {value}")
+    if t.total_steps < 0 or (t.total_steps == 0 and t.epochs < 1):
+        parser.error("need --epochs >= 1 or --total-steps >= 1")
+    if t.learning_rate <= 0:
+        parser.error(f"--learning-rate must be > 0, got {t.learning_rate}")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.stop_at_step < 0:
+        parser.error("--stop-at-step must be >= 0")
+    config = resolve_config(args, parser)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("absl").setLevel(logging.WARNING)  # per-save sharding chatter
+
+    from fast_scnn_tf.training import NonFiniteLossError, TrainingInterrupted, train
+
+    try:
+        summary = train(config, args.model_dir, stop_at_step=args.stop_at_step,
+                        progress=not args.no_progress)
+    except TrainingInterrupted as e:
+        logging.warning("%s", e)
+        return 128 + e.signum
+    except NonFiniteLossError as e:
+        logging.error("%s", e)
+        return 1
+    except (FileNotFoundError, ValueError) as e:
+        logging.debug("details", exc_info=True)
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 1
+    logging.info("done at step %d of %d; best val mIoU %s; latest %s; best %s", summary["step"],
+                 summary["total_steps"], summary["best_miou"], summary["latest_checkpoint"],
+                 summary["best_checkpoint"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

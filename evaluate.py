@@ -1,0 +1,214 @@
+"""Evaluate a trained Fast-SCNN on Cityscapes as the paper and the benchmark count it, or time it.
+
+    python evaluate.py --checkpoint runs/paper --data-dir /data/cityscapes
+    python evaluate.py --checkpoint runs/paper --scale 0.5            # Table 7, reduced input
+    python evaluate.py --checkpoint runs/paper --ablate-skip          # §4.2, no LtD skip
+    python evaluate.py --checkpoint runs/paper --save-predictions preds --save-overlays overlays
+    python evaluate.py --benchmark --resolutions 1024x2048 512x1024 256x512 [--checkpoint DIR]
+
+Metrics go to `<output>/metrics.json` for the val split at scale 1; other runs get their own name
+(`metrics_scale0.5.json`, `metrics_noskip.json`, `metrics_train.json`, ...) so they never replace
+each other. Existing files are never overwritten without --overwrite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402  (after the log level is set)
+
+from fast_scnn_tf.checkpoint import config_for, find_checkpoint, load_model  # noqa: E402
+from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
+from fast_scnn_tf.data.labels import NUM_CLASSES  # noqa: E402
+from fast_scnn_tf.evaluation import (  # noqa: E402
+    PredictionWriter, ablate_skip, evaluate, format_table, speed)
+from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
+
+SCALES = (1.0, 0.5, 0.25)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Evaluate Fast-SCNN on Cityscapes (class/category mIoU as the official "
+                    "cityscapesScripts count them) or time its inference (--benchmark).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--checkpoint", help="model directory written by train.py, or a "
+                        "checkpoint prefix like DIR/best/ckpt-12 (optional with --benchmark: "
+                        "random weights then)")
+    parser.add_argument("--which", choices=("best", "latest"), default="best",
+                        help="which checkpoint of a model directory to load")
+    parser.add_argument("--data-dir", help="dataset root; default: data_dir of the saved config")
+    parser.add_argument("--source", choices=("folder", "tfds"),
+                        help="dataset source; default: source of the saved config")
+    parser.add_argument("--split", default="val", choices=("train", "val", "test"),
+                        help="split to evaluate (test has no public labels: use it only to "
+                             "check the message)")
+    parser.add_argument("--scale", type=float, default=1.0, choices=SCALES,
+                        help="input scale (Table 7): the image is downscaled, the prediction "
+                             "upsampled and scored against full-resolution labels")
+    parser.add_argument("--output", help="folder for the metrics file; default: the model "
+                             "directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing metrics file and files in prediction folders")
+    parser.add_argument("--ablate-skip", action="store_true",
+                        help="zero the Learning-to-Downsample skip in the fusion module (§4.2)")
+    parser.add_argument("--save-predictions", metavar="DIR",
+                        help="write <city>_<seq>_<frame>_leftImg8bit.png label-id PNGs "
+                             "(benchmark-server format) into DIR")
+    parser.add_argument("--save-overlays", metavar="DIR",
+                        help="write <frame>_overlay.png colour overlays into DIR (kept apart from "
+                             "the predictions: the official evaluation rejects two PNGs per frame)")
+    parser.add_argument("--max-frames", type=int, default=0,
+                        help="evaluate only the first N frames (0: all); for quick checks")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    timing = parser.add_argument_group("speed (--benchmark)")
+    timing.add_argument("--benchmark", action="store_true",
+                        help="time batch-1 inference (cls and prob heads) instead of evaluating")
+    timing.add_argument("--resolutions", nargs="+", metavar="HxW",
+                        help="input sizes to time; default: 1024x2048 times --scale")
+    timing.add_argument("--tflite", nargs="+", default=[], metavar="FILE",
+                        help="also time these TFLite files (ai_edge_litert)")
+    timing.add_argument("--warmup", type=int, default=100, help="warm-up frames (paper: 100)")
+    timing.add_argument("--iters", type=int, default=100, help="timed frames (paper: 100)")
+    timing.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow and TFLite threads; 0: one with a GPU (the paper's "
+                             "setting), all cores on CPU")
+    args = parser.parse_args(argv)
+
+    if not args.benchmark and not args.checkpoint:
+        parser.error("--checkpoint is required (except with --benchmark)")
+    if args.split == "test" and not args.benchmark:
+        parser.error("split 'test' has no public labels, so it cannot be scored; evaluate on "
+                     "'val', and submit test predictions to the Cityscapes benchmark server")
+    if args.max_frames < 0 or args.warmup < 0 or args.iters < 1 or args.threads < 0:
+        parser.error("--max-frames, --warmup, --threads must be >= 0 and --iters >= 1")
+    if args.checkpoint and not os.path.exists(args.checkpoint) and not os.path.exists(
+            args.checkpoint + ".index"):
+        parser.error(f"--checkpoint '{args.checkpoint}' does not exist")
+    for path in args.tflite:
+        if not os.path.isfile(path):
+            parser.error(f"--tflite '{path}' is not a file")
+    try:
+        resolutions = args.resolutions or [
+            f"{round(1024 * args.scale)}x{round(2048 * args.scale)}"]
+        args.resolutions = [speed.parse_resolution(r) for r in resolutions]
+    except ValueError as e:
+        parser.error(f"--resolutions: {e}")
+    return args
+
+
+def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
+    """metrics.json for val at scale 1; a suffix per departure from that (never a clash)."""
+    parts = ["metrics"]
+    if split != "val":
+        parts.append(split)
+    if scale != 1.0:
+        parts.append(f"scale{scale:g}")
+    if ablate_skip:
+        parts.append("noskip")
+    return "_".join(parts) + ".json"
+
+
+def model_dir(checkpoint: str) -> str:
+    """The model directory of a checkpoint argument (a directory, or DIR/best/ckpt-N)."""
+    if os.path.isdir(checkpoint):
+        return checkpoint
+    folder = os.path.dirname(checkpoint)
+    parent = os.path.dirname(folder)
+    return parent if os.path.isfile(os.path.join(parent, "config.json")) else folder
+
+
+def write_json(path: str, data: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+def run_benchmark(args) -> int:
+    threads = speed.configure_threads(args.threads)
+    if args.checkpoint:
+        model, _ = load_model(args.checkpoint, which=args.which)
+        label = "keras (checkpoint)"
+    else:
+        model = build_fast_scnn()
+        label = "keras (random weights)"
+    rows = speed.benchmark(model, args.resolutions, args.warmup, args.iters,
+                           tflite=tuple(args.tflite), tflite_threads=args.threads or None,
+                           label=label)
+    env = speed.environment()
+    print(speed.format_results(rows))
+    print(f"batch 1, {args.warmup} warm-up + {args.iters} timed frames; device: {env['device']}; "
+          f"TF {env['tensorflow']}, Keras {env['keras']}, ai-edge-litert {env['ai_edge_litert']}, "
+          f"Python {env['python']}; TF threads intra/inter {threads['intra_op_threads']}/"
+          f"{threads['inter_op_threads']} (0 = one per core, {threads['cpu_cores']} cores)")
+    return 0
+
+
+def run_evaluation(args) -> int:
+    config = config_for(args.checkpoint)
+    if config.model.num_classes != NUM_CLASSES:
+        raise ValueError(f"the model in '{args.checkpoint}' predicts {config.model.num_classes} "
+                         f"classes, but Cityscapes is scored on {NUM_CLASSES} train ids")
+    data = dataclasses.replace(config.data, **{k: v for k, v in (
+        ("data_dir", args.data_dir), ("source", args.source)) if v})
+    if data.source == "folder" and not data.data_dir:
+        raise ValueError("no dataset: pass --data-dir (the saved config has none)")
+
+    output_dir = args.output or model_dir(args.checkpoint)
+    metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
+                                                             args.ablate_skip))
+    if os.path.exists(metrics_path) and not args.overwrite:
+        raise FileExistsError(f"'{metrics_path}' exists: pass --overwrite to replace it, or "
+                              "--output DIR to write elsewhere")
+    writer = None
+    if args.save_predictions or args.save_overlays:
+        writer = PredictionWriter(args.save_predictions, args.save_overlays, args.overwrite)
+
+    model, _ = load_model(args.checkpoint, which=args.which)
+    if args.ablate_skip:
+        ablate_skip(model)
+    dataset = build_dataset(data, args.split, training=False, batch_size=1, scale=args.scale,
+                            with_names=writer is not None)
+    # A known length gives the progress bar its total (batches of one frame).
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_frames(data, args.split)))
+    metrics = evaluate(model, dataset, NUM_CLASSES, progress=not args.no_progress,
+                       max_frames=args.max_frames, on_prediction=writer)
+    if metrics["num_pixels"] == 0:
+        raise ValueError(f"split '{args.split}' has no labelled pixels (all 255): nothing to score")
+    metrics.update(split=args.split, scale=args.scale, ablate_skip=args.ablate_skip,
+                   checkpoint=find_checkpoint(args.checkpoint, args.which), which=args.which,
+                   data_dir=data.data_dir,
+                   source=data.source)
+    print(format_table(metrics))
+    print(f"{metrics['num_frames']} frames, split {args.split}, scale {args.scale:g}"
+          + (", LtD skip ablated" if args.ablate_skip else ""))
+    os.makedirs(output_dir, exist_ok=True)
+    write_json(metrics_path, metrics)
+    print(f"wrote {metrics_path}")
+    if writer is not None:
+        print(f"wrote predictions of {writer.count} frames"
+              + (f" to {args.save_predictions}" if args.save_predictions else "")
+              + (f", overlays to {args.save_overlays}" if args.save_overlays else ""))
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_benchmark(args) if args.benchmark else run_evaluation(args)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

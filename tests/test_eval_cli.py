@@ -1,0 +1,148 @@
+"""evaluate.py end to end on a tiny synthetic Cityscapes and a fabricated (or trained) checkpoint."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+import evaluate
+from fast_scnn_tf.checkpoint import make_checkpoint
+from fast_scnn_tf.config import Config, DataConfig, ModelConfig
+from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.model import build_fast_scnn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def fabricate_run(path, data_dir, num_classes=19):
+    model = build_fast_scnn(num_classes=num_classes, aux=True)
+    Config(model=ModelConfig(num_classes=num_classes), data=DataConfig(data_dir=data_dir)).save(
+        path)
+    step = tf.Variable(0, dtype=tf.int64)
+    tf.train.CheckpointManager(make_checkpoint(model, step=step),
+                               os.path.join(path, "checkpoints"), 3).save()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("cityscapes"))
+    generate(root, num_train=2, num_val=2, size=(64, 128), seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, data_dir):
+    return fabricate_run(tmp_path_factory.mktemp("run"), data_dir)
+
+
+def run_cli(*argv):
+    return evaluate.main(["--no-progress", *argv])
+
+
+@pytest.mark.slow
+def test_subprocess_end_to_end_writes_metrics(run_dir, data_dir, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "evaluate.py", "--checkpoint", run_dir, "--data-dir", data_dir,
+         "--output", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "mIoU (class)" in out.stdout
+    metrics = json.load(open(tmp_path / "metrics.json"))
+    assert metrics["num_frames"] == 2 and metrics["scale"] == 1.0
+    assert metrics["checkpoint"].endswith("ckpt-1")
+    assert set(metrics["class_iou"]) >= {"road", "bicycle"} and len(metrics["class_iou"]) == 19
+    for key in ("miou", "category_miou", "pixel_accuracy"):
+        assert 0.0 <= metrics[key] <= 1.0
+
+
+def test_metrics_file_is_not_overwritten(run_dir, data_dir, tmp_path, capsys):
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output",
+                   str(tmp_path)) == 0
+    before = (tmp_path / "metrics.json").read_text()
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output",
+                   str(tmp_path)) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "metrics.json").read_text() == before
+
+
+def test_reduced_scale_scores_full_resolution_labels(run_dir, data_dir, tmp_path):
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
+                   "--scale", "0.5") == 0
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path)) == 0
+    half = json.load(open(tmp_path / "metrics_scale0.5.json"))
+    full = json.load(open(tmp_path / "metrics.json"))
+    assert half["scale"] == 0.5
+    assert half["num_pixels"] == full["num_pixels"] > 0  # the same full-size labels scored
+
+
+def test_ablate_skip_gets_its_own_file(run_dir, data_dir, tmp_path):
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
+                   "--ablate-skip") == 0
+    assert json.load(open(tmp_path / "metrics_noskip.json"))["ablate_skip"] is True
+
+
+def test_save_predictions_in_benchmark_format(run_dir, data_dir, tmp_path):
+    preds, overlays = tmp_path / "preds", tmp_path / "overlays"
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
+                   "--save-predictions", str(preds), "--save-overlays", str(overlays)) == 0
+    val_images = sorted(f for _, _, files in os.walk(os.path.join(data_dir, "leftImg8bit", "val"))
+                        for f in files)
+    assert sorted(os.listdir(preds)) == val_images  # <city>_<seq>_<frame>_leftImg8bit.png
+    assert len(os.listdir(overlays)) == len(val_images)
+
+
+def test_prediction_dir_with_other_files_is_refused(run_dir, data_dir, tmp_path, capsys):
+    (tmp_path / "preds").mkdir()
+    (tmp_path / "preds" / "notes.txt").write_text("mine")
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
+                   "--save-predictions", str(tmp_path / "preds")) == 1
+    assert "already holds files" in capsys.readouterr().err
+    assert os.listdir(tmp_path / "preds") == ["notes.txt"]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_directory_without_checkpoint(tmp_path, data_dir, capsys):
+    Config().save(str(tmp_path))
+    assert run_cli("--checkpoint", str(tmp_path), "--data-dir", data_dir) == 1
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_model_with_other_class_count(tmp_path, data_dir, capsys):
+    run = fabricate_run(tmp_path / "run5", data_dir, num_classes=5)
+    assert run_cli("--checkpoint", run, "--data-dir", data_dir) == 1
+    assert "predicts 5 classes" in capsys.readouterr().err
+
+
+def test_test_split_has_no_labels(run_dir, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--checkpoint", run_dir, "--split", "test")
+    assert exit_info.value.code == 2
+    assert "no public labels" in capsys.readouterr().err
+
+
+def test_benchmark_without_checkpoint_uses_random_weights(capsys):
+    assert run_cli("--benchmark", "--resolutions", "64x128", "--warmup", "1", "--iters", "2") == 0
+    out = capsys.readouterr().out
+    assert "keras (random weights) cls" in out and "keras (random weights) prob" in out
+    assert "device:" in out and "TF " in out
+
+
+@pytest.mark.slow
+def test_train_then_evaluate(data_dir, tmp_path):
+    if not os.path.isfile(os.path.join(ROOT, "train.py")):
+        pytest.skip("train.py not there yet")
+    model_dir = str(tmp_path / "run")
+    train = subprocess.run(
+        [sys.executable, "train.py", "--model-dir", model_dir, "--data-dir", data_dir,
+         "--total-steps", "2", "--batch-size", "2", "--crop-size", "64", "128", "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert train.returncode == 0, train.stderr[-2000:]
+    out = subprocess.run(
+        [sys.executable, "evaluate.py", "--checkpoint", model_dir, "--which", "latest",
+         "--no-progress", "--overwrite"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
+    assert metrics["num_frames"] == 2 and metrics["miou"] is not None

@@ -1,0 +1,93 @@
+"""The official Cityscapes folder layout: finding image/label pairs, and saying what is wrong when
+they do not pair up.
+
+    <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
+    <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
+    <root>/gtCoarse/train_extra/<city>/<city>_<seq>_<frame>_gtCoarse_labelIds.png  (coarse only)
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+SPLITS = ("train", "val", "test", "train_extra")
+IMAGE_SUFFIX = "_leftImg8bit.png"
+
+EXPECTED_LAYOUT = (
+    "expected the official Cityscapes layout: "
+    "<data_dir>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png with labels in "
+    "<data_dir>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png "
+    "(gtCoarse/.../_gtCoarse_labelIds.png for train_extra)")
+
+
+def _label_dir_and_suffix(split: str) -> tuple[str, str]:
+    # train_extra only has coarse annotations; every other split has fine ones.
+    if split == "train_extra":
+        return "gtCoarse", "_gtCoarse_labelIds.png"
+    return "gtFine", "_gtFine_labelIds.png"
+
+
+def frame_name(image_path: str) -> str:
+    """The frame's file stem, e.g. `aachen_000000_000019` (names benchmark-format predictions)."""
+    base = os.path.basename(image_path)
+    return base[:-len(IMAGE_SUFFIX)] if base.endswith(IMAGE_SUFFIX) else os.path.splitext(base)[0]
+
+
+def list_images(data_dir: str, split: str) -> list[str]:
+    """Sorted image paths of one split (labels not needed: the test split has none public)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}': expected one of {SPLITS}")
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {EXPECTED_LAYOUT}")
+    image_dir = os.path.join(data_dir, "leftImg8bit", split)
+    if not os.path.isdir(image_dir):
+        raise FileNotFoundError(f"no folder '{image_dir}'; {EXPECTED_LAYOUT}")
+    paths = sorted(glob.glob(os.path.join(image_dir, "*", "*" + IMAGE_SUFFIX)))
+    if not paths:
+        raise ValueError(f"split '{split}' has zero frames: no '*/*{IMAGE_SUFFIX}' in "
+                         f"'{image_dir}'; {EXPECTED_LAYOUT}")
+    return paths
+
+
+def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
+    images = list_images(data_dir, split)
+    label_root, label_suffix = _label_dir_and_suffix(split)
+    image_dir = os.path.join(data_dir, "leftImg8bit", split)
+    label_dir = os.path.join(data_dir, label_root, split)
+    if not os.path.isdir(label_dir):
+        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in '{image_dir}'; "
+                                f"{EXPECTED_LAYOUT}")
+
+    def label_path(image_path: str) -> str:
+        city = os.path.basename(os.path.dirname(image_path))
+        return os.path.join(label_dir, city, frame_name(image_path) + label_suffix)
+
+    pairs = [(image, label_path(image)) for image in images]
+    for image, label in pairs:
+        if not os.path.isfile(label):
+            raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
+    # A label whose image is missing means an incomplete extraction: say so rather than skip it.
+    labels = sorted(glob.glob(os.path.join(label_dir, "*", "*" + label_suffix)))
+    if len(labels) != len(pairs):
+        expected = {label for _, label in pairs}
+        for label in labels:
+            if label not in expected:
+                city = os.path.basename(os.path.dirname(label))
+                stem = os.path.basename(label)[:-len(label_suffix)]
+                image = os.path.join(image_dir, city, stem + IMAGE_SUFFIX)
+                raise FileNotFoundError(f"label '{label}' has no image: expected '{image}'")
+    return pairs
+
+
+def list_frames(data_dir: str, split: str, use_coarse: bool = False) -> list[tuple[str, str]]:
+    """Sorted (image_path, label_path) pairs of a split in the official layout.
+
+    `use_coarse` adds the coarsely labelled `train_extra` frames to the `train` split (the paper's
+    coarse-data experiment). Raises FileNotFoundError/ValueError naming the paths and the expected
+    layout when the folder is wrong, empty, or an image and its label do not pair up.
+    """
+    pairs = _list_split(data_dir, split)
+    if use_coarse and split == "train":
+        pairs += _list_split(data_dir, "train_extra")
+    return pairs

@@ -31,11 +31,13 @@ class DataConfig:
     min_scale: float = 0.5
     max_scale: float = 2.0
     flip: bool = True
-    color_noise: float = 10.0  # std of per-channel additive noise, in 0..255 pixel units
+    color_noise: float = 10.0  # std of a per-channel colour shift (one per frame), 0..255 units
     brightness: float = 30.0  # max absolute brightness change, in 0..255 pixel units
+    # tfds source only: tfrecords are shuffled through a buffer of encoded frames (~2.5 MB each);
+    # the folder source draws a full permutation of its file list every epoch.
     shuffle_buffer: int = 256
-    deterministic: bool = False
-    seed: int = 0
+    deterministic: bool = False  # ordered parallel map: same seed -> same batches (resumable)
+    seed: int = 0  # used when deterministic and no seed is passed to build_dataset
 
 
 @dataclasses.dataclass

@@ -209,6 +209,14 @@ def _make_train_step(model, optimizer, strategy, config: Config, step: tf.Variab
                 loss = optimizer.scale_loss(loss)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        # A finite loss can still give non-finite gradients (e.g. a diverging learning rate) that
+        # poison the weights; flag both. Under loss scaling, overflowing fp16 gradients are
+        # normal: the loss-scale optimizer skips that update and lowers the scale.
+        finite = tf.math.is_finite(terms["loss"])
+        if not mixed:
+            finite = tf.logical_and(finite, tf.reduce_all(
+                [tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+        terms["finite"] = tf.cast(finite, tf.float32)
         return terms
 
     replica_step = tf.function(replica_step, jit_compile=tc.xla)
@@ -219,7 +227,7 @@ def _make_train_step(model, optimizer, strategy, config: Config, step: tf.Variab
         terms = strategy.run(replica_step, args=(images, labels))
         step.assign_add(1)
         return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                for k, v in terms.items()}
+                for k, v in terms.items()}  # "finite" stays 1 only if every replica's is 1
 
     return train_step
 
@@ -346,17 +354,17 @@ class _Loop:
         with _StopSignals() as stop, writer.as_default():
             for current in range(start, end):
                 epoch, index = divmod(current, self.steps_per_epoch)
-                if bar is None or index == 0:
+                if current == start or index == 0:
                     bar = self._progress_bar(epoch, index)
                 tic = time.perf_counter()
                 terms = {k: float(v) for k, v in train_step(iterator).items()}
                 seconds = time.perf_counter() - tic
                 done = current + 1
-                if not math.isfinite(terms["loss"]):
+                if terms.pop("finite") < 1.0:
                     raise NonFiniteLossError(
-                        f"loss is {terms['loss']} at step {current} (epoch {epoch + 1}); stopped "
-                        f"without saving, the last good checkpoint is "
-                        f"{self.latest.latest_checkpoint or 'none'}")
+                        f"non-finite loss or gradients at step {current} (epoch {epoch + 1}, "
+                        f"loss {terms['loss']}); stopped without saving, the last good "
+                        f"checkpoint is {self.latest.latest_checkpoint or 'none'}")
                 lr = float(self.schedule(current))
                 if bar is not None:
                     bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),
@@ -383,9 +391,9 @@ class _Loop:
         return self._summary(val)
 
     def _progress_bar(self, epoch: int, index: int):
+        log.info("epoch %d/%d", epoch + 1, math.ceil(self.total / self.steps_per_epoch))
         if not self.progress:
             return None
-        log.info("epoch %d/%d", epoch + 1, math.ceil(self.total / self.steps_per_epoch))
         bar = keras.utils.Progbar(self.steps_per_epoch, stateful_metrics=["lr", "img/s"],
                                   unit_name="step")
         if index:

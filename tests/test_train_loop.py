@@ -1,0 +1,161 @@
+"""The training loop on the synthetic street scenes at tiny crops: learning, checkpoints, exact
+resume, NaN detection, mixed precision, weight init from another run and TensorBoard output."""
+
+import dataclasses
+import glob
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf import build_fast_scnn
+from fast_scnn_tf.checkpoint import make_checkpoint
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.data import build_dataset
+from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
+                                   train)
+from fast_scnn_tf.training.trainer import _make_train_step
+
+NUM_TRAIN = 6  # batch 2 -> 3 steps per epoch
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    generate(root, num_train=NUM_TRAIN, num_val=2, size=(64, 128), seed=0)
+    return root
+
+
+def _config(data_dir, **train_values) -> Config:
+    c = Config()
+    c.data = dataclasses.replace(c.data, data_dir=data_dir, crop_size=(64, 96),
+                                 deterministic=True)
+    values = dict(batch_size=2, epochs=2, eval_every_epochs=0, checkpoint_every_steps=100,
+                  log_every_steps=1)
+    values.update(train_values)
+    c.train = dataclasses.replace(c.train, **values)
+    return c
+
+
+def _checkpoint_values(prefix):
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
+
+
+@pytest.fixture(scope="module")
+def finished_run(data_dir, tmp_path_factory):
+    """An uninterrupted 6-step run (2 epochs), validated at the end."""
+    model_dir = str(tmp_path_factory.mktemp("uninterrupted"))
+    config = _config(data_dir)
+    summary = train(config, model_dir, progress=False)
+    return config, model_dir, summary
+
+
+def test_a_few_steps_on_one_batch_lower_the_loss(data_dir):
+    config = _config(data_dir)
+    keras.utils.set_random_seed(0)
+    model = build_fast_scnn(num_classes=19, aux=True)
+    step = tf.Variable(0, dtype=tf.int64)
+    optimizer = keras.optimizers.SGD(learning_rate=0.045, momentum=0.9)
+    train_step = _make_train_step(model, optimizer, tf.distribute.get_strategy(), config, step)
+    batch = next(iter(build_dataset(config.data, "train", training=True, batch_size=2, seed=0)))
+    iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
+    losses = [float(train_step(iterator)["loss"]) for _ in range(6)]
+    assert int(step.numpy()) == 6
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.slow
+def test_run_writes_config_checkpoints_history_and_tensorboard(finished_run):
+    config, model_dir, summary = finished_run
+    assert summary["step"] == summary["total_steps"] == 6
+    assert Config.load(model_dir) == config
+    assert summary["latest_checkpoint"].endswith(os.path.join("checkpoints", "ckpt-6"))
+    assert summary["best_checkpoint"].endswith(os.path.join("best", "ckpt-6"))
+    with open(os.path.join(model_dir, "train_log.jsonl")) as f:
+        history = [json.loads(line) for line in f]
+    assert [h["step"] for h in history] == [6]
+    assert history[0]["miou"] == pytest.approx(summary["best_miou"])
+    plugins = {}
+    for event_file in glob.glob(os.path.join(model_dir, "logs", "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            for value in event.summary.value:
+                plugins[value.tag] = value.metadata.plugin_data.plugin_name
+    assert plugins["train/loss"] == plugins["train/learning_rate"] == "scalars"
+    assert plugins["val/miou"] == "scalars"
+    assert plugins["val/prediction_0"] == "images"
+
+
+@pytest.mark.slow
+def test_resume_after_interruption_matches_the_uninterrupted_run(finished_run, tmp_path):
+    config, uninterrupted_dir, _ = finished_run
+    model_dir = str(tmp_path / "resumed")
+    first = train(config, model_dir, stop_at_step=4, progress=False)  # stops mid-epoch 2
+    assert first["step"] == 4
+    assert int(_checkpoint_values(first["latest_checkpoint"])["step/.ATTRIBUTES/VARIABLE_VALUE"]) \
+        == 4
+    second = train(config, model_dir, progress=False)
+    assert second["step"] == 6
+    resumed = _checkpoint_values(second["latest_checkpoint"])
+    reference = _checkpoint_values(os.path.join(uninterrupted_dir, "checkpoints", "ckpt-6"))
+    assert resumed.keys() == reference.keys()
+    # Weights, BN statistics, momentum buffers, step and dropout RNG all agree.
+    for name, value in reference.items():
+        np.testing.assert_allclose(resumed[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
+        data_dir, tmp_path):
+    config = _config(data_dir, learning_rate=1e12, checkpoint_every_steps=1, epochs=4)
+    with pytest.raises(NonFiniteLossError, match=r"at step (\d+)") as error:
+        train(config, str(tmp_path), progress=False)
+    bad_step = int(error.value.args[0].split("at step ")[1].split()[0])
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest is not None and latest.endswith(f"ckpt-{bad_step}")  # the step before the NaN
+    for name, value in _checkpoint_values(latest).items():
+        assert np.all(np.isfinite(value)), name
+
+
+@pytest.mark.slow
+def test_mixed_precision_trains_and_restores_the_global_policy(data_dir, tmp_path):
+    config = _config(data_dir, mixed_precision=True)
+    summary = train(config, str(tmp_path), stop_at_step=2, progress=False)
+    assert summary["step"] == 2
+    assert keras.mixed_precision.global_policy().name == "float32"
+    values = _checkpoint_values(summary["latest_checkpoint"])
+    assert any("dynamic_scale" in name for name in values)  # the loss-scale optimizer ran
+    assert all(np.all(np.isfinite(v)) for v in values.values() if v.dtype.kind == "f")
+
+
+def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_path):
+    source_dir = str(tmp_path / "source")
+    source = build_fast_scnn(num_classes=19, aux=True)
+    Config().save(source_dir)
+    tf.train.CheckpointManager(make_checkpoint(source), os.path.join(source_dir, "checkpoints"),
+                               1).save()
+    model = build_fast_scnn(num_classes=5, aux=True)
+    restored, not_restored = init_from_checkpoint(model, source_dir)
+    heads = {f"{head}_logits/{w}" for head in ("cls", "aux_ltd", "aux_gfe")
+             for w in ("kernel", "bias")}
+    assert heads <= set(not_restored)
+    assert "ltd_conv_conv/kernel" in restored
+    assert len(restored) + len(not_restored) == len(model.variables)
+    source_values = {v.path: v.numpy() for v in source.variables}
+    for v in model.variables:
+        if v.path in restored:
+            np.testing.assert_array_equal(v.numpy(), source_values[v.path])
+
+
+def test_resume_refuses_a_different_class_count(tmp_path):
+    saved = Config()
+    saved.save(str(tmp_path))
+    other = Config()
+    other.model.num_classes = 5
+    with pytest.raises(ValueError, match="new --model-dir"):
+        check_resume(other, str(tmp_path))

@@ -1,0 +1,96 @@
+"""The pieces of §4.1's objective: poly learning rate, masked cross-entropy, L2 and their sum."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf import build_fast_scnn
+from fast_scnn_tf.model import AUX_GFE, AUX_LTD, LOGITS
+from fast_scnn_tf.training import (l2_penalty, masked_cross_entropy, poly_schedule,
+                                   regularized_kernels, training_loss)
+
+
+def _np_cross_entropy(labels, logits):
+    """Mean softmax cross-entropy over pixels whose label is not 255, in float64."""
+    logits = logits.astype(np.float64)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    valid = labels != 255
+    picked = np.take_along_axis(log_probs, np.where(valid, labels, 0)[..., None], -1)[..., 0]
+    return -picked[valid].mean()
+
+
+@pytest.mark.parametrize("step", [0, 1, 250, 999, 1000, 1500])
+def test_poly_learning_rate_is_the_papers_formula(step):
+    expected = 0.045 * (1 - min(step, 1000) / 1000) ** 0.9
+    # float32 arithmetic: 1 - step/total carries an absolute error near 1e-7 (so ~1e-9 in lr).
+    assert float(poly_schedule(0.045, 1000)(step)) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+
+
+def test_poly_schedule_with_floor_round_trips_through_its_config():
+    schedule = poly_schedule(0.12, 160_000, end_lr=1e-4)
+    clone = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    for step in (0, 80_000, 160_000, 200_000):
+        expected = (0.12 - 1e-4) * (1 - min(step, 160_000) / 160_000) ** 0.9 + 1e-4
+        assert float(clone(step)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_masked_cross_entropy_matches_numpy_and_skips_255():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 5, 7, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, size=(2, 5, 7)).astype(np.uint8)
+    labels[0, :2] = 255
+    got = float(masked_cross_entropy(labels, logits))
+    assert got == pytest.approx(_np_cross_entropy(labels, logits), rel=1e-5)
+    # Changing the logits under ignored pixels changes nothing.
+    logits[0, :2] += 100.0
+    assert float(masked_cross_entropy(labels, logits)) == pytest.approx(got, rel=1e-6)
+
+
+def test_all_ignored_batch_gives_zero_loss_and_zero_gradients():
+    logits = tf.Variable(tf.random.normal((1, 3, 3, 5)))
+    labels = tf.fill((1, 3, 3), tf.constant(255, tf.uint8))
+    with tf.GradientTape() as tape:
+        loss = masked_cross_entropy(labels, logits)
+    grad = tape.gradient(loss, logits)
+    assert float(loss) == 0.0
+    assert np.all(grad.numpy() == 0.0)
+
+
+def test_regularised_variables_are_exactly_the_non_depthwise_kernels():
+    model = build_fast_scnn(num_classes=5, aux=True)
+    depthwise = {v.path for layer in model.layers
+                 if isinstance(layer, keras.layers.DepthwiseConv2D) for v in layer.weights}
+    assert depthwise, "the model should have depthwise convolutions"
+    expected = {v.path for v in model.trainable_variables
+                if v.path.endswith("/kernel") and v.path not in depthwise}
+    got = [v.path for v in regularized_kernels(model)]
+    assert len(got) == len(set(got))
+    assert set(got) == expected
+    # The classifier and both auxiliary heads are regularised; BN and biases are not.
+    assert {"cls_logits/kernel", "aux_ltd_logits/kernel", "aux_gfe_logits/kernel"} <= set(got)
+    assert not any(p.endswith(("/gamma", "/beta", "/bias")) for p in got)
+
+
+def test_l2_penalty_is_half_the_sum_of_squares_times_the_decay():
+    kernels = [tf.Variable([[1.0, -2.0]]), tf.Variable([3.0])]
+    assert float(l2_penalty(kernels, 4e-5)) == pytest.approx(4e-5 * (1 + 4 + 9) / 2, rel=1e-6)
+
+
+def test_total_loss_is_main_plus_weighted_aux_plus_l2_on_a_hand_checked_example():
+    # One row of two pixels, two classes. Main logits favour the right class, aux logits are
+    # flat (log 2 each) or wrong; the second pixel is ignored everywhere.
+    labels = np.array([[[1, 255]]], np.uint8)
+    outputs = {
+        LOGITS: np.array([[[[0.0, np.log(3.0)], [9.0, -9.0]]]], np.float32),  # p = 3/4
+        AUX_LTD: np.zeros((1, 1, 2, 2), np.float32),  # p = 1/2
+        AUX_GFE: np.array([[[[np.log(3.0), 0.0], [0.0, 0.0]]]], np.float32),  # p = 1/4
+    }
+    kernels = [tf.Variable([2.0, 1.0])]
+    terms = training_loss(outputs, labels, kernels, aux_weight=0.4, weight_decay=0.1)
+    main, aux1, aux2, l2 = np.log(4 / 3), np.log(2.0), np.log(4.0), 0.1 * 5 / 2
+    assert float(terms[LOGITS]) == pytest.approx(main, rel=1e-5)
+    assert float(terms[AUX_LTD]) == pytest.approx(aux1, rel=1e-5)
+    assert float(terms[AUX_GFE]) == pytest.approx(aux2, rel=1e-5)
+    assert float(terms["l2"]) == pytest.approx(l2, rel=1e-6)
+    assert float(terms["loss"]) == pytest.approx(main + 0.4 * aux1 + 0.4 * aux2 + l2, rel=1e-5)

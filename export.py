@@ -1,0 +1,129 @@
+"""Export a trained Fast-SCNN for deployment: a TF Serving SavedModel or TFLite files.
+
+    python export.py --checkpoint runs/fast_scnn --mode cls --output exports
+    python export.py --checkpoint runs/fast_scnn --mode cls --output exports --tflite \
+        --quantize none int8 --calibration-data data/cityscapes
+    python export.py --checkpoint runs/fast_scnn --output exports --tflite --qat-steps 200 \
+        --calibration-data data/cityscapes --input-size 512 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODES_HELP = ("cls: the label map only (uint8 train ids [B, H, W], argmax of the upsampled logits; "
+              "the paper's 'Fast-SCNN cls'). prob: softmax probabilities float32 [B, H, W, C] plus "
+              "the label map ('Fast-SCNN prob'). Both at the input's size; no auxiliary heads")
+QUANT_HELP = ("TFLite variants (one or more): none = float32; float16 = float16 weights; dynamic = "
+              "int8 weights with float activations; int8 = full-integer post-training "
+              "quantisation calibrated on --calibration-data (all variants take uint8 input)")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Export a Fast-SCNN checkpoint. Without --tflite: a TF Serving SavedModel in "
+        "OUTPUT/MODEL_NAME/VERSION/ with signatures 'serving_default' (uint8 images [B,H,W,3], "
+        "any H/W -> 'labels'[, 'probabilities']) and 'serving_bytes' (encoded PNG/JPEG strings "
+        "'image_bytes' -> PNG label maps 'label_png_bytes'). With --tflite: fixed-size .tflite "
+        "files OUTPUT/fast_scnn_MODE_VARIANT_HxW.tflite. Every export is checked against the Keras "
+        "model (label-map pixel agreement, max probability difference) and not written if it "
+        "falls below its threshold; config.json and metadata travel with it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--checkpoint", required=True,
+                        help="model directory written by train.py, or a checkpoint prefix")
+    parser.add_argument("--which", choices=("best", "latest"), default="best",
+                        help="which checkpoint of a model directory to export")
+    parser.add_argument("--mode", choices=("cls", "prob"), default="cls", help=MODES_HELP)
+    parser.add_argument("--output", required=True, help="directory to write the export into")
+    parser.add_argument("--tflite", action="store_true",
+                        help="write TFLite files (fixed --input-size) instead of the SavedModel")
+    parser.add_argument("--quantize", nargs="+", default=["none"],
+                        choices=("none", "float16", "dynamic", "int8"), help=QUANT_HELP)
+    parser.add_argument("--input-size", nargs=2, type=int, default=(1024, 2048),
+                        metavar=("H", "W"),
+                        help="TFLite input height and width (the SavedModel takes any size; this "
+                        "is then only the size of its validation frames)")
+    parser.add_argument("--calibration-data", default=None,
+                        help="Cityscapes-layout dataset root: train frames calibrate int8 and "
+                        "fine-tune QAT, val frames validate. 'synthetic' = random smooth frames "
+                        "(for tests only). Without it, validation uses synthetic frames and int8 "
+                        "/ QAT refuse to run")
+    parser.add_argument("--calibration-steps", type=int, default=100,
+                        help="frames used to calibrate int8 activation ranges")
+    parser.add_argument("--validation-frames", type=int, default=4,
+                        help="frames each export is compared with the Keras model on")
+    parser.add_argument("--min-agreement", type=float, default=None,
+                        help="override the label-agreement threshold (fraction, e.g. 0.95); "
+                        "defaults: SavedModel/float32 0.999, float16 0.995, dynamic 0.97, "
+                        "int8/QAT 0.90")
+    parser.add_argument("--qat-steps", type=int, default=0,
+                        help="> 0: quantisation-aware fine-tuning for this many steps on the "
+                        "--calibration-data train split, then export an int8 TFLite "
+                        "(fast_scnn_MODE_qat_int8_HxW.tflite); implies --tflite")
+    parser.add_argument("--qat-batch-size", type=int, default=2, help="QAT batch size")
+    parser.add_argument("--qat-learning-rate", type=float, default=1e-4,
+                        help="QAT SGD learning rate (momentum 0.9)")
+    parser.add_argument("--model-name", default="fast_scnn",
+                        help="SavedModel name: the folder TF Serving's --model_name points at")
+    parser.add_argument("--version", type=int, default=None,
+                        help="SavedModel version number (default: next free integer)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing SavedModel version or TFLite file")
+    args = parser.parse_args(argv)
+    if min(args.input_size) < 32:
+        parser.error(f"--input-size must be at least 32x32, got {args.input_size}")
+    if args.qat_steps < 0 or args.calibration_steps < 1 or args.validation_frames < 1:
+        parser.error("--qat-steps must be >= 0, --calibration-steps and --validation-frames >= 1")
+    if args.version is not None and args.version < 1:
+        parser.error(f"--version must be a positive integer, got {args.version}")
+    needs_data = args.qat_steps > 0 or (args.tflite and "int8" in args.quantize)
+    if needs_data and not args.calibration_data:
+        parser.error("int8 quantisation and QAT need --calibration-data DIR (a Cityscapes-layout "
+                     "dataset root), or --calibration-data synthetic for a test export")
+    if args.calibration_data not in (None, "synthetic") and not os.path.isdir(
+            args.calibration_data):
+        parser.error(f"--calibration-data '{args.calibration_data}' is not a directory")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.export import exporter
+    from fast_scnn_tf.export.frames import frames_for
+    from fast_scnn_tf.export.validate import ValidationError
+
+    size = tuple(args.input_size)
+    try:
+        model, config = load_model(args.checkpoint, args.which)
+        frames = frames_for(config, args.calibration_data, size, args.validation_frames,
+                            split="val", seed=1)
+        if not args.tflite and not args.qat_steps:
+            exporter.export_saved_model(model, config, args.output, args.mode, frames,
+                                        args.model_name, args.version, args.overwrite,
+                                        args.min_agreement)
+            return 0
+        calibration = lambda: frames_for(config, args.calibration_data, size,  # noqa: E731
+                                         args.calibration_steps, split="train")
+        for quantize in args.quantize if args.tflite else []:
+            exporter.export_tflite(model, config, args.output, args.mode, quantize, size, frames,
+                                   calibration, args.overwrite, args.min_agreement)
+        if args.qat_steps:
+            from fast_scnn_tf.export import qat
+            qat.export_qat_tflite(model, config, args.output, args.mode, size, frames,
+                                  args.calibration_data, args.qat_steps, args.qat_batch_size,
+                                  args.qat_learning_rate, args.overwrite, args.min_agreement)
+    except (FileNotFoundError, FileExistsError, ValueError, ValidationError) as e:
+        print(f"export.py: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

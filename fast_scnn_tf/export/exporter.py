@@ -1,0 +1,109 @@
+"""Export a trained Fast-SCNN: a versioned SavedModel for TF Serving and TFLite files.
+
+Every export is validated against the Keras model before it is moved into place, and carries the
+resolved run config and a metadata JSON (classes, palette, input size, mean/std, validation).
+
+    <output>/<model_name>/<version>/saved_model.pb, variables/, assets.extra/{config,metadata}.json
+    <output>/fast_scnn_<mode>_<variant>_<H>x<W>.tflite  (+ .json beside it)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.export import saved_model, tflite
+from fast_scnn_tf.export.heads import LABELS, build_head
+from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata, staging_dir, write_json
+from fast_scnn_tf.export.validate import validate
+
+log = logging.getLogger(__name__)
+
+
+def _numpy_outputs(outputs) -> dict[str, np.ndarray]:
+    if not isinstance(outputs, dict):
+        outputs = {LABELS: outputs}
+    return {k: np.asarray(v) for k, v in outputs.items()}
+
+
+def keras_fn(head: keras.Model):
+    """A frame -> output dict callable for a Keras head (the validation reference)."""
+    return lambda frame: _numpy_outputs(head(frame, training=False))
+
+
+def saved_model_dir(output: str, model_name: str, version: int | None, overwrite: bool) -> str:
+    """`<output>/<model_name>/<version>`; the next free version when `version` is None. An existing
+    version is an error unless `overwrite`."""
+    root = os.path.join(output, model_name)
+    version = saved_model.next_version(root) if version is None else version
+    path = os.path.join(root, str(version))
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"SavedModel version '{path}' already exists: pass --overwrite or "
+                              "another --version")
+    return path
+
+
+def export_saved_model(model: keras.Model, config: Config, output: str, mode: str, frames,
+                       model_name: str = "fast_scnn", version: int | None = None,
+                       overwrite: bool = False, min_agreement: float | None = None) -> dict:
+    """Write, reload and validate the TF Serving SavedModel; returns the export report."""
+    path = saved_model_dir(output, model_name, version, overwrite)
+    head = build_head(model, mode)
+    with staging_dir(path) as tmp:
+        saved_model.write_saved_model(head, tmp)
+        serve = tf.saved_model.load(tmp).signatures[saved_model.DEFAULT_SIGNATURE]
+        report = validate("saved_model", keras_fn(head),
+                          lambda frame: _numpy_outputs(serve(images=tf.constant(frame))),
+                          frames, min_agreement)
+        extra = os.path.join(tmp, saved_model.EXTRA_DIR)
+        os.makedirs(extra)
+        config.save(extra)
+        write_json(os.path.join(extra, METADATA_FILE), export_metadata(
+            config, mode, None, format="saved_model", validation=report,
+            signatures={saved_model.DEFAULT_SIGNATURE: saved_model.IMAGES_INPUT,
+                        saved_model.BYTES_SIGNATURE: saved_model.BYTES_INPUT}))
+    log.info("SavedModel written to %s", path)
+    return {"path": path, **report}
+
+
+def tflite_filename(mode: str, variant: str, input_size: tuple[int, int]) -> str:
+    return f"fast_scnn_{mode}_{variant}_{input_size[0]}x{input_size[1]}.tflite"
+
+
+def write_tflite(content: bytes, head: keras.Model, config: Config, output: str, mode: str,
+                 variant: str, input_size: tuple[int, int], frames, overwrite: bool = False,
+                 min_agreement: float | None = None, **metadata) -> dict:
+    """Validate TFLite `content` against the Keras `head`, then write it and its JSON atomically."""
+    path = os.path.join(output, tflite_filename(mode, variant, input_size))
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"'{path}' already exists: pass --overwrite")
+    interp = tflite.interpreter(content)
+    report = validate(variant, keras_fn(head), lambda frame: tflite.run(interp, frame), frames,
+                      min_agreement)
+    os.makedirs(output, exist_ok=True)
+    write_json(path[:-len(".tflite")] + ".json", {
+        **export_metadata(config, mode, input_size, format="tflite", quantization=variant,
+                          validation=report, **metadata),
+        "config": config.to_dict()})
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(content)
+    os.replace(tmp, path)
+    log.info("TFLite %s written to %s (%.1f MB)", variant, path, len(content) / 1e6)
+    return {"path": path, "bytes": len(content), **report}
+
+
+def export_tflite(model: keras.Model, config: Config, output: str, mode: str, quantize: str,
+                  input_size: tuple[int, int], frames, calibration=None, overwrite: bool = False,
+                  min_agreement: float | None = None) -> dict:
+    """Convert the fixed-size head with post-training quantisation `quantize`, validate, write.
+    `calibration`: callable returning uint8 frames (needed for "int8")."""
+    head = build_head(model, mode, input_size)
+    content = tflite.convert(head, quantize, calibration)
+    return write_tflite(content, head, config, output, mode, tflite.variant_name(quantize),
+                        input_size, frames, overwrite, min_agreement)

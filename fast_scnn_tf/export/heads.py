@@ -1,0 +1,77 @@
+"""Inference heads: wrap the Fast-SCNN inference model as `uint8 image -> labels / probabilities`.
+
+Both the SavedModel and the TFLite exports start from these Keras models, so every deployment
+artefact takes raw RGB uint8 frames and returns results at the input's size (the paper's
+"Fast-SCNN cls" and "Fast-SCNN prob"). Auxiliary heads are never exported.
+
+The cls head upsamples the 19-channel 1/8-resolution logits bilinearly to full size and takes the
+argmax. Exact cheaper formulations were measured and rejected (see benchmarks/export_tflite.py):
+at 1024x2048 in TFLite the resize costs ~20 ms and the ARG_MAX ~27 ms.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fast_scnn_tf.model.layers import ResizeLike
+
+CLS, PROB = "cls", "prob"
+MODES = (CLS, PROB)
+# Output names of the heads (and of the SavedModel signatures).
+LABELS = "labels"  # uint8 [batch, H, W] train ids 0..num_classes-1
+PROBABILITIES = "probabilities"  # float32 [batch, H, W, num_classes], softmax over classes
+LOW_RES_LOGITS_LAYER = "cls_logits"  # the classifier's 1x1 conv, logits at 1/8 of the input
+
+
+class ArgmaxLabels(keras.layers.Layer):
+    """Class index of the largest value along the last axis, as uint8 train ids."""
+
+    def call(self, x):
+        return tf.cast(tf.argmax(x, axis=-1, output_type=tf.int32), tf.uint8)
+
+    def compute_output_spec(self, x):
+        return keras.KerasTensor(x.shape[:-1], dtype="uint8")
+
+
+class CastToFloat(keras.layers.Layer):
+    """uint8 frames to float32 (the model normalises them itself)."""
+
+    def call(self, x):
+        return tf.cast(x, tf.float32)
+
+    def compute_output_spec(self, x):
+        return keras.KerasTensor(x.shape, dtype="float32")
+
+
+def low_res_logits(model: keras.Model) -> keras.Model:
+    """The sub-model from the image to the classifier's 1/8-resolution logits (before upsampling)."""
+    return keras.Model(model.input, model.get_layer(LOW_RES_LOGITS_LAYER).output,
+                       name="fast_scnn_low_res")
+
+
+def build_head(model: keras.Model, mode: str, input_size: tuple[int, int] | None = None,
+               with_labels: bool = True) -> keras.Model:
+    """Wrap the inference `model` with an inference head.
+
+    Args:
+        model: the aux-free Fast-SCNN (`checkpoint.load_model` or `inference_model`).
+        mode: "cls" -> uint8 label map [B, H, W]; "prob" -> {"probabilities": float32 softmax
+            [B, H, W, C], "labels": uint8 [B, H, W]} (labels only with `with_labels`).
+        input_size: (height, width) for a fixed-size graph (TFLite); None keeps it dynamic.
+        with_labels: for "prob", also return the label map.
+
+    The returned model takes `uint8 [B, H, W, 3]` RGB named "image" and shares `model`'s weights.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    height, width = input_size if input_size is not None else (None, None)
+    image = keras.Input(shape=(height, width, 3), dtype="uint8", name="image")
+    logits = low_res_logits(model)(CastToFloat(name="to_float")(image))
+    logits = ResizeLike(name="upsample", dtype="float32")([logits, image])
+    if mode == CLS:
+        return keras.Model(image, ArgmaxLabels(name=LABELS)(logits), name="fast_scnn_cls")
+    outputs = {PROBABILITIES: keras.layers.Softmax(name=PROBABILITIES)(logits)}
+    if with_labels:
+        outputs[LABELS] = ArgmaxLabels(name=LABELS)(logits)
+    return keras.Model(image, outputs, name="fast_scnn_prob")

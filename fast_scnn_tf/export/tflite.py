@@ -1,0 +1,106 @@
+"""TFLite conversion (float32, float16, dynamic-range and full-integer int8) and running.
+
+Conversion goes through Keras' own `model.export` (a SavedModel) -> `from_saved_model`, the route
+`from_keras_model` uses internally, minus its printout: with TF 2.21 it is numerically correct for
+this model, while `from_concrete_functions` and a hand-written `tf.function` SavedModel gave NaN. Every variant takes uint8 [1, H, W, 3]
+RGB (the cast and normalisation are in the graph). For int8 the weights and activations are int8;
+the uint8 input is cast and quantised with the calibrated scale, which is exact for 0..255 ints.
+Models run with `ai_edge_litert` (the `tf.lite.Interpreter` is deprecated).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Callable, Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+# Ops that may stay in float in an int8 model: the uint8 input cast/quantise and output dequantise.
+INT8_BOUNDARY_OPS = {"CAST", "QUANTIZE", "DEQUANTIZE"}
+
+
+def variant_name(quantize: str) -> str:
+    """The name a quantisation mode goes by in file names and tables ("none" -> "float32")."""
+    return "float32" if quantize == "none" else quantize
+
+
+def convert(head: keras.Model, quantize: str = "none",
+            representative_images: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+    """Convert a fixed-size head model (`heads.build_head(..., input_size=...)`) to TFLite.
+
+    Args:
+        head: Keras (3 or tf_keras) model taking uint8 [1, H, W, 3].
+        quantize: "none" (float32), "float16" (float16 weights), "dynamic" (int8 weights, float
+            activations) or "int8" (full-integer post-training quantisation).
+        representative_images: for "int8", a callable returning an iterable of uint8
+            [1, H, W, 3] frames used to calibrate activation ranges (~100 real frames).
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        head.export(tmp, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        return _convert(converter, quantize, representative_images)
+
+
+def _convert(converter, quantize, representative_images):
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        if representative_images is None:
+            raise ValueError("int8 quantisation needs representative images for calibration")
+
+        def dataset():
+            for image in representative_images():
+                yield [np.asarray(image, np.uint8)]
+
+        converter.representative_dataset = dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+def interpreter(model: bytes | str, num_threads: int = 2, delegate: bool = True):
+    """An allocated `ai_edge_litert` interpreter for TFLite bytes or a .tflite path.
+    `delegate=False` skips the default XNNPACK delegate, so the op list shows the model's ops."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kwargs = {"model_content": model} if isinstance(model, bytes) else {"model_path": model}
+    if not delegate:
+        kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = Interpreter(num_threads=num_threads, **kwargs)
+    interp.allocate_tensors()
+    return interp
+
+
+def run(interp, image: np.ndarray) -> dict[str, np.ndarray]:
+    """Run one uint8 [1, H, W, 3] frame; returns outputs keyed "labels" / "probabilities"."""
+    interp.set_tensor(interp.get_input_details()[0]["index"], np.asarray(image, np.uint8))
+    interp.invoke()
+    outputs = {}
+    for detail in interp.get_output_details():
+        value = interp.get_tensor(detail["index"])
+        key = "labels" if value.ndim == 3 else "probabilities"
+        outputs[key] = value
+    return outputs
+
+
+def op_types(interp) -> set[str]:
+    """The builtin op names in a model (custom or Flex ops would show up here too)."""
+    return {op["op_name"] for op in interp._get_ops_details()}
+
+
+def float_ops(interp) -> set[str]:
+    """Ops with a float32 input or output tensor: in a full-integer model only the boundary ops
+    (`INT8_BOUNDARY_OPS`) should appear here."""
+    tensors = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
+    result = set()
+    for op in interp._get_ops_details():
+        indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0]
+        if any(tensors.get(i) == np.float32 for i in indices):
+            result.add(op["op_name"])
+    return result

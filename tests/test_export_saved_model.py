@@ -1,0 +1,116 @@
+"""TF Serving SavedModel: signatures, reload equality, PNG-bytes endpoint, atomic versioning."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf.config import Config, ModelConfig
+from fast_scnn_tf.export import saved_model
+from fast_scnn_tf.export.exporter import export_saved_model, saved_model_dir
+from fast_scnn_tf.export.frames import synthetic_frames
+from fast_scnn_tf.export.heads import LABELS, PROBABILITIES, build_head
+from fast_scnn_tf.export.validate import ValidationError
+from fast_scnn_tf.model import build_fast_scnn
+
+CONFIG = Config(model=ModelConfig(num_classes=5))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_fast_scnn(num_classes=5)
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    """A prob-mode export (its signature returns both outputs)."""
+    output = str(tmp_path_factory.mktemp("export"))
+    report = export_saved_model(model, CONFIG, output, "prob", synthetic_frames((65, 97), 2))
+    return report["path"]
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(exported)
+
+
+def test_export_goes_to_versioned_directory_with_metadata(exported):
+    assert exported.endswith(os.path.join("fast_scnn", "1"))
+    assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
+    extra = os.path.join(exported, saved_model.EXTRA_DIR)
+    assert Config.load(extra).model.num_classes == 5
+    assert os.path.isfile(os.path.join(extra, "metadata.json"))
+
+
+def test_default_signature_takes_dynamic_uint8_images(loaded):
+    fn = loaded.signatures[saved_model.DEFAULT_SIGNATURE]
+    (name, spec), = fn.structured_input_signature[1].items()
+    assert name == saved_model.IMAGES_INPUT
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, None, None, 3]
+    outputs = fn.structured_outputs
+    assert outputs[LABELS].dtype == tf.uint8 and outputs[LABELS].shape.as_list() == [None] * 3
+    assert outputs[PROBABILITIES].dtype == tf.float32
+
+
+@pytest.mark.parametrize("size", [(65, 97), (64, 128)])
+def test_reloaded_model_equals_keras(model, loaded, size):
+    frames = np.random.default_rng(1).integers(0, 256, (2, *size, 3)).astype(np.uint8)
+    fn = loaded.signatures[saved_model.DEFAULT_SIGNATURE]
+    got = fn(images=tf.constant(frames))
+    want = build_head(model, "prob")(frames)
+    np.testing.assert_array_equal(got[LABELS].numpy(), want[LABELS].numpy())
+    np.testing.assert_allclose(got[PROBABILITIES].numpy(), want[PROBABILITIES].numpy(),
+                               atol=1e-6)
+
+
+def test_bytes_signature_round_trips_png_and_jpeg(model, loaded):
+    image = np.random.default_rng(2).integers(0, 256, (65, 97, 3)).astype(np.uint8)
+    png, jpeg = tf.io.encode_png(image), tf.io.encode_jpeg(image)
+    fn = loaded.signatures[saved_model.BYTES_SIGNATURE]
+    out = fn(**{saved_model.BYTES_INPUT: tf.stack([png, jpeg])})[saved_model.PNG_OUTPUT]
+    assert saved_model.PNG_OUTPUT.endswith("_bytes")  # TF Serving REST returns it as base64
+    decoded_png = tf.io.decode_png(out[0]).numpy()[..., 0]
+    np.testing.assert_array_equal(decoded_png, build_head(model, "cls")(image[None]).numpy()[0])
+    decoded_jpeg = tf.io.decode_jpeg(jpeg).numpy()
+    np.testing.assert_array_equal(tf.io.decode_png(out[1]).numpy()[..., 0],
+                                  build_head(model, "cls")(decoded_jpeg[None]).numpy()[0])
+
+
+def test_saved_model_cli_lists_both_signatures(exported):
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    text = subprocess.run([cli, "show", "--dir", exported, "--all"], capture_output=True,
+                          text=True, check=True).stdout
+    for name in ("serving_default", "serving_bytes", "images", "image_bytes", "labels",
+                 "probabilities", "label_png_bytes", "DT_UINT8", "(-1, -1, -1, 3)"):
+        assert name in text
+
+
+def test_predict_request_proto_can_be_built(exported):
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "fast_scnn"
+    request.model_spec.signature_name = saved_model.DEFAULT_SIGNATURE
+    request.inputs[saved_model.IMAGES_INPUT].CopyFrom(
+        tf.make_tensor_proto(np.zeros((1, 64, 64, 3), np.uint8)))
+    assert request.inputs["images"].dtype == tf.uint8.as_datatype_enum
+
+
+def test_next_version_and_refusing_to_overwrite(tmp_path):
+    os.makedirs(tmp_path / "fast_scnn" / "3")
+    assert saved_model.next_version(str(tmp_path / "fast_scnn")) == 4
+    assert saved_model_dir(str(tmp_path), "fast_scnn", None, False).endswith("4")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=False)
+    assert saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True).endswith("3")
+
+
+@pytest.mark.slow
+def test_failed_validation_leaves_no_files(model, tmp_path):
+    with pytest.raises(ValidationError):
+        export_saved_model(model, CONFIG, str(tmp_path), "cls", synthetic_frames((64, 64), 1),
+                           min_agreement=1.01)  # unreachable threshold forces the failure
+    assert os.listdir(tmp_path / "fast_scnn") == []

@@ -18,7 +18,7 @@ from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.data.synthetic import generate
 from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
                                    train)
-from fast_scnn_tf.training.trainer import _make_train_step
+from fast_scnn_tf.training.trainer import make_train_step
 
 NUM_TRAIN = 6  # batch 2 -> 3 steps per epoch
 
@@ -62,7 +62,7 @@ def test_a_few_steps_on_one_batch_lower_the_loss(data_dir):
     model = build_fast_scnn(num_classes=19, aux=True)
     step = tf.Variable(0, dtype=tf.int64)
     optimizer = keras.optimizers.SGD(learning_rate=0.045, momentum=0.9)
-    train_step = _make_train_step(model, optimizer, tf.distribute.get_strategy(), config, step)
+    train_step = make_train_step(model, optimizer, tf.distribute.get_strategy(), config, step)
     batch = next(iter(build_dataset(config.data, "train", training=True, batch_size=2, seed=0)))
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     losses = [float(train_step(iterator)["loss"]) for _ in range(6)]

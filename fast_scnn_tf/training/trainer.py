@@ -192,7 +192,7 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
         not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def _make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable):
+def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable):
     """A tf.function that takes a distributed iterator, runs one optimizer step on every replica
     and returns the loss terms averaged over replicas."""
     kernels = regularized_kernels(model)
@@ -348,7 +348,7 @@ class _Loop:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset.with_options(options)))
-        train_step = _make_train_step(self.model, self.optimizer, self.strategy, self.config,
+        train_step = make_train_step(self.model, self.optimizer, self.strategy, self.config,
                                       self.step)
         bar = None
         with _StopSignals() as stop, writer.as_default():

@@ -1,0 +1,154 @@
+"""Throughput of the training input pipeline (read, decode, augment, batch) in images/s.
+
+Without --data-dir it first writes synthetic frames of --size (default the Cityscapes 1024x2048)
+into a temporary folder. After warm-up batches it times --batches batches of the training
+pipeline with the paper's augmentations and crop, and for comparison the evaluation pipeline
+(decode only). With --train-step it also times one Fast-SCNN training step on this machine at the
+same batch, to say whether the pipeline keeps up with it. Writes JSON with device, versions, date.
+
+    python benchmarks/input_pipeline.py                          # 16 synthetic 1024x2048 frames
+    python benchmarks/input_pipeline.py --data-dir /data/cityscapes --batches 20 --train-step
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tensorflow as tf  # noqa: E402
+
+from fast_scnn_tf.config import DataConfig  # noqa: E402
+from fast_scnn_tf.data import build_dataset, num_frames, synthetic  # noqa: E402
+from fast_scnn_tf.evaluation import speed  # noqa: E402
+
+DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                              "input_pipeline.json")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_batches(dataset: tf.data.Dataset, warmup: int, batches: int, batch_size: int) -> dict:
+    """Images/s over `batches` batches after `warmup` batches, and the CPU time per image (all
+    threads): on a shared or bigger machine, cores / CPU time says what the pipeline can reach."""
+    iterator = iter(dataset)
+    for _ in range(warmup):
+        next(iterator)
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    for _ in range(batches):
+        next(iterator)
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    images = batches * batch_size
+    return {"images_per_s": images / seconds, "ms_per_batch": 1000 * seconds / batches,
+            "cpu_ms_per_image": 1000 * cpu / images, "batches": batches, "warmup": warmup,
+            "batch_size": batch_size}
+
+
+def time_train_step(cfg: DataConfig, batch_size: int, steps: int) -> dict:
+    """Mean time of a Fast-SCNN SGD step (forward, backward, update; with the two auxiliary heads
+    as in the paper's training) on a fixed batch."""
+    import keras
+
+    from fast_scnn_tf.model import build_fast_scnn
+    model = build_fast_scnn(aux=True)
+    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
+    images = tf.random.uniform([batch_size, *cfg.crop_size, 3], 0, 255)
+    labels = tf.random.uniform([batch_size, *cfg.crop_size], 0, 19, tf.int32)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            outputs = model(x, training=True)
+            loss = tf.add_n([tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                y, logits, from_logits=True)) for logits in outputs.values()])
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    step(images, labels).numpy()  # trace and warm up
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(images, labels).numpy()
+    seconds = (time.perf_counter() - start) / steps
+    return {"ms_per_step": 1000 * seconds, "steps": steps, "batch_size": batch_size,
+            "images_per_s_needed": batch_size / seconds}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="Cityscapes root in the official layout (default: "
+                        "synthetic frames in a temporary folder)")
+    parser.add_argument("--num-frames", type=int, default=16,
+                        help="synthetic frames to write without --data-dir (default 16)")
+    parser.add_argument("--size", type=int, nargs=2, default=(1024, 2048), metavar=("H", "W"),
+                        help="synthetic frame size (default 1024 2048)")
+    parser.add_argument("--crop", type=int, nargs=2, default=(1024, 2048), metavar=("H", "W"),
+                        help="training crop (default 1024 2048, the paper's)")
+    parser.add_argument("--batch-size", type=int, default=12, help="default 12, the paper's")
+    parser.add_argument("--warmup", type=int, default=2, help="warm-up batches (default 2)")
+    parser.add_argument("--batches", type=int, default=10, help="timed batches (default 10)")
+    parser.add_argument("--train-step", action="store_true",
+                        help="also time a Fast-SCNN training step at the same batch and crop")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help=f"JSON file ({DEFAULT_OUTPUT})")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="synthetic_cityscapes_") as tmp:
+        data_dir = args.data_dir
+        if not data_dir:
+            data_dir = tmp
+            start = time.perf_counter()
+            synthetic.generate(tmp, args.num_frames, 1, tuple(args.size), seed=0)
+            print(f"wrote {args.num_frames} synthetic {args.size[0]}x{args.size[1]} frames in "
+                  f"{time.perf_counter() - start:.0f} s")
+        cfg = DataConfig(data_dir=data_dir, crop_size=tuple(args.crop), deterministic=False)
+        frames = num_frames(cfg, "train")
+        train = build_dataset(cfg, "train", True, args.batch_size, repeat=True, seed=0)
+        decode_only = build_dataset(cfg, "train", False, 1, repeat=True)
+        results = {
+            "training_pipeline": time_batches(train, args.warmup, args.batches, args.batch_size),
+            "decode_only": time_batches(decode_only, args.warmup, args.batches * args.batch_size,
+                                        1),
+        }
+    if args.train_step:
+        results["train_step"] = time_train_step(cfg, args.batch_size, steps=3)
+
+    result = {"environment": speed.environment(), "data_dir": args.data_dir or "synthetic",
+              "frames": frames, "frame_size": list(args.size) if not args.data_dir else None,
+              "data_config": dataclasses.asdict(cfg) | {"data_dir": args.data_dir or "synthetic"},
+              "results": results}
+    cores = os.cpu_count()
+    for name, label in (("training_pipeline", f"training pipeline ({args.crop[0]}x{args.crop[1]} "
+                                              f"crop, batch {args.batch_size})"),
+                        ("decode_only", "decode only (full frames, no augmentation)")):
+        r = results[name]
+        print(f"{label}: {r['images_per_s']:.2f} images/s on {cores} cores; "
+              f"{r['cpu_ms_per_image']:.0f} CPU-ms per image")
+    if args.train_step:
+        step = results["train_step"]
+        print(f"train step on this machine: {step['ms_per_step']:.0f} ms per batch of "
+              f"{args.batch_size}, so the pipeline must deliver "
+              f"{step['images_per_s_needed']:.2f} images/s")
+    print(json.dumps(result["environment"]))
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    tmp_path = args.output + ".tmp"
+    with open(tmp_path, "w") as f:
+        json.dump(result, f, indent=2)
+    os.replace(tmp_path, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,9 @@ Order and augmentation are stateless functions of (seed, epoch) and (seed, posit
 so with `DataConfig.deterministic` a pipeline is reproducible and can be resumed exactly:
 `build_dataset(..., repeat=True, skip_batches=k)` yields the same batches as the k-th onwards of
 a fresh pipeline, without reading the first k (for the folder source; the tfds source reads, but
-does not decode, the records of the current epoch before the resume point).
+does not decode, the records of the current epoch before the resume point). `dataset.skip(n)` on
+the built dataset would decode and augment every skipped frame, and a tf.data iterator checkpoint
+would store the prefetched full-size batches.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
       batches dropped.
     evaluation: frames in file order, no augmentation; the image is resized by `scale` (bilinear)
       while the label stays at full resolution. Frames of different sizes need batch_size 1.
+    repeat: an endless stream of epochs, each in a new order (for step-counted training);
+      without it, one epoch (epoch 0: iterating the dataset again gives the same epoch).
     seed: overrides `cfg.seed`; without either and with `cfg.deterministic` off, a random seed.
     skip_batches: resume position, the number of batches already consumed (see module doc).
     """

@@ -100,6 +100,11 @@ def test_evaluation_scale_resizes_image_not_label(root, scale):
     assert label.shape == (1,) + SIZE
 
 
+def test_scale_is_for_evaluation_only(root):
+    with pytest.raises(ValueError, match="1 for training"):
+        build_dataset(config(root), "train", True, 1, scale=0.5)
+
+
 def test_num_frames_counts_the_split(root):
     assert num_frames(config(root), "train") == NUM_TRAIN
     assert num_frames(config(root), "val") == NUM_VAL

@@ -122,8 +122,9 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
     if batch_size < 1 or skip_batches < 0:
         raise ValueError(f"need batch_size >= 1 and skip_batches >= 0, got {batch_size}, "
                          f"{skip_batches}")
-    if not training and scale <= 0:
-        raise ValueError(f"scale must be > 0, got {scale}")
+    if scale <= 0 or (training and scale != 1.0):
+        raise ValueError(f"scale must be > 0, and 1 for training (which uses cfg.min_scale/"
+                         f"max_scale), got {scale}")
     seed = _resolve_seed(cfg, seed)
     order_key, augment_key = tf.unstack(
         tf.random.experimental.stateless_split(tf.constant([seed, 0], tf.int64), 2))

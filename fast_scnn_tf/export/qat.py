@@ -146,6 +146,37 @@ def quantize_model(mirror: tf_keras.Model) -> tf_keras.Model:
         return qk.quantize_model(annotated)
 
 
+def calibrate_ranges(qat_model: tf_keras.Model, mirror: tf_keras.Model, frames) -> None:
+    """Start the fake-quant activation ranges at the float model's observed min/max.
+
+    tfmot starts them at [-6, 6] (or [0, 0] for the input) and moves them by an EMA with decay
+    0.999, so a short fine-tune would export ranges that clip most activations. Each quantised
+    output belongs to a QuantizeWrapper around a mirror layer with the same name and output.
+    """
+    targets = {}  # mirror layer name ("" = the model input) -> [(variable, is_min)]
+    for layer in qat_model.layers:
+        name = "" if type(layer).__name__ == "QuantizeLayer" else getattr(
+            getattr(layer, "layer", None), "name", None)
+        for var in layer.non_trainable_variables:
+            leaf = var.name.split("/")[-1].split(":")[0]
+            suffixes = ("_min", "_max") if name == "" else (
+                "output_min", "output_max", "post_activation_min", "post_activation_max")
+            if name is not None and leaf.endswith(suffixes):
+                targets.setdefault(name, []).append((var, leaf.endswith("_min")))
+    names = [n for n in targets if n]
+    probe = tf_keras.Model(mirror.input, [mirror.get_layer(n).output for n in names])
+    lows, highs = {n: 0.0 for n in targets}, {n: 0.0 for n in targets}
+    for frame in frames:
+        image = np.asarray(frame, np.float32)
+        outputs = probe(image, training=False)
+        for name, value in [("", image), *zip(names, outputs)]:
+            lows[name] = min(lows[name], float(np.min(value)))
+            highs[name] = max(highs[name], float(np.max(value)))
+    for name, pairs in targets.items():
+        for var, is_min in pairs:
+            var.assign(tf.fill(tf.shape(var), lows[name] if is_min else highs[name]))
+
+
 def _masked_loss(labels, logits):
     labels = tf.cast(labels, tf.int32)
     valid = labels != IGNORE_LABEL
@@ -224,7 +255,10 @@ def export_qat_tflite(model: keras.Model, config: Config, output: str, mode: str
     model (the one the user trained), write `fast_scnn_<mode>_qat_int8_<H>x<W>.tflite`."""
     from fast_scnn_tf.export.frames import frames_for
 
-    qat = quantize_model(mirror_model(model, input_size))
+    mirror = mirror_model(model, input_size)
+    qat = quantize_model(mirror)
+    calibrate_ranges(qat, mirror, frames_for(config, source, input_size, calibration_steps,
+                                             split="train"))
     losses = fine_tune(qat, training_batches(model, config, source, input_size, batch_size),
                        steps, learning_rate)
     log.info("QAT: %d steps, loss %.4f -> %.4f", steps, losses[0], losses[-1])

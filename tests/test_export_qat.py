@@ -1,0 +1,48 @@
+"""QAT: the tf_keras mirror equals the Keras 3 model; a few QAT steps give a loadable int8 model."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fast_scnn_tf.model import build_fast_scnn
+
+SIZE = (64, 96)
+
+
+def test_importing_the_package_does_not_import_tfmot():
+    code = ("import sys, fast_scnn_tf.export, fast_scnn_tf.checkpoint; "
+            "assert 'tensorflow_model_optimization' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_fast_scnn(num_classes=5)
+
+
+def test_mirror_reproduces_keras3_model(model):
+    from fast_scnn_tf.export.qat import mirror_model
+
+    frames = np.random.default_rng(0).integers(0, 256, (2, 65, 97, 3)).astype(np.float32)
+    mirror = mirror_model(model)
+    assert mirror.count_params() == model.count_params()
+    np.testing.assert_allclose(mirror(frames, training=False).numpy(),
+                               model(frames, training=False).numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_qat_few_steps_exports_loadable_int8(model, tmp_path):
+    from fast_scnn_tf.config import Config, ModelConfig
+    from fast_scnn_tf.export import tflite
+    from fast_scnn_tf.export.frames import synthetic_frames
+    from fast_scnn_tf.export.qat import export_qat_tflite
+
+    report = export_qat_tflite(model, Config(model=ModelConfig(num_classes=5)), str(tmp_path),
+                               "cls", SIZE, synthetic_frames(SIZE, 2), "synthetic", steps=1,
+                               min_agreement=0.0, calibration_steps=2)
+    interp = tflite.interpreter(report["path"], delegate=False)
+    assert tflite.float_ops(interp) <= tflite.INT8_BOUNDARY_OPS
+    labels = tflite.run(interp, synthetic_frames(SIZE, 1)[0])["labels"]
+    assert labels.dtype == np.uint8 and labels.shape == (1, *SIZE) and labels.max() < 5

@@ -56,6 +56,7 @@ def finished_run(data_dir, tmp_path_factory):
     return config, model_dir, summary
 
 
+@pytest.mark.slow
 def test_a_few_steps_on_one_batch_lower_the_loss(data_dir):
     config = _config(data_dir)
     keras.utils.set_random_seed(0)

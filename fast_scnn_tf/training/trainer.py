@@ -115,13 +115,14 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
 
 
 def check_resume(config: Config, model_dir: str) -> None:
-    """Refuse to resume with another architecture; log the other settings that changed."""
+    """Refuse to resume with another class count (the weights would not fit); log the other
+    settings that changed (epochs, learning rate, ...: allowed)."""
     if not os.path.isfile(os.path.join(model_dir, CONFIG_FILE)):
         return
     saved = Config.load(model_dir)
-    if saved.model != config.model:
-        raise ValueError(f"'{model_dir}' holds a run with model config {saved.model}, but this "
-                         f"run asks for {config.model}: use a new --model-dir")
+    if saved.model.num_classes != config.model.num_classes:
+        raise ValueError(f"'{model_dir}' holds a run with {saved.model.num_classes} classes, but "
+                         f"this run asks for {config.model.num_classes}: use a new --model-dir")
     old, new = _flatten(saved.to_dict()), _flatten(config.to_dict())
     for key in sorted(k for k in new if old.get(k) != new[k]):
         log.warning("resuming with %s = %r (was %r)", key, new[key], old.get(key))
@@ -239,7 +240,8 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
     stop_at_step: if > 0, save and return once the step counter reaches it, without changing the
       schedule (for time-boxed jobs; the next call continues).
     Raises TrainingInterrupted on SIGINT/SIGTERM (after saving) and NonFiniteLossError on a NaN or
-    infinite loss (without saving).
+    infinite loss or gradient (without saving it: the latest checkpoint is the last good state).
+    `train.init_checkpoint` is used only when the run has no checkpoint of its own yet.
     Returns {"step", "total_steps", "best_miou", "val": last validation metrics or None, ...}.
     """
     tc = config.train
@@ -255,7 +257,11 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
         raise ValueError(f"batch size {tc.batch_size} does not split over {replicas} replicas")
 
     train_frames = num_frames(config.data, "train")
-    val_frames = num_frames(config.data, "val")
+    try:
+        val_frames = num_frames(config.data, "val")
+    except (FileNotFoundError, ValueError) as e:
+        log.warning("no validation (no mIoU, no best/ checkpoint): %s", e)
+        val_frames = 0
     steps_per_epoch = train_frames // tc.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"{train_frames} training frames in '{config.data.data_dir}' are fewer "
@@ -297,8 +303,9 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
                                           max_to_keep=1)
         if latest.latest_checkpoint:
             checkpoint.restore(latest.latest_checkpoint).assert_existing_objects_matched()
-            log.info("resuming from %s at step %d (lr %g)", latest.latest_checkpoint,
-                     int(step.numpy()), float(schedule(step)))
+            log.info("resuming from %s at step %d (lr %g)%s", latest.latest_checkpoint,
+                     int(step.numpy()), float(schedule(step)),
+                     "; --init-checkpoint ignored" if tc.init_checkpoint else "")
         elif tc.init_checkpoint:
             init_from_checkpoint(model, tc.init_checkpoint)
 

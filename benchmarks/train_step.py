@@ -2,9 +2,8 @@
 on one random batch held in memory, so the input pipeline is not measured. Prints ms/step and
 images/s; writes JSON with device, versions and date.
 
-    python benchmarks/train_step.py --batch-size 2 --crop-size 256 512       # CPU
-    python benchmarks/train_step.py                                          # GPU: batch 12,
-                                                                             # 1024x2048, fp32 + mixed
+    python benchmarks/train_step.py --batch-size 2 --crop-size 256 512   # CPU
+    python benchmarks/train_step.py            # GPU: batch 12 at 1024x2048, fp32 and mixed
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR, config_for, find_checkpoint, make_checkpoint
+from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, config_for, find_checkpoint,
+                                     make_checkpoint)
 from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data import build_dataset, colorize, num_frames
 from fast_scnn_tf.evaluation import evaluate
@@ -352,9 +353,11 @@ class _Loop:
         dataset = build_dataset(self.config.data, "train", training=True,
                                 batch_size=tc.batch_size, repeat=True, seed=tc.seed,
                                 skip_batches=start)
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        iterator = iter(self.strategy.experimental_distribute_dataset(dataset.with_options(options)))
+        options = tf.data.Options()  # workers split batches, not files (frames are one list)
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        dataset = dataset.with_options(options)
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         train_step = make_train_step(self.model, self.optimizer, self.strategy, self.config,
                                       self.step)
         bar = None

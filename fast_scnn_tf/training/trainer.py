@@ -39,7 +39,6 @@ from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data import build_dataset, colorize, num_frames
 from fast_scnn_tf.evaluation import evaluate
 from fast_scnn_tf.model import build_fast_scnn, inference_model
-from fast_scnn_tf.training import summaries
 from fast_scnn_tf.training.losses import regularized_kernels, training_loss
 from fast_scnn_tf.training.schedule import poly_schedule
 
@@ -381,9 +380,9 @@ class _Loop:
                                            ("img/s", tc.batch_size / seconds)])
                 if done % tc.log_every_steps == 0 or done == end:
                     for name, value in terms.items():
-                        summaries.scalar(f"train/{name}", value, step=done)
-                    summaries.scalar("train/learning_rate", lr, step=done)
-                    summaries.scalar("train/images_per_second", tc.batch_size / seconds,
+                        tf.summary.scalar(f"train/{name}", value, step=done)
+                    tf.summary.scalar("train/learning_rate", lr, step=done)
+                    tf.summary.scalar("train/images_per_second", tc.batch_size / seconds,
                                       step=done)
                 if done % tc.checkpoint_every_steps == 0:
                     self._save(done)
@@ -433,12 +432,12 @@ class _Loop:
         epoch = done / self.steps_per_epoch
         log.info("step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f", done, epoch, miou,
                  metrics["pixel_accuracy"] or 0.0)
-        summaries.scalar("val/miou", miou, step=done)
+        tf.summary.scalar("val/miou", miou, step=done)
         if metrics["category_miou"] is not None:
-            summaries.scalar("val/category_miou", metrics["category_miou"], step=done)
-        summaries.scalar("val/pixel_accuracy", metrics["pixel_accuracy"] or 0.0, step=done)
+            tf.summary.scalar("val/category_miou", metrics["category_miou"], step=done)
+        tf.summary.scalar("val/pixel_accuracy", metrics["pixel_accuracy"] or 0.0, step=done)
         for i, image in enumerate(images):
-            summaries.image(f"val/prediction_{i}", image, step=done)
+            tf.summary.image(f"val/prediction_{i}", image[None], step=done)
         if miou > float(self.best_miou.numpy()):
             self.best_miou.assign(miou)
             self.best.save(checkpoint_number=done)

@@ -64,7 +64,8 @@ def parse_args(argv=None):
     parser.add_argument("--qat-steps", type=int, default=0,
                         help="> 0: quantisation-aware fine-tuning for this many steps on the "
                         "--calibration-data train split, then export an int8 TFLite "
-                        "(fast_scnn_MODE_qat_int8_HxW.tflite); implies --tflite")
+                        "(fast_scnn_MODE_qat_int8_HxW.tflite) instead of the SavedModel; the "
+                        "--quantize variants are written too only with --tflite")
     parser.add_argument("--qat-batch-size", type=int, default=2, help="QAT batch size")
     parser.add_argument("--qat-learning-rate", type=float, default=1e-4,
                         help="QAT SGD learning rate (momentum 0.9)")
@@ -118,7 +119,8 @@ def main(argv=None) -> int:
             from fast_scnn_tf.export import qat
             qat.export_qat_tflite(model, config, args.output, args.mode, size, frames,
                                   args.calibration_data, args.qat_steps, args.qat_batch_size,
-                                  args.qat_learning_rate, args.overwrite, args.min_agreement)
+                                  args.qat_learning_rate, args.overwrite, args.min_agreement,
+                                  args.calibration_steps)
     except (FileNotFoundError, FileExistsError, ValueError, ValidationError) as e:
         print(f"export.py: error: {e}", file=sys.stderr)
         return 1

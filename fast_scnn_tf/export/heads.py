@@ -5,8 +5,15 @@ artefact takes raw RGB uint8 frames and returns results at the input's size (the
 "Fast-SCNN cls" and "Fast-SCNN prob"). Auxiliary heads are never exported.
 
 The cls head upsamples the 19-channel 1/8-resolution logits bilinearly to full size and takes the
-argmax. Exact cheaper formulations were measured and rejected (see benchmarks/export_tflite.py):
-at 1024x2048 in TFLite the resize costs ~20 ms and the ARG_MAX ~27 ms.
+argmax; in TFLite at 1024x2048 on 2 threads that costs ~20 ms (resize) + ~25 ms (ARG_MAX) of the
+~155 ms float frame. Two exact reformulations were measured and rejected, both slower:
+- 64 interpolation phases as one depthwise 2x2 conv (multiplier 64), argmax, DEPTH_TO_SPACE:
+  189 ms vs 35 ms for the head alone.
+- Argmax only where it is unknown: where the 4 low-res neighbours of an 8x8 output cell share an
+  argmax, every interpolated pixel has that class (a convex combination of vectors that all peak
+  at class k peaks at k), so only disagreeing cells need interpolating (WHERE/GATHER_ND/
+  SCATTER_ND). 55 ms with 20% disagreeing cells, 125 ms with random weights, vs 23-27 ms: the
+  dynamic-shape ops and the full-size int32 assembly cost more than they save.
 """
 
 from __future__ import annotations

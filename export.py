@@ -60,7 +60,7 @@ def parse_args(argv=None):
     parser.add_argument("--min-agreement", type=float, default=None,
                         help="override the label-agreement threshold (fraction, e.g. 0.95); "
                         "defaults: SavedModel/float32 0.999, float16 0.995, dynamic 0.97, "
-                        "int8/QAT 0.90")
+                        "int8/QAT 0.95 (thresholds assume a trained model)")
     parser.add_argument("--qat-steps", type=int, default=0,
                         help="> 0: quantisation-aware fine-tuning for this many steps on the "
                         "--calibration-data train split, then export an int8 TFLite "

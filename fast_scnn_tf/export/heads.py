@@ -52,7 +52,7 @@ class CastToFloat(keras.layers.Layer):
 
 
 def low_res_logits(model: keras.Model) -> keras.Model:
-    """The sub-model from the image to the classifier's 1/8-resolution logits (before upsampling)."""
+    """The sub-model from the image to the classifier's 1/8-resolution logits (not upsampled)."""
     return keras.Model(model.input, model.get_layer(LOW_RES_LOGITS_LAYER).output,
                        name="fast_scnn_low_res")
 

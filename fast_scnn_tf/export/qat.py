@@ -22,7 +22,6 @@ import tf_keras
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.labels import IGNORE_LABEL
-from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.exporter import write_tflite
 from fast_scnn_tf.export.frames import SYNTHETIC, data_config, synthetic_frames
 from fast_scnn_tf.export.heads import CLS, LABELS, PROBABILITIES, build_head
@@ -270,6 +269,3 @@ def export_qat_tflite(model: keras.Model, config: Config, output: str, mode: str
                              "learning_rate": learning_rate, "first_loss": losses[0],
                              "last_loss": losses[-1]})
 
-
-__all__ = ["mirror_model", "quantize_model", "fine_tune", "qat_head", "convert_qat",
-           "export_qat_tflite", "tflite"]

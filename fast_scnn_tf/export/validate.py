@@ -2,8 +2,9 @@
 
 Thresholds on label-map pixel agreement (fraction of pixels with the same train id), chosen per
 variant: float exports must reproduce the Keras model up to float rounding; quantised exports
-are allowed to move pixels near class boundaries. The int8 thresholds assume a trained model: with
-random weights near-tied logits make quantised labels flip far more often.
+are allowed to move pixels near class boundaries. The quantised thresholds assume a trained model
+(a 200-step model on synthetic scenes gave dynamic 99.87%, int8 99.43%, QAT int8 99.14%); with
+random weights the logits are ~1e-4 and near-tied, and int8 labels flip far more often.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 # Minimum label agreement per export variant, and the largest tolerated |prob difference| for the
 # float variants (None: reported, not enforced).
 MIN_AGREEMENT = {"saved_model": 0.999, "float32": 0.999, "float16": 0.995, "dynamic": 0.97,
-                 "int8": 0.90, "qat_int8": 0.90}
+                 "int8": 0.95, "qat_int8": 0.95}
 MAX_PROB_DIFF = {"saved_model": 1e-4, "float32": 1e-3, "float16": None, "dynamic": None,
                  "int8": None, "qat_int8": None}
 
@@ -52,8 +53,8 @@ def validate(variant: str, reference_fn: Callable, exported_fn: Callable,
             prob_diffs.append(stats["max_prob_diff"])
     if not agreements:
         raise ValidationError(f"{variant}: no frames to validate on")
-    result = {"variant": variant, "frames": len(agreements), "agreement": float(np.mean(agreements)),
-              "min_frame_agreement": float(np.min(agreements)), "threshold": threshold}
+    result = {"variant": variant, "frames": len(agreements),
+              "agreement": float(np.mean(agreements)), "min_frame_agreement": float(np.min(agreements)), "threshold": threshold}
     if prob_diffs:
         result["max_prob_diff"] = float(np.max(prob_diffs))
     log.info("%s vs Keras on %d frames: label agreement %.4f%% (threshold %.2f%%)%s", variant,

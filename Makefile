@@ -19,5 +19,33 @@ $(VENV)/.installed: requirements.txt
 test: setup
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest tests $(PYTEST_ARGS)
 
+# The demo: synthetic street scenes -> train a few minutes on CPU -> evaluate -> export -> overlays.
+DEMO_EPOCHS ?= 90
+RUN := TF_CPP_MIN_LOG_LEVEL=2 $(PY)
+demo: setup
+	@echo "==> [1/6] synthetic street scenes in the Cityscapes layout: $(DEMO_DIR)/data"
+	$(RUN) -m fast_scnn_tf.data.synthetic --out $(DEMO_DIR)/data --num-train 64 --num-val 16 --size 256 512 --seed 0
+	@echo "==> [2/6] training for $(DEMO_EPOCHS) epochs on CPU (about 5 minutes): $(DEMO_DIR)/run"
+	$(RUN) train.py --data-dir $(DEMO_DIR)/data --model-dir $(DEMO_DIR)/run --epochs $(DEMO_EPOCHS) \
+		--batch-size 4 --crop-size 128 256 --eval-every 15 --checkpoint-every 200
+	@echo "==> [3/6] evaluating the best checkpoint on the val frames"
+	$(RUN) evaluate.py --checkpoint $(DEMO_DIR)/run --data-dir $(DEMO_DIR)/data --overwrite
+	@echo "==> [4/6] exporting the SavedModel for TF Serving"
+	$(RUN) export.py --checkpoint $(DEMO_DIR)/run --mode cls --output $(DEMO_DIR)/export \
+		--input-size 256 512 --calibration-data $(DEMO_DIR)/data --version 1 --overwrite
+	@echo "==> [5/6] exporting float32 and int8 TFLite models (cls head, 256x512)"
+	$(RUN) export.py --checkpoint $(DEMO_DIR)/run --mode cls --output $(DEMO_DIR)/export --tflite \
+		--quantize none int8 --input-size 256 512 --calibration-data $(DEMO_DIR)/data --overwrite
+	@echo "==> [6/6] colour overlays of the int8 TFLite model's predictions on the val frames"
+	$(RUN) predict.py --model $(DEMO_DIR)/export/fast_scnn_cls_int8_256x512.tflite \
+		$(DEMO_DIR)/data/leftImg8bit/val --output $(DEMO_DIR)/predictions --overwrite
+	@echo
+	@echo "Done. Everything is under $(DEMO_DIR)/:"
+	@echo "  data/              synthetic frames (official Cityscapes layout)"
+	@echo "  run/               config.json, checkpoints/, best/, logs/ (TensorBoard), metrics.json"
+	@echo "  export/fast_scnn/1 SavedModel for TF Serving"
+	@echo "  export/*.tflite    float32 and int8 TFLite models"
+	@echo "  predictions/       *_overlay.png and *_labels.png for the val frames"
+
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache

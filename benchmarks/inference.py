@@ -1,68 +1,179 @@
-"""Inference speed of Fast-SCNN as §4.1 of the paper timed it (batch 1, warm-up, then the mean),
-for the Keras tf.function cls (argmax) and prob (softmax) outputs at the paper's three input sizes
-(Table 7), plus TFLite files and a SavedModel when given. Writes JSON with device, versions,
-date and thread counts.
+"""Inference speed of Fast-SCNN in every form this project ships, in one run: Keras (tf.function),
+the TF Serving SavedModel, TFLite float32 and TFLite int8, each with the cls output (uint8 label
+map) and the prob output (softmax), at the paper's three input sizes (Table 7), batch 1, timed as
+§4.1 of the paper did (warm-up frames, then the mean; median, p90 and FPS = 1 / mean too).
+At the first size it also times TFLite float16 and dynamic-range cls, and the cls head alone
+(bilinear x8 of 19 channels + ARG_MAX fed 1/8-size logits: what the full-size upsample costs).
 
-    python benchmarks/inference.py                       # 100 warm-up + 100 frames, random weights
-    python benchmarks/inference.py --warmup 10 --iters 20 --tflite model.tflite --saved-model DIR
+The SavedModel and TFLite files are the heads export.py ships, written by `fast_scnn_tf.export`
+into a temporary folder (--keep DIR keeps them): their prob returns the softmax and the label map;
+Keras prob is the softmax alone (the paper's "Fast-SCNN prob"). Random weights unless
+--checkpoint, and int8 is calibrated on synthetic frames: speed depends on neither. TFLite always
+runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is installed (not a project
+requirement) it also times a minimal PyTorch Fast-SCNN (`pytorch_reference.py`) on the CPU,
+for the "five times faster than the PyTorch port" comparison. Prints the table and the speed
+targets as ratios measured in this run; writes JSON with device, versions, date, threads and the
+command, from which `benchmarks/report.py` builds the README table.
+
+    python benchmarks/inference.py                          # 100 warm-up + 100 frames (the paper)
+    python benchmarks/inference.py --warmup 10 --iters 30   # ~10 minutes on 2 CPU cores
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib.util
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fast_scnn_tf.checkpoint import load_model  # noqa: E402
-from fast_scnn_tf.evaluation import speed  # noqa: E402
-from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
-DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                              "inference.json")
+from benchmarks import record  # noqa: E402
+from benchmarks import report  # noqa: E402
+from fast_scnn_tf.evaluation import speed  # noqa: E402
+from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
+from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
+from fast_scnn_tf.export.heads import CLS, MODES, ArgmaxLabels, build_head  # noqa: E402
+from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
+from fast_scnn_tf.model.layers import ResizeLike  # noqa: E402
+
+RESOLUTIONS = ("1024x2048", "512x1024", "256x512")
+MAIN_PRECISIONS = ("none", "int8")  # tflite.QUANTIZATIONS names; "none" is float32
+EXTRA_PRECISIONS = ("float16", "dynamic")  # cls only, first size only
+
+
+def head_alone(num_classes: int, size: tuple[int, int]) -> keras.Model:
+    """The cls head alone: 1/8-size logits -> bilinear to `size` -> ARG_MAX -> uint8."""
+    logits = keras.Input(shape=(size[0] // 8, size[1] // 8, num_classes))
+    reference = keras.Input(shape=(*size, 1), dtype="uint8")
+    return keras.Model([logits, reference], ArgmaxLabels()(ResizeLike()([logits, reference])))
+
+
+def time_every_input(path: str, warmup: int, iters: int, threads: int) -> dict:
+    """Time a TFLite file with several inputs (`speed.time_tflite` fills only the first)."""
+    interp = tflite.interpreter(path, threads)
+    rng = np.random.default_rng(0)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], rng.normal(size=detail["shape"]).astype(detail["dtype"]))
+    return {**speed._time_calls(interp.invoke, warmup, iters), "threads": threads}
+
+
+def bytes_on_disk(path: str) -> int:
+    """Size of a file, or of every file under a directory."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(path) for name in names)
+
+
+def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
+        calibration_frames: int, directory: str) -> list[dict]:
+    """Export and time every (runtime, head, precision) at every resolution; rows as measured."""
+    rows = []
+
+    def add(runtime, head, precision, resolution, timing, path=None):
+        rows.append({"runtime": runtime, "head": head, "precision": precision,
+                     "resolution": f"{resolution[0]}x{resolution[1]}",
+                     "bytes": bytes_on_disk(path) if path else None, **timing})
+        print(report.format_row(rows[-1]), flush=True)
+
+    pytorch = None
+    if importlib.util.find_spec("torch") is not None:
+        from benchmarks import pytorch_reference as pytorch
+    saved_models = {}
+    for mode in MODES:  # one SavedModel per head: its input size is dynamic
+        saved_models[mode] = os.path.join(directory, f"saved_model_{mode}")
+        saved_model.write_saved_model(build_head(model, mode), saved_models[mode])
+    for index, size in enumerate(resolutions):
+        for mode in MODES:
+            add("keras", mode, "float32", size,
+                speed.time_keras(model, *size, mode, warmup, iters))
+        for mode in MODES:
+            add("savedmodel", mode, "float32", size,
+                speed.time_saved_model(saved_models[mode], *size, warmup, iters),
+                saved_models[mode])
+        frames = synthetic_frames(size, calibration_frames)
+        variants = [(mode, q) for mode in MODES for q in MAIN_PRECISIONS]
+        if index == 0:
+            variants += [(CLS, q) for q in EXTRA_PRECISIONS]
+        for mode, quantize in variants:
+            head = build_head(model, mode, size)
+            path = os.path.join(directory, f"{mode}_{tflite.variant_name(quantize)}_"
+                                           f"{size[0]}x{size[1]}.tflite")
+            with open(path, "wb") as f:
+                f.write(tflite.convert(head, quantize, lambda: frames))
+            add("tflite", mode, tflite.variant_name(quantize), size,
+                speed.time_tflite(path, warmup, iters, threads), path)
+        for mode in MODES if pytorch else ():
+            add("pytorch", mode, "float32", size,
+                speed._time_calls(pytorch.head(mode, *size, threads), warmup, iters))
+        if index == 0:
+            path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
+            with open(path, "wb") as f:
+                f.write(tflite.convert(head_alone(model.output.shape[-1], size)))
+            add("tflite", report.HEAD_ALONE, "float32", size,
+                time_every_input(path, warmup, iters, threads), path)
+    return rows
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolutions", nargs="+", default=["1024x2048", "512x1024", "256x512"],
-                        metavar="HxW", help="input sizes (default: the paper's three)")
-    parser.add_argument("--warmup", type=int, default=100, help="warm-up frames (default 100)")
-    parser.add_argument("--iters", type=int, default=100, help="timed frames (default 100)")
-    parser.add_argument("--threads", type=int, default=0, help="TF/TFLite threads; 0: one with "
-                        "a GPU (the paper), all cores on CPU (default 0)")
-    parser.add_argument("--checkpoint", help="time trained weights (speed does not depend on "
-                        "them); default: random weights")
-    parser.add_argument("--tflite", nargs="+", default=[], metavar="FILE",
-                        help="TFLite files to time too")
-    parser.add_argument("--saved-model", metavar="DIR", help="a SavedModel to time too")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help=f"JSON file ({DEFAULT_OUTPUT})")
+    parser.add_argument("--resolutions", nargs="+", default=list(RESOLUTIONS), metavar="HxW",
+                        help="input sizes (default: the paper's %(default)s)")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="untimed frames per row (default %(default)s, the paper's)")
+    parser.add_argument("--iters", type=int, default=100,
+                        help="timed frames per row (default %(default)s, the paper's)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow and TFLite threads; 0: TensorFlow's default (all cores) "
+                        "on CPU, one thread with a GPU (the paper's setting), TFLite all cores "
+                        "(default %(default)s)")
+    parser.add_argument("--checkpoint", metavar="DIR",
+                        help="time trained weights from this model directory (default: random "
+                        "weights, 19 classes)")
+    parser.add_argument("--calibration-frames", type=int, default=2,
+                        help="synthetic frames to calibrate int8 on (default %(default)s)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the SavedModels and .tflite files in DIR (default: a "
+                        "temporary folder, deleted)")
+    parser.add_argument("--output", default=record.default_output("inference"),
+                        help="JSON results file (default %(default)s)")
     args = parser.parse_args(argv)
     try:
         resolutions = [speed.parse_resolution(r) for r in args.resolutions]
     except ValueError as e:
         parser.error(str(e))
+    if args.warmup < 0 or args.iters < 1 or args.threads < 0 or args.calibration_frames < 1:
+        parser.error("need --warmup >= 0, --iters >= 1, --threads >= 0, --calibration-frames >= 1")
 
-    threads = speed.configure_threads(args.threads)
+    speed.configure_threads(args.threads)  # recorded in the JSON's environment
+    tflite_threads = args.threads or os.cpu_count()
     if args.checkpoint:
+        from fast_scnn_tf.checkpoint import load_model
         model, _ = load_model(args.checkpoint)
     else:
         model = build_fast_scnn()
-    rows = speed.benchmark(model, resolutions, args.warmup, args.iters, tuple(args.tflite),
-                           args.saved_model, args.threads or None)
-    result = {"environment": speed.environment(), "threads": threads,
-              "weights": args.checkpoint or "random", "batch": 1, "results": rows}
-    print(speed.format_results(rows))
-    print(json.dumps(result["environment"]))
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.output)
-    print(f"wrote {args.output}")
+    print(report.format_header())
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+        rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
+                   args.calibration_frames, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="fast_scnn_bench_") as tmp:
+            rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
+                       args.calibration_frames, tmp)
+    result = {"batch": 1, "warmup": args.warmup, "iters": args.iters,
+              "tflite_threads": tflite_threads,
+              "weights": args.checkpoint or "random", "calibration": "synthetic",
+              "results": rows}
+    result = record.save(result, args.output, __file__, argv)
+    print("\n".join(report.target_lines(result)))
     return 0
 
 

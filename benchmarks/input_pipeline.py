@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import resource
 import sys
@@ -26,12 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
+from benchmarks import record  # noqa: E402
 from fast_scnn_tf.config import DataConfig  # noqa: E402
 from fast_scnn_tf.data import build_dataset, num_frames, synthetic  # noqa: E402
-from fast_scnn_tf.evaluation import speed  # noqa: E402
-
-DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                              "input_pipeline.json")
 
 
 def _cpu_seconds() -> float:
@@ -55,36 +51,6 @@ def time_batches(dataset: tf.data.Dataset, warmup: int, batches: int, batch_size
             "batch_size": batch_size}
 
 
-def time_train_step(cfg: DataConfig, batch_size: int, steps: int) -> dict:
-    """Mean time of a Fast-SCNN SGD step (forward, backward, update; with the two auxiliary heads
-    as in the paper's training) on a fixed batch."""
-    import keras
-
-    from fast_scnn_tf.model import build_fast_scnn
-    model = build_fast_scnn(aux=True)
-    optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
-    images = tf.random.uniform([batch_size, *cfg.crop_size, 3], 0, 255)
-    labels = tf.random.uniform([batch_size, *cfg.crop_size], 0, 19, tf.int32)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            outputs = model(x, training=True)
-            loss = tf.add_n([tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                y, logits, from_logits=True)) for logits in outputs.values()])
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    step(images, labels).numpy()  # trace and warm up
-    start = time.perf_counter()
-    for _ in range(steps):
-        step(images, labels).numpy()
-    seconds = (time.perf_counter() - start) / steps
-    return {"ms_per_step": 1000 * seconds, "steps": steps, "batch_size": batch_size,
-            "images_per_s_needed": batch_size / seconds}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -101,7 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, default=10, help="timed batches (default 10)")
     parser.add_argument("--train-step", action="store_true",
                         help="also time a Fast-SCNN training step at the same batch and crop")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help=f"JSON file ({DEFAULT_OUTPUT})")
+    parser.add_argument("--output", default=record.default_output("input_pipeline"),
+                        help="JSON results file (default %(default)s)")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="synthetic_cityscapes_") as tmp:
@@ -122,9 +89,11 @@ def main(argv=None) -> int:
                                         1),
         }
     if args.train_step:
-        results["train_step"] = time_train_step(cfg, args.batch_size, steps=3)
+        from benchmarks.train_step import time_train_step
+        results["train_step"] = time_train_step(args.batch_size, tuple(args.crop), False, False,
+                                                warmup=1, steps=3)
 
-    result = {"environment": speed.environment(), "data_dir": args.data_dir or "synthetic",
+    result = {"data_dir": args.data_dir or "synthetic",
               "frames": frames, "frame_size": list(args.size) if not args.data_dir else None,
               "data_config": dataclasses.asdict(cfg) | {"data_dir": args.data_dir or "synthetic"},
               "results": results}
@@ -137,16 +106,10 @@ def main(argv=None) -> int:
               f"{r['cpu_ms_per_image']:.0f} CPU-ms per image")
     if args.train_step:
         step = results["train_step"]
-        print(f"train step on this machine: {step['ms_per_step']:.0f} ms per batch of "
+        print(f"train step on this machine: {step['median_ms']:.0f} ms per batch of "
               f"{args.batch_size}, so the pipeline must deliver "
-              f"{step['images_per_s_needed']:.2f} images/s")
-    print(json.dumps(result["environment"]))
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp_path = args.output + ".tmp"
-    with open(tmp_path, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp_path, args.output)
-    print(f"wrote {args.output}")
+              f"{step['images_per_s']:.2f} images/s")
+    record.save(result, args.output, __file__, argv)
     return 0
 
 

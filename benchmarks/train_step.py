@@ -9,7 +9,6 @@ images/s; writes JSON with device, versions and date.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,13 +20,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks import record  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
-from fast_scnn_tf.evaluation import speed  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.training.trainer import make_train_step  # noqa: E402
-
-DEFAULT_OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                              "train_step.json")
 
 
 def time_train_step(batch_size: int, crop: tuple[int, int], mixed_precision: bool, xla: bool,
@@ -78,7 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--xla", action="store_true", help="jit_compile the step")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (default 3)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
-    parser.add_argument("--output", default=DEFAULT_OUTPUT, help=f"JSON file ({DEFAULT_OUTPUT})")
+    parser.add_argument("--output", default=record.default_output("train_step"),
+                        help="JSON results file (default %(default)s)")
     args = parser.parse_args(argv)
     if args.batch_size < 1 or min(args.crop_size) < 32 or args.steps < 1 or args.warmup < 1:
         parser.error("need --batch-size >= 1, --crop-size >= 32 32, --steps >= 1, --warmup >= 1")
@@ -90,14 +87,7 @@ def main(argv=None) -> int:
         print(f"{r['precision']:<14} batch {r['batch_size']:>3} at {r['crop']:>10}: "
               f"{r['mean_ms']:9.1f} ms/step (median {r['median_ms']:.1f}), "
               f"{r['images_per_s']:7.2f} images/s")
-    result = {"environment": speed.environment(), "results": rows}
-    print(json.dumps(result["environment"]))
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.output)
-    print(f"wrote {args.output}")
+    record.save({"results": rows}, args.output, __file__, argv)
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Speed benchmarks (scripts run as `python benchmarks/NAME.py`) and the README table report."""

@@ -1,0 +1,44 @@
+"""What every benchmark run stores beside its numbers: device, versions, date, thread counts and
+the command that produced it, written atomically to `benchmarks/results/<name>.json`.
+`report.py` renders the README tables from these files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def default_output(name: str) -> str:
+    """`benchmarks/results/<name>.json`."""
+    return os.path.join(RESULTS_DIR, f"{name}.json")
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """The command as a reader would retype it: `python benchmarks/<script> <args>`."""
+    args = sys.argv[1:] if argv is None else argv
+    return shlex.join(["python", f"benchmarks/{os.path.basename(script)}", *args])
+
+
+def save(result: dict, path: str, script: str, argv: list[str] | None) -> dict:
+    """Add `environment` (device, versions incl. PyTorch's when it was timed, date, threads) and
+    `command` to `result`, write it to `path` via a temporary file; returns the completed
+    result."""
+    from fast_scnn_tf.evaluation import speed
+
+    environment = speed.environment()
+    if "torch" in sys.modules:  # a PyTorch reference was timed in this run
+        environment["torch"] = sys.modules["torch"].__version__
+    result = {"environment": environment, "command": command_line(script, argv), **result}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    print(json.dumps(result["environment"]))
+    print(f"wrote {path}")
+    return result

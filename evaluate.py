@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
 from fast_scnn_tf.data.labels import NUM_CLASSES  # noqa: E402
 from fast_scnn_tf.evaluation import (  # noqa: E402
     PredictionWriter, ablate_skip, evaluate, format_table, speed)
+from fast_scnn_tf.files import write_json  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 
 SCALES = (1.0, 0.5, 0.25)
@@ -123,13 +123,6 @@ def model_dir(checkpoint: str) -> str:
     folder = os.path.dirname(checkpoint)
     parent = os.path.dirname(folder)
     return parent if os.path.isfile(os.path.join(parent, "config.json")) else folder
-
-
-def write_json(path: str, data: dict) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def run_benchmark(args) -> int:

@@ -71,13 +71,10 @@ def output_names(paths):
 
 
 def _write_png(path, array, overwrite):
-    import cv2
+    from fast_scnn_tf.files import write_png
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"'{path}' exists: pass --overwrite to replace it")
-    tmp = path + ".tmp.png"
-    if not cv2.imwrite(tmp, array):
-        raise OSError(f"could not write '{path}'")
-    os.replace(tmp, path)
+    write_png(path, array)
 
 
 def predict_images(predict, paths, args, failures):
@@ -96,8 +93,7 @@ def predict_images(predict, paths, args, failures):
         _write_png(os.path.join(args.output, stem + "_labels.png"), labels, args.overwrite)
         if not args.no_overlay:
             blended = overlay(image, labels, args.alpha)
-            _write_png(os.path.join(args.output, stem + "_overlay.png"), blended[:, :, ::-1],
-                       args.overwrite)
+            _write_png(os.path.join(args.output, stem + "_overlay.png"), blended, args.overwrite)
 
 
 def predict_video(predict, path, args, failures):

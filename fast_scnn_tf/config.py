@@ -11,6 +11,8 @@ import json
 import os
 from typing import Any
 
+from fast_scnn_tf.files import write_json
+
 CONFIG_FILE = "config.json"
 
 
@@ -98,10 +100,7 @@ class Config:
         """Write config.json into `directory` atomically (temp file + rename)."""
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, CONFIG_FILE)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-        os.replace(tmp, path)
+        write_json(path, self.to_dict())
         return path
 
     @classmethod

@@ -1,6 +1,5 @@
 """The run config round-trips through config.json; checkpoints load into the model they describe."""
 
-import json
 import os
 
 import keras

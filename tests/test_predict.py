@@ -3,7 +3,6 @@
 import os
 
 import cv2
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from fast_scnn_tf.data import labels
+from fast_scnn_tf.files import write_png
 
 _TRAIN_ID_TO_ID = labels.train_id_to_id_table()
 IMAGE_SUFFIX = "_leftImg8bit"
@@ -43,19 +44,6 @@ def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.
     if image.shape[:2] != (height, width):
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
     return labels.overlay(image, train_ids, alpha)
-
-
-def write_png(path: str, array: np.ndarray) -> None:
-    """Write a PNG atomically (temp file + rename); (H, W, 3) arrays are taken as RGB."""
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".png", array)
-    if not ok:
-        raise OSError(f"could not encode '{path}' as PNG")
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(encoded.tobytes())
-    os.replace(tmp, path)
 
 
 def prepare_output_dir(path: str, overwrite: bool, what: str = "prediction") -> None:

@@ -19,7 +19,8 @@ import tensorflow as tf
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.heads import LABELS, build_head
-from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata, staging_dir, write_json
+from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata, staging_dir
+from fast_scnn_tf.files import write_bytes, write_json
 from fast_scnn_tf.export.validate import validate
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,7 @@ def write_tflite(content: bytes, head: keras.Model, config: Config, output: str,
         **export_metadata(config, mode, input_size, format="tflite", quantization=variant,
                           validation=report, **metadata),
         "config": config.to_dict()})
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(content)
-    os.replace(tmp, path)
+    write_bytes(path, content)
     log.info("TFLite %s written to %s (%.1f MB)", variant, path, len(content) / 1e6)
     return {"path": path, "bytes": len(content), **report}
 

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.config import Config
+from fast_scnn_tf.config import Config, DataConfig
 
 SYNTHETIC = "synthetic"
 
@@ -31,7 +31,7 @@ def synthetic_frames(size: tuple[int, int], count: int, seed: int = 0) -> list[n
     return frames
 
 
-def data_config(config: Config, data_dir: str) -> "DataConfig":
+def data_config(config: Config, data_dir: str) -> DataConfig:
     """The run's data config pointed at `data_dir` (the folder layout)."""
     return dataclasses.replace(config.data, source="folder", data_dir=data_dir)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import shutil
 import tempfile
@@ -38,14 +37,6 @@ def export_metadata(config: Config, mode: str, input_size=None, **extra) -> dict
         "fast_scnn_tf_version": __version__,
         **extra,
     }
-
-
-def write_json(path: str, data: dict) -> None:
-    """Write `data` as indented JSON to `path` via a temp file and rename."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.export import tflite
+from fast_scnn_tf.export.heads import LABELS
+
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
@@ -84,41 +87,21 @@ def _keras_predictor(model) -> Predictor:
 
 def _saved_model_predictor(directory: str) -> Predictor:
     serve = tf.saved_model.load(directory).signatures["serving_default"]
-
-    def predict(image):
-        outputs = serve(tf.constant(image[None]))
-        return _labels_from_outputs(list(outputs.values()))[0]
-
-    return predict
+    return lambda image: serve(images=tf.constant(image[None]))[LABELS].numpy()[0]
 
 
 def _tflite_predictor(path: str) -> Predictor:
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
-    interpreter.allocate_tensors()
-    inp = interpreter.get_input_details()[0]
-    _, height, width, _ = inp["shape"]
+    """TFLite models have a fixed input size: frames are resized to it, labels resized back."""
+    interp = tflite.interpreter(path, num_threads=os.cpu_count())
+    _, height, width, _ = interp.get_input_details()[0]["shape"]
 
     def predict(image):
         size = image.shape[:2]
         if (height, width) != size:
             image = cv2.resize(image, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
-        interpreter.set_tensor(inp["index"], image[None].astype(inp["dtype"]))
-        interpreter.invoke()
-        outputs = [interpreter.get_tensor(o["index"]) for o in interpreter.get_output_details()]
-        labels = _labels_from_outputs(outputs)[0]
+        labels = tflite.run(interp, image[None])[LABELS][0]
         if labels.shape != size:
             labels = cv2.resize(labels, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
         return labels
 
     return predict
-
-
-def _labels_from_outputs(outputs) -> np.ndarray:
-    """A cls head's uint8 label map, or the argmax of a prob head's probabilities."""
-    outputs = [np.asarray(o) for o in outputs]
-    for o in outputs:
-        if o.ndim == 3 and o.dtype == np.uint8:
-            return o
-    probs = next(o for o in outputs if o.ndim == 4)
-    return np.argmax(probs, axis=-1).astype(np.uint8)

@@ -108,3 +108,42 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
 def test_clashing_names_get_their_folder_prefix():
     assert predict.output_names(["x/a.png", "y/a.png", "y/b.png"]) == ["x_a", "y_a", "b"]
+
+
+@pytest.fixture(scope="module")
+def trained_like_model():
+    model = build_fast_scnn(num_classes=NUM_CLASSES)
+    # random weights give near-tied logits; a sharper classifier makes labels stable to compare
+    kernel = model.get_layer("cls_logits").kernel
+    kernel.assign(kernel * 50.0)
+    return model
+
+
+def _keras_labels(model, image):
+    return np.argmax(model(image[None], training=False)[0].numpy(), axis=-1)
+
+
+def test_saved_model_predictor_matches_keras(tmp_path, trained_like_model):
+    from fast_scnn_tf.export.heads import build_head
+    from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.predictor import load_predictor
+    write_saved_model(build_head(trained_like_model, "cls"), str(tmp_path / "fast_scnn" / "3"))
+    predict, description = load_predictor(str(tmp_path / "fast_scnn"))  # highest version
+    assert description.endswith(os.path.join("fast_scnn", "3"))
+    image = _rng_image((45, 67, 3))
+    labels = predict(image)
+    assert labels.shape == (45, 67)
+    assert (labels == _keras_labels(trained_like_model, image)).mean() > 0.999
+
+
+@pytest.mark.parametrize("mode", ["cls", "prob"])
+def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model, mode):
+    from fast_scnn_tf.export import tflite
+    from fast_scnn_tf.export.heads import build_head
+    from fast_scnn_tf.predictor import load_predictor
+    path = tmp_path / f"{mode}.tflite"
+    path.write_bytes(tflite.convert(build_head(trained_like_model, mode, input_size=(64, 96))))
+    predict, _ = load_predictor(str(path))
+    image = _rng_image((64, 96, 3))
+    assert (predict(image) == _keras_labels(trained_like_model, image)).mean() > 0.999
+    assert predict(_rng_image((37, 53, 3))).shape == (37, 53)

@@ -155,8 +155,8 @@ def inference_section(result: dict) -> list[str]:
     if any(r["runtime"] == "pytorch" for r in rows):
         notes.append(f"PyTorch (eager): a minimal PyTorch Fast-SCNN with the same layers and "
                      f"parameter count (`benchmarks/pytorch_reference.py`) on the CPU with "
-                     f"{result['tflite_threads']} threads, timed because torch was installed "
-                     f"for this run (it is not a project requirement).")
+                     f"{result['tflite_threads']} threads; timed because torch was installed "
+                     f"(`pip install torch`) for this run: it is not a project requirement.")
     return [
         "### Inference",
         "",

@@ -1,0 +1,130 @@
+"""Benchmark scripts and the README table generated from their JSON (numbers are never typed)."""
+
+import os
+import subprocess
+import sys
+
+from benchmarks import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCRIPTS = ("inference.py", "train_step.py", "input_pipeline.py", "report.py")
+ENVIRONMENT = {"device": "CPU: Test CPU", "python": "3.11.7", "tensorflow": "2.21.0",
+               "keras": "3.15.1", "numpy": "2.4.6", "ai_edge_litert": "2.3.0",
+               "date": "2026-11-21T13:20:39+00:00", "intra_op_threads": 0,
+               "inter_op_threads": 0, "cpu_cores": 2}
+
+
+def _row(runtime, head, precision, resolution, median_ms, fps, size=None):
+    return {"runtime": runtime, "head": head, "precision": precision, "resolution": resolution,
+            "bytes": size, "median_ms": median_ms, "mean_ms": 1000 / fps, "p90_ms": median_ms,
+            "fps": fps, "warmup": 2, "iters": 3}
+
+
+def _inference(device="CPU: Test CPU", rows=None):
+    rows = rows or [_row("keras", "cls", "float32", "1024x2048", 376.3, 2.67),
+                    _row("tflite", "cls", "int8", "1024x2048", 55.0, 17.5, 1_459_584),
+                    _row("tflite", "cls", "float32", "1024x2048", 200.0, 5.0, 4_508_756),
+                    _row("tflite", "cls", "int8", "256x512", 4.123, 230.0, 1_400_000)]
+    return {"environment": {**ENVIRONMENT, "device": device},
+            "command": "python benchmarks/inference.py --warmup 2 --iters 3", "batch": 1,
+            "warmup": 2, "iters": 3, "tflite_threads": 2, "weights": "random",
+            "calibration": "synthetic", "results": rows}
+
+
+def test_committed_readme_block_is_the_rendering_of_the_committed_json():
+    with open(report.README) as f:
+        text = f.read()
+    assert report.replace_block(text, report.render(report.load())) == text, (
+        "README.md's benchmark block was edited by hand or the JSON changed: run "
+        "`python benchmarks/report.py`")
+
+
+def test_inference_table_has_one_row_per_variant_and_one_column_per_size():
+    lines = report.inference_section(_inference())
+    header = next(line for line in lines if line.startswith("| runtime"))
+    assert header.endswith("| 1024×2048 | 256×512 |")
+    int8 = next(line for line in lines if line.startswith("| TFLite | cls | int8"))
+    assert int8 == "| TFLite | cls | int8 | 1.46 MB | 55.0 ms · 17.5 FPS | 4.12 ms · 230 FPS |"
+    keras = next(line for line in lines if line.startswith("| Keras"))
+    assert keras.endswith("| – | 376 ms · 2.67 FPS | – |")  # no file, not measured at 256x512
+    assert any("Command: `python benchmarks/inference.py --warmup 2 --iters 3`" in line
+               for line in lines)
+    assert any("2026-11-21 13:20 UTC on CPU: Test CPU, 2 CPU cores" in line for line in lines)
+
+
+def test_targets_are_ratios_of_the_measured_medians():
+    lines = report.target_lines(_inference())
+    assert lines[0].startswith("TFLite int8 cls 1024x2048: median 55.0 ms = 0.50 × the 110 ms "
+                               "target (met")
+    assert lines[1].startswith("TFLite float32 cls 1024x2048: median 200.0 ms = 1.25 × the 160 "
+                               "ms target (missed")
+    assert "no GPU in this run" in lines[2]
+
+
+def test_pytorch_comparison_is_the_ratio_of_medians_in_the_same_run():
+    rows = [_row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
+            _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6)]
+    lines = report.target_lines(_inference(rows=rows))
+    assert lines[-1] == ("TFLite int8 cls vs PyTorch cls at 1024x2048: 10.0 × faster = 2.00 × "
+                         "the 5× target")
+
+
+def test_gpu_target_uses_the_fastest_full_size_cls_fps():
+    rows = [_row("keras", "cls", "float32", "1024x2048", 2.0, 400.0),
+            _row("savedmodel", "cls", "float32", "1024x2048", 1.0, 1250.0)]
+    lines = report.target_lines(_inference("GPU: NVIDIA H100", rows))
+    gpu = next(line for line in lines if line.startswith("GPU"))
+    assert "SavedModel cls 1024x2048 1250 FPS = 1.25 × the 1000 FPS target (met" in gpu
+
+
+def test_training_and_pipeline_tables_render_their_numbers():
+    train = {"environment": ENVIRONMENT, "command": "python benchmarks/train_step.py",
+             "results": [{"batch_size": 2, "crop": "256x512", "precision": "float32",
+                          "xla": False, "steps": 10, "warmup": 3, "mean_ms": 241.3,
+                          "median_ms": 239.76, "images_per_s": 8.288}]}
+    assert "| float32 | 2 | 256×512 | no | 240 | 241 | 8.29 | 3 + 10 |" in (
+        report.train_step_section(train))
+    pipeline = {"environment": ENVIRONMENT, "command": "python benchmarks/input_pipeline.py",
+                "data_dir": "synthetic", "frames": 16, "frame_size": [1024, 2048],
+                "data_config": {"crop_size": [1024, 2048]},
+                "results": {"training_pipeline": {"images_per_s": 6.7965, "batch_size": 12,
+                                                  "cpu_ms_per_image": 89.83, "warmup": 2,
+                                                  "batches": 10}}}
+    assert ("| training: read, decode, augment, crop 1024×2048 | 12 | 6.80 | 89.8 | 2 + 10 |"
+            in report.input_pipeline_section(pipeline))
+
+
+def test_missing_results_say_how_to_make_them(tmp_path):
+    assert "not measured yet (`python benchmarks/train_step.py`)" in report.render(
+        report.load(str(tmp_path)))
+
+
+def test_check_fails_on_a_hand_edited_block_and_passes_after_regenerating(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{report.BEGIN}\n| typed | 99 ms |\n{report.END}\nafter\n")
+    args = ["--results", str(tmp_path), "--readme", str(readme)]
+    assert report.main(args + ["--check"]) == 1
+    assert report.main(args) == 0
+    assert report.main(args + ["--check"]) == 0
+    text = readme.read_text()
+    assert "typed" not in text and text.startswith("# x\n") and text.endswith(f"{report.END}\n"
+                                                                               "after\n")
+
+
+def test_readme_without_markers_is_an_error(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    assert report.main(["--results", str(tmp_path), "--readme", str(readme)]) == 2
+    assert "benchmarks:begin" in capsys.readouterr().err
+
+
+def test_every_benchmark_script_explains_itself():  # ~5 s: three TensorFlow imports at once
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    processes = {name: subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "benchmarks", name), "--help"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in SCRIPTS}
+    for name, process in processes.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, f"{name} --help failed:\n{err}"
+        assert "--output" in out or "--check" in out, name

@@ -16,7 +16,7 @@ targets as ratios measured in this run; writes JSON with device, versions, date,
 command, from which `benchmarks/report.py` builds the README table.
 
     python benchmarks/inference.py                          # 100 warm-up + 100 frames (the paper)
-    python benchmarks/inference.py --warmup 10 --iters 30   # ~10 minutes on 2 CPU cores
+    python benchmarks/inference.py --warmup 20 --iters 50   # the README's run: ~6 min on 2 cores
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolutions", nargs="+", default=list(RESOLUTIONS), metavar="HxW",
-                        help="input sizes (default: the paper's %(default)s)")
+                        help=f"input sizes (default: the paper's {' '.join(RESOLUTIONS)})")
     parser.add_argument("--warmup", type=int, default=100,
                         help="untimed frames per row (default %(default)s, the paper's)")
     parser.add_argument("--iters", type=int, default=100,

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -128,3 +130,12 @@ def test_every_benchmark_script_explains_itself():  # ~5 s: three TensorFlow imp
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, f"{name} --help failed:\n{err}"
         assert "--output" in out or "--check" in out, name
+
+
+def test_pytorch_reference_has_the_keras_models_parameter_count():
+    pytest.importorskip("torch")  # optional: not a project requirement
+    from benchmarks import pytorch_reference
+    from fast_scnn_tf.model import build_fast_scnn
+
+    keras_count = sum(int(w.numpy().size) for w in build_fast_scnn().trainable_weights)
+    assert pytorch_reference.num_parameters() == keras_count

@@ -60,7 +60,7 @@ def time_every_input(path: str, warmup: int, iters: int, threads: int) -> dict:
     rng = np.random.default_rng(0)
     for detail in interp.get_input_details():
         interp.set_tensor(detail["index"], rng.normal(size=detail["shape"]).astype(detail["dtype"]))
-    return {**speed._time_calls(interp.invoke, warmup, iters), "threads": threads}
+    return {**speed.time_calls(interp.invoke, warmup, iters), "threads": threads}
 
 
 def bytes_on_disk(path: str) -> int:
@@ -111,7 +111,7 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
                 speed.time_tflite(path, warmup, iters, threads), path)
         for mode in MODES if pytorch else ():
             add("pytorch", mode, "float32", size,
-                speed._time_calls(pytorch.head(mode, *size, threads), warmup, iters))
+                speed.time_calls(pytorch.head(mode, *size, threads), warmup, iters))
         if index == 0:
             path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
             with open(path, "wb") as f:

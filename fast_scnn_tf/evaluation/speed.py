@@ -56,7 +56,7 @@ def summarize(times_s, warmup: int) -> dict:
             "warmup": int(warmup), "iters": int(ms.size)}
 
 
-def _time_calls(run, warmup: int, iters: int) -> dict:
+def time_calls(run, warmup: int, iters: int) -> dict:
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
     for _ in range(warmup):
@@ -99,7 +99,7 @@ def time_keras(model: keras.Model, height: int, width: int, head: str = "cls",
         fn(image)
         tf.test.experimental.sync_devices()
 
-    return _time_calls(run, warmup, iters)
+    return time_calls(run, warmup, iters)
 
 
 def time_saved_model(path: str, height: int, width: int, warmup: int = 100,
@@ -113,7 +113,7 @@ def time_saved_model(path: str, height: int, width: int, warmup: int = 100,
         fn(**{name: image})
         tf.test.experimental.sync_devices()
 
-    return _time_calls(run, warmup, iters)
+    return time_calls(run, warmup, iters)
 
 
 def time_tflite(path: str, warmup: int = 100, iters: int = 100, threads: int | None = None,
@@ -141,7 +141,7 @@ def time_tflite(path: str, warmup: int = 100, iters: int = 100, threads: int | N
     interpreter.allocate_tensors()
     data = np.random.default_rng(0).integers(0, 256, shape).astype(detail["dtype"])
     interpreter.set_tensor(detail["index"], data)
-    result = _time_calls(interpreter.invoke, warmup, iters)
+    result = time_calls(interpreter.invoke, warmup, iters)
     result.update(threads=threads, input_shape=[int(s) for s in shape],
                   input_dtype=np.dtype(detail["dtype"]).name)
     return result

@@ -21,15 +21,19 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import cv2  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402  (after the log level is set)
 
 from fast_scnn_tf.checkpoint import config_for, find_checkpoint, load_model  # noqa: E402
-from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
+from fast_scnn_tf.data import build_dataset, frame_name, list_images, num_frames  # noqa: E402
 from fast_scnn_tf.data.labels import NUM_CLASSES  # noqa: E402
 from fast_scnn_tf.evaluation import (  # noqa: E402
-    PredictionWriter, ablate_skip, evaluate, format_table, speed)
+    PredictionWriter, ablate_skip, evaluate, format_table, make_label_fn, speed)
 from fast_scnn_tf.files import write_json  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
+from fast_scnn_tf.predictor import read_image  # noqa: E402
 
 SCALES = (1.0, 0.5, 0.25)
 
@@ -84,9 +88,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     if not args.benchmark and not args.checkpoint:
         parser.error("--checkpoint is required (except with --benchmark)")
-    if args.split == "test" and not args.benchmark:
-        parser.error("split 'test' has no public labels, so it cannot be scored; evaluate on "
-                     "'val', and submit test predictions to the Cityscapes benchmark server")
+    if args.split == "test" and not args.benchmark and not args.save_predictions:
+        parser.error("split 'test' has no public labels, so it cannot be scored: evaluate on "
+                     "'val', or write test predictions for the Cityscapes benchmark server with "
+                     "--save-predictions DIR")
     if args.max_frames < 0 or args.warmup < 0 or args.iters < 1 or args.threads < 0:
         parser.error("--max-frames, --warmup, --threads must be >= 0 and --iters >= 1")
     if args.checkpoint and not os.path.exists(args.checkpoint) and not os.path.exists(
@@ -155,6 +160,8 @@ def run_evaluation(args) -> int:
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
 
+    if args.split == "test":
+        return write_test_predictions(args, data)
     output_dir = args.output or model_dir(args.checkpoint)
     metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
                                                              args.ablate_skip))
@@ -190,6 +197,34 @@ def run_evaluation(args) -> int:
         print(f"wrote predictions of {writer.count} frames"
               + (f" to {args.save_predictions}" if args.save_predictions else "")
               + (f", overlays to {args.save_overlays}" if args.save_overlays else ""))
+    return 0
+
+
+def write_test_predictions(args, data) -> int:
+    """The test split has no public labels: write benchmark-format predictions (for submission
+    to the Cityscapes server) and score nothing. Folder layout only."""
+    if data.source != "folder":
+        raise ValueError("test-split predictions read the official folder layout: pass "
+                         "--source folder --data-dir DIR")
+    writer = PredictionWriter(args.save_predictions, args.save_overlays, args.overwrite)
+    paths = list_images(data.data_dir, "test")[:args.max_frames or None]
+    model, _ = load_model(args.checkpoint, which=args.which)
+    if args.ablate_skip:
+        ablate_skip(model)
+    labels_at = make_label_fn(model)
+    bar = None if args.no_progress else keras.utils.Progbar(len(paths), unit_name="frame")
+    for i, path in enumerate(paths, start=1):
+        image = read_image(path)
+        height, width = image.shape[:2]
+        if args.scale != 1.0:
+            image = cv2.resize(image, (round(width * args.scale), round(height * args.scale)),
+                               interpolation=cv2.INTER_LINEAR)
+        train_ids = labels_at(image[None], tf.constant([height, width]))[0]
+        writer(frame_name(path), image, train_ids.numpy().astype(np.uint8))
+        if bar is not None:
+            bar.update(i)
+    print(f"wrote test predictions of {writer.count} frames to {args.save_predictions}: zip "
+          "that folder and submit it to the Cityscapes benchmark server")
     return 0
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 import evaluate
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
+from fast_scnn_tf.data.labels import LABELS
 from fast_scnn_tf.data.synthetic import generate
 from fast_scnn_tf.model import build_fast_scnn
 
@@ -121,6 +122,27 @@ def test_test_split_has_no_labels(run_dir, capsys):
         run_cli("--checkpoint", run_dir, "--split", "test")
     assert exit_info.value.code == 2
     assert "no public labels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["1", "0.5"])
+def test_test_split_predictions_for_submission(run_dir, data_dir, tmp_path, scale):
+    """Test labels are not public: --save-predictions writes full-size files, scores nothing."""
+    import shutil
+
+    import cv2
+    root = tmp_path / "cityscapes"
+    shutil.copytree(os.path.join(data_dir, "leftImg8bit", "val"), root / "leftImg8bit" / "test")
+    test_images = sorted(f for _, _, files in os.walk(root / "leftImg8bit" / "test")
+                         for f in files)
+    preds = tmp_path / "preds"
+    assert run_cli("--checkpoint", run_dir, "--data-dir", str(root), "--split", "test",
+                   "--scale", scale, "--save-predictions", str(preds),
+                   "--output", str(tmp_path)) == 0
+    assert sorted(os.listdir(preds)) == test_images
+    label_ids = cv2.imread(str(preds / test_images[0]), cv2.IMREAD_UNCHANGED)
+    assert label_ids.shape == (64, 128)  # full resolution, also when fed at half scale
+    assert set(label_ids.ravel()) <= {l.id for l in LABELS if l.train_id != 255}
+    assert not any(name.startswith("metrics") for name in os.listdir(tmp_path))
 
 
 def test_benchmark_without_checkpoint_uses_random_weights(capsys):

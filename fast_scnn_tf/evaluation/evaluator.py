@@ -25,20 +25,31 @@ log = logging.getLogger(__name__)
 PredictionCallback = Callable[[str, np.ndarray, np.ndarray], None]
 
 
-def make_predict_step(model: keras.Model, num_classes: int):
-    """A tf.function (images, labels) -> (confusion [C, C] int64, predictions uint8 [B, H, W]).
+def make_label_fn(model: keras.Model):
+    """A tf.function (images, size) -> train ids int32 [B, size[0], size[1]].
 
-    Predictions are at the labels' size: logits are resized bilinearly to it when the image was
-    fed at a reduced scale. Shapes are dynamic, so frames of any size share one trace.
+    The logits are resized bilinearly to `size` before the argmax when the image was fed at a
+    reduced scale. Shapes are dynamic, so frames of any size share one trace.
     """
     @tf.function(reduce_retracing=True)
-    def step(images, labels):
+    def labels_at(images, size):
         logits = model(images, training=False)
-        label_size = tf.shape(labels)[1:3]
-        logits = tf.cond(tf.reduce_all(tf.shape(logits)[1:3] == label_size),
+        logits = tf.cond(tf.reduce_all(tf.shape(logits)[1:3] == size),
                          lambda: logits,
-                         lambda: tf.image.resize(logits, label_size, method="bilinear"))
-        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+                         lambda: tf.image.resize(logits, size, method="bilinear"))
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+    return labels_at
+
+
+def make_predict_step(model: keras.Model, num_classes: int):
+    """A tf.function (images, labels) -> (confusion [C, C] int64, predictions uint8 [B, H, W]),
+    predictions at the labels' size."""
+    labels_at = make_label_fn(model)
+
+    @tf.function(reduce_retracing=True)
+    def step(images, labels):
+        predictions = labels_at(images, tf.shape(labels)[1:3])
         return (confusion_matrix(labels, predictions, num_classes),
                 tf.cast(predictions, tf.uint8))
 

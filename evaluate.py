@@ -21,7 +21,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import cv2  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402  (after the log level is set)
@@ -216,11 +215,12 @@ def write_test_predictions(args, data) -> int:
     for i, path in enumerate(paths, start=1):
         image = read_image(path)
         height, width = image.shape[:2]
-        if args.scale != 1.0:
-            image = cv2.resize(image, (round(width * args.scale), round(height * args.scale)),
-                               interpolation=cv2.INTER_LINEAR)
+        if args.scale != 1.0:  # as build_dataset scales val frames
+            size = [round(height * args.scale), round(width * args.scale)]
+            image = tf.image.resize(image, size, method="bilinear").numpy()
         train_ids = labels_at(image[None], tf.constant([height, width]))[0]
-        writer(frame_name(path), image, train_ids.numpy().astype(np.uint8))
+        writer(frame_name(path), np.clip(image, 0, 255).astype(np.uint8),
+               train_ids.numpy().astype(np.uint8))
         if bar is not None:
             bar.update(i)
     print(f"wrote test predictions of {writer.count} frames to {args.save_predictions}: zip "

@@ -28,17 +28,14 @@ def save(result: dict, path: str, script: str, argv: list[str] | None) -> dict:
     `command` to `result`, write it to `path` via a temporary file; returns the completed
     result."""
     from fast_scnn_tf.evaluation import speed
+    from fast_scnn_tf.files import write_json
 
     environment = speed.environment()
     if "torch" in sys.modules:  # a PyTorch reference was timed in this run
         environment["torch"] = sys.modules["torch"].__version__
     result = {"environment": environment, "command": command_line(script, argv), **result}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, result)
     print(json.dumps(result["environment"]))
     print(f"wrote {path}")
     return result

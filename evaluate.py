@@ -25,7 +25,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402  (after the log level is set)
 
-from fast_scnn_tf.checkpoint import config_for, find_checkpoint, load_model  # noqa: E402
+from fast_scnn_tf.checkpoint import (  # noqa: E402
+    config_for, find_checkpoint, load_model, model_dir_for)
 from fast_scnn_tf.data import build_dataset, frame_name, list_images, num_frames  # noqa: E402
 from fast_scnn_tf.data.labels import NUM_CLASSES  # noqa: E402
 from fast_scnn_tf.evaluation import (  # noqa: E402
@@ -120,15 +121,6 @@ def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
     return "_".join(parts) + ".json"
 
 
-def model_dir(checkpoint: str) -> str:
-    """The model directory of a checkpoint argument (a directory, or DIR/best/ckpt-N)."""
-    if os.path.isdir(checkpoint):
-        return checkpoint
-    folder = os.path.dirname(checkpoint)
-    parent = os.path.dirname(folder)
-    return parent if os.path.isfile(os.path.join(parent, "config.json")) else folder
-
-
 def run_benchmark(args) -> int:
     threads = speed.configure_threads(args.threads)
     if args.checkpoint:
@@ -161,7 +153,7 @@ def run_evaluation(args) -> int:
 
     if args.split == "test":
         return write_test_predictions(args, data)
-    output_dir = args.output or model_dir(args.checkpoint)
+    output_dir = args.output or model_dir_for(args.checkpoint)
     metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
                                                              args.ablate_skip))
     if os.path.exists(metrics_path) and not args.overwrite:

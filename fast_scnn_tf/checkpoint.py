@@ -17,7 +17,7 @@ import os
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.config import Config
+from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.model import build_fast_scnn, inference_model
 
 LATEST_DIR = "checkpoints"
@@ -51,13 +51,19 @@ def find_checkpoint(path: str, which: str = "best") -> str:
                             "with ckpt-N files (written by train.py)")
 
 
-def config_for(path: str) -> Config:
-    """The config saved with a checkpoint: in the model directory or next to the prefix's folder."""
+def model_dir_for(path: str) -> str:
+    """The model directory of a checkpoint argument (a model directory, or DIR/best/ckpt-N):
+    the folder holding its config.json."""
     prefix_dir = os.path.dirname(find_checkpoint(path))
     for directory in (path, prefix_dir, os.path.dirname(prefix_dir)):
-        if os.path.isfile(os.path.join(directory, "config.json")):
-            return Config.load(directory)
-    raise FileNotFoundError(f"no config.json found with checkpoint '{path}'")
+        if os.path.isfile(os.path.join(directory, CONFIG_FILE)):
+            return directory
+    raise FileNotFoundError(f"no {CONFIG_FILE} found with checkpoint '{path}'")
+
+
+def config_for(path: str) -> Config:
+    """The config saved with a checkpoint."""
+    return Config.load(model_dir_for(path))
 
 
 def load_model(path: str, which: str = "best", aux: bool = False,

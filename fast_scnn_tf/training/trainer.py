@@ -33,8 +33,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, config_for, find_checkpoint,
-                                     make_checkpoint)
+from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint,
+                                     load_model, make_checkpoint)
 from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data import build_dataset, colorize, num_frames
 from fast_scnn_tf.evaluation import evaluate
@@ -95,9 +95,7 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
     count still gives its encoder (its heads are reported as not restored).
     """
     prefix = find_checkpoint(path, "best")
-    source_config = config_for(path)
-    source = build_fast_scnn(num_classes=source_config.model.num_classes, aux=True)
-    make_checkpoint(source).restore(prefix).expect_partial().assert_existing_objects_matched()
+    source, _ = load_model(path, which="best", aux=True)
     source_vars = {v.path: v for v in source.variables}
     restored, not_restored = [], []
     for variable in model.variables:

@@ -1,6 +1,8 @@
-"""Evaluate a trained Fast-SCNN on Cityscapes as the paper and the benchmark count it, or time it.
+"""Evaluate a trained model on its dataset (Cityscapes as the paper and the benchmark count it,
+CamVid, your own folder), or time it.
 
     python evaluate.py --checkpoint runs/paper --data-dir /data/cityscapes
+    python evaluate.py --checkpoint models/camvid --dataset camvid --data-dir data/CamVid --split test
     python evaluate.py --checkpoint runs/paper --scale 0.5            # Table 7, reduced input
     python evaluate.py --checkpoint runs/paper --ablate-skip          # §4.2, no LtD skip
     python evaluate.py --checkpoint runs/paper --save-predictions preds --save-overlays overlays
@@ -27,8 +29,9 @@ import tensorflow as tf  # noqa: E402  (after the log level is set)
 
 from fast_scnn_tf.checkpoint import (  # noqa: E402
     config_for, find_checkpoint, load_model, model_dir_for)
-from fast_scnn_tf.data import build_dataset, frame_name, list_images, num_frames  # noqa: E402
-from fast_scnn_tf.data.labels import NUM_CLASSES  # noqa: E402
+from fast_scnn_tf.config import DATASETS  # noqa: E402
+from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
+from fast_scnn_tf.data.datasets import dataset_for  # noqa: E402
 from fast_scnn_tf.evaluation import (  # noqa: E402
     PredictionWriter, ablate_skip, evaluate, format_table, make_label_fn, speed)
 from fast_scnn_tf.files import write_json  # noqa: E402
@@ -40,20 +43,24 @@ SCALES = (1.0, 0.5, 0.25)
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Evaluate Fast-SCNN on Cityscapes (class/category mIoU as the official "
-                    "cityscapesScripts count them) or time its inference (--benchmark).",
+        description="Evaluate a trained model on its dataset: per-class IoU, mIoU, pixel (global) "
+                    "accuracy, mean class accuracy, and for Cityscapes category mIoU, counted as "
+                    "the official cityscapesScripts count them; or time inference (--benchmark).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--checkpoint", help="model directory written by train.py, or a "
                         "checkpoint prefix like DIR/best/ckpt-12 (optional with --benchmark: "
                         "random weights then)")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="which checkpoint of a model directory to load")
+    parser.add_argument("--dataset", choices=DATASETS,
+                        help="what --data-dir holds; default: the dataset the model was trained "
+                             "on (its classes must match the model's)")
     parser.add_argument("--data-dir", help="dataset root; default: data_dir of the saved config")
     parser.add_argument("--source", choices=("folder", "tfds"),
                         help="dataset source; default: source of the saved config")
     parser.add_argument("--split", default="val", choices=("train", "val", "test"),
-                        help="split to evaluate (test has no public labels: use it only to "
-                             "check the message)")
+                        help="split to evaluate (Cityscapes test has no public labels: with "
+                             "--save-predictions it writes a benchmark-server submission)")
     parser.add_argument("--scale", type=float, default=1.0, choices=SCALES,
                         help="input scale (Table 7): the image is downscaled, the prediction "
                              "upsampled and scored against full-resolution labels")
@@ -88,10 +95,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     if not args.benchmark and not args.checkpoint:
         parser.error("--checkpoint is required (except with --benchmark)")
-    if args.split == "test" and not args.benchmark and not args.save_predictions:
-        parser.error("split 'test' has no public labels, so it cannot be scored: evaluate on "
-                     "'val', or write test predictions for the Cityscapes benchmark server with "
-                     "--save-predictions DIR")
     if args.max_frames < 0 or args.warmup < 0 or args.iters < 1 or args.threads < 0:
         parser.error("--max-frames, --warmup, --threads must be >= 0 and --iters >= 1")
     if args.checkpoint and not os.path.exists(args.checkpoint) and not os.path.exists(
@@ -143,16 +146,25 @@ def run_benchmark(args) -> int:
 
 def run_evaluation(args) -> int:
     config = config_for(args.checkpoint)
-    if config.model.num_classes != NUM_CLASSES:
-        raise ValueError(f"the model in '{args.checkpoint}' predicts {config.model.num_classes} "
-                         f"classes, but Cityscapes is scored on {NUM_CLASSES} train ids")
     data = dataclasses.replace(config.data, **{k: v for k, v in (
-        ("data_dir", args.data_dir), ("source", args.source)) if v})
+        ("data_dir", args.data_dir), ("source", args.source), ("dataset", args.dataset)) if v})
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
-
-    if args.split == "test":
-        return write_test_predictions(args, data)
+    dataset = dataset_for(data)
+    classes = config.class_table()
+    if dataset.classes.names != classes.names:
+        raise ValueError(f"the model in '{args.checkpoint}' predicts {classes.num_classes} classes "
+                         f"({', '.join(classes.names[:4])}, ...), but {dataset.name} in "
+                         f"'{data.data_dir}' has {dataset.classes.num_classes} "
+                         f"({', '.join(dataset.classes.names[:4])}, ...): pass the --dataset it "
+                         "was trained on")
+    dataset.check_split(args.split, labelled=False)
+    if args.split not in dataset.labelled_splits:
+        if not args.save_predictions:
+            raise ValueError(f"split '{args.split}' of {dataset.name} has no public labels, so it "
+                             "cannot be scored: evaluate another split, or write predictions "
+                             "(for the benchmark server) with --save-predictions DIR")
+        return write_unlabelled_predictions(args, data, dataset)
     output_dir = args.output or model_dir_for(args.checkpoint)
     metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
                                                              args.ablate_skip))
@@ -161,26 +173,26 @@ def run_evaluation(args) -> int:
                               "--output DIR to write elsewhere")
     writer = None
     if args.save_predictions or args.save_overlays:
-        writer = PredictionWriter(args.save_predictions, args.save_overlays, args.overwrite)
+        writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays,
+                                  args.overwrite)
 
     model, _ = load_model(args.checkpoint, which=args.which)
     if args.ablate_skip:
         ablate_skip(model)
-    dataset = build_dataset(data, args.split, training=False, batch_size=1, scale=args.scale,
-                            with_names=writer is not None)
+    frames = build_dataset(data, args.split, training=False, batch_size=1, scale=args.scale,
+                           with_names=writer is not None)
     # A known length gives the progress bar its total (batches of one frame).
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_frames(data, args.split)))
-    metrics = evaluate(model, dataset, NUM_CLASSES, progress=not args.no_progress,
+    frames = frames.apply(tf.data.experimental.assert_cardinality(num_frames(data, args.split)))
+    metrics = evaluate(model, frames, classes, progress=not args.no_progress,
                        max_frames=args.max_frames, on_prediction=writer)
     if metrics["num_pixels"] == 0:
         raise ValueError(f"split '{args.split}' has no labelled pixels (all 255): nothing to score")
     metrics.update(split=args.split, scale=args.scale, ablate_skip=args.ablate_skip,
                    checkpoint=find_checkpoint(args.checkpoint, args.which), which=args.which,
-                   data_dir=data.data_dir,
-                   source=data.source)
+                   dataset=data.dataset, data_dir=data.data_dir, source=data.source)
     print(format_table(metrics))
-    print(f"{metrics['num_frames']} frames, split {args.split}, scale {args.scale:g}"
-          + (", LtD skip ablated" if args.ablate_skip else ""))
+    print(f"{metrics['num_frames']} frames, {dataset.name} split {args.split}, scale "
+          f"{args.scale:g}" + (", LtD skip ablated" if args.ablate_skip else ""))
     os.makedirs(output_dir, exist_ok=True)
     write_json(metrics_path, metrics)
     print(f"wrote {metrics_path}")
@@ -191,14 +203,14 @@ def run_evaluation(args) -> int:
     return 0
 
 
-def write_test_predictions(args, data) -> int:
-    """The test split has no public labels: write benchmark-format predictions (for submission
-    to the Cityscapes server) and score nothing. Folder layout only."""
+def write_unlabelled_predictions(args, data, dataset) -> int:
+    """A split without public labels (Cityscapes test): write predictions in the dataset's label
+    format (for the benchmark server) and score nothing. Files on disk only."""
     if data.source != "folder":
-        raise ValueError("test-split predictions read the official folder layout: pass "
+        raise ValueError("predictions for an unlabelled split read image files: pass "
                          "--source folder --data-dir DIR")
-    writer = PredictionWriter(args.save_predictions, args.save_overlays, args.overwrite)
-    paths = list_images(data.data_dir, "test")[:args.max_frames or None]
+    writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays, args.overwrite)
+    paths = dataset.list_images(data.data_dir, args.split)[:args.max_frames or None]
     model, _ = load_model(args.checkpoint, which=args.which)
     if args.ablate_skip:
         ablate_skip(model)
@@ -210,13 +222,13 @@ def write_test_predictions(args, data) -> int:
         if args.scale != 1.0:  # as build_dataset scales val frames
             size = [round(height * args.scale), round(width * args.scale)]
             image = tf.image.resize(image, size, method="bilinear").numpy()
-        train_ids = labels_at(image[None], tf.constant([height, width]))[0]
-        writer(frame_name(path), np.clip(image, 0, 255).astype(np.uint8),
-               train_ids.numpy().astype(np.uint8))
+        class_ids = labels_at(image[None], tf.constant([height, width]))[0]
+        writer(dataset.frame_name(path), np.clip(image, 0, 255).astype(np.uint8),
+               class_ids.numpy().astype(np.uint8))
         if bar is not None:
             bar.update(i)
-    print(f"wrote test predictions of {writer.count} frames to {args.save_predictions}: zip "
-          "that folder and submit it to the Cityscapes benchmark server")
+    print(f"wrote {args.split} predictions of {writer.count} frames to {args.save_predictions}: "
+          "zip that folder and submit it to the benchmark server")
     return 0
 
 

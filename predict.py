@@ -2,9 +2,9 @@
 
     python predict.py --model runs/demo photos/ street.jpg drive.mp4 --output predictions/
 
-For every image it writes `<name>_labels.png` (train ids 0..18, one byte per pixel) and
-`<name>_overlay.png` (the Cityscapes palette blended over the image); for every video
-`<name>_overlay.mp4`. Any size, grayscale, RGBA and 16-bit PNGs are accepted; files that cannot be
+For every image it writes `<name>_labels.png` (class ids 0..N-1 of the model's dataset, one byte per
+pixel) and `<name>_overlay.png` (the dataset's class colours blended over the image); for every
+video `<name>_overlay.mp4`. Any size, grayscale, RGBA and 16-bit PNGs are accepted; files that cannot be
 read are reported and skipped, with a count at the end.
 """
 
@@ -77,10 +77,9 @@ def _write_png(path, array, overwrite):
     write_png(path, array)
 
 
-def predict_images(predict, paths, args, failures):
+def predict_images(predict, classes, paths, args, failures):
     from tqdm import tqdm
 
-    from fast_scnn_tf.data.labels import overlay
     from fast_scnn_tf.predictor import read_image
     for path, stem in tqdm(list(zip(paths, output_names(paths))), desc="images", unit="img"):
         try:
@@ -92,15 +91,14 @@ def predict_images(predict, paths, args, failures):
         labels = predict(image)
         _write_png(os.path.join(args.output, stem + "_labels.png"), labels, args.overwrite)
         if not args.no_overlay:
-            blended = overlay(image, labels, args.alpha)
+            blended = classes.overlay(image, labels, args.alpha)
             _write_png(os.path.join(args.output, stem + "_overlay.png"), blended, args.overwrite)
 
 
-def predict_video(predict, path, args, failures):
+def predict_video(predict, classes, path, args, failures):
     import cv2
     from tqdm import tqdm
 
-    from fast_scnn_tf.data.labels import overlay
     from fast_scnn_tf.predictor import to_rgb_uint8
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
@@ -123,7 +121,7 @@ def predict_video(predict, path, args, failures):
             if writer is None:
                 writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps,
                                          (image.shape[1], image.shape[0]))
-            writer.write(overlay(image, predict(image), args.alpha)[:, :, ::-1])
+            writer.write(classes.overlay(image, predict(image), args.alpha)[:, :, ::-1])
             bar.update()
     capture.release()
     if writer is None:
@@ -144,17 +142,17 @@ def main(argv=None):
 
     from fast_scnn_tf.predictor import load_predictor
     try:
-        predict, description = load_predictor(args.model, which=args.which)
+        predict, description, classes = load_predictor(args.model, which=args.which)
     except (FileNotFoundError, ValueError) as e:
         sys.exit(f"error: {e}")
-    print(f"model: {description}")
+    print(f"model: {description} ({classes.num_classes} classes: {', '.join(classes.names)})")
     os.makedirs(args.output, exist_ok=True)
     failures = list(missing)
     try:
         if images:
-            predict_images(predict, images, args, failures)
+            predict_images(predict, classes, images, args, failures)
         for video in videos:
-            predict_video(predict, video, args, failures)
+            predict_video(predict, classes, video, args, failures)
     except FileExistsError as e:
         sys.exit(f"error: {e}")
     done = len(images) + len(videos) + len(missing) - len(failures)

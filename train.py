@@ -21,16 +21,16 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fast_scnn_tf.config import CONFIG_FILE, Config  # noqa: E402
+from fast_scnn_tf.config import CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, Config  # noqa: E402
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
 
 # Flag -> (config section, field). Flags left unset keep the preset's (or the saved run's) value.
 OVERRIDES = {
     "data_dir": ("data", "data_dir"),
     "data_source": ("data", "source"),
+    "dataset": ("data", "dataset"),
     "crop_size": ("data", "crop_size"),
     "deterministic": ("data", "deterministic"),
-    "num_classes": ("model", "num_classes"),
     "dropout": ("model", "dropout"),
     "epochs": ("train", "epochs"),
     "total_steps": ("train", "total_steps"),
@@ -48,6 +48,7 @@ OVERRIDES = {
     "eval_every": ("train", "eval_every_epochs"),
     "log_every": ("train", "log_every_steps"),
     "init_checkpoint": ("train", "init_checkpoint"),
+    "class_weighting": ("train", "class_weighting"),
 }
 
 
@@ -60,8 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", required=True,
                    help="run folder: config.json, checkpoints/, best/, logs/ (TensorBoard), "
                         "train_log.jsonl; resumed if it already holds a run")
-    p.add_argument("--data-dir", help="Cityscapes root in the official layout (for "
-                   "--data-source tfds: the manual dir with the zips); required for a new run")
+    p.add_argument("--dataset", choices=DATASETS,
+                   help="what --data-dir holds: cityscapes (official layout), camvid (SegNet "
+                        "layout: train/ trainannot/ ...) or folder (images/<split>/, "
+                        "labels/<split>/, classes.json); the class count follows it "
+                        f"[{d.data.dataset}]")
+    p.add_argument("--data-dir", help="dataset root (for --data-source tfds: the manual dir "
+                   "with the Cityscapes zips); required for a new run")
     p.add_argument("--data-source", choices=("folder", "tfds"),
                    help=f"where frames come from [{d.data.source}]")
     p.add_argument("--preset", choices=sorted(PRESETS),
@@ -82,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"L2 on non-depthwise kernels, as wd*sum(w^2)/2 [{d.train.weight_decay}]")
     p.add_argument("--aux-weight", type=float,
                    help=f"weight of each auxiliary loss [{d.train.aux_weight}]")
-    p.add_argument("--num-classes", type=int, help=f"output classes [{d.model.num_classes}]")
+    p.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS,
+                   help="weigh the loss per class: enet = 1/ln(1.02 + class share of the train "
+                        f"pixels), for datasets with rare classes [{d.train.class_weighting}]")
     p.add_argument("--dropout", type=float, help=f"dropout before the last layer "
                    f"[{d.model.dropout}]")
     p.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
@@ -140,12 +148,11 @@ def _validate(config: Config, parser: argparse.ArgumentParser) -> None:
     t = config.train
     if config.data.source == "folder" and not os.path.isdir(config.data.data_dir):
         parser.error(f"--data-dir '{config.data.data_dir}' is not a directory: expected a "
-                     "Cityscapes root with leftImg8bit/ and gtFine/")
+                     f"{config.data.dataset} dataset (see --dataset)")
     if min(config.data.crop_size) < 32:
         parser.error(f"--crop-size must be at least 32 32, got {config.data.crop_size}")
     for name, value in (("--batch-size", t.batch_size), ("--checkpoint-every",
-                        t.checkpoint_every_steps), ("--num-classes", config.model.num_classes),
-                        ("--log-every", t.log_every_steps), ("--keep-checkpoints",
+                        t.checkpoint_every_steps), ("--log-every", t.log_every_steps), ("--keep-checkpoints",
                         t.keep_checkpoints)):
         if value < 1:
             parser.error(f"{name} must be >= 1, got {value}")

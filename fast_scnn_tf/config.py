@@ -14,18 +14,25 @@ from typing import Any
 from fast_scnn_tf.files import write_json
 
 CONFIG_FILE = "config.json"
+DATASETS = ("cityscapes", "camvid", "folder")  # DataConfig.dataset (fast_scnn_tf.data.datasets)
+CLASS_WEIGHTINGS = ("none", "enet")  # TrainConfig.class_weighting
 
 
 @dataclasses.dataclass
 class ModelConfig:
-    num_classes: int = 19
+    name: str = "fast_scnn"  # fast_scnn, or an FFNet variant (fast_scnn_tf.model.ffnet)
+    num_classes: int = 19  # set from the dataset's class table when a run starts
+    # The class table the model was trained with (fast_scnn_tf.data.classes.ClassTable.to_dict);
+    # empty: Cityscapes' 19 classes (runs written before datasets had tables).
+    classes: dict = dataclasses.field(default_factory=dict)
     # The paper puts dropout "only just before the last layer" without a rate; 0.1 as PyTorch ports.
     dropout: float = 0.1
 
 
 @dataclasses.dataclass
 class DataConfig:
-    source: str = "folder"  # "folder" (official layout) or "tfds" (cityscapes/semantic_segmentation)
+    dataset: str = "cityscapes"  # cityscapes | camvid | folder (see fast_scnn_tf.data.datasets)
+    source: str = "folder"  # "folder" (files on disk) or "tfds" (cityscapes/semantic_segmentation)
     data_dir: str = ""  # dataset root (folder) or the tfds manual_dir holding the zips (tfds)
     tfds_data_dir: str = ""  # where tfds keeps the prepared dataset; "" = tfds default
     use_coarse: bool = False  # add gtCoarse/train_extra to training (the paper's coarse experiment)
@@ -65,6 +72,9 @@ class TrainConfig:
     eval_every_epochs: int = 10  # validation mIoU (and the best/ checkpoint); also at the end
     log_every_steps: int = 50  # TensorBoard scalars
     init_checkpoint: str = ""  # start from these weights (a model dir or checkpoint prefix)
+    # "none", or "enet": weight each class's pixels by 1 / ln(1.02 + its share of the training
+    # pixels) (ENet, Paszke et al. 2016), so rare classes (poles, signs, cyclists) count more.
+    class_weighting: str = "none"
 
 
 @dataclasses.dataclass
@@ -72,6 +82,23 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def class_table(self):
+        """The model's ClassTable: the one saved with the run; without one, Cityscapes' for 19
+        classes and `class_0`, `class_1`, ... otherwise."""
+        from fast_scnn_tf.data.classes import ClassTable, default_colors
+        from fast_scnn_tf.data.labels import CLASSES
+        n = self.model.num_classes
+        if self.model.classes:
+            table = ClassTable.from_dict(self.model.classes)
+        elif n == CLASSES.num_classes:
+            table = CLASSES
+        else:
+            table = ClassTable(tuple(f"class_{i}" for i in range(n)), default_colors(n))
+        if table.num_classes != self.model.num_classes:
+            raise ValueError(f"config has num_classes {self.model.num_classes} but a class table "
+                             f"of {table.num_classes} classes")
+        return table
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -2,7 +2,8 @@
 directory (checkpoint), an exported SavedModel, or a TFLite file.
 
 `load_predictor(path)` picks the right loader; every predictor maps an RGB uint8 image (H, W, 3)
-of any size to a train-id label map (H, W) uint8 at the same size.
+of any size to a class-id label map (H, W) uint8 at the same size. The class table (names and
+colours) comes from the config saved with the run or the export.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+import json
+import logging
+
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.config import CONFIG_FILE, Config
+from fast_scnn_tf.data.classes import ClassTable
+from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.heads import LABELS
+from fast_scnn_tf.export.saved_model import EXTRA_DIR
 
 Predictor = Callable[[np.ndarray], np.ndarray]
+log = logging.getLogger(__name__)
 
 
 def read_image(path: str) -> np.ndarray:
@@ -47,24 +56,41 @@ def to_rgb_uint8(image: np.ndarray, bgr: bool) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
 
 
-def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str]:
+def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str, ClassTable]:
     """Load a checkpoint directory, a SavedModel (version dir or model-name dir) or a .tflite file.
 
-    Returns (predict, description).
+    Returns (predict, description, class table).
     """
     if path.endswith(".tflite"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"TFLite file '{path}' does not exist")
-        return _tflite_predictor(path), f"TFLite {path}"
+        return (_tflite_predictor(path), f"TFLite {path}",
+                _export_classes(path[:-len(".tflite")] + ".json", lambda d: d["config"]))
     if not os.path.isdir(path):
         raise FileNotFoundError(f"model '{path}' does not exist: expected a training model "
                                 "directory, an exported SavedModel directory or a .tflite file")
     saved_model = _find_saved_model(path)
     if saved_model:
-        return _saved_model_predictor(saved_model), f"SavedModel {saved_model}"
+        return (_saved_model_predictor(saved_model), f"SavedModel {saved_model}",
+                _export_classes(os.path.join(saved_model, EXTRA_DIR, CONFIG_FILE), lambda d: d))
     from fast_scnn_tf.checkpoint import find_checkpoint, load_model
-    model, _ = load_model(path, which=which)
-    return _keras_predictor(model), f"checkpoint {find_checkpoint(path, which)}"
+    model, config = load_model(path, which=which)
+    return (_keras_predictor(model), f"checkpoint {find_checkpoint(path, which)}",
+            config.class_table())
+
+
+def _export_classes(config_json: str, config_of) -> ClassTable:
+    """The class table of an export, from the config saved beside it; Cityscapes' (with a
+    warning) for a model exported elsewhere without one."""
+    if not os.path.isfile(config_json):
+        log.warning("no '%s' beside the model: Cityscapes class names and colours assumed",
+                    config_json)
+        return CITYSCAPES
+    with open(config_json) as f:
+        try:
+            return Config.from_dict(config_of(json.load(f))).class_table()
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"'{config_json}' is not a config written by this project: {e}") from e
 
 
 def _find_saved_model(path: str) -> str | None:

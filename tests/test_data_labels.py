@@ -1,9 +1,10 @@
 """The Cityscapes label table: every official id, the inverse table, the palette."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.data import decode, labels
+from fast_scnn_tf.data import cityscapes, decode, labels
 
 # (labelId, trainId) copied from cityscapesscripts/helpers/labels.py, independently of labels.py.
 OFFICIAL = {
@@ -52,9 +53,16 @@ def test_colorize_uses_the_official_palette():
     assert rgb[1, 1].tolist() == [0, 0, 0]  # ignore
 
 
-def test_graph_lookup_matches_the_table_for_all_byte_values():
-    ids = tf.range(256, dtype=tf.int32)
-    ids = tf.cast(tf.reshape(ids, [16, 16]), tf.uint8)
-    train_ids = decode.to_train_ids(ids).numpy()
-    assert train_ids.dtype == np.uint8
-    np.testing.assert_array_equal(train_ids.ravel(), labels.id_to_train_id_table())
+def test_graph_lookup_matches_the_table_for_every_cityscapes_id():
+    ids = tf.constant(np.arange(34, dtype=np.int32).reshape(2, 17))
+    train_ids = decode.to_class_ids(ids, cityscapes.dataset().label_values, tf.constant("x.png"))
+    assert train_ids.dtype == tf.uint8
+    np.testing.assert_array_equal(train_ids.numpy().ravel(), labels.id_to_train_id_table()[:34])
+
+
+@pytest.mark.parametrize("bad", [34, 200, 255, 1000])
+def test_ids_outside_the_table_stop_naming_the_file_and_values(bad):
+    ids = tf.constant([[7, 8], [bad, 7]], tf.int32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"(?s)outside the class table.*"
+                                                             rf"bad_label\.png.*{bad}"):
+        decode.to_class_ids(ids, cityscapes.dataset().label_values, tf.constant("bad_label.png"))

@@ -6,11 +6,13 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf.evaluation import ablate_skip, evaluate
+from fast_scnn_tf.data.classes import ClassTable, default_colors
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.fast_scnn import SKIP_BN
 
 NUM_CLASSES = 4
+CLASSES = ClassTable(names=("a", "b", "c", "d"), colors=default_colors(4))
 
 
 class OracleModel:
@@ -46,7 +48,7 @@ def test_confusion_is_accumulated_over_frames_not_averaged():
     labels = labelled_frames([(33, 47), (20, 64)])
     # The model predicts class 0 everywhere: frames of different sizes weigh by pixels.
     images = [np.zeros(l.shape + (3,), np.float32) for l in labels]
-    result = evaluate(OracleModel(), dataset_of(images, labels), NUM_CLASSES, progress=False)
+    result = evaluate(OracleModel(), dataset_of(images, labels), CLASSES, progress=False)
     expected = sum(confusion_matrix(l, np.zeros_like(l), NUM_CLASSES).numpy() for l in labels)
     np.testing.assert_array_equal(result["confusion"], expected)
     assert result["miou"] == pytest.approx(compute_metrics(expected, None)["miou"])
@@ -59,7 +61,7 @@ def test_reduced_scale_scores_upsampled_prediction_against_full_labels():
     label = np.kron(blocks, np.ones((2, 2), np.uint8))
     small_image = np.repeat(blocks[..., None], 3, axis=-1)
     seen = []
-    result = evaluate(OracleModel(), dataset_of([small_image], [label], names=["f"]), NUM_CLASSES,
+    result = evaluate(OracleModel(), dataset_of([small_image], [label], names=["f"]), CLASSES,
                       progress=False, on_prediction=lambda n, im, p: seen.append((im, p)))
     image, prediction = seen[0]
     assert image.shape == (16, 24, 3)  # the image as fed
@@ -73,7 +75,7 @@ def test_reduced_scale_scores_upsampled_prediction_against_full_labels():
 def test_max_frames_stops_early():
     labels = labelled_frames([(8, 8)] * 3)
     images = [np.zeros((8, 8, 3), np.float32)] * 3
-    result = evaluate(OracleModel(), dataset_of(images, labels), NUM_CLASSES, progress=False,
+    result = evaluate(OracleModel(), dataset_of(images, labels), CLASSES, progress=False,
                       max_frames=2)
     assert result["num_frames"] == 2
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 from fast_scnn_tf.data.labels import (
     CATEGORY_NAMES, CLASS_NAMES, LABELS, TRAIN_ID_TO_CATEGORY, id_to_train_id_table,
     train_id_to_id_table)
+from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import category_confusion, compute_metrics, confusion_matrix
 
 ROAD, SIDEWALK, BUILDING, CAR = 0, 1, 2, 13
@@ -109,14 +110,22 @@ def test_confusion_matrix_excludes_ignore_and_works_in_tf_function():
 
 
 def test_other_class_counts_have_no_category_miou():
-    m = compute_metrics(np.array([[3, 1], [0, 2]]), class_names=None)
+    m = compute_metrics(np.array([[3, 1], [0, 2]]), None)
     assert m["category_miou"] is None and m["category_iou"] == {}
     assert m["class_iou"] == {"class_0": pytest.approx(0.75), "class_1": pytest.approx(2 / 3)}
 
 
 def test_mismatched_class_names_rejected():
     with pytest.raises(ValueError, match="class names"):
-        compute_metrics(np.zeros((3, 3)), class_names=("a", "b"))
+        compute_metrics(np.zeros((3, 3)), ClassTable(("a", "b"), ((0, 0, 0), (1, 1, 1))))
+
+
+def test_mean_class_accuracy_averages_recall_over_present_classes():
+    # rows: ground truth. class 0 recall 3/4, class 1 recall 2/2, class 2 absent from the labels
+    m = compute_metrics(np.array([[3, 1, 0], [0, 2, 0], [0, 0, 0]]), None)
+    assert m["class_accuracy"] == {"class_0": 0.75, "class_1": 1.0, "class_2": None}
+    assert m["mean_accuracy"] == pytest.approx(0.875)
+    assert m["pixel_accuracy"] == pytest.approx(5 / 6)
 
 
 # --- The official evaluation written out literally on the 34 Cityscapes label ids -----------

@@ -1,4 +1,4 @@
-"""Benchmark-format prediction files and overlays."""
+"""Prediction files in each dataset's label format (Cityscapes: the benchmark's) and overlays."""
 
 import os
 
@@ -6,16 +6,20 @@ import cv2
 import numpy as np
 import pytest
 
+from fast_scnn_tf.data import camvid, cityscapes, layout
 from fast_scnn_tf.data.labels import PALETTE
-from fast_scnn_tf.evaluation.predictions import (
-    PredictionWriter, benchmark_filename, frame_stem, prepare_output_dir, to_label_ids)
+from fast_scnn_tf.evaluation.predictions import PredictionWriter, prepare_output_dir
+
+CITYSCAPES = cityscapes.dataset()
 
 
-def test_benchmark_filename_follows_server_pattern():
-    assert benchmark_filename("aachen_000000_000019") == "aachen_000000_000019_leftImg8bit.png"
-    assert benchmark_filename("val/frankfurt/frankfurt_000001_002646_leftImg8bit.png") == \
-        "frankfurt_000001_002646_leftImg8bit.png"
-    assert frame_stem("lindau_000000_000019_leftImg8bit") == "lindau_000000_000019"
+def to_label_ids(train_ids):
+    return CITYSCAPES.stored_values()[train_ids]
+
+
+def test_cityscapes_predictions_follow_the_benchmark_server_pattern():
+    name = layout.frame_name("val/frankfurt/frankfurt_000001_002646_leftImg8bit.png")
+    assert name + CITYSCAPES.prediction_suffix == "frankfurt_000001_002646_leftImg8bit.png"
 
 
 def test_train_ids_map_back_to_label_ids():
@@ -25,9 +29,14 @@ def test_train_ids_map_back_to_label_ids():
     assert to_label_ids(train_ids).dtype == np.uint8
 
 
+def test_camvid_predictions_store_class_indices_and_void():
+    values = camvid.DATASET.stored_values()[np.array([0, 3, 10, 255], np.uint8)]
+    np.testing.assert_array_equal(values, [0, 3, 10, camvid.VOID])
+
+
 def test_writer_writes_label_id_png_and_rgb_overlay(tmp_path):
     preds, overlays = str(tmp_path / "preds"), str(tmp_path / "overlays")
-    writer = PredictionWriter(preds, overlays)
+    writer = PredictionWriter(CITYSCAPES, preds, overlays)
     train_ids = np.zeros((6, 10), np.uint8)
     train_ids[:, 5:] = 13  # car on the right half
     image = np.zeros((3, 5, 3), np.uint8)  # half size, as at --scale 0.5
@@ -55,9 +64,10 @@ def test_existing_directory_with_files_is_refused(tmp_path):
 
 def test_empty_existing_directory_is_accepted(tmp_path):
     prepare_output_dir(str(tmp_path), overwrite=False)
+    assert os.path.isdir(tmp_path) and os.listdir(tmp_path) == []
 
 
 def test_writer_needs_frame_names(tmp_path):
-    writer = PredictionWriter(str(tmp_path / "p"))
+    writer = PredictionWriter(CITYSCAPES, str(tmp_path / "p"))
     with pytest.raises(ValueError, match="with_names"):
         writer("", np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))

@@ -128,7 +128,7 @@ def test_saved_model_predictor_matches_keras(tmp_path, trained_like_model):
     from fast_scnn_tf.export.saved_model import write_saved_model
     from fast_scnn_tf.predictor import load_predictor
     write_saved_model(build_head(trained_like_model, "cls"), str(tmp_path / "fast_scnn" / "3"))
-    predict, description = load_predictor(str(tmp_path / "fast_scnn"))  # highest version
+    predict, description, _ = load_predictor(str(tmp_path / "fast_scnn"))  # highest version
     assert description.endswith(os.path.join("fast_scnn", "3"))
     image = _rng_image((45, 67, 3))
     labels = predict(image)
@@ -143,7 +143,7 @@ def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model
     from fast_scnn_tf.predictor import load_predictor
     path = tmp_path / f"{mode}.tflite"
     path.write_bytes(tflite.convert(build_head(trained_like_model, mode, input_size=(64, 96))))
-    predict, _ = load_predictor(str(path))
+    predict, _, _ = load_predictor(str(path))
     image = _rng_image((64, 96, 3))
     assert (predict(image) == _keras_labels(trained_like_model, image)).mean() > 0.999
     assert predict(_rng_image((37, 53, 3))).shape == (37, 53)

@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-IGNORE_LABEL = 255
+from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable
+
 NUM_CLASSES = 19
 
 
@@ -69,14 +70,16 @@ CATEGORY_NAMES: tuple[str, ...] = (
 # category index (0..6 over CATEGORY_NAMES) of every train id
 TRAIN_ID_TO_CATEGORY: tuple[int, ...] = tuple(l.category_id - 1 for l in _TRAIN_LABELS)
 
+CLASSES = ClassTable(names=CLASS_NAMES, colors=tuple(l.color for l in _TRAIN_LABELS),
+                     categories=CATEGORY_NAMES, class_category=TRAIN_ID_TO_CATEGORY)
 # RGB colour of every train id, and IGNORE_LABEL drawn black.
-PALETTE = np.zeros((256, 3), np.uint8)
-for _l in _TRAIN_LABELS:
-    PALETTE[_l.train_id] = _l.color
+PALETTE = CLASSES.palette
 
 
 def id_to_train_id_table() -> np.ndarray:
-    """A 256-entry uint8 lookup table: label id -> train id; unknown ids -> IGNORE_LABEL."""
+    """A 256-entry uint8 lookup table: label id -> train id; unknown ids -> IGNORE_LABEL.
+
+    (The input pipeline uses `cityscapes.DATASET.label_values`, where unknown ids are an error.)"""
     table = np.full(256, IGNORE_LABEL, np.uint8)
     for label in LABELS:
         if label.id >= 0:
@@ -94,12 +97,5 @@ def train_id_to_id_table() -> np.ndarray:
     return table
 
 
-def colorize(train_ids: np.ndarray) -> np.ndarray:
-    """Colour a train-id map (H, W) with the official palette -> (H, W, 3) uint8 RGB."""
-    return PALETTE[np.asarray(train_ids, np.uint8)]
-
-
-def overlay(image: np.ndarray, train_ids: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """Blend the palette colours of `train_ids` (H, W) over an RGB uint8 image (H, W, 3)."""
-    blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colorize(train_ids)
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+colorize = CLASSES.colorize
+overlay = CLASSES.overlay

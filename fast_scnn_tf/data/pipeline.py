@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import random
 
+import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.config import DataConfig
-from fast_scnn_tf.data import augment, decode, layout, tfds_source
+from fast_scnn_tf.data import augment, decode
+from fast_scnn_tf.data.datasets import dataset_for
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -26,14 +28,18 @@ def num_frames(cfg: DataConfig, split: str) -> int:
     """Frames in a split (for dataset sizes and steps per epoch); coarse frames counted for
     `train` when `cfg.use_coarse`."""
     if cfg.source == "tfds":
+        from fast_scnn_tf.data import tfds_source
         return tfds_source.num_examples(cfg, split)
     _check_source(cfg)
-    return len(layout.list_frames(cfg.data_dir, split, use_coarse=cfg.use_coarse))
+    return len(dataset_for(cfg).list_frames(cfg.data_dir, split))
 
 
 def _check_source(cfg: DataConfig) -> None:
     if cfg.source not in ("folder", "tfds"):
         raise ValueError(f"unknown DataConfig.source '{cfg.source}': expected 'folder' or 'tfds'")
+    if cfg.source == "tfds" and cfg.dataset != "cityscapes":
+        raise ValueError(f"the tfds source holds Cityscapes only, not '{cfg.dataset}': use "
+                         "source 'folder'")
 
 
 def _resolve_seed(cfg: DataConfig, seed: int | None) -> int:
@@ -57,11 +63,12 @@ def _epoch_order(n: int, key: tf.Tensor | None, epoch: tf.Tensor) -> tf.Tensor:
 def _folder_frames(cfg: DataConfig, split: str, order_key: tf.Tensor | None, start: int,
                    repeat: bool) -> tuple[tf.data.Dataset, int]:
     """(image_path, label_path, name) per frame, from element `start` of the (epoch) stream."""
-    pairs = layout.list_frames(cfg.data_dir, split, use_coarse=cfg.use_coarse)
+    dataset = dataset_for(cfg)
+    pairs = dataset.list_frames(cfg.data_dir, split)
     n = len(pairs)
     image_paths = tf.constant([image for image, _ in pairs])
     label_paths = tf.constant([label for _, label in pairs])
-    names = tf.constant([layout.frame_name(image) for image, _ in pairs])
+    names = tf.constant([dataset.frame_name(image) for image, _ in pairs])
     first_epoch, offset = divmod(start, n)
 
     def one_epoch(epoch):
@@ -79,6 +86,7 @@ def _folder_frames(cfg: DataConfig, split: str, order_key: tf.Tensor | None, sta
 def _tfds_frames(cfg: DataConfig, split: str, order_key: tf.Tensor | None, seed: int, start: int,
                  repeat: bool) -> tuple[tf.data.Dataset, int]:
     """(image_png, label_png, image_id) per frame, from element `start` of the (epoch) stream."""
+    from fast_scnn_tf.data import tfds_source  # imported only when the tfds source is used
     n = tfds_source.num_examples(cfg, split)
     if n == 0:
         raise ValueError(f"split '{split}' of the tfds source has zero frames")
@@ -103,8 +111,9 @@ def _tfds_frames(cfg: DataConfig, split: str, order_key: tf.Tensor | None, seed:
 def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, *,
                   scale: float = 1.0, repeat: bool = False, with_names: bool = False,
                   seed: int | None = None, skip_batches: int = 0) -> tf.data.Dataset:
-    """Batches of (image float32 [B,H,W,3] RGB 0..255, label uint8 [B,H,W] train ids, 255 ignore),
-    plus the frame name (e.g. `aachen_000000_000019`) when `with_names`.
+    """Batches of (image float32 [B,H,W,3] RGB 0..255, label uint8 [B,H,W] class ids, 255 ignore),
+    plus the frame name (e.g. `aachen_000000_000019`) when `with_names`. `cfg.dataset` says
+    which dataset (layout, class table, label values) `cfg.data_dir` holds.
 
     training: shuffled every epoch, augmented as in the paper, cropped to `cfg.crop_size`, partial
       batches dropped.
@@ -116,9 +125,8 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
     skip_batches: resume position, the number of batches already consumed (see module doc).
     """
     _check_source(cfg)
-    if split == "test":
-        raise ValueError("split 'test' has no labels (Cityscapes test annotations are not "
-                         "public); use layout.list_images() to predict on it")
+    label_values = dataset_for(cfg).label_values
+    dataset_for(cfg).check_split(split, labelled=True)
     if batch_size < 1 or skip_batches < 0:
         raise ValueError(f"need batch_size >= 1 and skip_batches >= 0, got {batch_size}, "
                          f"{skip_batches}")
@@ -152,7 +160,8 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
             image_png, label_png = image_ref, label_ref
             image_src = tf.strings.join(["tfds image_left of ", name])
             label_src = tf.strings.join(["tfds segmentation_label of ", name])
-        image, label = decode.decode_frame(image_png, label_png, image_src, label_src)
+        image, label = decode.decode_frame(image_png, label_png, image_src, label_src,
+                                           label_values)
         if training:
             image, label = augment.augment(
                 image, label, crop_size=tuple(cfg.crop_size), min_scale=cfg.min_scale,
@@ -174,3 +183,26 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
     options = tf.data.Options()
     options.deterministic = deterministic
     return ds.prefetch(AUTOTUNE).with_options(options)
+
+
+def label_pixel_counts(cfg: DataConfig, split: str, max_frames: int = 0) -> np.ndarray:
+    """int64 [num_classes + 1]: labelled pixels per class over a split's label files (the first
+    `max_frames` when > 0), and the ignored ones last. Decodes labels only, through the same
+    checks as training (a value outside the class table stops it, naming the file)."""
+    _check_source(cfg)
+    if cfg.source != "folder":
+        raise ValueError("pixel counts read label files: source 'folder' only")
+    dataset = dataset_for(cfg)
+    paths = [label for _, label in dataset.list_frames(cfg.data_dir, split)]
+    paths = paths[:max_frames or None]
+    num_classes = dataset.classes.num_classes
+
+    def count(path):
+        values = decode.decode_label_values(tf.io.read_file(path), path)
+        ids = tf.cast(decode.to_class_ids(values, dataset.label_values, path), tf.int32)
+        ids = tf.where(ids < num_classes, ids, num_classes)
+        return tf.math.bincount(tf.reshape(ids, [-1]), minlength=num_classes + 1,
+                                maxlength=num_classes + 1, dtype=tf.int64)
+
+    counts = tf.data.Dataset.from_tensor_slices(paths).map(count, num_parallel_calls=AUTOTUNE)
+    return counts.reduce(tf.zeros([num_classes + 1], tf.int64), lambda a, b: a + b).numpy()

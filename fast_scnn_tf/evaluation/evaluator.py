@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
 from fast_scnn_tf.model.fast_scnn import SKIP_BN
 
@@ -56,15 +57,17 @@ def make_predict_step(model: keras.Model, num_classes: int):
     return step
 
 
-def evaluate(model: keras.Model, dataset: tf.data.Dataset, num_classes: int,
-             progress: bool = True, class_names=None, max_frames: int = 0,
+def evaluate(model: keras.Model, dataset: tf.data.Dataset, classes: ClassTable,
+             progress: bool = True, max_frames: int = 0,
              on_prediction: PredictionCallback | None = None) -> dict:
-    """Score `model` on `dataset`; returns `compute_metrics(...)` plus `num_frames` and `confusion`.
+    """Score `model` on `dataset` over the class table `classes`; returns `compute_metrics(...)`
+    plus `num_frames` and `confusion`.
 
     `dataset` yields batches (image, label) or (image, label, name) as
     `fast_scnn_tf.data.build_dataset(..., training=False)` makes them. `max_frames` > 0 stops
     early (for quick checks); `on_prediction` is called for every frame (to save predictions).
     """
+    num_classes = classes.num_classes
     step = make_predict_step(model, num_classes)
     confusion = np.zeros((num_classes, num_classes), np.int64)
     bar = keras.utils.Progbar(_batch_count(dataset, max_frames), unit_name="batch") \
@@ -90,7 +93,7 @@ def evaluate(model: keras.Model, dataset: tf.data.Dataset, num_classes: int,
         if max_frames and frames >= max_frames:
             break
     log.info("evaluated %d frames", frames)
-    result = compute_metrics(confusion, class_names)
+    result = compute_metrics(confusion, classes)
     result["num_frames"] = frames
     result["confusion"] = confusion.tolist()
     return result

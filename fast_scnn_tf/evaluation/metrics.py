@@ -13,8 +13,13 @@ official `cityscapesScripts` (`evaluation/evalPixelLevelSemanticLabeling.py`):
   all pixels whose label and prediction lie in the category, whatever the classes inside it.
 - Class mIoU and category mIoU are plain means over the classes / categories that have an IoU.
 
-Pixel accuracy (correct / labelled pixels) is the usual definition; the official script's
-optional per-image pixel statistics are off by default and not reproduced.
+Pixel accuracy (correct / labelled pixels, "global accuracy" in CamVid papers) is the usual
+definition; the official script's optional per-image pixel statistics are off by default and not
+reproduced. Mean class accuracy ("class average accuracy" in SegNet and ENet) is the mean over
+classes present in the labels of TP / (TP + FN).
+
+Other datasets use the same rules over their own class table; category IoU is computed where the
+table defines categories (Cityscapes).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.data.labels import CATEGORY_NAMES, CLASS_NAMES, NUM_CLASSES, TRAIN_ID_TO_CATEGORY
+from fast_scnn_tf.data.classes import ClassTable
+from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 
 
 def confusion_matrix(labels, predictions, num_classes: int) -> tf.Tensor:
@@ -53,10 +59,10 @@ def iou_from_confusion(confusion: np.ndarray) -> np.ndarray:
         return np.where(denominator > 0, tp / np.maximum(denominator, 1), np.nan)
 
 
-def category_confusion(confusion: np.ndarray) -> np.ndarray:
-    """Merge a 19x19 Cityscapes train-id confusion matrix to the 7x7 category matrix."""
-    membership = np.zeros((NUM_CLASSES, len(CATEGORY_NAMES)), np.int64)
-    membership[np.arange(NUM_CLASSES), TRAIN_ID_TO_CATEGORY] = 1
+def category_confusion(confusion: np.ndarray, classes: ClassTable = CITYSCAPES) -> np.ndarray:
+    """Merge a class confusion matrix to the category matrix (Cityscapes: 19x19 -> 7x7)."""
+    membership = np.zeros((classes.num_classes, len(classes.categories)), np.int64)
+    membership[np.arange(classes.num_classes), classes.class_category] = 1
     return membership.T @ np.asarray(confusion, np.int64) @ membership
 
 
@@ -69,39 +75,45 @@ def _as_dict(names: Sequence[str], values: np.ndarray) -> dict[str, float | None
     return {name: (None if np.isnan(v) else float(v)) for name, v in zip(names, values)}
 
 
-def compute_metrics(confusion: np.ndarray,
-                    class_names: Sequence[str] | None = CLASS_NAMES) -> dict:
+def compute_metrics(confusion: np.ndarray, classes: ClassTable | None = None) -> dict:
     """All reported numbers from an accumulated confusion matrix.
 
     Returns a dict with `miou`, `class_iou` (name -> IoU or None), `category_miou` and
-    `category_iou` (Cityscapes' 7 categories; None and {} unless the matrix is the 19-class
-    Cityscapes one), `pixel_accuracy` and `num_pixels` (labelled pixels counted). Means are None
-    when no class has an IoU. `class_names=None` names classes `class_0`, `class_1`, ...
+    `category_iou` (None and {} unless the class table has categories), `pixel_accuracy`,
+    `mean_accuracy` and `class_accuracy` (name -> recall or None for classes absent from the
+    labels) and `num_pixels` (labelled pixels counted). Means are None when no class has a value.
+    `classes=None`: Cityscapes for a 19-class matrix, else classes named `class_0`, `class_1`, ...
     """
     confusion = np.asarray(confusion, np.int64)
     num_classes = confusion.shape[0]
     if confusion.shape != (num_classes, num_classes):
         raise ValueError(f"confusion matrix must be square, got shape {confusion.shape}")
-    if class_names is None:
-        class_names = CLASS_NAMES if num_classes == NUM_CLASSES else [
-            f"class_{i}" for i in range(num_classes)]
-    if len(class_names) != num_classes:
-        raise ValueError(f"{len(class_names)} class names for a {num_classes}-class "
+    if classes is None:
+        classes = CITYSCAPES if num_classes == CITYSCAPES.num_classes else ClassTable(
+            names=tuple(f"class_{i}" for i in range(num_classes)),
+            colors=((0, 0, 0),) * num_classes)
+    if classes.num_classes != num_classes:
+        raise ValueError(f"{classes.num_classes} class names for a {num_classes}-class "
                          "confusion matrix")
     class_iou = iou_from_confusion(confusion)
+    present = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        class_accuracy = np.where(present > 0, np.diag(confusion) / np.maximum(present, 1), np.nan)
     total = int(confusion.sum())
     result = {
         "miou": _mean(class_iou),
-        "class_iou": _as_dict(class_names, class_iou),
+        "class_iou": _as_dict(classes.names, class_iou),
         "category_miou": None,
         "category_iou": {},
         "pixel_accuracy": float(np.trace(confusion)) / total if total else None,
+        "mean_accuracy": _mean(class_accuracy),
+        "class_accuracy": _as_dict(classes.names, class_accuracy),
         "num_pixels": total,
     }
-    if num_classes == NUM_CLASSES and tuple(class_names) == CLASS_NAMES:
-        category_iou = iou_from_confusion(category_confusion(confusion))
+    if classes.categories:
+        category_iou = iou_from_confusion(category_confusion(confusion, classes))
         result["category_miou"] = _mean(category_iou)
-        result["category_iou"] = _as_dict(CATEGORY_NAMES, category_iou)
+        result["category_iou"] = _as_dict(classes.categories, category_iou)
     return result
 
 
@@ -118,4 +130,5 @@ def format_table(metrics: dict) -> str:
         lines += [row(name, iou) for name, iou in metrics["category_iou"].items()]
         lines.append(row("mIoU (category)", metrics["category_miou"]))
     lines.append(row("pixel accuracy", metrics["pixel_accuracy"]))
+    lines.append(row("mean class acc.", metrics["mean_accuracy"]))
     return "\n".join(lines)

@@ -11,7 +11,6 @@ import tempfile
 
 from fast_scnn_tf import __version__
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.data.labels import CLASS_NAMES, PALETTE
 from fast_scnn_tf.model.layers import IMAGENET_MEAN, IMAGENET_STD
 
 METADATA_FILE = "metadata.json"
@@ -19,15 +18,15 @@ METADATA_FILE = "metadata.json"
 
 def export_metadata(config: Config, mode: str, input_size=None, **extra) -> dict:
     """Class names, palette, input size and normalisation of an export (JSON-serialisable)."""
-    num_classes = config.model.num_classes
-    names = list(CLASS_NAMES) if num_classes == len(CLASS_NAMES) else [
-        f"class_{i}" for i in range(num_classes)]
+    classes = config.class_table()
     return {
-        "model": "Fast-SCNN (Poudel et al., BMVC 2019)",
+        "model": config.model.name,
+        "dataset": config.data.dataset,
         "head": mode,
-        "num_classes": num_classes,
-        "class_names": names,
-        "palette": [[int(v) for v in PALETTE[i]] for i in range(num_classes)],
+        "num_classes": classes.num_classes,
+        "class_names": list(classes.names),
+        "palette": [list(c) for c in classes.colors],
+        "categories": list(classes.categories),
         "ignore_label": 255,
         "input": {"dtype": "uint8", "layout": "NHWC RGB 0..255",
                   "size": list(input_size) if input_size else None,

@@ -17,18 +17,33 @@ from fast_scnn_tf.model import AUX_GFE, AUX_LTD, LOGITS
 
 
 def masked_cross_entropy(labels: tf.Tensor, logits: tf.Tensor,
-                         ignore_label: int = IGNORE_LABEL) -> tf.Tensor:
+                         ignore_label: int = IGNORE_LABEL, class_weights=None) -> tf.Tensor:
     """Softmax cross-entropy averaged over the pixels whose label is not `ignore_label`.
 
-    labels: [B, H, W] integer train ids; logits: [B, H, W, C]. A batch whose pixels are all
-    ignored gives 0 (and zero gradients), not NaN.
+    labels: [B, H, W] integer class ids; logits: [B, H, W, C]. A batch whose pixels are all
+    ignored gives 0 (and zero gradients), not NaN. `class_weights` ([C], optional) weighs each
+    pixel by its class, and the mean is over the weights (PyTorch's `CrossEntropyLoss(weight=)`).
     """
     labels = tf.cast(labels, tf.int32)
     valid = tf.not_equal(labels, ignore_label)
+    safe_labels = tf.where(valid, labels, 0)
     per_pixel = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.where(valid, labels, 0), logits=tf.cast(logits, tf.float32))
-    total = tf.reduce_sum(tf.where(valid, per_pixel, 0.0))
-    return tf.math.divide_no_nan(total, tf.reduce_sum(tf.cast(valid, tf.float32)))
+        labels=safe_labels, logits=tf.cast(logits, tf.float32))
+    weight = tf.cast(valid, tf.float32)
+    if class_weights is not None:
+        weight *= tf.gather(tf.constant(class_weights, tf.float32), safe_labels)
+    total = tf.reduce_sum(tf.where(valid, per_pixel * weight, 0.0))
+    return tf.math.divide_no_nan(total, tf.reduce_sum(weight))
+
+
+def enet_class_weights(pixel_counts, c: float = 1.02):
+    """ENet's class weights (Paszke et al. 2016, §4): 1 / ln(c + p) with p the class's share of
+    the labelled training pixels; bounded (at most 1/ln(c) ~ 50) where inverse frequency is not.
+    A class with no training pixel gets the bound."""
+    import numpy as np
+    counts = np.asarray(pixel_counts, np.float64)
+    share = counts / max(counts.sum(), 1.0)
+    return (1.0 / np.log(c + share)).astype(np.float32)
 
 
 def regularized_kernels(model: keras.Model) -> list:
@@ -48,12 +63,13 @@ def l2_penalty(kernels: list, weight_decay: float) -> tf.Tensor:
 
 
 def training_loss(outputs: dict, labels: tf.Tensor, kernels: list, aux_weight: float,
-                  weight_decay: float) -> dict[str, tf.Tensor]:
+                  weight_decay: float, class_weights=None) -> dict[str, tf.Tensor]:
     """All loss terms of one batch: `loss` = main + aux_weight·(aux_ltd + aux_gfe) + l2.
 
-    `outputs` is the training model's dict (`logits`, `aux_ltd`, `aux_gfe`, all at label size).
+    `outputs` is the training model's dict (`logits`, `aux_ltd`, `aux_gfe`, all at label size);
+    `class_weights` (optional, [C]) apply to all three cross-entropies.
     """
-    terms = {name: masked_cross_entropy(labels, outputs[name])
+    terms = {name: masked_cross_entropy(labels, outputs[name], class_weights=class_weights)
              for name in (LOGITS, AUX_LTD, AUX_GFE)}
     terms["l2"] = l2_penalty(kernels, weight_decay)
     terms["loss"] = (terms[LOGITS] + aux_weight * (terms[AUX_LTD] + terms[AUX_GFE])

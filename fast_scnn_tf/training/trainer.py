@@ -35,11 +35,13 @@ import tensorflow as tf
 
 from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint,
                                      load_model, make_checkpoint)
-from fast_scnn_tf.config import CONFIG_FILE, Config
-from fast_scnn_tf.data import build_dataset, colorize, num_frames
+from fast_scnn_tf.config import CLASS_WEIGHTINGS, CONFIG_FILE, Config
+from fast_scnn_tf.data import build_dataset, num_frames
+from fast_scnn_tf.data.datasets import dataset_for
+from fast_scnn_tf.data.pipeline import label_pixel_counts
 from fast_scnn_tf.evaluation import evaluate
 from fast_scnn_tf.model import build_fast_scnn, inference_model
-from fast_scnn_tf.training.losses import regularized_kernels, training_loss
+from fast_scnn_tf.training.losses import enet_class_weights, regularized_kernels, training_loss
 from fast_scnn_tf.training.schedule import poly_schedule
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ LOG_DIR = "logs"  # TensorBoard event files
 HISTORY_FILE = "train_log.jsonl"  # one JSON line per validation
 NUM_PREDICTION_IMAGES = 3  # colourised validation predictions sent to TensorBoard
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+LABEL_CHECK_FRAMES = 16  # label files read before training to catch data that holds no labels
 
 
 class TrainingInterrupted(Exception):
@@ -110,6 +113,43 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
     if not_restored:
         log.info("not restored (missing or different shape): %s", ", ".join(not_restored))
     return restored, not_restored
+
+
+def with_dataset_classes(config: Config) -> Config:
+    """The config with the class count and class table of the dataset it names."""
+    classes = dataset_for(config.data).classes
+    model = dataclasses.replace(config.model, num_classes=classes.num_classes,
+                                classes=classes.to_dict())
+    return dataclasses.replace(config, model=model)
+
+
+def class_weights_for(config: Config) -> np.ndarray | None:
+    """Per-class loss weights (`train.class_weighting`), from the train split's label pixels.
+
+    Also refuses data whose labels hold no labelled pixel (e.g. every value ignored): such a run
+    would only learn the L2 term. Without weighting only the first label files are read."""
+    weighting = config.train.class_weighting
+    if weighting not in CLASS_WEIGHTINGS:
+        raise ValueError(f"unknown class weighting '{weighting}': expected one of "
+                         f"{', '.join(CLASS_WEIGHTINGS)}")
+    if config.data.source != "folder":
+        if weighting != "none":
+            raise ValueError("class weighting counts label files: needs source 'folder'")
+        return None
+    frames = 0 if weighting != "none" else LABEL_CHECK_FRAMES
+    counts = label_pixel_counts(config.data, "train", max_frames=frames)[:-1]
+    if counts.sum() == 0:
+        read = f"the first {frames} label files" if frames else "the label files"
+        raise ValueError(f"{read} of split 'train' in '{config.data.data_dir}' hold no labelled "
+                         f"pixel (every value is the ignore value or maps to it): check that the "
+                         f"labels are {config.data.dataset} labels")
+    if weighting == "none":
+        return None
+    weights = enet_class_weights(counts)
+    names = config.class_table().names
+    log.info("class weights (%s): %s", weighting,
+             ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
+    return weights
 
 
 def check_resume(config: Config, model_dir: str) -> None:
@@ -191,7 +231,8 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
         not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
 
 
-def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable):
+def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable,
+                    class_weights=None):
     """A tf.function that takes a distributed iterator, runs one optimizer step on every replica
     and returns the loss terms averaged over replicas."""
     kernels = regularized_kernels(model)
@@ -202,7 +243,8 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            terms = training_loss(outputs, labels, kernels, tc.aux_weight, tc.weight_decay)
+            terms = training_loss(outputs, labels, kernels, tc.aux_weight, tc.weight_decay,
+                                  class_weights)
             loss = terms["loss"] / replicas  # gradients are summed over replicas
             if mixed:
                 loss = optimizer.scale_loss(loss)
@@ -242,9 +284,11 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
     `train.init_checkpoint` is used only when the run has no checkpoint of its own yet.
     Returns {"step", "total_steps", "best_miou", "val": last validation metrics or None, ...}.
     """
+    config = with_dataset_classes(config)
     tc = config.train
     if tc.batch_size < 1 or tc.checkpoint_every_steps < 1:
         raise ValueError("batch_size and checkpoint_every_steps must be >= 1")
+    class_weights = class_weights_for(config)
     check_resume(config, model_dir)
     os.makedirs(model_dir, exist_ok=True)
     config.save(model_dir)
@@ -308,7 +352,8 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
             init_from_checkpoint(model, tc.init_checkpoint)
 
         loop = _Loop(config, model_dir, model, strategy, optimizer, schedule, step, best_miou,
-                     latest, best, steps_per_epoch, total, chief, val_frames > 0, progress)
+                     latest, best, steps_per_epoch, total, chief, val_frames > 0, progress,
+                     class_weights)
         return loop.run(stop_at_step)
 
 
@@ -335,6 +380,7 @@ class _Loop:
     chief: bool
     validate: bool
     progress: bool
+    class_weights: np.ndarray | None
 
     def run(self, stop_at_step: int) -> dict:
         tc = self.config.train
@@ -356,7 +402,7 @@ class _Loop:
         dataset = dataset.with_options(options)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         train_step = make_train_step(self.model, self.optimizer, self.strategy, self.config,
-                                      self.step)
+                                      self.step, self.class_weights)
         bar = None
         with _StopSignals() as stop, writer.as_default():
             for current in range(start, end):
@@ -419,17 +465,19 @@ class _Loop:
         dataset = build_dataset(cfg.data, "val", training=False, batch_size=1,
                                 seed=cfg.train.seed)
         images = []
+        classes = cfg.class_table()
 
         def keep_some(name, image, prediction):
             if len(images) < NUM_PREDICTION_IMAGES:
-                images.append(np.concatenate([image, colorize(prediction)], axis=1))
+                images.append(np.concatenate([image, classes.colorize(prediction)], axis=1))
 
-        metrics = evaluate(inference_model(self.model), dataset, cfg.model.num_classes,
+        metrics = evaluate(inference_model(self.model), dataset, classes,
                            progress=self.progress, on_prediction=keep_some)
         miou = metrics["miou"] if metrics["miou"] is not None else 0.0
         epoch = done / self.steps_per_epoch
-        log.info("step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f", done, epoch, miou,
-                 metrics["pixel_accuracy"] or 0.0)
+        log.info("step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f, mean class accuracy "
+                 "%.4f", done, epoch, miou, metrics["pixel_accuracy"] or 0.0,
+                 metrics["mean_accuracy"] or 0.0)
         tf.summary.scalar("val/miou", miou, step=done)
         if metrics["category_miou"] is not None:
             tf.summary.scalar("val/category_miou", metrics["category_miou"], step=done)

@@ -1,0 +1,19 @@
+"""Cityscapes (Cordts et al., CVPR 2016): the official folder layout (`layout.py`) and label table
+(`labels.py`) as a Dataset. Label files hold labelIds 0..33; the 19 evaluated classes are the
+train ids, every other id is ignored, and any value above 33 is an error."""
+
+from __future__ import annotations
+
+from fast_scnn_tf.data import labels, layout
+from fast_scnn_tf.data.datasets import Dataset, value_table
+
+
+def dataset(use_coarse: bool = False) -> Dataset:
+    """`use_coarse` adds gtCoarse/train_extra to the train split (the paper's coarse experiment)."""
+    return Dataset(
+        name="cityscapes", classes=labels.CLASSES,
+        label_values=value_table({l.id: l.train_id for l in labels.LABELS if l.id >= 0}),
+        list_frames=lambda data_dir, split: layout.list_frames(data_dir, split, use_coarse),
+        list_images=layout.list_images, frame_name=layout.frame_name,
+        splits=("train", "val", "test"), labelled_splits=("train", "val"),
+        layout=layout.EXPECTED_LAYOUT, prediction_suffix=layout.IMAGE_SUFFIX)

@@ -1,0 +1,123 @@
+"""Your own labelled images as a dataset (`--dataset folder`).
+
+    <data_dir>/classes.json
+    <data_dir>/images/<split>/<any/sub/folders>/NAME.png|.jpg|.jpeg
+    <data_dir>/labels/<split>/<any/sub/folders>/NAME.png   single-channel, 8- or 16-bit PNG of
+                                                            class indices 0..N-1
+
+`classes.json` names the classes in index order, with optional colours and ignore value:
+
+    {"classes": [{"name": "background", "color": [0, 0, 0]}, {"name": "road"}, "car"],
+     "ignore_index": 255}
+
+A class may be a plain name; missing colours are chosen for you. Pixels holding `ignore_index`
+(default 255) count nowhere; any other value outside 0..N-1 stops the run naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable, default_colors
+from fast_scnn_tf.data.datasets import LABEL_TABLE_SIZE, Dataset, value_table
+
+CLASSES_FILE = "classes.json"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+SPLITS = ("train", "val", "test")
+LAYOUT = ("expected <data_dir>/classes.json, <data_dir>/images/<split>/NAME.png|jpg and "
+          "<data_dir>/labels/<split>/NAME.png (single-channel class indices)")
+
+
+def read_classes(data_dir: str) -> tuple[ClassTable, int]:
+    """(class table, ignore value) from `<data_dir>/classes.json`; errors name the file."""
+    path = os.path.join(data_dir, CLASSES_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no '{path}'; {LAYOUT}")
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"'{path}' is not valid JSON: {e}") from e
+    entries = spec.get("classes") if isinstance(spec, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"'{path}' needs a non-empty \"classes\" list of names or "
+                         "{\"name\": ..., \"color\": [r, g, b]} objects")
+    unknown = set(spec) - {"classes", "ignore_index"}
+    if unknown:
+        raise ValueError(f"'{path}' has unknown keys {sorted(unknown)}: expected \"classes\" and "
+                         "optionally \"ignore_index\"")
+    names, colors = [], []
+    fallback = default_colors(len(entries))
+    for i, entry in enumerate(entries):
+        entry = {"name": entry} if isinstance(entry, str) else entry
+        color = entry.get("color", fallback[i]) if isinstance(entry, dict) else None
+        if (not isinstance(entry, dict) or not isinstance(entry.get("name"), str)
+                or len(color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255
+                                              for c in color)):
+            raise ValueError(f"'{path}': class {i} is {entry!r}; expected a name or "
+                             "{\"name\": str, \"color\": [r, g, b] with 0..255}")
+        names.append(entry["name"])
+        colors.append(tuple(color))
+    ignore = spec.get("ignore_index", IGNORE_LABEL)
+    if not isinstance(ignore, int) or not len(names) <= ignore < LABEL_TABLE_SIZE - 1:
+        raise ValueError(f"'{path}': ignore_index must be an integer in {len(names)}..255 "
+                         f"(not a class index), got {ignore!r}")
+    try:
+        return ClassTable(names=tuple(names), colors=tuple(colors)), ignore
+    except ValueError as e:
+        raise ValueError(f"'{path}': {e}") from e
+
+
+def _split_dir(data_dir: str, kind: str, split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"folder dataset has no split '{split}': expected one of "
+                         f"{', '.join(SPLITS)}")
+    return os.path.join(data_dir, kind, split)
+
+
+def list_images(data_dir: str, split: str) -> list[str]:
+    folder = _split_dir(data_dir, "images", split)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no folder '{folder}'; {LAYOUT}")
+    paths = sorted(os.path.join(root, name) for root, _, files in os.walk(folder)
+                   for name in files if name.lower().endswith(IMAGE_EXTENSIONS))
+    if not paths:
+        raise ValueError(f"split '{split}' has zero frames: no {'/'.join(IMAGE_EXTENSIONS)} "
+                         f"files under '{folder}'; {LAYOUT}")
+    return paths
+
+
+def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
+    images = list_images(data_dir, split)
+    image_dir = _split_dir(data_dir, "images", split)
+    label_dir = _split_dir(data_dir, "labels", split)
+    if not os.path.isdir(label_dir):
+        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
+                                f"'{image_dir}'; {LAYOUT}")
+    pairs, seen = [], {}
+    for image in images:
+        stem = os.path.splitext(os.path.relpath(image, image_dir))[0]
+        if stem in seen:
+            raise ValueError(f"images '{seen[stem]}' and '{image}' would share the label "
+                             f"'{stem}.png': keep one image per name")
+        seen[stem] = image
+        label = os.path.join(label_dir, stem + ".png")
+        if not os.path.isfile(label):
+            raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
+        pairs.append((image, label))
+    return pairs
+
+
+def frame_name(image_path: str) -> str:
+    return os.path.splitext(os.path.basename(image_path))[0]
+
+
+def dataset(data_dir: str) -> Dataset:
+    classes, ignore = read_classes(data_dir)
+    return Dataset(
+        name="folder", classes=classes,
+        label_values=value_table({**{i: i for i in range(classes.num_classes)},
+                                  ignore: IGNORE_LABEL}),
+        list_frames=list_frames, list_images=list_images, frame_name=frame_name,
+        splits=SPLITS, labelled_splits=SPLITS, layout=LAYOUT)

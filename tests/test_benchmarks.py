@@ -37,9 +37,35 @@ def _inference(device="CPU: Test CPU", rows=None):
 def test_committed_readme_block_is_the_rendering_of_the_committed_json():
     with open(report.README) as f:
         text = f.read()
-    assert report.replace_block(text, report.render(report.load())) == text, (
-        "README.md's benchmark block was edited by hand or the JSON changed: run "
+    assert report.CAMVID_BEGIN in text
+    assert report.replace_blocks(text, report.RESULTS_DIR) == text, (
+        "a generated block of README.md was edited by hand or the JSON changed: run "
         "`python benchmarks/report.py`")
+
+
+def _camvid():
+    names = ["sky", "building", "pole"]
+    return {"environment": ENVIRONMENT, "command": "python benchmarks/camvid.py ...",
+            "config": {"model": {"classes": {"names": names}}},
+            "test": {"num_frames": 233, "miou": 0.5234, "mean_accuracy": 0.701,
+                     "pixel_accuracy": 0.876,
+                     "class_iou": {"building": 0.8, "pole": 0.12345, "sky": 0.9}},
+            "peers": [{"model": "ENet", "test_miou": 0.513, "source": "ENet paper"}],
+            "shipped": {"path": "models/camvid", "format": "TF checkpoint"},
+            "val_curve": [{"epoch": e, "step": 45 * e, "miou": 0.3 + e / 1000}
+                          for e in range(5, 105, 5)],
+            "best_val": {"epoch": 100, "miou": 0.4}, "epochs": 100, "wall_seconds": 7200,
+            "stages": [{"command": "python train.py --dataset camvid", "start_step": 0,
+                        "end_step": 4500, "wall_seconds": 7200}]}
+
+
+def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
+    text = "\n".join(report.camvid_section(_camvid()))
+    assert "| **Fast-SCNN (this repo)** | **52.3** | 70.1 | 87.6 |" in text
+    assert "| ENet | 51.3 |" in text
+    assert "| sky | building | pole |\n|---|---|---|\n| 90.0 | 80.0 | 12.3 |" in text
+    assert "| epoch | 10 | 20 |" in text and "| 100 |" in text  # every other entry + the last
+    assert "100 epochs in 2.0 h on 2 CPU cores" in text
 
 
 def test_inference_table_has_one_row_per_variant_and_one_column_per_size():

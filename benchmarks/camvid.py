@@ -1,0 +1,97 @@
+"""Record a CamVid training run as `benchmarks/results/camvid.json`: the training stages (epochs,
+schedule, wall time, exact commands), the validation curve from the run's `train_log.jsonl`, the
+test-split metrics of the shipped model (from `evaluate.py`) and the published peers. `report.py`
+renders the README's CamVid table from it.
+
+    python benchmarks/camvid.py --run runs/camvid --stages stages.json \\
+        --test-metrics models/camvid/metrics_test.json --shipped models/camvid
+
+`--stages` is a JSON list, one entry per `train.py` invocation of the run:
+`{"command": "...", "epochs": 130, "start_step": 0, "end_step": 420, "wall_seconds": 736}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks import record  # noqa: E402
+
+# Published CamVid results, all trained from scratch on the same 367 frames at 360x480 and
+# scored as class-average IoU on the 233 test frames.
+PEERS = (
+    {"model": "SegNet", "test_miou": 0.464, "source": "ENet paper (Paszke et al. 2016), CamVid "
+                                                      "table"},
+    {"model": "ENet", "test_miou": 0.513, "source": "ENet paper (Paszke et al. 2016), CamVid "
+                                                    "table"},
+    {"model": "ESPNet", "test_miou": 0.5564, "source": "ESPNet's published CamVid model "
+                                                       "(Mehta et al., ECCV 2018)"},
+)
+KEEP = ("miou", "class_iou", "pixel_accuracy", "mean_accuracy", "class_accuracy", "num_frames",
+        "split", "scale", "checkpoint")
+
+
+def val_curve(run_dir: str) -> list[dict]:
+    """One entry per validation of the run: epoch, step and the three headline numbers."""
+    curve = []
+    with open(os.path.join(run_dir, "train_log.jsonl")) as f:
+        for line in f:
+            entry = json.loads(line)
+            curve.append({"epoch": round(entry["epoch"], 2), "step": entry["step"],
+                          "miou": entry["miou"], "pixel_accuracy": entry["pixel_accuracy"],
+                          "mean_accuracy": entry.get("mean_accuracy")})
+    return curve
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, help="the training run folder (train_log.jsonl)")
+    parser.add_argument("--stages", required=True, help="JSON list of the run's train.py stages")
+    parser.add_argument("--test-metrics", required=True,
+                        help="metrics JSON of the shipped model on the test split (evaluate.py)")
+    parser.add_argument("--shipped", required=True, help="folder of the shipped model")
+    parser.add_argument("--extra", default=None,
+                        help="JSON object merged into the record (e.g. the int8 TFLite's test "
+                             "metrics, the class weights)")
+    parser.add_argument("--output", default=record.default_output("camvid"))
+    args = parser.parse_args(argv)
+
+    with open(args.stages) as f:
+        stages = json.load(f)
+    with open(args.test_metrics) as f:
+        test = {k: v for k, v in json.load(f).items() if k in KEEP}
+    with open(os.path.join(args.shipped, "config.json")) as f:
+        config = json.load(f)
+    curve = val_curve(args.run)
+    best = max(curve, key=lambda e: e["miou"])
+    result = {
+        "dataset": "CamVid, SegNet split: 367 train / 101 val / 233 test frames, 360x480, "
+                   "11 classes + void (Brostow et al., PRL 2009)",
+        "model": config["model"]["name"],
+        "stages": stages,
+        "epochs": sum(s["end_step"] - s["start_step"] for s in stages) / max(
+            1, curve[-1]["step"] / curve[-1]["epoch"]),
+        "wall_seconds": sum(s["wall_seconds"] for s in stages),
+        "config": config,
+        "val_curve": curve,
+        "best_val": best,
+        "test": test,
+        "shipped": {"path": os.path.relpath(args.shipped, ROOT),
+                    "format": "TF checkpoint (float32 weights only) + config.json"},
+        "peers": list(PEERS),
+    }
+    if args.extra:
+        with open(args.extra) as f:
+            result.update(json.load(f))
+    record.save(result, args.output, __file__, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The three FFNet stems (the first letter after the backbone in a variant name); each ends at 1/4.
+
+Mehta et al., "Simple and Efficient Architectures for Semantic Segmentation", CVPR-W 2022;
+structure as in github.com/Qualcomm-AI-research/FFNet (`models/resnet.py`). Layer names follow
+the official module names (`stem_conv0` <-> `backbone_model.conv0`), so the converter's key table
+stays a short list.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from fast_scnn_tf.model.ffnet.layers import batch_norm, conv2d, relu
+
+
+def _conv_bn_relu(x, filters, kernel, index, strides):
+    x = conv2d(x, filters, kernel, f"stem_conv{index}", strides)
+    return relu(batch_norm(x, f"stem_bn{index}"), f"stem_relu{index}")
+
+
+def stem_a(x):
+    """ResNet stem: conv 7x7/2 (64) BN ReLU, then max-pool 3x3/2 with padding 1."""
+    x = _conv_bn_relu(x, 64, 7, 1, strides=2)
+    # PyTorch pads the pool with -inf; zeros are equivalent here because the input is post-ReLU.
+    x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+    return keras.layers.MaxPooling2D(3, strides=2, padding="valid", name="stem_pool")(x)
+
+
+def stem_b(x):
+    """Slim stem of the S backbones: conv 3x3/2 (32), conv 3x3/2 (64), each BN ReLU."""
+    x = _conv_bn_relu(x, 32, 3, 0, strides=2)
+    return _conv_bn_relu(x, 64, 3, 1, strides=2)
+
+
+def stem_c(x, filters=64):
+    """Deeper stem of the three-stage NS backbones: 3x3/2, 3x3/2, 3x3/1 (64 each), BN ReLU.
+    Its output is the backbone's 1/4 feature."""
+    x = _conv_bn_relu(x, 64, 3, 0, strides=2)
+    x = _conv_bn_relu(x, 64, 3, 1, strides=2)
+    return _conv_bn_relu(x, filters, 3, 2, strides=1)
+
+
+STEMS = {"A": stem_a, "B": stem_b, "C": stem_c}

@@ -1,0 +1,165 @@
+"""PyTorch -> Keras FFNet conversion: our PyTorch reference (official key layout, random weights
+and BatchNorm statistics) and the converted Keras model give the same logits; bad state dicts
+fail naming the key; the CLI writes a run folder that fast_scnn_tf.checkpoint finds.
+Needs torch: pip install -r requirements-torch.txt."""
+
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="conversion tests need torch: "
+                                            "pip install -r requirements-torch.txt")
+import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
+from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
+
+from fast_scnn_tf import convert  # noqa: E402
+from fast_scnn_tf.checkpoint import find_checkpoint, make_checkpoint  # noqa: E402
+from fast_scnn_tf.config import Config  # noqa: E402
+from fast_scnn_tf.model.ffnet import build_ffnet  # noqa: E402
+
+TOLERANCE = 1e-4
+
+
+def smooth_image(h, w, seed=0):
+    """A street-scene-like RGB image 0..255: smooth colour regions plus a little noise."""
+    rng = np.random.default_rng(seed)
+    low = torch.from_numpy(rng.uniform(0, 255, (1, 3, h // 16 + 2, w // 16 + 2)).astype(np.float32))
+    x = torch.nn.functional.interpolate(low, (h, w), mode="bilinear", align_corners=False)
+    x = x.numpy().transpose(0, 2, 3, 1) + rng.normal(0, 6, (1, h, w, 3))
+    return np.clip(x, 0, 255).astype(np.float32)
+
+
+def reference_and_state_dict(variant, num_classes=19, seed=1):
+    model = ref.randomize(ref.FFNetReference(variant, num_classes), seed)
+    return model, {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def dAAC_state_dict():
+    return reference_and_state_dict("ffnet18_dAAC")[1]
+
+
+@pytest.mark.parametrize("variant", sorted(OFFICIAL_PARAMETERS))
+def test_reference_has_the_official_parameter_count(variant):
+    assert ref.trainable_parameters(ref.FFNetReference(variant)) == OFFICIAL_PARAMETERS[variant]
+
+
+@pytest.mark.parametrize("variant, size", [
+    ("ffnet40S_dBBB_mobile", (128, 256)),  # nearest up-head, logits at 1/8
+    ("ffnet18_dAAC", (128, 256)),  # bilinear align_corners=True, stem A with max-pool
+    ("ffnet46NS_CCC_mobile", (97, 131)),  # odd size: nearest at non-integer ratios, 1/4
+    ("ffnet40S_BCC_mobile", (75, 203)),  # odd size, four-stage backbone at 1/4
+])
+def test_converted_logits_match_pytorch(variant, size):
+    torch_model, state_dict = reference_and_state_dict(variant)
+    image = smooth_image(*size)
+    with torch.no_grad():
+        expected = torch_model(ref.preprocess(image)).numpy().transpose(0, 2, 3, 1)
+    model = convert.convert_ffnet_state_dict(variant, state_dict, resize_to_input=False)
+    logits = model(image, training=False).numpy()
+    assert logits.shape == expected.shape
+    assert expected.std() > 0.1  # not a degenerate (constant) output
+    assert np.abs(logits - expected).max() <= TOLERANCE
+
+
+def test_resized_logits_match_the_official_evaluation():
+    """resize_to_input=True is F.interpolate(bilinear, align_corners=False) to the input size."""
+    torch_model, state_dict = reference_and_state_dict("ffnet18_dAAC")
+    image = smooth_image(75, 130).astype(np.uint8)  # what a decoded frame is
+    with torch.no_grad():
+        expected = torch.nn.functional.interpolate(
+            torch_model(ref.preprocess(image)), (75, 130), mode="bilinear", align_corners=False)
+    model = convert.convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
+    logits = model(image, training=False).numpy()
+    assert np.abs(logits - expected.numpy().transpose(0, 2, 3, 1)).max() <= TOLERANCE
+
+
+def test_class_count_comes_from_the_classifier():
+    _, state_dict = reference_and_state_dict("ffnet46NS_CCC_mobile", num_classes=7)
+    model = convert.convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict)
+    assert model.output.shape[-1] == 7
+    with pytest.raises(ValueError, match=r"'head.layers.3.last_layer.3.weight' has 7 classes"):
+        convert.convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict, num_classes=19)
+
+
+def test_pre_downsampling_kernel_is_accepted(dAAC_state_dict):
+    """Released BCC/CCC weights carry the `_pre_down` models' fixed Gaussian buffer."""
+    state_dict = {**dAAC_state_dict, "smoothing.weight": np.zeros((3, 1, 5, 5), np.float32)}
+    convert.convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
+
+
+KEY = "backbone_model.layer2.0.downsample.1.running_var"
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda sd: sd.pop(KEY), f"missing key '{KEY}'"),
+    (lambda sd: sd.update({"head.layers.4.weight": np.zeros(3)}),
+     "unexpected key 'head.layers.4.weight'"),
+    (lambda sd: sd.update({KEY: np.ones(64)}),
+     f"key '{KEY}' has shape \\(64,\\), .* expects \\(128,\\)"),
+    (lambda sd: sd.update({"backbone_model.conv1.weight": np.ones((64, 3, 3, 3))}),
+     r"key 'backbone_model.conv1.weight' has shape \(64, 3, 3, 3\)"),
+    (lambda sd: sd.pop("head.layers.3.last_layer.3.weight"),
+     "missing key 'head.layers.3.last_layer.3.weight'"),
+    (lambda sd: sd.update({"smoothing.weight": np.ones((3, 3, 5, 5))}), "smoothing.weight"),
+])
+def test_bad_state_dicts_fail_naming_the_key(dAAC_state_dict, change, message):
+    state_dict = dict(dAAC_state_dict)
+    change(state_dict)
+    with pytest.raises(ValueError, match=message) as error:
+        convert.convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
+    assert "\n" not in str(error.value)
+
+
+def test_wrong_variant_fails(dAAC_state_dict):
+    with pytest.raises(ValueError, match="missing key 'backbone_model.conv0.weight'"):
+        convert.convert_ffnet_state_dict("ffnet40S_dBBB_mobile", dAAC_state_dict)
+
+
+def test_cli_writes_a_run_folder(tmp_path, capsys):
+    variant = "ffnet18_dAAC"
+    torch_model, state_dict = reference_and_state_dict(variant, num_classes=5)
+    # A DataParallel-style checkpoint: wrapped in {"state_dict": ...}, keys prefixed "module.".
+    weights = str(tmp_path / "weights.pth")
+    torch.save({"state_dict": {"module." + k: v for k, v in torch_model.state_dict().items()}},
+               weights)
+    model_dir = str(tmp_path / "run")
+    args = ["ffnet", "--variant", variant, "--weights", weights, "--model-dir", model_dir]
+    assert convert.main(args) == 0
+
+    assert find_checkpoint(model_dir) == os.path.join(model_dir, "best", "ckpt-0")
+    config = Config.load(model_dir)
+    assert (config.model.name, config.model.num_classes) == (variant, 5)
+    model = build_ffnet(variant, num_classes=5, resize_to_input=False)
+    make_checkpoint(model).restore(find_checkpoint(model_dir)).assert_existing_objects_matched()
+    image = smooth_image(64, 96)
+    with torch.no_grad():
+        expected = torch_model(ref.preprocess(image)).numpy().transpose(0, 2, 3, 1)
+    assert np.abs(model(image, training=False).numpy() - expected).max() <= TOLERANCE
+    assert sorted(os.listdir(tmp_path)) == ["run", "weights.pth"]  # no temp folder left
+
+    capsys.readouterr()
+    assert convert.main(args) == 1  # a non-empty model dir is not overwritten by default
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and err.count("\n") == 1
+    assert convert.main(args + ["--overwrite"]) == 0
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    torch.save({"backbone_model.conv1.weight": torch.zeros(1)}, str(bad))
+    for weights in [str(tmp_path / "absent.pth"), str(bad)]:
+        code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights", weights,
+                             "--model-dir", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("convert: error:") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        convert.main(["ffnet", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "--variant" in out and "ffnet40S_dBBB_mobile" in out and "--overwrite" in out

@@ -6,7 +6,7 @@ DEMO_DIR ?= demo
 # pytest options, e.g. `make test PYTEST_ARGS="-m 'not slow'"`
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo clean
+.PHONY: setup setup-torch test test-fast demo clean
 
 setup: $(VENV)/.installed
 
@@ -16,8 +16,20 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-test: setup
+# PyTorch, for the FFNet weight converter and its tests (not needed to train, export or predict).
+setup-torch: $(VENV)/.torch-installed
+
+$(VENV)/.torch-installed: $(VENV)/.installed requirements-torch.txt
+	@echo "==> installing requirements-torch.txt (PyTorch, for the FFNet converter tests)"
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-torch.txt
+	touch $@
+
+test: setup setup-torch
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest tests $(PYTEST_ARGS)
+
+# The development loop: everything except the tests marked slow (end-to-end runs, conversions).
+test-fast: setup setup-torch
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest tests -m "not slow" -q $(PYTEST_ARGS)
 
 # The demo: synthetic street scenes -> train a few minutes on CPU -> evaluate -> export -> overlays.
 DEMO_EPOCHS ?= 60

@@ -165,3 +165,15 @@ def test_pytorch_reference_has_the_keras_models_parameter_count():
 
     keras_count = sum(int(w.numpy().size) for w in build_fast_scnn().trainable_weights)
     assert pytorch_reference.num_parameters() == keras_count
+
+
+def test_models_table_has_every_model_with_size_speed_and_published_miou():
+    rows = [{"model": "fast_scnn", "input_size": [1024, 2048], "val_miou": 68.62,
+             "source": "Fast-SCNN paper", "parameters": 1_137_795, "gmacs": 6.71,
+             "tflite_float32": {"median_ms": 160.2}, "tflite_int8": {"median_ms": 55.0}},
+            {"model": "ffnet34_dAAC", "input_size": [1024, 2048], "val_miou": 79.1,
+             "source": "FFNet paper", "parameters": 23_511_507, "gmacs": 66.79}]
+    text = "\n".join(report.models_section({"environment": ENVIRONMENT, "command": "x",
+                                             "warmup": 3, "iters": 10, "models": rows}))
+    assert "| `fast_scnn` | 1024×2048 | 1.14M | 6.7 | 160 | 55.0 | 68.62 | Fast-SCNN paper |" in text
+    assert "| `ffnet34_dAAC` | 1024×2048 | 23.51M | 66.8 | – | – | 79.1 | FFNet paper |" in text

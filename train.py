@@ -14,14 +14,14 @@ SIGINT/SIGTERM after saving a checkpoint; 1 non-finite loss or a data/checkpoint
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from fast_scnn_tf.config import CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, Config  # noqa: E402
+from fast_scnn_tf.config import (  # noqa: E402
+    CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, STRATEGIES, Config, ConfigError)
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
 
 # Flag -> (config section, field). Flags left unset keep the preset's (or the saved run's) value.
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mixed_float16 with dynamic loss scaling (GPUs; slow on CPU) [off]")
     p.add_argument("--xla", action=argparse.BooleanOptionalAction,
                    help="XLA-compile the train step (4-7x slower on CPU) [off]")
-    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multiworker"),
+    p.add_argument("--strategy", choices=STRATEGIES,
                    help="tf.distribute strategy; auto = mirrored over several GPUs, else one "
                         "device; multiworker reads TF_CONFIG [auto]")
     p.add_argument("--seed", type=int, help=f"weights, dropout, data order and augmentation "
@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Config:
-    """The saved run's config (resume) or the preset's, with every flag given applied on top."""
+    """The saved run's config (resume) or the preset's, with every flag given applied on top,
+    checked by `Config.validate` (its errors name the flag)."""
     resuming = os.path.isfile(os.path.join(args.model_dir, CONFIG_FILE))
     if resuming:
         config = Config.load(args.model_dir)
@@ -135,31 +136,17 @@ def resolve_config(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
                          f"'{args.model_dir}')")
         config = apply_preset(Config(), args.preset or "paper")
     for flag, (section, field) in OVERRIDES.items():
-        value = getattr(args, flag)
-        if value is not None:
-            value = tuple(value) if isinstance(value, list) else value
-            setattr(config, section, dataclasses.replace(getattr(config, section),
-                                                         **{field: value}))
-    _validate(config, parser)
-    return config
-
-
-def _validate(config: Config, parser: argparse.ArgumentParser) -> None:
-    t = config.train
+        if getattr(args, flag) is not None:
+            config = config.override(section, field, getattr(args, flag))
+    try:
+        config.validate()
+    except ConfigError as e:
+        flags = {target: "--" + flag.replace("_", "-") for flag, target in OVERRIDES.items()}
+        parser.error(e.message_for(flags.get((e.section, e.field), f"{e.section}.{e.field}")))
     if config.data.source == "folder" and not os.path.isdir(config.data.data_dir):
         parser.error(f"--data-dir '{config.data.data_dir}' is not a directory: expected a "
                      f"{config.data.dataset} dataset (see --dataset)")
-    if min(config.data.crop_size) < 32:
-        parser.error(f"--crop-size must be at least 32 32, got {config.data.crop_size}")
-    for name, value in (("--batch-size", t.batch_size), ("--checkpoint-every",
-                        t.checkpoint_every_steps), ("--log-every", t.log_every_steps), ("--keep-checkpoints",
-                        t.keep_checkpoints)):
-        if value < 1:
-            parser.error(f"{name} must be >= 1, got {value}")
-    if t.total_steps < 0 or (t.total_steps == 0 and t.epochs < 1):
-        parser.error("need --epochs >= 1 or --total-steps >= 1")
-    if t.learning_rate <= 0:
-        parser.error(f"--learning-rate must be > 0, got {t.learning_rate}")
+    return config
 
 
 def main(argv=None) -> int:
@@ -167,7 +154,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.stop_at_step < 0:
         parser.error("--stop-at-step must be >= 0")
-    config = resolve_config(args, parser)
+    try:
+        config = resolve_config(args, parser)
+    except ValueError as e:  # the run folder's config.json cannot be read
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)  # per-save sharding chatter
 

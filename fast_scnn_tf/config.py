@@ -15,7 +15,22 @@ from fast_scnn_tf.files import write_json
 
 CONFIG_FILE = "config.json"
 DATASETS = ("cityscapes", "camvid", "folder")  # DataConfig.dataset (fast_scnn_tf.data.datasets)
+SOURCES = ("folder", "tfds")  # DataConfig.source
 CLASS_WEIGHTINGS = ("none", "enet")  # TrainConfig.class_weighting
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # TrainConfig.strategy
+MIN_CROP = 32  # the network downsamples 32x: smaller crops leave no global context
+
+
+class ConfigError(ValueError):
+    """A config value breaks a rule; `section`/`field` say which, so a command line can name its
+    flag (`message_for("--batch-size")`)."""
+
+    def __init__(self, section: str, field: str, rule: str, value):
+        self.section, self.field, self.rule, self.value = section, field, rule, value
+        super().__init__(self.message_for(f"{section}.{field}"))
+
+    def message_for(self, name: str) -> str:
+        return f"{name} must be {self.rule}, got {self.value!r}"
 
 
 @dataclasses.dataclass
@@ -42,8 +57,8 @@ class DataConfig:
     flip: bool = True
     color_noise: float = 10.0  # std of a per-channel colour shift (one per frame), 0..255 units
     brightness: float = 30.0  # max absolute brightness change, in 0..255 pixel units
-    # tfds source only: tfrecords are shuffled through a buffer of encoded frames (~2.5 MB each);
-    # the folder source draws a full permutation of its file list every epoch.
+    # tfds source only: tfrecords are shuffled within windows of this many encoded frames
+    # (~2.5 MB each); the folder source draws a full permutation of its file list every epoch.
     shuffle_buffer: int = 256
     deterministic: bool = False  # ordered parallel map: same seed -> same batches (resumable)
     seed: int = 0  # used when deterministic and no seed is passed to build_dataset
@@ -100,16 +115,67 @@ class Config:
                              f"of {table.num_classes} classes")
         return table
 
+    def validate(self) -> "Config":
+        """Raise ConfigError for the first value a run cannot use; returns self."""
+        d, t = self.data, self.train
+        rules = [
+            ("data", "dataset", d.dataset in DATASETS, f"one of {', '.join(DATASETS)}"),
+            ("data", "source", d.source in SOURCES, f"one of {', '.join(SOURCES)}"),
+            ("data", "crop_size", len(d.crop_size) == 2 and min(d.crop_size) >= MIN_CROP,
+             f"two sizes of at least {MIN_CROP}"),
+            ("data", "min_scale", 0 < d.min_scale <= d.max_scale, "> 0 and <= data.max_scale"),
+            ("model", "dropout", 0 <= self.model.dropout < 1, ">= 0 and < 1"),
+            ("train", "batch_size", t.batch_size >= 1, ">= 1"),
+            ("train", "epochs", t.total_steps > 0 or t.epochs >= 1,
+             ">= 1 (or train.total_steps >= 1)"),
+            ("train", "total_steps", t.total_steps >= 0, ">= 0"),
+            ("train", "learning_rate", t.learning_rate > 0, "> 0"),
+            ("train", "end_learning_rate", 0 <= t.end_learning_rate <= t.learning_rate,
+             ">= 0 and <= train.learning_rate"),
+            ("train", "weight_decay", t.weight_decay >= 0, ">= 0"),
+            ("train", "aux_weight", t.aux_weight >= 0, ">= 0"),
+            ("train", "strategy", t.strategy in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+            ("train", "checkpoint_every_steps", t.checkpoint_every_steps >= 1, ">= 1"),
+            ("train", "keep_checkpoints", t.keep_checkpoints >= 1, ">= 1"),
+            ("train", "eval_every_epochs", t.eval_every_epochs >= 0, ">= 0 (0: at the end)"),
+            ("train", "log_every_steps", t.log_every_steps >= 1, ">= 1"),
+            ("train", "class_weighting", t.class_weighting in CLASS_WEIGHTINGS,
+             f"one of {', '.join(CLASS_WEIGHTINGS)}"),
+        ]
+        for section, field, ok, rule in rules:
+            if not ok:
+                raise ConfigError(section, field, rule, getattr(getattr(self, section), field))
+        return self
+
+    def override(self, section: str, field: str, value) -> "Config":
+        """A copy with `section.field` set to `value` (lists become tuples where the default is
+        one); an unknown section or field is a ConfigError."""
+        part = getattr(self, section, None)
+        if not dataclasses.is_dataclass(part) or field not in {f.name for f in
+                                                                dataclasses.fields(part)}:
+            raise ConfigError(section, field, "a known config field", value)
+        if isinstance(getattr(part, field), tuple):
+            value = tuple(value)
+        return dataclasses.replace(self, **{section: dataclasses.replace(part, **{field: value})})
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Config":
         """Build from a (possibly partial) dict; unknown keys are an error, not silently dropped."""
+        names = [field.name for field in dataclasses.fields(cls)]
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a JSON object with the sections {names}, got "
+                             f"{type(d).__name__}")
         sections = {}
         for field in dataclasses.fields(cls):
             section_cls = field.default_factory
-            values = dict(d.get(field.name, {}))
+            values = d.get(field.name, {})
+            if not isinstance(values, dict):
+                raise ValueError(f"config section '{field.name}' must be an object, got "
+                                 f"{type(values).__name__}")
+            values = dict(values)
             known = {f.name: f for f in dataclasses.fields(section_cls)}
             unknown = set(values) - set(known)
             if unknown:
@@ -132,9 +198,15 @@ class Config:
 
     @classmethod
     def load(cls, directory: str) -> "Config":
+        """Read `directory`/config.json; a syntax error or an unknown key names the file."""
         path = os.path.join(directory, CONFIG_FILE)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no {CONFIG_FILE} in '{directory}': expected a model directory "
                                     "written by train.py")
-        with open(path) as f:
-            return cls.from_dict(json.load(f))
+        try:
+            with open(path) as f:
+                return cls.from_dict(json.load(f))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"'{path}' is not valid JSON: {e}") from None
+        except (TypeError, ValueError) as e:  # unknown keys, wrong types
+            raise ValueError(f"'{path}': {e}") from None

@@ -10,7 +10,7 @@ import tensorflow as tf
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_model,
                                      make_checkpoint)
-from fast_scnn_tf.config import Config
+from fast_scnn_tf.config import Config, ConfigError
 
 
 def test_defaults_are_the_papers_recipe():
@@ -33,6 +33,43 @@ def test_config_round_trips_through_json(tmp_path):
 def test_unknown_config_key_is_an_error():
     with pytest.raises(ValueError, match="nope"):
         Config.from_dict({"train": {"nope": 1}})
+
+
+@pytest.mark.parametrize("section, field, value", [
+    ("data", "crop_size", (16, 64)), ("train", "batch_size", 0), ("train", "learning_rate", 0.0),
+    ("train", "strategy", "tpu"), ("train", "keep_checkpoints", 0), ("data", "source", "s3"),
+])
+def test_validate_names_the_field_that_breaks_a_rule(section, field, value):
+    config = Config().override(section, field, value)
+    with pytest.raises(ConfigError, match=rf"^{section}\.{field} must be .*, got ") as error:
+        config.validate()
+    assert (error.value.section, error.value.field) == (section, field)
+    assert error.value.message_for("--flag").startswith("--flag must be")
+    assert Config().validate() == Config()
+
+
+def test_override_returns_a_new_config_and_keeps_tuples():
+    base = Config()
+    changed = base.override("data", "crop_size", [64, 128]).override("train", "epochs", 3)
+    assert changed.data.crop_size == (64, 128) and changed.train.epochs == 3
+    assert base.data.crop_size == (1024, 2048) and base.train.epochs == 1000
+    with pytest.raises(ConfigError, match="train.nope"):
+        base.override("train", "nope", 1)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"train": {"epochs": 3,}}', "not valid JSON"),
+    ('{"train": {"epoch": 3}}', "epoch"),
+    ('{"training": {}}', "training"),
+    ('[1, 2]', "JSON object"),
+    ('{"data": 3}', "section 'data'"),
+])
+def test_a_bad_config_json_names_the_file(tmp_path, text, message):
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ValueError, match=message) as error:
+        Config.load(str(tmp_path))
+    assert str(tmp_path / "config.json") in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_missing_config_names_the_directory(tmp_path):

@@ -197,8 +197,7 @@ def training_batches(model: keras.Model, config: Config, source: str, size, batc
         return iter(dataset.repeat().batch(batch_size))
     from fast_scnn_tf.data import build_dataset
 
-    cfg = data_config(config, source)
-    cfg = type(cfg)(**{**cfg.__dict__, "crop_size": tuple(size)})
+    cfg = data_config(config.override("data", "crop_size", size), source)
     dataset = build_dataset(cfg, "train", training=True, batch_size=batch_size, repeat=True,
                             seed=seed)
     return (element[:2] for element in dataset)

@@ -48,19 +48,49 @@ def val_curve(run_dir: str) -> list[dict]:
     return curve
 
 
+def ship(run_dir: str, directory: str, data_dir: str) -> str:
+    """Write the run's best checkpoint (weights only) and its config into `directory`."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    from fast_scnn_tf.checkpoint import BEST_DIR, find_checkpoint, load_model, make_checkpoint
+
+    prefix = find_checkpoint(run_dir, "best")
+    model, config = load_model(run_dir, which="best", aux=True)
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, data_dir=data_dir))
+    os.makedirs(directory, exist_ok=False)
+    config.save(directory)
+    step = int(prefix.rsplit("-", 1)[1])
+    path = tf.train.CheckpointManager(make_checkpoint(model), os.path.join(directory, BEST_DIR),
+                                      max_to_keep=1).save(checkpoint_number=step)
+    print(f"shipped {prefix} as {path}")
+    return path
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="the training run folder (train_log.jsonl)")
-    parser.add_argument("--stages", required=True, help="JSON list of the run's train.py stages")
-    parser.add_argument("--test-metrics", required=True,
+    parser.add_argument("--ship-to", metavar="DIR",
+                        help="write the run's best weights and config into DIR (a new folder), "
+                             "then stop")
+    parser.add_argument("--data-dir-in-config", default="data/CamVid",
+                        help="data_dir written into the shipped config (default %(default)s)")
+    parser.add_argument("--stages", help="JSON list of the run's train.py stages")
+    parser.add_argument("--test-metrics",
                         help="metrics JSON of the shipped model on the test split (evaluate.py)")
-    parser.add_argument("--shipped", required=True, help="folder of the shipped model")
+    parser.add_argument("--shipped", help="folder of the shipped model")
     parser.add_argument("--extra", default=None,
                         help="JSON object merged into the record (e.g. the int8 TFLite's test "
                              "metrics, the class weights)")
     parser.add_argument("--output", default=record.default_output("camvid"))
     args = parser.parse_args(argv)
+    if args.ship_to:
+        ship(args.run, args.ship_to, args.data_dir_in_config)
+        return 0
+    if not (args.stages and args.test_metrics and args.shipped):
+        parser.error("recording needs --stages, --test-metrics and --shipped")
 
     with open(args.stages) as f:
         stages = json.load(f)

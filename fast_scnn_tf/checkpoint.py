@@ -8,10 +8,15 @@ A model directory written by `train.py` holds:
 
 Every checkpoint stores the *training* model (aux heads included) under the key `model`, so
 loading always builds the aux model first and takes the inference model from it.
+
+A damaged checkpoint (a truncated `.data` file, a checksum error) is skipped with a warning that
+names the file, and the newest intact one of the same folder is used instead (`newest_intact`),
+so training resumes and `evaluate.py --which latest` loads rather than stopping with a traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 import keras
@@ -20,8 +25,17 @@ import tensorflow as tf
 from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.model import build_fast_scnn, inference_model
 
+log = logging.getLogger(__name__)
+
 LATEST_DIR = "checkpoints"
 BEST_DIR = "best"
+
+
+def build_training_model(config: Config, input_shape=(None, None, 3)) -> keras.Model:
+    """The training model a run's config describes (aux heads included): the one place that
+    builds it, for training and for every loader."""
+    return build_fast_scnn(num_classes=config.model.num_classes, aux=True,
+                           dropout=config.model.dropout, input_shape=input_shape)
 
 
 def make_checkpoint(model: keras.Model, **trackables) -> tf.train.Checkpoint:
@@ -29,24 +43,94 @@ def make_checkpoint(model: keras.Model, **trackables) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(model=model, **trackables)
 
 
+def damage(prefix: str) -> str | None:
+    """None if every tensor of the checkpoint reads back (the reader checks each one's CRC32C),
+    else a one-line reason naming the damaged file."""
+    # The reader reports damage as OpErrors, but also as IndexError ("Read less bytes than
+    # requested") and others: any failure to read back means the checkpoint cannot be used.
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except Exception as e:  # noqa: BLE001
+        return f"'{prefix}.index' cannot be read: {_first_line(e)}"
+    try:
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as e:  # noqa: BLE001
+        files = tf.io.gfile.glob(prefix + ".data-*")
+        return f"'{files[0] if len(files) == 1 else prefix + '.data-*'}' is damaged: " \
+               f"{_first_line(e)}"
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    message = getattr(error, "message", None) or str(error)
+    return message.strip().splitlines()[0] if message.strip() else type(error).__name__
+
+
+_warned: set[str] = set()
+
+
+def newest_intact(directory: str) -> str | None:
+    """The newest checkpoint prefix in `directory` that reads back whole, or None if it has none.
+    Each damaged newer one is skipped with a warning naming its file; if every one is damaged,
+    a ValueError names them."""
+    state = tf.train.get_checkpoint_state(directory) if tf.io.gfile.isdir(directory) else None
+    if state is None:
+        return None
+    prefixes = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    if state.model_checkpoint_path in prefixes:  # the last saved first, then by age
+        prefixes.remove(state.model_checkpoint_path)
+    prefixes = [state.model_checkpoint_path] + prefixes[::-1]
+    prefixes = [p if os.path.isabs(p) else os.path.join(directory, p) for p in prefixes]
+    problems = []
+    for prefix in prefixes:
+        if not tf.io.gfile.exists(prefix + ".index"):
+            continue  # deleted by the manager's max_to_keep after the state file was written
+        problem = damage(prefix)
+        if problem is None:
+            if problems and prefix not in _warned:
+                log.warning("using the older checkpoint '%s' instead", prefix)
+                _warned.add(prefix)
+            return prefix
+        if problem not in _warned:  # loaders resolve a path more than once: say it once
+            log.warning("checkpoint skipped: %s", problem)
+            _warned.add(problem)
+        problems.append(problem)
+    if problems:
+        raise ValueError(f"every checkpoint in '{directory}' is damaged; the newest: {problems[0]}")
+    return None
+
+
 def find_checkpoint(path: str, which: str = "best") -> str:
-    """Resolve `path` to a checkpoint prefix.
+    """Resolve `path` to an intact checkpoint prefix.
 
     `path` may be a model directory (then `which` picks `best/` or `latest`, falling back to the
-    other), a directory holding a `checkpoint` index file, or a checkpoint prefix itself.
+    other), a directory holding a `checkpoint` index file, or a checkpoint prefix itself. In a
+    folder, a damaged newest checkpoint gives way to the newest intact one, with a warning; a
+    damaged prefix named explicitly is a ValueError naming the file.
     """
     if which not in ("best", "latest"):
         raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
     if tf.io.gfile.exists(path + ".index"):
+        problem = damage(path)
+        if problem:
+            raise ValueError(f"checkpoint {problem}")
         return path
     if not tf.io.gfile.isdir(path):
         raise FileNotFoundError(f"checkpoint '{path}' does not exist: expected a model directory "
                                 "written by train.py or a checkpoint prefix like DIR/ckpt-12")
     order = (BEST_DIR, LATEST_DIR) if which == "best" else (LATEST_DIR, BEST_DIR)
+    damaged = []
     for candidate in [os.path.join(path, d) for d in order] + [path]:
-        prefix = tf.train.latest_checkpoint(candidate) if tf.io.gfile.isdir(candidate) else None
+        try:
+            prefix = newest_intact(candidate)
+        except ValueError as e:  # every checkpoint there is damaged: try the other folder
+            damaged.append(str(e))
+            continue
         if prefix:
             return prefix
+    if damaged:
+        raise ValueError(damaged[0])
     raise FileNotFoundError(f"no checkpoint in '{path}': expected '{BEST_DIR}/' or '{LATEST_DIR}/' "
                             "with ckpt-N files (written by train.py)")
 
@@ -75,8 +159,7 @@ def load_model(path: str, which: str = "best", aux: bool = False,
     """
     config = config_for(path)
     prefix = find_checkpoint(path, which)
-    model = build_fast_scnn(num_classes=config.model.num_classes, aux=True,
-                            dropout=config.model.dropout, input_shape=input_shape)
+    model = build_training_model(config, input_shape)
     try:
         status = make_checkpoint(model).restore(prefix)
         status.assert_existing_objects_matched()

@@ -1,5 +1,6 @@
 """The run config round-trips through config.json; checkpoints load into the model they describe."""
 
+import logging
 import os
 
 import keras
@@ -9,7 +10,7 @@ import tensorflow as tf
 
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_model,
-                                     make_checkpoint)
+                                     make_checkpoint, newest_intact)
 from fast_scnn_tf.config import Config, ConfigError
 
 
@@ -117,3 +118,52 @@ def test_class_count_mismatch_is_a_clear_error(tmp_path):
     config.save(str(tmp_path))
     with pytest.raises(ValueError, match="4 classes"):
         load_model(str(tmp_path))
+
+
+def _two_checkpoints(model_dir):
+    """checkpoints/ckpt-1 and ckpt-2 of a 3-class run, with different weights; returns the
+    models saved in each."""
+    Config().override("model", "num_classes", 3).save(str(model_dir))
+    models = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        models.append(build_fast_scnn(num_classes=3, aux=True))
+        tf.train.CheckpointManager(make_checkpoint(models[-1]), os.path.join(model_dir, LATEST_DIR),
+                                   3).save(checkpoint_number=seed)
+    return models
+
+
+def _damage(prefix, how):
+    data = prefix + ".data-00000-of-00001"
+    with open(data, "r+b") as f:
+        if how == "truncated":
+            f.truncate(os.path.getsize(data) // 2)
+        else:  # flipped bytes in the middle: only the checksum notices
+            f.seek(os.path.getsize(data) // 2)
+            f.write(bytes(b ^ 0xFF for b in f.read(64)))
+    return data
+
+
+@pytest.mark.parametrize("how", ["truncated", "checksum"])
+def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, caplog, how):
+    older, _ = _two_checkpoints(tmp_path)
+    data_file = _damage(str(tmp_path / LATEST_DIR / "ckpt-2"), how)
+    with caplog.at_level(logging.WARNING):
+        loaded, _ = load_model(str(tmp_path), which="latest")  # as evaluate.py --which latest
+    assert find_checkpoint(str(tmp_path), "latest").endswith("ckpt-1")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(data_file in w for w in warnings), warnings
+    images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(loaded(images, training=False),
+                                  older(images, training=False)["logits"])
+
+
+def test_a_damaged_checkpoint_named_explicitly_or_alone_is_one_line(tmp_path):
+    _two_checkpoints(tmp_path)
+    data_file = _damage(str(tmp_path / LATEST_DIR / "ckpt-2"), "truncated")
+    with pytest.raises(ValueError, match=f"'{data_file}' is damaged") as error:
+        find_checkpoint(str(tmp_path / LATEST_DIR / "ckpt-2"))
+    assert "\n" not in str(error.value)
+    _damage(str(tmp_path / LATEST_DIR / "ckpt-1"), "checksum")
+    with pytest.raises(ValueError, match="every checkpoint in .* is damaged"):
+        newest_intact(str(tmp_path / LATEST_DIR))

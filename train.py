@@ -18,7 +18,10 @@ import logging
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from fast_scnn_tf import cli  # noqa: E402
+
+# The package imports below start TensorFlow: quietly unless --verbose (see fast_scnn_tf.cli).
+cli.import_tensorflow(verbose="--verbose" in sys.argv[1:])
 
 from fast_scnn_tf.config import (  # noqa: E402
     CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, STRATEGIES, Config, ConfigError)
@@ -58,16 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Defaults in [brackets] are the paper preset's; --preset mmseg changes lr, steps, "
                "batch and crop (explicit flags still win).")
-    p.add_argument("--model-dir", required=True,
+    p.add_argument("--model-dir", default=cli.DEFAULT_RUN_DIR,
                    help="run folder: config.json, checkpoints/, best/, logs/ (TensorBoard), "
-                        "train_log.jsonl; resumed if it already holds a run")
+                        "train_log.jsonl; resumed if it already holds a run "
+                        f"[{cli.DEFAULT_RUN_DIR}]")
     p.add_argument("--dataset", choices=DATASETS,
                    help="what --data-dir holds: cityscapes (official layout), camvid (SegNet "
                         "layout: train/ trainannot/ ...) or folder (images/<split>/, "
                         "labels/<split>/, classes.json); the class count follows it "
                         f"[{d.data.dataset}]")
     p.add_argument("--data-dir", help="dataset root (for --data-source tfds: the manual dir "
-                   "with the Cityscapes zips); required for a new run")
+                   "with the Cityscapes zips); a new Cityscapes run defaults to "
+                   f"{cli.DEFAULT_DATA_DIR}, a resumed run keeps its own")
     p.add_argument("--data-source", choices=("folder", "tfds"),
                    help=f"where frames come from [{d.data.source}]")
     p.add_argument("--preset", choices=sorted(PRESETS),
@@ -119,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save and exit once this step is reached, keeping the schedule (for "
                         "time-boxed jobs; run again to continue) [0: run to the end]")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up log (hidden by default)")
     return p
 
 
@@ -154,6 +161,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.stop_at_step < 0:
         parser.error("--stop-at-step must be >= 0")
+    new_run = not os.path.isfile(os.path.join(args.model_dir, CONFIG_FILE))
+    if new_run and args.data_dir is None and args.dataset in (None, "cityscapes"):
+        if not os.path.isdir(cli.DEFAULT_DATA_DIR):  # the README's place for Cityscapes
+            parser.error(f"no dataset at '{cli.DEFAULT_DATA_DIR}' (the default --data-dir): "
+                         + cli.MISSING_DATA_HINT)
+        args.data_dir = cli.DEFAULT_DATA_DIR
     try:
         config = resolve_config(args, parser)
     except ValueError as e:  # the run folder's config.json cannot be read
@@ -161,6 +174,8 @@ def main(argv=None) -> int:
         return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("absl").setLevel(logging.WARNING)  # per-save sharding chatter
+
+    import tensorflow as tf
 
     from fast_scnn_tf.training import NonFiniteLossError, TrainingInterrupted, train
 
@@ -176,6 +191,10 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as e:
         logging.debug("details", exc_info=True)
         print(f"train.py: error: {e}", file=sys.stderr)
+        return 1
+    except tf.errors.OpError as e:  # a bad file met inside tf.data: its check names the file
+        logging.debug("details", exc_info=True)
+        print(f"train.py: error: {cli.error_line(e)}", file=sys.stderr)
         return 1
     logging.info("done at step %d of %d; best val mIoU %s; latest %s; best %s", summary["step"],
                  summary["total_steps"], summary["best_miou"], summary["latest_checkpoint"],

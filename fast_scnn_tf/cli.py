@@ -1,0 +1,110 @@
+"""What the command-line tools (train.py, evaluate.py, export.py, predict.py) share: the default
+paths the README's commands rely on, TensorFlow's start-up noise hidden, and every error as one
+line that names the file or flag.
+
+Nothing here imports TensorFlow at module level: the scripts parse their arguments first, then
+call `import_tensorflow(args.verbose)`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where the README puts Cityscapes
+DEFAULT_RUN_DIR = os.path.join("runs", "fast_scnn")  # train.py writes it; the others read it
+DEFAULT_EXPORT_DIR = "exports"
+MISSING_DATA_HINT = (
+    "put Cityscapes there (leftImg8bit/ and gtFine/ from https://www.cityscapes-dataset.com), or "
+    "pass --data-dir DIR (with --dataset camvid or --dataset folder for other datasets)")
+
+
+def import_tensorflow(verbose: bool = False):
+    """Import TensorFlow and initialise its devices, hiding the C++ start-up lines unless
+    `verbose`; returns the module.
+
+    TF_CPP_MIN_LOG_LEVEL=2 hides INFO and WARNING lines but not `E0000 ... failed call to cuInit`,
+    which every machine without a GPU prints when CUDA is first initialised, nor absl's "All log
+    messages before absl::InitializeLog()". Level 3 would also hide real errors for the whole run,
+    and CUDA_VISIBLE_DEVICES="" would hide GPUs. So stderr's file descriptor points at a temp file
+    only while TensorFlow is imported and lists its devices (when CUDA initialises), then is put
+    back: GPUs stay usable and later errors are shown. If the import fails, the captured lines are
+    replayed before the exception.
+    """
+    if verbose:
+        import tensorflow as tf
+        return tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+            tf.config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tf
+
+
+def error_line(error: BaseException) -> str:
+    """One line for an error. A failed `tf.debugging.Assert` (the data pipeline's checks, whose
+    messages name the file) becomes its message; other TensorFlow op errors lose the graph and
+    iterator context TensorFlow prefixes them with."""
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    failed = re.search(r"assertion failed: (.*)", text)
+    if failed:  # "[label PNG is not single-channel:] [path]" -> "... single-channel: path"
+        return " ".join(re.findall(r"\[([^\[\]]*)\]", failed.group(1))) or failed.group(1)
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = re.sub(r"^.*? with iterator: \S+: ", "", text)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def os_error_line(error: OSError) -> str:
+    """'PATH': reason, for a file that could not be read or written."""
+    where = f"'{error.filename}': " if error.filename else ""
+    return f"{where}{error.strerror or error}"
+
+
+def check_output_dir(path: str, flag: str) -> None:
+    """Raise ValueError (one line naming `flag`) unless `path` is, or can be created as, a
+    folder this process can write into; checked before any work is done."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is a file" if existing == os.path.abspath(path) else f"is inside the file " \
+               f"'{existing}'"
+        raise ValueError(f"{flag} '{path}' {what}: expected a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} '{path}' is read-only ('{existing}' cannot be written): "
+                         "choose a folder you can write to")
+
+
+def check_model_path(path: str, flag: str, also: str = "") -> None:
+    """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder or
+    a checkpoint prefix (DIR/best/ckpt-12, beside its .index file); `also` names the other
+    things the flag accepts in the message."""
+    expected = ("expected a model directory written by train.py or a checkpoint prefix like "
+                f"DIR/best/ckpt-12{also}")
+    if os.path.isdir(path) or os.path.isfile(path + ".index"):
+        return
+    if os.path.exists(path):
+        raise ValueError(f"{flag} '{path}' is a file: {expected}")
+    hint = " (the default: train one with `python train.py`)" if path == DEFAULT_RUN_DIR else ""
+    raise FileNotFoundError(f"{flag} '{path}' does not exist{hint}: {expected}")
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """True if `path` is `folder` or lies inside it (symbolic links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

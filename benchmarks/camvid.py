@@ -68,6 +68,32 @@ def ship(run_dir: str, directory: str, data_dir: str) -> str:
     return path
 
 
+def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: float = 0.5) -> None:
+    """One row per CamVid test frame: the frame, the shipped model's prediction and the ground
+    truth (void black), each as an overlay, downscaled by `scale`, written as a PNG."""
+    import cv2
+    import numpy as np
+
+    from fast_scnn_tf.data import camvid
+    from fast_scnn_tf.files import write_png
+    from fast_scnn_tf.predictor import load_predictor, read_image
+
+    predict, _, classes = load_predictor(model_dir)
+    rows = []
+    for name in names:
+        image = read_image(os.path.join(data_dir, "test", name + ".png"))
+        truth = cv2.imread(os.path.join(data_dir, "testannot", name + ".png"),
+                           cv2.IMREAD_UNCHANGED)
+        truth = camvid.DATASET.label_values[truth].astype(np.uint8)  # void -> 255 (black)
+        tiles = [image, classes.overlay(image, predict(image), 0.6),
+                 classes.overlay(image, truth, 0.6)]
+        row = np.concatenate([cv2.resize(t, None, fx=scale, fy=scale,
+                                         interpolation=cv2.INTER_AREA) for t in tiles], axis=1)
+        rows.append(row)
+    write_png(path, np.concatenate(rows, axis=0))
+    print(f"wrote {path}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,6 +103,10 @@ def main(argv=None) -> int:
                              "then stop")
     parser.add_argument("--data-dir-in-config", default="data/CamVid",
                         help="data_dir written into the shipped config (default %(default)s)")
+    parser.add_argument("--figure", nargs="+", metavar=("PNG", "FRAME"),
+                        help="write PNG: test frames FRAME... (e.g. 0001TP_008550) with the "
+                             "--shipped model's prediction and the ground truth, then stop")
+    parser.add_argument("--data-dir", default="data/CamVid", help="CamVid root, for --figure")
     parser.add_argument("--stages", help="JSON list of the run's train.py stages")
     parser.add_argument("--test-metrics",
                         help="metrics JSON of the shipped model on the test split (evaluate.py)")
@@ -88,6 +118,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.ship_to:
         ship(args.run, args.ship_to, args.data_dir_in_config)
+        return 0
+    if args.figure:
+        figure(args.shipped, args.data_dir, args.figure[1:], args.figure[0])
         return 0
     if not (args.stages and args.test_metrics and args.shipped):
         parser.error("recording needs --stages, --test-metrics and --shipped")

@@ -18,6 +18,7 @@ from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.data.synthetic import generate
 from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
                                    train)
+from fast_scnn_tf.training.data_checks import with_dataset_classes
 from fast_scnn_tf.training.trainer import make_train_step
 
 NUM_TRAIN = 6  # batch 2 -> 3 steps per epoch
@@ -75,7 +76,7 @@ def test_a_few_steps_on_one_batch_lower_the_loss(data_dir):
 def test_run_writes_config_checkpoints_history_and_tensorboard(finished_run):
     config, model_dir, summary = finished_run
     assert summary["step"] == summary["total_steps"] == 6
-    assert Config.load(model_dir) == config
+    assert Config.load(model_dir) == with_dataset_classes(config)
     assert summary["latest_checkpoint"].endswith(os.path.join("checkpoints", "ckpt-6"))
     assert summary["best_checkpoint"].endswith(os.path.join("best", "ckpt-6"))
     with open(os.path.join(model_dir, "train_log.jsonl")) as f:

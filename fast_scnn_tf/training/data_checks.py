@@ -1,0 +1,55 @@
+"""What the trainer learns from the data before the first step: the class table, the class
+weights, and whether the label files hold what the dataset says they hold."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from fast_scnn_tf.config import CLASS_WEIGHTINGS, Config
+from fast_scnn_tf.data import decode
+from fast_scnn_tf.data.datasets import dataset_for
+from fast_scnn_tf.data.pipeline import label_pixel_counts
+from fast_scnn_tf.training.losses import enet_class_weights
+
+log = logging.getLogger(__name__)
+
+LABEL_CHECK_FRAMES = 16  # label files read before training to catch data that holds no labels
+
+
+def with_dataset_classes(config: Config) -> Config:
+    """The config with the class count and class table of the dataset it names."""
+    classes = dataset_for(config.data).classes
+    return (config.override("model", "num_classes", classes.num_classes)
+            .override("model", "classes", classes.to_dict()))
+
+
+def class_weights_for(config: Config) -> np.ndarray | None:
+    """Per-class loss weights (`train.class_weighting`), from the train split's label pixels.
+
+    Also refuses data whose labels hold no labelled pixel (e.g. every value ignored): such a run
+    would only learn the L2 term. Without weighting only the first label files are read."""
+    weighting = config.train.class_weighting
+    if weighting not in CLASS_WEIGHTINGS:
+        raise ValueError(f"unknown class weighting '{weighting}': expected one of "
+                         f"{', '.join(CLASS_WEIGHTINGS)}")
+    if config.data.source != "folder":
+        if weighting != "none":
+            raise ValueError("class weighting counts label files: needs source 'folder'")
+        return None
+    frames = 0 if weighting != "none" else LABEL_CHECK_FRAMES
+    counts = label_pixel_counts(config.data, "train", max_frames=frames)[:-1]
+    if counts.sum() == 0:
+        read = f"the first {frames} label files" if frames else "the label files"
+        raise ValueError(f"{read} of split 'train' in '{config.data.data_dir}' hold no labelled "
+                         f"pixel (every value is the ignore value or maps to it): check that the "
+                         f"labels are {config.data.dataset} labels")
+    if weighting == "none":
+        return None
+    weights = enet_class_weights(counts)
+    names = config.class_table().names
+    log.info("class weights (%s): %s", weighting,
+             ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
+    return weights

@@ -1,0 +1,222 @@
+"""The loop over the steps of one `train` call: progress, TensorBoard scalars, checkpoints,
+validation (and the `best/` checkpoint), and stopping on SIGINT/SIGTERM or a non-finite loss."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import signal
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.data import build_dataset
+from fast_scnn_tf.evaluation import evaluate
+from fast_scnn_tf.model import inference_model
+from fast_scnn_tf.training.step import make_train_step
+
+log = logging.getLogger(__name__)
+
+LOG_DIR = "logs"  # TensorBoard event files
+HISTORY_FILE = "train_log.jsonl"  # one JSON line per validation
+NUM_PREDICTION_IMAGES = 3  # colourised validation predictions sent to TensorBoard
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM arrived; a checkpoint was saved at `step` before stopping."""
+
+    def __init__(self, signum: int, step: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step} "
+                         "(checkpoint saved; run again with the same --model-dir to resume)")
+        self.signum = signum
+        self.step = step
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; nothing after the last good checkpoint was saved."""
+
+
+class _StopSignals:
+    """Turns the first SIGINT/SIGTERM into a flag the loop checks between steps; a second one
+    acts immediately (the previous handlers are back in place)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        log.warning("%s received: saving a checkpoint after this step, then stopping "
+                    "(send it again to stop at once)", signal.Signals(signum).name)
+        self.signum = signum
+        self.restore()
+
+    def __enter__(self):
+        if _in_main_thread():  # signal handlers can only be set from the main thread
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def restore(self):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+    def __exit__(self, *exc):
+        self.restore()
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@dataclasses.dataclass
+class Loop:
+    """The state of one `train` call and the loop over its steps."""
+
+    config: Config
+    model_dir: str
+    model: keras.Model
+    strategy: tf.distribute.Strategy
+    optimizer: keras.optimizers.Optimizer
+    schedule: keras.optimizers.schedules.LearningRateSchedule
+    step: tf.Variable
+    best_miou: tf.Variable
+    latest: tf.train.CheckpointManager
+    best: tf.train.CheckpointManager
+    steps_per_epoch: int
+    total: int
+    chief: bool
+    validate: bool
+    progress: bool
+    class_weights: np.ndarray | None
+
+    def run(self, stop_at_step: int) -> dict:
+        tc = self.config.train
+        start = int(self.step.numpy())
+        end = min(self.total, stop_at_step) if stop_at_step > 0 else self.total
+        writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
+                  if self.chief else tf.summary.create_noop_writer())
+        self._saved_step = start if self.latest.latest_checkpoint else -1
+        val = None
+        if start >= end:
+            log.info("nothing to do: step %d, run ends at %d", start, end)
+            return self._summary(val)
+        dataset = build_dataset(self.config.data, "train", training=True,
+                                batch_size=tc.batch_size, repeat=True, seed=tc.seed,
+                                skip_batches=start)
+        options = tf.data.Options()  # workers split batches, not files (frames are one list)
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        dataset = dataset.with_options(options)
+        iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        train_step = make_train_step(self.model, self.optimizer, self.strategy, self.config,
+                                     self.step, self.class_weights)
+        bar = None
+        with _StopSignals() as stop, writer.as_default():
+            for current in range(start, end):
+                epoch, index = divmod(current, self.steps_per_epoch)
+                if current == start or index == 0:
+                    bar = self._progress_bar(epoch, index)
+                tic = time.perf_counter()
+                terms = {k: float(v) for k, v in train_step(iterator).items()}
+                seconds = time.perf_counter() - tic
+                done = current + 1
+                if terms.pop("finite") < 1.0:
+                    raise NonFiniteLossError(
+                        f"non-finite loss or gradients at step {current} (epoch {epoch + 1}, "
+                        f"loss {terms['loss']}); stopped without saving, the last good "
+                        f"checkpoint is {self.latest.latest_checkpoint or 'none'}")
+                lr = float(self.schedule(current))
+                if bar is not None:
+                    bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),
+                                           ("img/s", tc.batch_size / seconds)])
+                if done % tc.log_every_steps == 0 or done == end:
+                    for name, value in terms.items():
+                        tf.summary.scalar(f"train/{name}", value, step=done)
+                    tf.summary.scalar("train/learning_rate", lr, step=done)
+                    tf.summary.scalar("train/images_per_second", tc.batch_size / seconds,
+                                      step=done)
+                if done % tc.checkpoint_every_steps == 0:
+                    self._save(done)
+                epoch_end = done % self.steps_per_epoch == 0
+                if self.validate and (done == self.total or (
+                        epoch_end and tc.eval_every_epochs > 0
+                        and (done // self.steps_per_epoch) % tc.eval_every_epochs == 0)):
+                    val = self._validate(done)
+                if stop.signum is not None:
+                    self._save(done)
+                    writer.flush()
+                    raise TrainingInterrupted(stop.signum, done)
+            self._save(end)
+        writer.flush()
+        return self._summary(val)
+
+    def _progress_bar(self, epoch: int, index: int):
+        log.info("epoch %d/%d", epoch + 1, math.ceil(self.total / self.steps_per_epoch))
+        if not self.progress:
+            return None
+        bar = keras.utils.Progbar(self.steps_per_epoch, stateful_metrics=["lr", "img/s"],
+                                  unit_name="step")
+        if index:
+            bar.update(index)
+        return bar
+
+    def _save(self, done: int, force: bool = False) -> None:
+        if force or done != self._saved_step:
+            path = self.latest.save(checkpoint_number=done)
+            self._saved_step = done
+            log.debug("saved %s", path)
+
+    def _validate(self, done: int) -> dict:
+        """Val mIoU with the inference model; keeps `best/` and logs to TensorBoard + jsonl."""
+        cfg = self.config
+        dataset = build_dataset(cfg.data, "val", training=False, batch_size=1,
+                                seed=cfg.train.seed)
+        images = []
+        classes = cfg.class_table()
+
+        def keep_some(name, image, prediction):
+            if len(images) < NUM_PREDICTION_IMAGES:
+                images.append(np.concatenate([image, classes.colorize(prediction)], axis=1))
+
+        metrics = evaluate(inference_model(self.model), dataset, classes,
+                           progress=self.progress, on_prediction=keep_some)
+        miou = metrics["miou"] if metrics["miou"] is not None else 0.0
+        epoch = done / self.steps_per_epoch
+        log.info("step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f, mean class accuracy "
+                 "%.4f", done, epoch, miou, metrics["pixel_accuracy"] or 0.0,
+                 metrics["mean_accuracy"] or 0.0)
+        tf.summary.scalar("val/miou", miou, step=done)
+        if metrics["category_miou"] is not None:
+            tf.summary.scalar("val/category_miou", metrics["category_miou"], step=done)
+        tf.summary.scalar("val/pixel_accuracy", metrics["pixel_accuracy"] or 0.0, step=done)
+        for i, image in enumerate(images):
+            tf.summary.image(f"val/prediction_{i}", image[None], step=done)
+        if miou > float(self.best_miou.numpy()):
+            self.best_miou.assign(miou)
+            self.best.save(checkpoint_number=done)
+            log.info("new best val mIoU %.4f: saved %s", miou, self.best.latest_checkpoint)
+        self._save(done, force=True)  # the latest checkpoint carries best_miou too
+        if self.chief:
+            record = {"step": done, "epoch": epoch,
+                      **{k: v for k, v in metrics.items() if k != "confusion"}}
+            with open(os.path.join(self.model_dir, HISTORY_FILE), "a") as f:
+                f.write(json.dumps(record) + "\n")
+        return metrics
+
+    def _summary(self, val: dict | None) -> dict:
+        best = float(self.best_miou.numpy())
+        return {"step": int(self.step.numpy()), "total_steps": self.total,
+                "steps_per_epoch": self.steps_per_epoch,
+                "best_miou": best if best >= 0 else None,
+                "val": None if val is None else {k: v for k, v in val.items() if k != "confusion"},
+                "latest_checkpoint": self.latest.latest_checkpoint,
+                "best_checkpoint": self.best.latest_checkpoint}

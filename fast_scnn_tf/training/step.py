@@ -1,0 +1,58 @@
+"""One optimizer step as a `tf.function` run through a `tf.distribute` strategy.
+
+The global batch is split over the replicas and gradients are summed, so each replica's loss is
+divided by the replica count. Keras' SGD folds the learning rate into the momentum buffer
+(m = 0.9·m − lr·g); TF1's MomentumOptimizer and PyTorch scale after (m = 0.9·m + g; w −= lr·m).
+The two agree while the rate is constant and differ negligibly under the slowly decaying poly
+schedule.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.training.losses import regularized_kernels, training_loss
+
+
+def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable,
+                    class_weights=None):
+    """A tf.function that takes a distributed iterator, runs one optimizer step on every replica
+    and returns the loss terms averaged over replicas."""
+    kernels = regularized_kernels(model)
+    replicas = strategy.num_replicas_in_sync
+    mixed = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    tc = config.train
+
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            terms = training_loss(outputs, labels, kernels, tc.aux_weight, tc.weight_decay,
+                                  class_weights)
+            loss = terms["loss"] / replicas  # gradients are summed over replicas
+            if mixed:
+                loss = optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        # A finite loss can still give non-finite gradients (e.g. a diverging learning rate) that
+        # poison the weights; flag both. Under loss scaling, overflowing fp16 gradients are
+        # normal: the loss-scale optimizer skips that update and lowers the scale.
+        finite = tf.math.is_finite(terms["loss"])
+        if not mixed:
+            finite = tf.logical_and(finite, tf.reduce_all(
+                [tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+        terms["finite"] = tf.cast(finite, tf.float32)
+        return terms
+
+    replica_step = tf.function(replica_step, jit_compile=tc.xla)
+
+    @tf.function
+    def train_step(iterator):
+        images, labels = next(iterator)
+        terms = strategy.run(replica_step, args=(images, labels))
+        step.assign_add(1)
+        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                for k, v in terms.items()}  # "finite" stays 1 only if every replica's is 1
+
+    return train_step

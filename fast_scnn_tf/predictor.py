@@ -56,23 +56,32 @@ def to_rgb_uint8(image: np.ndarray, bgr: bool) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1] if bgr else image)
 
 
-def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str, ClassTable]:
-    """Load a checkpoint directory, a SavedModel (version dir or model-name dir) or a .tflite file.
+MODEL_EXPECTED = ("expected a model directory written by train.py, a checkpoint prefix like "
+                  "DIR/best/ckpt-12, an exported SavedModel (its version folder, the model-name "
+                  "folder above it, or export.py's --output folder) or a .tflite file")
 
-    Returns (predict, description, class table).
+
+def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str, ClassTable]:
+    """Load what `path` names: a .tflite file, a checkpoint prefix, a SavedModel (version folder,
+    model-name folder or export root) or a training model directory. Returns (predict,
+    description, class table); a path that is none of these is an error saying what was expected.
     """
     if path.endswith(".tflite"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"TFLite file '{path}' does not exist")
         return (_tflite_predictor(path), f"TFLite {path}",
                 _export_classes(path[:-len(".tflite")] + ".json", lambda d: d["config"]))
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"model '{path}' does not exist: expected a training model "
-                                "directory, an exported SavedModel directory or a .tflite file")
-    saved_model = _find_saved_model(path)
+    is_prefix = os.path.isfile(path + ".index")
+    if not is_prefix and not os.path.isdir(path):
+        what = "is a file" if os.path.exists(path) else "does not exist"
+        raise FileNotFoundError(f"model '{path}' {what}: {MODEL_EXPECTED}")
+    saved_model = None if is_prefix else _find_saved_model(path)
     if saved_model:
         return (_saved_model_predictor(saved_model), f"SavedModel {saved_model}",
                 _export_classes(os.path.join(saved_model, EXTRA_DIR, CONFIG_FILE), lambda d: d))
+    if not is_prefix and not os.path.isfile(os.path.join(path, CONFIG_FILE)):
+        raise FileNotFoundError(f"model '{path}' holds no {CONFIG_FILE}, SavedModel or "
+                                f"checkpoint: {MODEL_EXPECTED}")
     from fast_scnn_tf.checkpoint import find_checkpoint, load_model
     model, config = load_model(path, which=which)
     return (_keras_predictor(model), f"checkpoint {find_checkpoint(path, which)}",
@@ -94,9 +103,20 @@ def _export_classes(config_json: str, config_of) -> ClassTable:
 
 
 def _find_saved_model(path: str) -> str | None:
-    """`path` itself if it holds saved_model.pb, else its highest numbered version folder."""
+    """`path` itself if it holds saved_model.pb, else its highest numbered version folder, else
+    (an export.py --output folder) the highest version of its one model-name folder."""
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
+    found = {name: _highest_version(os.path.join(path, name)) for name in os.listdir(path)
+             if os.path.isdir(os.path.join(path, name))}
+    found = {name: version for name, version in found.items() if version}
+    if len(found) > 1:
+        raise ValueError(f"'{path}' holds several exported models ({', '.join(sorted(found))}): "
+                         "pass one of their folders")
+    return _highest_version(path) or next(iter(found.values()), None)
+
+
+def _highest_version(path: str) -> str | None:
     versions = [d for d in os.listdir(path) if d.isdigit()
                 and os.path.isfile(os.path.join(path, d, "saved_model.pb"))]
     return os.path.join(path, max(versions, key=int)) if versions else None

@@ -110,6 +110,124 @@ def test_clashing_names_get_their_folder_prefix():
     assert predict.output_names(["x/a.png", "y/a.png", "y/b.png"]) == ["x_a", "y_a", "b"]
 
 
+def test_clashing_names_in_one_folder_keep_their_extension():
+    assert predict.output_names(["d/a.png", "d/a.jpg", "d/ok.avi", "d/ok.mp4", "d/b.png"]) == [
+        "a_png", "a_jpg", "ok_avi", "ok_mp4", "b"]
+    names = predict.output_names(["d/a.png", "d/a.jpg", "d/a_png.bmp", "e/A.PNG", "d/A.png"])
+    assert len({n.lower() for n in names}) == 5  # unique, also on case-insensitive disks
+
+
+def test_same_name_different_extension_writes_both(tmp_path, model_dir, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "a.png"), _rng_image((40, 40, 3), seed=1))
+    cv2.imwrite(str(inputs / "a.jpg"), _rng_image((48, 32, 3), seed=2))
+    out = tmp_path / "out"
+    assert predict.main([str(inputs), "--model", model_dir, "--output", str(out)]) == 0
+    assert "2 written" in capsys.readouterr().out
+    assert cv2.imread(str(out / "a_png_labels.png"), cv2.IMREAD_UNCHANGED).shape == (40, 40)
+    assert cv2.imread(str(out / "a_jpg_labels.png"), cv2.IMREAD_UNCHANGED).shape == (48, 32)
+    assert len(os.listdir(out)) == 4  # two label maps, two overlays
+
+
+def _write_video(path, frames, fourcc="mp4v", size=(48, 32)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 5, size)
+    for i in range(frames):
+        writer.write(_rng_image((size[1], size[0], 3), seed=i))
+    writer.release()
+
+
+def test_videos_with_the_same_name_write_both(tmp_path, model_dir, capsys):
+    _write_video(tmp_path / "ok.mp4", 2)
+    _write_video(tmp_path / "ok.avi", 3, fourcc="MJPG")
+    out = tmp_path / "out"
+    assert predict.main([str(tmp_path / "ok.mp4"), str(tmp_path / "ok.avi"), "--model", model_dir,
+                         "--output", str(out)]) == 0
+    assert "2 written" in capsys.readouterr().out
+    counts = {name: int(cv2.VideoCapture(str(out / name)).get(cv2.CAP_PROP_FRAME_COUNT))
+              for name in os.listdir(out)}
+    assert counts == {"ok_mp4_overlay.mp4": 2, "ok_avi_overlay.mp4": 3}
+
+
+def test_truncated_video_is_reported_as_partial(tmp_path, model_dir, capsys):
+    video = tmp_path / "cut.avi"
+    _write_video(video, 10, fourcc="MJPG")  # AVI: the frame count sits in the header
+    data = video.read_bytes()
+    video.write_bytes(data[:len(data) * 7 // 10])
+    code = predict.main([str(video), "--model", model_dir, "--output", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "0 written" in captured.out and "1 partial" in captured.out
+    assert "cut.avi" in captured.out + captured.err and "of 10 frames" in captured.out + captured.err
+
+
+def test_checkpoint_prefix_is_accepted(tmp_path, model_dir, capsys):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    prefix = os.path.join(model_dir, LATEST_DIR, "ckpt-1")
+    assert predict.main([str(image), "--model", prefix, "--output", str(tmp_path / "out")]) == 0
+    assert "ckpt-1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("what", ["empty folder", "text file"])
+def test_a_model_path_that_is_no_model_says_what_was_expected(tmp_path, what, capsys):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    model = tmp_path / "model"
+    if what == "empty folder":
+        model.mkdir()
+    else:
+        model.write_text("not a model")
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([str(image), "--model", str(model), "--output", str(tmp_path / "out")])
+    message = str(exit_info.value.code)
+    assert "model" in message and "expected" in message and "ckpt-" in message
+    assert "\n" not in message
+
+
+def test_output_that_is_a_file_is_one_line(tmp_path, model_dir):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([str(image), "--model", model_dir, "--output", str(tmp_path / "out")])
+    message = str(exit_info.value.code)
+    assert "--output" in message and "is a file" in message and "\n" not in message
+
+
+def test_read_only_output_is_one_line(tmp_path, model_dir, monkeypatch):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: let the permission check see what a user would
+        real_access, blocked = os.access, os.path.realpath(out)
+        monkeypatch.setattr(os, "access", lambda p, mode: os.path.realpath(p) != blocked
+                            and real_access(p, mode))
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            predict.main([str(image), "--model", model_dir, "--output", str(out)])
+    finally:
+        out.chmod(0o755)
+    message = str(exit_info.value.code)
+    assert "--output" in message and "read-only" in message and os.listdir(out) == []
+
+
+def test_runs_without_tqdm(tmp_path, model_dir, monkeypatch):
+    """requirements.txt does not name tqdm: the progress bar is Keras'."""
+    import sys
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` now fails
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 40, 3)))
+    assert predict.main([str(image), "--model", model_dir, "--output", str(tmp_path / "o")]) == 0
+
+
+def test_model_defaults_to_the_default_run_folder():
+    assert predict.parse_args(["x.png", "--output", "o"]).model == os.path.join("runs",
+                                                                                "fast_scnn")
+
+
 @pytest.fixture(scope="module")
 def trained_like_model():
     model = build_fast_scnn(num_classes=NUM_CLASSES)
@@ -123,17 +241,31 @@ def _keras_labels(model, image):
     return np.argmax(model(image[None], training=False)[0].numpy(), axis=-1)
 
 
-def test_saved_model_predictor_matches_keras(tmp_path, trained_like_model):
+@pytest.fixture(scope="module")
+def export_root(tmp_path_factory, trained_like_model):
+    """An export.py output folder: <root>/fast_scnn/3/saved_model.pb."""
     from fast_scnn_tf.export.heads import build_head
     from fast_scnn_tf.export.saved_model import write_saved_model
+    root = tmp_path_factory.mktemp("exports")
+    write_saved_model(build_head(trained_like_model, "cls"), str(root / "fast_scnn" / "3"))
+    return root
+
+
+def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
     from fast_scnn_tf.predictor import load_predictor
-    write_saved_model(build_head(trained_like_model, "cls"), str(tmp_path / "fast_scnn" / "3"))
-    predict, description, _ = load_predictor(str(tmp_path / "fast_scnn"))  # highest version
+    predict, description, _ = load_predictor(str(export_root / "fast_scnn"))  # highest version
     assert description.endswith(os.path.join("fast_scnn", "3"))
     image = _rng_image((45, 67, 3))
     labels = predict(image)
     assert labels.shape == (45, 67)
     assert (labels == _keras_labels(trained_like_model, image)).mean() > 0.999
+
+
+def test_export_root_is_accepted(export_root):
+    """The --output folder of export.py, as evaluate.py's and export.py's defaults name it."""
+    from fast_scnn_tf.predictor import load_predictor
+    _, description, _ = load_predictor(str(export_root))
+    assert description.endswith(os.path.join("fast_scnn", "3"))
 
 
 @pytest.mark.parametrize("mode", ["cls", "prob"])

@@ -66,6 +66,36 @@ def test_reloaded_model_equals_keras(model, loaded, size):
                                atol=1e-6)
 
 
+# Shapes a client may send by mistake, rank 3 last: it used to abort the whole process in oneDNN
+# (so one bad request could take a TF Serving process down); rank 5 returned wrong shapes.
+BAD_SHAPES = [(1, 1, 64, 64, 3), (1, 64, 64, 4), (64, 64), (0, 64, 64, 3), (1, 16, 64, 3),
+              (64, 64, 3)]
+CALL_EACH_SHAPE = """
+import sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+for shape in %r:
+    try:
+        out = serve(images=tf.zeros(shape, tf.uint8))
+        print("no error", shape, out["labels"].shape, flush=True)
+    except tf.errors.InvalidArgumentError as e:
+        print("error", shape, e.message.split("assertion failed: ")[-1].splitlines()[0],
+              flush=True)
+"""
+
+
+def test_default_signature_refuses_bad_shapes_by_name(exported):
+    """In a child process, since a failure here can be an abort rather than an exception."""
+    out = subprocess.run([sys.executable, "-c", CALL_EACH_SHAPE % (BAD_SHAPES,), exported],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == len(BAD_SHAPES), out.stdout
+    for line in lines:
+        assert line.startswith("error") and "input images" in line, line
+        assert "[batch >= 1, height >= 32, width >= 32, 3]" in line, line
+
+
 def test_bytes_signature_round_trips_png_and_jpeg(model, loaded):
     image = np.random.default_rng(2).integers(0, 256, (65, 97, 3)).astype(np.uint8)
     png, jpeg = tf.io.encode_png(image), tf.io.encode_jpeg(image)

@@ -1,6 +1,7 @@
 """SavedModel for TF Serving: `<output>/<model_name>/<version>/` with two signatures.
 
-- `serving_default`: input `images` uint8 [batch, height, width, 3] (any height/width), outputs
+- `serving_default`: input `images` uint8 [batch, height, width, 3] (batch >= 1, height and width
+  >= MIN_SIZE, otherwise any; checked on entry, see `checked_images`), outputs
   `labels` uint8 [batch, height, width] (cls and prob) and `probabilities` float32
   [batch, height, width, num_classes] (prob only).
 - `serving_bytes`: input `image_bytes` string [batch] of encoded PNG/JPEG frames, output
@@ -27,6 +28,7 @@ IMAGES_INPUT = "images"
 BYTES_INPUT = "image_bytes"
 PNG_OUTPUT = "label_png_bytes"
 EXTRA_DIR = "assets.extra"
+MIN_SIZE = 32  # the smallest height and width the model takes (README, "The model")
 
 
 def next_version(model_root: str) -> int:
@@ -41,11 +43,30 @@ def _as_dict(outputs):
     return dict(outputs) if isinstance(outputs, dict) else {LABELS: outputs}
 
 
+def checked_images(images: tf.Tensor) -> tf.Tensor:
+    """`images` once its shape is [batch >= 1, height >= MIN_SIZE, width >= MIN_SIZE, 3], else an
+    InvalidArgumentError naming the input and the expected shape.
+
+    Neither TF Serving nor a loaded signature checks a request against the declared shape: a rank-3
+    tensor reached the first convolution and aborted the whole process in oneDNN, a rank-5 one
+    returned labels of a wrong shape. The check reads the runtime shape, padded so that any rank
+    can be compared. (No quotes around the name: TensorFlow escapes them in the message.)"""
+    shape = tf.shape(images)
+    padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)[:4]
+    ok = tf.reduce_all([tf.size(shape) == 4, padded[0] >= 1, padded[1] >= MIN_SIZE,
+                        padded[2] >= MIN_SIZE, padded[3] == 3])
+    check = tf.debugging.Assert(ok, [
+        f"input {IMAGES_INPUT} must be uint8 [batch >= 1, height >= {MIN_SIZE}, "
+        f"width >= {MIN_SIZE}, 3] (RGB); got shape", shape], summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
+
+
 def write_saved_model(head: keras.Model, directory: str) -> None:
     """Write `head` (from `heads.build_head`, dynamic size) as a SavedModel into `directory`."""
 
     def serve(images):
-        return _as_dict(head(images, training=False))
+        return _as_dict(head(checked_images(images), training=False))
 
     def one_png(encoded):
         image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)

@@ -79,7 +79,8 @@ def tflite_filename(mode: str, variant: str, input_size: tuple[int, int]) -> str
 def write_tflite(content: bytes, head: keras.Model, config: Config, output: str, mode: str,
                  variant: str, input_size: tuple[int, int], frames, overwrite: bool = False,
                  min_agreement: float | None = None, **metadata) -> dict:
-    """Validate TFLite `content` against the Keras `head`, then write it and its JSON atomically."""
+    """Validate TFLite `content` against the Keras `head`, then write it and then its JSON, each
+    atomically."""
     path = os.path.join(output, tflite_filename(mode, variant, input_size))
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"'{path}' already exists: pass --overwrite")
@@ -87,11 +88,11 @@ def write_tflite(content: bytes, head: keras.Model, config: Config, output: str,
     report = validate(variant, keras_fn(head), lambda frame: tflite.run(interp, frame), frames,
                       min_agreement)
     os.makedirs(output, exist_ok=True)
+    write_bytes(path, content)  # first: a JSON beside it always describes a model that is there
     write_json(path[:-len(".tflite")] + ".json", {
         **export_metadata(config, mode, input_size, format="tflite", quantization=variant,
                           validation=report, **metadata),
         "config": config.to_dict()})
-    write_bytes(path, content)
     log.info("TFLite %s written to %s (%.1f MB)", variant, path, len(content) / 1e6)
     return {"path": path, "bytes": len(content), **report}
 

@@ -1,5 +1,7 @@
 """Export a trained Fast-SCNN for deployment: a TF Serving SavedModel or TFLite files.
 
+    python export.py --mode cls                  # runs/fast_scnn -> exports/fast_scnn/<version>/
+    python export.py --mode cls --tflite         # -> exports/fast_scnn_cls_float32_1024x2048.tflite
     python export.py --checkpoint runs/fast_scnn --mode cls --output exports
     python export.py --checkpoint runs/fast_scnn --mode cls --output exports --tflite \
         --quantize none int8 --calibration-data data/cityscapes
@@ -14,7 +16,7 @@ import logging
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from fast_scnn_tf import cli
 
 MODES_HELP = ("cls: the label map only (uint8 train ids [B, H, W], argmax of the upsampled logits; "
               "the paper's 'Fast-SCNN cls'). prob: softmax probabilities float32 [B, H, W, C] plus "
@@ -34,16 +36,17 @@ def parse_args(argv=None):
         "model (label-map pixel agreement, max probability difference) and not written if it "
         "falls below its threshold; config.json and metadata travel with it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", required=True,
+    parser.add_argument("--checkpoint", default=cli.DEFAULT_RUN_DIR,
                         help="model directory written by train.py, or a checkpoint prefix")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="which checkpoint of a model directory to export")
     parser.add_argument("--mode", choices=("cls", "prob"), default="cls", help=MODES_HELP)
-    parser.add_argument("--output", required=True, help="directory to write the export into")
+    parser.add_argument("--output", default=cli.DEFAULT_EXPORT_DIR,
+                        help="directory to write the export into")
     parser.add_argument("--tflite", action="store_true",
                         help="write TFLite files (fixed --input-size) instead of the SavedModel")
-    parser.add_argument("--quantize", nargs="+", default=["none"],
-                        choices=("none", "float16", "dynamic", "int8"), help=QUANT_HELP)
+    parser.add_argument("--quantize", nargs="+", choices=("none", "float16", "dynamic", "int8"),
+                        help=QUANT_HELP + " (default: none; needs --tflite)")
     parser.add_argument("--input-size", nargs=2, type=int, default=(1024, 2048),
                         metavar=("H", "W"),
                         help="TFLite input height and width (the SavedModel takes any size; this "
@@ -69,13 +72,29 @@ def parse_args(argv=None):
     parser.add_argument("--qat-batch-size", type=int, default=2, help="QAT batch size")
     parser.add_argument("--qat-learning-rate", type=float, default=1e-4,
                         help="QAT SGD learning rate (momentum 0.9)")
-    parser.add_argument("--model-name", default="fast_scnn",
-                        help="SavedModel name: the folder TF Serving's --model_name points at")
+    parser.add_argument("--model-name",
+                        help="SavedModel name: the folder TF Serving's --model_name points at "
+                        "(default: fast_scnn; SavedModel only)")
     parser.add_argument("--version", type=int, default=None,
-                        help="SavedModel version number (default: next free integer)")
+                        help="SavedModel version number (default: next free integer; SavedModel "
+                        "only)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing SavedModel version or TFLite file")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log (hidden by default)")
     args = parser.parse_args(argv)
+    # Flags that would do nothing in this combination are refused, not ignored.
+    if args.quantize and not args.tflite:
+        parser.error("--quantize picks TFLite variants: add --tflite (without it the export is a "
+                     "SavedModel" + (", and --qat-steps writes its int8 TFLite alone)"
+                                     if args.qat_steps else ")"))
+    writes_saved_model = not args.tflite and not args.qat_steps
+    for flag, value in (("--version", args.version), ("--model-name", args.model_name)):
+        if value is not None and not writes_saved_model:
+            parser.error(f"{flag} names a SavedModel, but --tflite/--qat-steps write TFLite files "
+                         f"({flag} would be ignored)")
+    args.quantize = args.quantize or ["none"]
+    args.model_name = args.model_name or "fast_scnn"
     if min(args.input_size) < 32:
         parser.error(f"--input-size must be at least 32x32, got {args.input_size}")
     if args.qat_steps < 0 or args.calibration_steps < 1 or args.validation_frames < 1:
@@ -94,6 +113,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        cli.check_model_path(args.checkpoint, "--checkpoint")
+        cli.check_output_dir(args.output, "--output")
+    except (FileNotFoundError, ValueError) as e:
+        print(f"export.py: error: {e}", file=sys.stderr)
+        return 1
+    tf = cli.import_tensorflow(args.verbose)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from fast_scnn_tf.checkpoint import load_model
     from fast_scnn_tf.export import exporter
@@ -123,6 +149,12 @@ def main(argv=None) -> int:
                                   args.calibration_steps)
     except (FileNotFoundError, FileExistsError, ValueError, ValidationError) as e:
         print(f"export.py: error: {e}", file=sys.stderr)
+        return 1
+    except tf.errors.OpError as e:  # a bad calibration/validation file, met inside tf.data
+        print(f"export.py: error: {cli.error_line(e)}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"export.py: error: cannot write {cli.os_error_line(e)}", file=sys.stderr)
         return 1
     return 0
 

@@ -49,3 +49,39 @@ def test_exports_saved_model_and_tflite_from_checkpoint(tmp_path):
     assert os.path.isfile(os.path.join(out, "fast_scnn", "1", "saved_model.pb"))
     assert export.main(common + ["--tflite"]) == 0
     assert os.path.isfile(os.path.join(out, "fast_scnn_cls_float32_64x96.tflite"))
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["--quantize", "float16"], "--quantize"),
+    (["--quantize", "none"], "--quantize"),
+    (["--qat-steps", "5", "--calibration-data", "synthetic", "--quantize", "int8"], "--quantize"),
+    (["--tflite", "--version", "2"], "--version"),
+    (["--tflite", "--model-name", "mine"], "--model-name"),
+    (["--qat-steps", "5", "--calibration-data", "synthetic", "--version", "2"], "--version"),
+])
+def test_flags_that_would_do_nothing_are_refused(argv, flag, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        export.parse_args(["--checkpoint", "run", "--output", "out", *argv])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # not the usage line
+    assert ": error:" in error and flag in error
+
+
+def test_defaults_are_the_default_run_and_export_folders():
+    args = export.parse_args([])
+    assert args.checkpoint == os.path.join("runs", "fast_scnn") and args.output == "exports"
+    assert args.quantize == ["none"] and args.model_name == "fast_scnn"
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint", "--output"])
+def test_a_file_where_a_folder_is_expected_is_one_line(tmp_path, capsys, flag):
+    run, out = tmp_path / "run", tmp_path / "out"
+    run.mkdir()
+    if flag == "--checkpoint":
+        run.rmdir()
+        run.write_text("a file")
+    else:
+        out.write_text("a file")
+    assert export.main(["--checkpoint", str(run), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert flag in err and "is a file" in err and len(err.strip().splitlines()) == 1

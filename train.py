@@ -6,9 +6,11 @@
         --crop-size 128 256
 
 Running it again on the same --model-dir resumes where it stopped (the saved config.json is the
-starting point; flags given again override it). Exit codes: 0 done; 130/143 stopped by
-SIGINT/SIGTERM after saving a checkpoint; 1 non-finite loss or a data/checkpoint problem;
-2 bad arguments.
+starting point; flags given again override it; config.json is written with the first checkpoint,
+so a run that fails its checks leaves nothing to resume from). One process trains into a run
+folder at a time (it holds train.lock); docs/multi_node.md shows training on several machines.
+Exit codes: 0 done; 130/143 stopped by SIGINT/SIGTERM after saving a checkpoint; 1 non-finite
+loss or a data/checkpoint problem; 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--total-steps", type=int,
                    help="optimizer steps; > 0 overrides --epochs [0; mmseg: 160000]")
     p.add_argument("--batch-size", type=int,
-                   help=f"global batch, split over replicas [{d.train.batch_size}]")
+                   help="global batch, split over replicas; changed on resume, the step counter "
+                        "is converted to keep the frames seen, so epochs count on "
+                        f"[{d.train.batch_size}]")
     p.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"),
                    help=f"training crop [{' '.join(map(str, d.data.crop_size))}]")
     p.add_argument("--learning-rate", type=float,
@@ -196,9 +200,10 @@ def main(argv=None) -> int:
         logging.debug("details", exc_info=True)
         print(f"train.py: error: {cli.error_line(e)}", file=sys.stderr)
         return 1
-    logging.info("done at step %d of %d; best val mIoU %s; latest %s; best %s", summary["step"],
-                 summary["total_steps"], summary["best_miou"], summary["latest_checkpoint"],
-                 summary["best_checkpoint"])
+    logging.info("done at step %d of %d; best val mIoU %s; latest %s; best %s; weights sha256 "
+                 "%s", summary["step"], summary["total_steps"], summary["best_miou"],
+                 summary["latest_checkpoint"], summary["best_checkpoint"],
+                 summary["weights_sha256"][:16])
     return 0
 
 

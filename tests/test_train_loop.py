@@ -1,10 +1,13 @@
 """The training loop on the synthetic street scenes at tiny crops: learning, checkpoints, exact
-resume, NaN detection, mixed precision, weight init from another run and TensorBoard output."""
+resume (also past a damaged checkpoint and with another batch size), NaN detection, mixed
+precision, weight init from another run and TensorBoard output."""
 
 import dataclasses
 import glob
 import json
+import logging
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -19,6 +22,7 @@ from fast_scnn_tf.data.synthetic import generate
 from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
                                    train)
 from fast_scnn_tf.training.data_checks import with_dataset_classes
+from fast_scnn_tf.training.resume import resume
 from fast_scnn_tf.training.trainer import make_train_step
 
 NUM_TRAIN = 6  # batch 2 -> 3 steps per epoch
@@ -55,6 +59,21 @@ def finished_run(data_dir, tmp_path_factory):
     config = _config(data_dir)
     summary = train(config, model_dir, progress=False)
     return config, model_dir, summary
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(data_dir, tmp_path_factory):
+    """The same run stopped at step 4 (mid-epoch 2), with checkpoints at steps 2 and 4; tests
+    resume copies of it."""
+    model_dir = str(tmp_path_factory.mktemp("interrupted"))
+    summary = train(_config(data_dir, checkpoint_every_steps=2), model_dir, stop_at_step=4,
+                    progress=False)
+    assert (summary["step"], summary["steps_run"]) == (4, 4)
+    return model_dir
+
+
+def _copy_run(source, tmp_path):
+    return shutil.copytree(source, str(tmp_path / "run"))
 
 
 @pytest.mark.slow
@@ -94,21 +113,54 @@ def test_run_writes_config_checkpoints_history_and_tensorboard(finished_run):
 
 
 @pytest.mark.slow
-def test_resume_after_interruption_matches_the_uninterrupted_run(finished_run, tmp_path):
+def test_resume_after_interruption_matches_the_uninterrupted_run(finished_run, interrupted_run,
+                                                                 tmp_path):
     config, uninterrupted_dir, _ = finished_run
-    model_dir = str(tmp_path / "resumed")
-    first = train(config, model_dir, stop_at_step=4, progress=False)  # stops mid-epoch 2
-    assert first["step"] == 4
-    assert int(_checkpoint_values(first["latest_checkpoint"])["step/.ATTRIBUTES/VARIABLE_VALUE"]) \
-        == 4
+    model_dir = _copy_run(interrupted_run, tmp_path)
+    assert int(_checkpoint_values(os.path.join(model_dir, "checkpoints", "ckpt-4"))[
+        "step/.ATTRIBUTES/VARIABLE_VALUE"]) == 4
     second = train(config, model_dir, progress=False)
-    assert second["step"] == 6
+    # It restored step 4 and ran only the 2 remaining steps (a skipped restore would run all 6
+    # and, with the same seed, still end at the same weights).
+    assert (second["start_step"], second["steps_run"], second["step"]) == (4, 2, 6)
     resumed = _checkpoint_values(second["latest_checkpoint"])
     reference = _checkpoint_values(os.path.join(uninterrupted_dir, "checkpoints", "ckpt-6"))
     assert resumed.keys() == reference.keys()
     # Weights, BN statistics, momentum buffers, step and dropout RNG all agree.
     for name, value in reference.items():
         np.testing.assert_allclose(resumed[name], value, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+@pytest.mark.slow
+def test_a_damaged_latest_checkpoint_resumes_from_the_newest_intact_one(
+        data_dir, interrupted_run, tmp_path, caplog):
+    model_dir = _copy_run(interrupted_run, tmp_path)
+    data_file = os.path.join(model_dir, "checkpoints", "ckpt-4.data-00000-of-00001")
+    with open(data_file, "r+b") as f:  # truncated, as by a full disk
+        f.truncate(os.path.getsize(data_file) // 2)
+    with caplog.at_level(logging.WARNING):
+        summary = train(_config(data_dir, checkpoint_every_steps=2), model_dir, stop_at_step=3,
+                        progress=False)
+    assert (summary["start_step"], summary["steps_run"]) == (2, 1)
+    assert any(data_file in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+@pytest.mark.slow
+def test_resume_with_another_batch_size_keeps_counting_frames(data_dir, interrupted_run,
+                                                              tmp_path, caplog):
+    """Step 4 at batch 2 is 8 frames (1.33 epochs of 6); at batch 3 that is step 2 (floor), of a
+    2-epoch run of 2 steps per epoch: 2 steps remain (not "nothing to do: step 4, run ends at
+    4")."""
+    model_dir = _copy_run(interrupted_run, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        summary = train(_config(data_dir, batch_size=3, checkpoint_every_steps=2), model_dir,
+                        progress=False)
+    assert (summary["start_step"], summary["steps_run"], summary["step"]) == (2, 2, 4)
+    assert summary["total_steps"] == 4
+    assert any("batch size 2 -> 3" in r.getMessage() for r in caplog.records)
+    again = train(_config(data_dir, batch_size=3, checkpoint_every_steps=2), model_dir,
+                  progress=False)  # the checkpoint now holds batch 3: nothing converted
+    assert (again["start_step"], again["steps_run"]) == (4, 0)
 
 
 @pytest.mark.slow
@@ -152,6 +204,23 @@ def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_pa
     for v in model.variables:
         if v.path in restored:
             np.testing.assert_array_equal(v.numpy(), source_values[v.path])
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_resume_converts_a_step_counted_in_another_batch_size(tmp_path, recorded):
+    """Checkpoints hold their batch size; older ones (without it) take the saved config's."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    saved = dict(step=tf.Variable(5, dtype=tf.int64))
+    if recorded:
+        saved["batch_size"] = tf.Variable(4, dtype=tf.int64)
+    tf.train.CheckpointManager(make_checkpoint(model, **saved), str(tmp_path), 1).save(5)
+    trackables = dict(step=tf.Variable(0, dtype=tf.int64),
+                      batch_size=tf.Variable(0, dtype=tf.int64))
+    prefix = resume(str(tmp_path), model, trackables, batch_size=8,
+                    saved_batch_size=4 if not recorded else 99)
+    assert prefix.endswith("ckpt-5")
+    assert int(trackables["step"].numpy()) == 5 * 4 // 8  # 20 frames seen: step 2 at batch 8
+    assert int(trackables["batch_size"].numpy()) == 8  # what the next checkpoint records
 
 
 def test_resume_refuses_a_different_class_count(tmp_path):

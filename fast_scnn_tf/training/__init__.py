@@ -4,7 +4,8 @@
     loop.py         the loop over the steps: logging, checkpoints, validation, stop signals
     step.py         one optimizer step through a tf.distribute strategy
     strategy.py     the strategy, and which process of a cluster writes the run folder
-    resume.py       resume checks and --init-checkpoint
+    resume.py       resume (also with another batch size) and --init-checkpoint
+    run_folder.py   one writer per run folder (a lock the kernel releases when a process dies)
     data_checks.py  class table, class weights and label checks before the first step
     losses.py, schedule.py, presets.py  the objective, the poly schedule, the two recipes
 """

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import CLASS_WEIGHTINGS, Config
 from fast_scnn_tf.data import decode
-from fast_scnn_tf.data.datasets import dataset_for
+from fast_scnn_tf.data.datasets import IGNORE_LABEL, dataset_for, describe_bad_values
 from fast_scnn_tf.data.pipeline import label_pixel_counts
 from fast_scnn_tf.training.losses import enet_class_weights
 
@@ -53,3 +53,26 @@ def class_weights_for(config: Config) -> np.ndarray | None:
     log.info("class weights (%s): %s", weighting,
              ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
     return weights
+
+
+def warn_if_class_indices(config: Config) -> None:
+    """Warn when the first train label files hold only class indices (0..C-1, and the ignore
+    value) of a dataset whose files store other values: Cityscapes train ids (0..18) saved as
+    `*_gtFine_labelIds.png`, a common mix-up, would train silently on a wrong mapping (road,
+    train id 0, read as label id 0 'unlabeled'; sidewalk as 'ego vehicle'). Real labelIds
+    frames almost always hold vegetation (21), sky (23) or car (26)."""
+    dataset = dataset_for(config.data)
+    n = dataset.classes.num_classes
+    if config.data.source != "folder" or np.array_equal(dataset.label_values[:n], np.arange(n)):
+        return  # the files store class indices themselves: nothing to mix up
+    paths = [label for _, label in dataset.list_frames(config.data.data_dir, "train")]
+    values = set()
+    for path in paths[:LABEL_CHECK_FRAMES]:
+        values.update(np.unique(decode.decode_label_values(tf.io.read_file(path), path)).tolist())
+    values.discard(IGNORE_LABEL)
+    if values and max(values) < n:
+        log.warning("the first %d train label files in '%s' (e.g. '%s') hold only values %d..%d: "
+                    "they look like class indices (train ids) saved as label files, but %s label "
+                    "files store %s; convert them, or training learns a wrong mapping",
+                    min(len(paths), LABEL_CHECK_FRAMES), config.data.data_dir, paths[0],
+                    min(values), max(values), dataset.name, describe_bad_values(dataset))

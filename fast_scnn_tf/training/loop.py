@@ -1,9 +1,14 @@
 """The loop over the steps of one `train` call: progress, TensorBoard scalars, checkpoints,
-validation (and the `best/` checkpoint), and stopping on SIGINT/SIGTERM or a non-finite loss."""
+validation (and the `best/` checkpoint), and stopping on SIGINT/SIGTERM or a non-finite loss.
+
+Only the chief writes the run folder: config.json (just before the first checkpoint of the call,
+so a run that fails its checks or its first step leaves none to resume from), TensorBoard logs
+and train_log.jsonl."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -16,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.evaluation import evaluate
@@ -102,13 +108,13 @@ class Loop:
         tc = self.config.train
         start = int(self.step.numpy())
         end = min(self.total, stop_at_step) if stop_at_step > 0 else self.total
-        writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
-                  if self.chief else tf.summary.create_noop_writer())
-        self._saved_step = start if self.latest.latest_checkpoint else -1
+        self._start, self._saved_step, self._config_saved = start, -1, False
         val = None
         if start >= end:
             log.info("nothing to do: step %d, run ends at %d", start, end)
             return self._summary(val)
+        writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
+                  if self.chief else tf.summary.create_noop_writer())
         dataset = build_dataset(self.config.data, "train", training=True,
                                 batch_size=tc.batch_size, repeat=True, seed=tc.seed,
                                 skip_batches=start)
@@ -133,7 +139,7 @@ class Loop:
                     raise NonFiniteLossError(
                         f"non-finite loss or gradients at step {current} (epoch {epoch + 1}, "
                         f"loss {terms['loss']}); stopped without saving, the last good "
-                        f"checkpoint is {self.latest.latest_checkpoint or 'none'}")
+                        f"checkpoint is {self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
                 lr = float(self.schedule(current))
                 if bar is not None:
                     bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),
@@ -169,8 +175,15 @@ class Loop:
             bar.update(index)
         return bar
 
+    def _save_config(self) -> None:
+        """config.json, written (by the chief) before the first checkpoint of this call."""
+        if self.chief and not self._config_saved:
+            self.config.save(self.model_dir)
+        self._config_saved = True
+
     def _save(self, done: int, force: bool = False) -> None:
         if force or done != self._saved_step:
+            self._save_config()
             path = self.latest.save(checkpoint_number=done)
             self._saved_step = done
             log.debug("saved %s", path)
@@ -202,6 +215,7 @@ class Loop:
             tf.summary.image(f"val/prediction_{i}", image[None], step=done)
         if miou > float(self.best_miou.numpy()):
             self.best_miou.assign(miou)
+            self._save_config()
             self.best.save(checkpoint_number=done)
             log.info("new best val mIoU %.4f: saved %s", miou, self.best.latest_checkpoint)
         self._save(done, force=True)  # the latest checkpoint carries best_miou too
@@ -213,10 +227,25 @@ class Loop:
         return metrics
 
     def _summary(self, val: dict | None) -> dict:
-        best = float(self.best_miou.numpy())
-        return {"step": int(self.step.numpy()), "total_steps": self.total,
-                "steps_per_epoch": self.steps_per_epoch,
+        best, step = float(self.best_miou.numpy()), int(self.step.numpy())
+        return {"step": step, "total_steps": self.total, "steps_per_epoch": self.steps_per_epoch,
+                "start_step": self._start, "steps_run": step - self._start,
                 "best_miou": best if best >= 0 else None,
                 "val": None if val is None else {k: v for k, v in val.items() if k != "confusion"},
-                "latest_checkpoint": self.latest.latest_checkpoint,
-                "best_checkpoint": self.best.latest_checkpoint}
+                # where the chief wrote them (the other workers save into a scratch folder)
+                "latest_checkpoint": self._in_run_folder(LATEST_DIR, self.latest),
+                "best_checkpoint": self._in_run_folder(BEST_DIR, self.best),
+                "weights_sha256": weights_digest(self.model)}
+
+    def _in_run_folder(self, folder: str, manager: tf.train.CheckpointManager) -> str | None:
+        prefix = manager.latest_checkpoint
+        return prefix and os.path.join(self.model_dir, folder, os.path.basename(prefix))
+
+
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of every model variable's bytes (weights, BatchNorm statistics, RNG state): equal
+    digests mean bit-identical models, e.g. on the workers of one multi-worker run."""
+    digest = hashlib.sha256()
+    for variable in model.variables:
+        digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
+    return digest.hexdigest()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -26,10 +27,12 @@ import tensorflow as tf
 from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR, build_training_model, make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import num_frames
-from fast_scnn_tf.training.data_checks import class_weights_for, with_dataset_classes
+from fast_scnn_tf.training.data_checks import (
+    class_weights_for, warn_if_class_indices, with_dataset_classes)
 from fast_scnn_tf.training.loop import (  # noqa: F401 (public names)
     NonFiniteLossError, Loop, TrainingInterrupted)
-from fast_scnn_tf.training.resume import check_resume, init_from_checkpoint
+from fast_scnn_tf.training.resume import check_resume, init_from_checkpoint, resume
+from fast_scnn_tf.training.run_folder import locked_run_folder
 from fast_scnn_tf.training.schedule import poly_schedule
 from fast_scnn_tf.training.step import make_train_step  # noqa: F401 (public name)
 from fast_scnn_tf.training.strategy import is_chief, make_strategy
@@ -59,25 +62,94 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
 
     stop_at_step: if > 0, save and return once the step counter reaches it, without changing the
       schedule (for time-boxed jobs; the next call continues).
-    Raises TrainingInterrupted on SIGINT/SIGTERM (after saving) and NonFiniteLossError on a NaN or
-    infinite loss or gradient (without saving it: the latest checkpoint is the last good state).
+    Raises TrainingInterrupted on SIGINT/SIGTERM (after saving), NonFiniteLossError on a NaN or
+    infinite loss or gradient (without saving it: the latest checkpoint is the last good state),
+    and a one-line ValueError when the config, the data or the run folder cannot be used
+    (another process training there included). Nothing is written to `model_dir` before these
+    checks pass: config.json comes with the first checkpoint.
     `train.init_checkpoint` is used only when the run has no checkpoint of its own yet.
-    Returns {"step", "total_steps", "best_miou", "val": last validation metrics or None, ...}.
+    Returns {"step", "total_steps", "start_step", "steps_run", "best_miou", "val": last
+    validation metrics or None, "weights_sha256", ...}.
     """
-    config = with_dataset_classes(config)
+    config = with_dataset_classes(config).validate()
     tc = config.train
-    if tc.batch_size < 1 or tc.checkpoint_every_steps < 1:
-        raise ValueError("batch_size and checkpoint_every_steps must be >= 1")
-    class_weights = class_weights_for(config)
-    check_resume(config, model_dir)
-    os.makedirs(model_dir, exist_ok=True)
-    config.save(model_dir)
     keras.utils.set_random_seed(tc.seed)
     strategy = make_strategy(tc.strategy)
+    chief = is_chief(strategy)
+    with _run_folders(model_dir, chief) as save_dir:
+        saved = check_resume(config, model_dir)
+        class_weights, steps_per_epoch, total, validate = _check_data(config, strategy)
+        with _policy(tc.mixed_precision):
+            model, optimizer, schedule, trackables = _build(config, strategy, total)
+            step = trackables["step"]
+            resumed = resume(os.path.join(model_dir, LATEST_DIR), model, trackables,
+                             tc.batch_size, saved.train.batch_size if saved else tc.batch_size)
+            if resumed:
+                log.info("resuming from %s at step %d (lr %g)%s", resumed, int(step.numpy()),
+                         float(schedule(step)),
+                         "; --init-checkpoint ignored" if tc.init_checkpoint else "")
+            elif tc.init_checkpoint:
+                init_from_checkpoint(model, tc.init_checkpoint)
+            checkpoint = make_checkpoint(model, **trackables)
+            latest = tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, LATEST_DIR),
+                                                max_to_keep=tc.keep_checkpoints)
+            best = tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, BEST_DIR),
+                                              max_to_keep=1)
+            loop = Loop(config, model_dir, model, strategy, optimizer, schedule, step,
+                        trackables["best_miou"], latest, best, steps_per_epoch, total, chief,
+                        validate, progress, class_weights)
+            return loop.run(stop_at_step)
+
+
+def _build(config: Config, strategy: tf.distribute.Strategy, total: int):
+    """The training model, SGD on the poly schedule of the run's own step counter, and the
+    other objects the checkpoint holds: (model, optimizer, schedule, trackables)."""
+    tc = config.train
+    with strategy.scope():
+        model = build_training_model(config)
+        trackables = dict(  # the step counts batches of `batch_size` (see resume.py)
+            step=_counter("step", 0, tf.int64), best_miou=_counter("best_miou", -1.0),
+            batch_size=_counter("batch_size", tc.batch_size, tf.int64))
+        schedule = poly_schedule(tc.learning_rate, total, tc.lr_power, tc.end_learning_rate)
+        optimizer = keras.optimizers.SGD(learning_rate=lambda: schedule(trackables["step"]),
+                                         momentum=tc.momentum)
+        if tc.mixed_precision:
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(model.trainable_variables)
+    trackables["optimizer"] = optimizer
+    # Dropout's RNG state is not part of Keras' checkpoint graph: add it, for exact resumes.
+    trackables["dropout_rng"] = [v for v in model.variables if "seed_generator_state" in v.path]
+    return model, optimizer, schedule, trackables
+
+
+def _counter(name: str, value, dtype=tf.float64) -> tf.Variable:
+    return tf.Variable(value, dtype=dtype, trainable=False, name=name,
+                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+
+@contextlib.contextmanager
+def _run_folders(model_dir: str, chief: bool):
+    """Yields where this process saves checkpoints: the locked run folder for the chief; for the
+    other workers of a multi-worker run (which must save too, as the strategy's collectives
+    span every worker) a scratch folder removed at the end, so only the chief writes the run
+    folder. Every worker restores from the run folder, which must be shared."""
+    if chief:
+        with locked_run_folder(model_dir):
+            yield model_dir
+    else:
+        with tempfile.TemporaryDirectory(prefix="fast_scnn_worker_") as scratch:
+            yield scratch
+
+
+def _check_data(config: Config, strategy: tf.distribute.Strategy):
+    """Refuse data the run cannot use, before anything is built; log the plan. Returns (class
+    weights or None, steps per epoch, total steps, whether there is a val split)."""
+    tc = config.train
     replicas = strategy.num_replicas_in_sync
     if tc.batch_size % replicas:
         raise ValueError(f"batch size {tc.batch_size} does not split over {replicas} replicas")
-
+    warn_if_class_indices(config)
+    class_weights = class_weights_for(config)
     train_frames = num_frames(config.data, "train")
     try:
         val_frames = num_frames(config.data, "val")
@@ -97,44 +169,4 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
              "x".join(map(str, config.data.crop_size)), tc.batch_size, tc.batch_size // replicas,
              steps_per_epoch, total, total / steps_per_epoch, tc.preset, tc.learning_rate,
              tc.mixed_precision, tc.xla)
-
-    with _policy(tc.mixed_precision):
-        with strategy.scope():
-            model = build_training_model(config)
-            step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
-                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-            best_miou = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_miou",
-                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-            schedule = poly_schedule(tc.learning_rate, total, tc.lr_power, tc.end_learning_rate)
-            optimizer = keras.optimizers.SGD(learning_rate=lambda: schedule(step),
-                                             momentum=tc.momentum)
-            if tc.mixed_precision:
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            optimizer.build(model.trainable_variables)
-        # Dropout's RNG state is not part of Keras' checkpoint graph: add it, for exact resumes.
-        dropout_rng = [v for v in model.variables if "seed_generator_state" in v.path]
-        checkpoint = make_checkpoint(model, optimizer=optimizer, step=step, best_miou=best_miou,
-                                     dropout_rng=dropout_rng)
-        chief = is_chief(strategy)
-        # Non-chief workers of a multi-worker run must save too, but into a scratch folder.
-        ckpt_root = model_dir if chief else os.path.join(model_dir, f".worker-{_task_id(strategy)}")
-        latest = tf.train.CheckpointManager(checkpoint, os.path.join(ckpt_root, LATEST_DIR),
-                                            max_to_keep=tc.keep_checkpoints)
-        best = tf.train.CheckpointManager(checkpoint, os.path.join(ckpt_root, BEST_DIR),
-                                          max_to_keep=1)
-        if latest.latest_checkpoint:
-            checkpoint.restore(latest.latest_checkpoint).assert_existing_objects_matched()
-            log.info("resuming from %s at step %d (lr %g)%s", latest.latest_checkpoint,
-                     int(step.numpy()), float(schedule(step)),
-                     "; --init-checkpoint ignored" if tc.init_checkpoint else "")
-        elif tc.init_checkpoint:
-            init_from_checkpoint(model, tc.init_checkpoint)
-
-        loop = Loop(config, model_dir, model, strategy, optimizer, schedule, step, best_miou,
-                     latest, best, steps_per_epoch, total, chief, val_frames > 0, progress,
-                     class_weights)
-        return loop.run(stop_at_step)
-
-
-def _task_id(strategy) -> int:
-    return getattr(strategy.cluster_resolver, "task_id", 0) or 0
+    return class_weights, steps_per_epoch, total, val_frames > 0

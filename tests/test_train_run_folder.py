@@ -1,0 +1,76 @@
+"""One writer per run folder: a second training process is refused with a line naming the
+holder; a killed holder leaves nothing stuck; a model dir that is a file or cannot be written is
+one line too."""
+
+import multiprocessing
+import os
+import signal
+import socket
+
+import pytest
+
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.training import train
+from fast_scnn_tf.training.run_folder import LOCK_FILE, RunFolderBusy, locked_run_folder
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    generate(root, num_train=2, num_val=1, size=(64, 128), seed=0)
+    return Config().override("data", "data_dir", root).override("data", "crop_size", (64, 64))
+
+
+def test_a_second_writer_is_refused_naming_the_holder(config, tmp_path):
+    model_dir = str(tmp_path / "run")
+    with locked_run_folder(model_dir):
+        with pytest.raises(RunFolderBusy) as error:
+            train(config, model_dir, progress=False)
+    message = str(error.value)
+    assert model_dir in message and f"pid {os.getpid()}" in message
+    assert socket.gethostname() in message and "started 20" in message
+    assert "\n" not in message
+    assert os.listdir(model_dir) == [LOCK_FILE]  # the refused run wrote nothing
+
+
+def _hold(model_dir, ready):
+    with locked_run_folder(model_dir):
+        ready.set()
+        signal.pause()
+
+
+def test_the_lock_of_a_killed_process_is_released(tmp_path):
+    model_dir = str(tmp_path / "run")
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    holder = context.Process(target=_hold, args=(model_dir, ready), daemon=True)
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(RunFolderBusy, match=f"pid {holder.pid} "):
+            with locked_run_folder(model_dir):
+                pass
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)  # no clean-up code runs
+        holder.join(60)
+    with locked_run_folder(model_dir):  # the kernel released it with the process
+        pass
+
+
+def test_a_model_dir_that_is_a_file_is_one_line(config, tmp_path):
+    path = tmp_path / "run"
+    path.write_text("not a folder")
+    with pytest.raises(ValueError, match=f"^model dir '{path}' is a file"):
+        train(config, str(path), progress=False)
+    with pytest.raises(ValueError, match="cannot be written .*Not a directory"):
+        train(config, str(path / "inside"), progress=False)
+
+
+def test_a_model_dir_that_cannot_be_written_is_one_line(config, tmp_path, monkeypatch):
+    def refuse(path, *args, **kwargs):  # as on a read-only folder (chmod does not stop root)
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(ValueError, match=r"model dir '.*' cannot be written \(Permission denied\)"):
+        train(config, str(tmp_path), progress=False)

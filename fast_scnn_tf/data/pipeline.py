@@ -96,11 +96,20 @@ def _tfds_frames(cfg: DataConfig, split: str, order_key: tf.Tensor | None, seed:
 
     def one_epoch(epoch):
         ds = base
-        if order_key is not None:  # tfrecords have no random access: shuffle through a buffer
-            epoch_seed = tf.random.stateless_uniform(
-                [], tf.random.experimental.stateless_fold_in(order_key, epoch),
-                minval=0, maxval=2**31 - 1, dtype=tf.int64)
-            ds = ds.shuffle(buffer, seed=epoch_seed)
+        if order_key is not None:
+            # tfrecords have no random access: shuffle within windows of `buffer` records, each
+            # permuted by a stateless draw from (seed, epoch, window), so that the order is a
+            # function of the seed, as the folder source's. Not `Dataset.shuffle`: its seed
+            # cannot be a tensor once a global seed is set (the trainer sets one; with 0, TF
+            # compares the tensor in Python and stops with OperatorNotAllowedInGraphError).
+            epoch_key = tf.random.experimental.stateless_fold_in(order_key, epoch)
+
+            def permute(window, records):
+                key = tf.random.experimental.stateless_fold_in(epoch_key, window)
+                order = tf.argsort(tf.random.stateless_uniform(tf.shape(records[0]), key))
+                return tuple(tf.gather(r, order) for r in records)
+
+            ds = ds.batch(buffer).enumerate().map(permute).unbatch()
         return ds.skip(tf.where(epoch == first_epoch, tf.cast(offset, tf.int64), 0))
 
     epochs = (tf.data.Dataset.counter(first_epoch) if repeat

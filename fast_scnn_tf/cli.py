@@ -61,8 +61,12 @@ def error_line(error: BaseException) -> str:
     iterator context TensorFlow prefixes them with."""
     text = getattr(error, "message", None) or str(error) or type(error).__name__
     failed = re.search(r"assertion failed: (.*)", text)
-    if failed:  # "[label PNG is not single-channel:] [path]" -> "... single-channel: path"
+    if failed:  # in a graph: "[not a PNG file:] [path]" -> "not a PNG file: path"
         return " ".join(re.findall(r"\[([^\[\]]*)\]", failed.group(1))) or failed.group(1)
+    failed = re.search(r"to be true\. Summarized data: (.*)", text, flags=re.S)
+    if failed:  # eager: one value per line, strings as b'...'
+        return " ".join(re.sub(r"^b(['\"])(.*)\1$", r"\2", value.strip())
+                        for value in failed.group(1).splitlines() if value.strip())
     text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
     text = re.sub(r"^.*? with iterator: \S+: ", "", text)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]

@@ -2,12 +2,16 @@
 
 A failing `tf.io.decode_png` inside tf.data does not say which file it was reading, so cheap checks
 run first and name the file in their message: the PNG signature, the IEND trailer (catches truncated
-files, the usual corruption), the label's channel count and the image/label sizes. Damage in the
-middle of a file that passes these checks still fails in `decode_png`, without the name.
+files, the usual corruption), every chunk's CRC (damage in the middle, which `decode_png` reports as
+"Invalid PNG data" without a name), the label's channel count and the image/label sizes.
 """
 
 from __future__ import annotations
 
+import struct
+import zlib
+
+import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.data.datasets import LABEL_TABLE_SIZE
@@ -16,17 +20,49 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with
 
 
+def png_chunks_intact(data: bytes) -> bool:
+    """True if every chunk of PNG `data` fits in the file and matches its CRC-32, up to IEND.
+
+    In Python through `tf.numpy_function` (TensorFlow has no CRC-32 op); zlib releases the GIL on
+    large chunks. Cost, medians of 6 on the (busy) 2-core development machine, for a 4.9 MB
+    1024x2048 PNG: 62 ms, against 1.2 s for its `decode_png`, about 5%."""
+    view, position = memoryview(data), 8
+    while position + 12 <= len(view):
+        length, = struct.unpack_from(">I", view, position)
+        end = position + 12 + length
+        if end > len(view):
+            return False
+        if zlib.crc32(view[position + 4:end - 4]) != struct.unpack_from(">I", view, end - 4)[0]:
+            return False
+        if view[position + 4:position + 8] == b"IEND":
+            return True
+        position = end
+    return False
+
+
+def _chunks_intact_if(data, check) -> np.bool_:
+    """`png_chunks_intact` for `tf.numpy_function`, which passes bytes in graphs and a 0-d array
+    eagerly; True without looking when `check` is false."""
+    data = data.item() if isinstance(data, np.ndarray) else data
+    return np.bool_(not check or png_chunks_intact(data))
+
+
 def _check_png(png: tf.Tensor, path: tf.Tensor, only_if=True) -> list:
     """Assertions to run before decoding (as control dependencies, so they fail first);
     `only_if` (a bool tensor) limits them to the files it is true for."""
     length = tf.strings.length(png)
     skip = tf.logical_not(only_if)
+    signature_ok = tf.strings.substr(png, 0, 8) == _PNG_SIGNATURE
+    trailer_ok = tf.strings.substr(png, tf.maximum(length - 12, 0), 12) == _PNG_TRAILER
+    well_formed = signature_ok & trailer_ok  # else those checks name the problem
+    intact = tf.numpy_function(_chunks_intact_if, [png, tf.logical_and(only_if, well_formed)],
+                               tf.bool, stateful=False)
     return [
-        tf.debugging.Assert(skip | (tf.strings.substr(png, 0, 8) == _PNG_SIGNATURE),
-                            ["not a PNG file:", path]),
-        tf.debugging.Assert(
-            skip | (tf.strings.substr(png, tf.maximum(length - 12, 0), 12) == _PNG_TRAILER),
-            ["corrupt PNG (truncated: no IEND chunk at the end):", path]),
+        tf.debugging.Assert(skip | signature_ok, ["not a PNG file:", path]),
+        tf.debugging.Assert(skip | trailer_ok,
+                            ["corrupt PNG (truncated: no IEND chunk at the end):", path]),
+        tf.debugging.Assert(skip | intact, ["corrupt PNG (a chunk's checksum does not match: "
+                                            "damaged inside):", path]),
     ]
 
 

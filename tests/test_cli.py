@@ -1,0 +1,79 @@
+"""What the command-line tools share (fast_scnn_tf.cli): one-line errors, output-folder checks and
+TensorFlow's start-up noise hidden unless --verbose."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fast_scnn_tf import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _OpError(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+# Messages as TensorFlow 2.21 raises them from a tf.data iterator.
+ASSERTION = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+             "replica:0/task:0/device:CPU:0}} Error in user-defined function passed to "
+             "ParallelMapDatasetV2:6 transformation with iterator: Iterator::Root::Prefetch::"
+             "ParallelMapV2: assertion failed: [image and label sizes differ:] [/d/a.png] "
+             "[64 128] [/d/a_gt.png] [32 128]\n\t [[{{node Assert_6/Assert}}]] "
+             "[Op:IteratorGetNext] name: ")
+DECODE = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+          "replica:0/task:0/device:CPU:0}} Error in user-defined function passed to "
+          "ParallelMapDatasetV2:6 transformation with iterator: Iterator::Root::Prefetch::"
+          "ParallelMapV2: Invalid PNG data, size 18858\n\t [[{{node decode_image/DecodeImage}}]]"
+          " [Op:IteratorGetNext] name: ")
+
+
+EAGER = ("Expected 'tf.Tensor(False, shape=(), dtype=bool)' to be true. Summarized data: "
+         "b'label values outside the class table in'\nb'/d/a_gt.png'\nb'values found:'\n200")
+
+
+def test_error_line_keeps_the_assertion_and_its_file():
+    assert cli.error_line(_OpError(ASSERTION)) == (
+        "image and label sizes differ: /d/a.png 64 128 /d/a_gt.png 32 128")
+    assert cli.error_line(_OpError(EAGER)) == (
+        "label values outside the class table in /d/a_gt.png values found: 200")
+    assert cli.error_line(_OpError(DECODE)) == "Invalid PNG data, size 18858"
+
+
+def test_output_dir_checks(tmp_path):
+    cli.check_output_dir(str(tmp_path / "new" / "deeper"), "--output")  # creatable: fine
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="--output .* is a file"):
+        cli.check_output_dir(str(tmp_path / "file"), "--output")
+    with pytest.raises(ValueError, match="inside the file"):
+        cli.check_output_dir(str(tmp_path / "file" / "sub"), "--output")
+
+
+def _predict_with_missing_model(tmp_path, *extra):
+    import cv2
+    import numpy as np
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((40, 40, 3), np.uint8))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "predict.py"), str(tmp_path / "a.png"), "--model",
+         str(tmp_path / "nope"), "--output", str(tmp_path / "out"), *extra],
+        capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_tools_hide_tensorflows_start_up_lines(tmp_path):
+    """Only the tool's own error line: no absl/oneDNN/cuInit lines (the run imports TensorFlow
+    and initialises its devices before it loads the model)."""
+    result = _predict_with_missing_model(tmp_path)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("predict.py: error: model"), result.stderr
+
+
+def test_verbose_shows_them(tmp_path):
+    result = _predict_with_missing_model(tmp_path, "--verbose")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) > 1, result.stderr

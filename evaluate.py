@@ -10,7 +10,8 @@ CamVid, your own folder), or time it.
 
 Metrics go to `<output>/metrics.json` for the val split at scale 1; other runs get their own name
 (`metrics_scale0.5.json`, `metrics_noskip.json`, `metrics_train.json`, ...) so they never replace
-each other. Existing files are never overwritten without --overwrite.
+each other. Existing files are never overwritten without --overwrite, and prediction folders may
+not lie inside the dataset (their files take the images' names).
 """
 
 from __future__ import annotations
@@ -21,24 +22,15 @@ import logging
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402  (after the log level is set)
-
-from fast_scnn_tf.checkpoint import (  # noqa: E402
-    config_for, find_checkpoint, load_model, model_dir_for)
-from fast_scnn_tf.config import DATASETS  # noqa: E402
-from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
-from fast_scnn_tf.data.datasets import dataset_for  # noqa: E402
-from fast_scnn_tf.evaluation import (  # noqa: E402
-    PredictionWriter, ablate_skip, evaluate, format_table, make_label_fn, speed)
-from fast_scnn_tf.files import write_json  # noqa: E402
-from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
-from fast_scnn_tf.predictor import read_image  # noqa: E402
+from fast_scnn_tf import cli
+from fast_scnn_tf.config import DATASETS
 
 SCALES = (1.0, 0.5, 0.25)
+# Flags that only mean something with --benchmark, and their defaults; and those that only mean
+# something without it. Either kind given in the other mode is refused (it would do nothing).
+BENCHMARK_FLAGS = {"resolutions": None, "tflite": [], "warmup": 100, "iters": 100, "threads": 0}
+EVALUATION_FLAGS = ("dataset", "data_dir", "source", "split", "output", "overwrite",
+                    "ablate_skip", "save_predictions", "save_overlays", "max_frames")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,8 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "the official cityscapesScripts count them; or time inference (--benchmark).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--checkpoint", help="model directory written by train.py, or a "
-                        "checkpoint prefix like DIR/best/ckpt-12 (optional with --benchmark: "
-                        "random weights then)")
+                        "checkpoint prefix like DIR/best/ckpt-12 (default: "
+                        f"{cli.DEFAULT_RUN_DIR}; with --benchmark: none, random weights)")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="which checkpoint of a model directory to load")
     parser.add_argument("--dataset", choices=DATASETS,
@@ -58,9 +50,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="dataset root; default: data_dir of the saved config")
     parser.add_argument("--source", choices=("folder", "tfds"),
                         help="dataset source; default: source of the saved config")
-    parser.add_argument("--split", default="val", choices=("train", "val", "test"),
-                        help="split to evaluate (Cityscapes test has no public labels: with "
-                             "--save-predictions it writes a benchmark-server submission)")
+    parser.add_argument("--split", choices=("train", "val", "test"),
+                        help="split to evaluate, default val (Cityscapes test has no public "
+                             "labels: with --save-predictions it writes a benchmark-server "
+                             "submission)")
     parser.add_argument("--scale", type=float, default=1.0, choices=SCALES,
                         help="input scale (Table 7): the image is downscaled, the prediction "
                              "upsampled and scored against full-resolution labels")
@@ -76,33 +69,49 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--save-overlays", metavar="DIR",
                         help="write <frame>_overlay.png colour overlays into DIR (kept apart from "
                              "the predictions: the official evaluation rejects two PNGs per frame)")
-    parser.add_argument("--max-frames", type=int, default=0,
-                        help="evaluate only the first N frames (0: all); for quick checks")
+    parser.add_argument("--max-frames", type=int,
+                        help="evaluate only the first N frames (default 0: all); for quick checks")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up log (hidden by default)")
     timing = parser.add_argument_group("speed (--benchmark)")
     timing.add_argument("--benchmark", action="store_true",
                         help="time batch-1 inference (cls and prob heads) instead of evaluating")
     timing.add_argument("--resolutions", nargs="+", metavar="HxW",
                         help="input sizes to time; default: 1024x2048 times --scale")
-    timing.add_argument("--tflite", nargs="+", default=[], metavar="FILE",
+    timing.add_argument("--tflite", nargs="+", metavar="FILE",
                         help="also time these TFLite files (ai_edge_litert)")
-    timing.add_argument("--warmup", type=int, default=100, help="warm-up frames (paper: 100)")
-    timing.add_argument("--iters", type=int, default=100, help="timed frames (paper: 100)")
-    timing.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow and TFLite threads; 0: one with a GPU (the paper's "
-                             "setting), all cores on CPU")
+    timing.add_argument("--warmup", type=int, help="warm-up frames (default and paper: 100)")
+    timing.add_argument("--iters", type=int, help="timed frames (default and paper: 100)")
+    timing.add_argument("--threads", type=int,
+                        help="TensorFlow and TFLite threads; default 0: one with a GPU (the "
+                             "paper's setting), all cores on CPU")
     args = parser.parse_args(argv)
 
+    unused = [dest for dest in (EVALUATION_FLAGS if args.benchmark else BENCHMARK_FLAGS)
+              if getattr(args, dest) is not None and getattr(args, dest) is not False]
+    if unused:
+        flag = "--" + unused[0].replace("_", "-")
+        parser.error(f"{flag} does nothing with --benchmark (it times, it does not evaluate)"
+                     if args.benchmark else f"{flag} only applies to --benchmark: add "
+                     "--benchmark, or leave it out")
+    for dest, default in BENCHMARK_FLAGS.items():
+        setattr(args, dest, default if getattr(args, dest) is None else getattr(args, dest))
+    args.split, args.max_frames = args.split or "val", args.max_frames or 0
     if not args.benchmark and not args.checkpoint:
-        parser.error("--checkpoint is required (except with --benchmark)")
+        args.checkpoint = cli.DEFAULT_RUN_DIR
     if args.max_frames < 0 or args.warmup < 0 or args.iters < 1 or args.threads < 0:
         parser.error("--max-frames, --warmup, --threads must be >= 0 and --iters >= 1")
-    if args.checkpoint and not os.path.exists(args.checkpoint) and not os.path.exists(
-            args.checkpoint + ".index"):
-        parser.error(f"--checkpoint '{args.checkpoint}' does not exist")
+    try:
+        if args.checkpoint:
+            cli.check_model_path(args.checkpoint, "--checkpoint")
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
     for path in args.tflite:
         if not os.path.isfile(path):
             parser.error(f"--tflite '{path}' is not a file")
+    cli.import_tensorflow(args.verbose)  # quietly, before the checks below use the package
+    from fast_scnn_tf.evaluation import speed
     try:
         resolutions = args.resolutions or [
             f"{round(1024 * args.scale)}x{round(2048 * args.scale)}"]
@@ -125,6 +134,9 @@ def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
 
 
 def run_benchmark(args) -> int:
+    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.evaluation import speed
+    from fast_scnn_tf.model import build_fast_scnn
     threads = speed.configure_threads(args.threads)
     if args.checkpoint:
         model, _ = load_model(args.checkpoint, which=args.which)
@@ -144,12 +156,40 @@ def run_benchmark(args) -> int:
     return 0
 
 
+def check_prediction_folders(args, data_dir: str) -> None:
+    """Refuse, before any work, prediction folders that cannot be written, that lie inside the
+    dataset (their files take the images' names: with --overwrite they replaced them), or that
+    are one folder (the official evaluation rejects two PNGs per frame)."""
+    folders = {"--save-predictions": args.save_predictions, "--save-overlays": args.save_overlays}
+    for flag, folder in folders.items():
+        if not folder:
+            continue
+        cli.check_output_dir(folder, flag)
+        if data_dir and cli.is_inside(folder, data_dir):
+            raise ValueError(f"{flag} '{folder}' is inside the dataset '{data_dir}': its files "
+                             "would take the images' names; choose a folder outside it")
+    predictions, overlays = args.save_predictions, args.save_overlays
+    if predictions and overlays and (cli.is_inside(predictions, overlays)
+                                     or cli.is_inside(overlays, predictions)):
+        raise ValueError(f"--save-predictions '{predictions}' and --save-overlays '{overlays}' "
+                         "must be two separate folders: the official evaluation rejects two "
+                         "PNGs per frame")
+
+
 def run_evaluation(args) -> int:
+    import tensorflow as tf
+
+    from fast_scnn_tf.checkpoint import config_for, find_checkpoint, load_model, model_dir_for
+    from fast_scnn_tf.data import build_dataset, num_frames
+    from fast_scnn_tf.data.datasets import dataset_for
+    from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip, evaluate, format_table
+    from fast_scnn_tf.files import write_json
     config = config_for(args.checkpoint)
     data = dataclasses.replace(config.data, **{k: v for k, v in (
         ("data_dir", args.data_dir), ("source", args.source), ("dataset", args.dataset)) if v})
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
+    check_prediction_folders(args, data.data_dir)
     dataset = dataset_for(data)
     classes = config.class_table()
     if dataset.classes.names != classes.names:
@@ -166,6 +206,8 @@ def run_evaluation(args) -> int:
                              "(for the benchmark server) with --save-predictions DIR")
         return write_unlabelled_predictions(args, data, dataset)
     output_dir = args.output or model_dir_for(args.checkpoint)
+    cli.check_output_dir(output_dir, "--output" if args.output else
+                         "--output (default: the model directory)")
     metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
                                                              args.ablate_skip))
     if os.path.exists(metrics_path) and not args.overwrite:
@@ -206,6 +248,13 @@ def run_evaluation(args) -> int:
 def write_unlabelled_predictions(args, data, dataset) -> int:
     """A split without public labels (Cityscapes test): write predictions in the dataset's label
     format (for the benchmark server) and score nothing. Files on disk only."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip, make_label_fn
+    from fast_scnn_tf.predictor import read_image
     if data.source != "folder":
         raise ValueError("predictions for an unlabelled split read image files: pass "
                          "--source folder --data-dir DIR")
@@ -235,11 +284,17 @@ def write_unlabelled_predictions(args, data, dataset) -> int:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    import tensorflow as tf
     try:
         return run_benchmark(args) if args.benchmark else run_evaluation(args)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        message = str(e)
+    except tf.errors.OpError as e:  # a bad file met inside tf.data: its check names the file
+        message = cli.error_line(e)
+    except OSError as e:
+        message = f"cannot write {cli.os_error_line(e)}"
+    print(f"evaluate.py: error: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -166,3 +166,92 @@ def test_train_then_evaluate(data_dir, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     metrics = json.load(open(os.path.join(model_dir, "metrics.json")))
     assert metrics["num_frames"] == 2 and metrics["miou"] is not None
+
+
+@pytest.fixture
+def own_data(data_dir, tmp_path):
+    """A private copy of the dataset, for tests that could damage it."""
+    import shutil
+    shutil.copytree(data_dir, tmp_path / "data")
+    return str(tmp_path / "data")
+
+
+@pytest.mark.parametrize("where", [os.path.join("leftImg8bit", "val", "dunmere"), "."])
+def test_predictions_inside_the_dataset_are_refused(run_dir, own_data, tmp_path, capsys, where):
+    """Prediction files take the images' names: inside the data folder they replaced them."""
+    target = os.path.normpath(os.path.join(own_data, where))
+    before = {f: os.path.getmtime(os.path.join(r, f)) for r, _, files in os.walk(own_data)
+              for f in files}
+    assert run_cli("--checkpoint", run_dir, "--data-dir", own_data, "--output", str(tmp_path),
+                   "--save-predictions", target, "--overwrite") == 1
+    err = capsys.readouterr().err
+    assert "--save-predictions" in err and "inside" in err and len(err.strip().splitlines()) == 1
+    after = {f: os.path.getmtime(os.path.join(r, f)) for r, _, files in os.walk(own_data)
+             for f in files}
+    assert after == before
+
+
+def test_overlays_inside_the_dataset_are_refused(run_dir, own_data, tmp_path, capsys):
+    assert run_cli("--checkpoint", run_dir, "--data-dir", own_data, "--output", str(tmp_path),
+                   "--save-overlays", os.path.join(own_data, "gtFine")) == 1
+    assert "--save-overlays" in capsys.readouterr().err
+
+
+def test_predictions_and_overlays_in_one_folder_are_refused(run_dir, data_dir, tmp_path, capsys):
+    both = str(tmp_path / "both")
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
+                   "--save-predictions", both, "--save-overlays", both) == 1
+    err = capsys.readouterr().err
+    assert "--save-predictions" in err and "--save-overlays" in err
+    assert not os.path.exists(both)
+
+
+def test_output_that_is_a_file_is_one_line(run_dir, data_dir, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output",
+                   str(tmp_path / "file")) == 1
+    err = capsys.readouterr().err
+    assert "--output" in err and "is a file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_read_only_output_is_refused_before_evaluating(run_dir, data_dir, tmp_path, capsys,
+                                                       monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: let the permission check see what a user would
+        real_access, blocked = os.access, os.path.realpath(out)
+        monkeypatch.setattr(os, "access", lambda p, mode: os.path.realpath(p) != blocked
+                            and real_access(p, mode))
+    try:
+        assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output",
+                       str(out)) == 1
+    finally:
+        out.chmod(0o755)
+    err = capsys.readouterr()
+    assert "--output" in err.err and "read-only" in err.err and "mIoU" not in err.out
+
+
+def test_checkpoint_that_is_a_file_says_what_was_expected(tmp_path, capsys):
+    (tmp_path / "model").write_text("not a model")
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--checkpoint", str(tmp_path / "model")])
+    err = capsys.readouterr().err
+    assert "is a file" in err and "expected" in err
+
+
+@pytest.mark.parametrize("flag", [["--resolutions", "64x128"], ["--tflite", "m.tflite"],
+                                  ["--warmup", "1"], ["--iters", "100"], ["--threads", "1"]])
+def test_benchmark_flags_without_benchmark_are_refused(run_dir, flag, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.parse_args(["--checkpoint", run_dir, *flag])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # not the usage line
+    assert flag[0] in error and "--benchmark" in error
+
+
+def test_checkpoint_defaults_to_the_default_run_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        evaluate.parse_args([])
+    assert os.path.join("runs", "fast_scnn") in capsys.readouterr().err

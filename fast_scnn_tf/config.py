@@ -77,6 +77,9 @@ class TrainConfig:
     lr_power: float = 0.9
     momentum: float = 0.9
     weight_decay: float = 4e-5  # L2 on every kernel except depthwise ones
+    # L2 on every trainable parameter (depthwise kernels, BatchNorm gamma/beta, biases too), as
+    # mmsegmentation's SGD weight_decay does; the paper (as MobileNet) spares them.
+    decay_all_parameters: bool = False
     aux_weight: float = 0.4  # weight of each auxiliary loss (LtD and GFE heads)
     mixed_precision: bool = False  # mixed_float16 with dynamic loss scaling
     xla: bool = False  # jit_compile the train step (slower on CPU; try it on GPUs)

@@ -6,8 +6,9 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf import build_fast_scnn
+from fast_scnn_tf.config import Config
 from fast_scnn_tf.model import AUX_GFE, AUX_LTD, LOGITS
-from fast_scnn_tf.training import (l2_penalty, masked_cross_entropy, poly_schedule,
+from fast_scnn_tf.training import (apply_preset, l2_penalty, masked_cross_entropy, poly_schedule,
                                    regularized_kernels, training_loss)
 
 
@@ -70,6 +71,20 @@ def test_regularised_variables_are_exactly_the_non_depthwise_kernels():
     # The classifier and both auxiliary heads are regularised; BN and biases are not.
     assert {"cls_logits/kernel", "aux_ltd_logits/kernel", "aux_gfe_logits/kernel"} <= set(got)
     assert not any(p.endswith(("/gamma", "/beta", "/bias")) for p in got)
+
+
+def test_the_mmseg_preset_decays_every_parameter_as_mmsegmentation():
+    model = build_fast_scnn(num_classes=5, aux=True)
+    assert regularized_kernels(model, every_parameter=True) == model.trainable_variables
+    got = {v.path for v in regularized_kernels(model, every_parameter=True)}
+    depthwise = {v.path for layer in model.layers
+                 if isinstance(layer, keras.layers.DepthwiseConv2D) for v in layer.weights}
+    assert depthwise and depthwise <= got
+    assert any(p.endswith(("/gamma", "/beta")) for p in got)
+    assert any(p.endswith("/bias") for p in got)
+    assert apply_preset(Config(), "mmseg").train.decay_all_parameters
+    back = apply_preset(apply_preset(Config(), "mmseg"), "paper")
+    assert not back.train.decay_all_parameters
 
 
 def test_l2_penalty_is_half_the_sum_of_squares_times_the_decay():

@@ -1,5 +1,6 @@
 """The training objective of §4.1: softmax cross-entropy (255 ignored) on the main output, plus
-0.4 × the same on the two auxiliary heads, plus L2 on every kernel except depthwise ones.
+0.4 × the same on the two auxiliary heads, plus L2 on every kernel except depthwise ones (the
+mmseg preset: on every trainable parameter, see `regularized_kernels`).
 
 L2 convention: `weight_decay · Σ ||w||² / 2` (TF-slim's `l2_regularizer`, i.e. `tf.nn.l2_loss`),
 because the paper regularises "as in MobileNet", whose TF-slim code does exactly this; its gradient
@@ -13,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from fast_scnn_tf.data.labels import IGNORE_LABEL
-from fast_scnn_tf.model import AUX_GFE, AUX_LTD, LOGITS
+from fast_scnn_tf.model import LOGITS
 
 
 def masked_cross_entropy(labels: tf.Tensor, logits: tf.Tensor,
@@ -46,11 +47,15 @@ def enet_class_weights(pixel_counts, c: float = 1.02):
     return (1.0 / np.log(c + share)).astype(np.float32)
 
 
-def regularized_kernels(model: keras.Model) -> list:
-    """Kernels that get L2: every Conv2D/Dense kernel (1x1s, 3x3s, classifier and aux heads).
+def regularized_kernels(model: keras.Model, every_parameter: bool = False) -> list:
+    """Variables that get L2: every Conv2D/Dense kernel (1x1s, 3x3s, classifier and aux heads).
 
-    Not depthwise kernels (the paper, following MobileNet), not BatchNorm gamma/beta, not biases.
+    Not depthwise kernels (the paper, following MobileNet), not BatchNorm gamma/beta, not biases;
+    with `every_parameter` (the mmseg preset), every trainable variable, as mmsegmentation's
+    optimizer decays every parameter (its config sets no `paramwise_cfg`).
     """
+    if every_parameter:
+        return list(model.trainable_variables)
     return [layer.kernel for layer in model.layers
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
 
@@ -64,14 +69,15 @@ def l2_penalty(kernels: list, weight_decay: float) -> tf.Tensor:
 
 def training_loss(outputs: dict, labels: tf.Tensor, kernels: list, aux_weight: float,
                   weight_decay: float, class_weights=None) -> dict[str, tf.Tensor]:
-    """All loss terms of one batch: `loss` = main + aux_weight·(aux_ltd + aux_gfe) + l2.
+    """All loss terms of one batch: `loss` = main + aux_weight·(sum of the aux terms) + l2.
 
-    `outputs` is the training model's dict (`logits`, `aux_ltd`, `aux_gfe`, all at label size);
-    `class_weights` (optional, [C]) apply to all three cross-entropies.
+    `outputs` is the training model's dict, all logits at label size: `logits` plus whatever
+    auxiliary heads the model has (Fast-SCNN: `aux_ltd`, `aux_gfe`; FFNet: none);
+    `class_weights` (optional, [C]) apply to every cross-entropy.
     """
-    terms = {name: masked_cross_entropy(labels, outputs[name], class_weights=class_weights)
-             for name in (LOGITS, AUX_LTD, AUX_GFE)}
+    terms = {name: masked_cross_entropy(labels, logits, class_weights=class_weights)
+             for name, logits in outputs.items()}
+    aux = [terms[name] for name in outputs if name != LOGITS]
     terms["l2"] = l2_penalty(kernels, weight_decay)
-    terms["loss"] = (terms[LOGITS] + aux_weight * (terms[AUX_LTD] + terms[AUX_GFE])
-                     + terms["l2"])
+    terms["loss"] = terms[LOGITS] + aux_weight * tf.add_n(aux or [0.0]) + terms["l2"]
     return terms

@@ -20,7 +20,7 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
                     class_weights=None):
     """A tf.function that takes a distributed iterator, runs one optimizer step on every replica
     and returns the loss terms averaged over replicas."""
-    kernels = regularized_kernels(model)
+    kernels = regularized_kernels(model, config.train.decay_all_parameters)
     replicas = strategy.num_replicas_in_sync
     mixed = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     tc = config.train

@@ -74,7 +74,7 @@ def parse_args(argv=None):
                         help="QAT SGD learning rate (momentum 0.9)")
     parser.add_argument("--model-name",
                         help="SavedModel name: the folder TF Serving's --model_name points at "
-                        "(default: fast_scnn; SavedModel only)")
+                        "(default: the run's model, e.g. fast_scnn; SavedModel only)")
     parser.add_argument("--version", type=int, default=None,
                         help="SavedModel version number (default: next free integer; SavedModel "
                         "only)")
@@ -94,7 +94,6 @@ def parse_args(argv=None):
             parser.error(f"{flag} names a SavedModel, but --tflite/--qat-steps write TFLite files "
                          f"({flag} would be ignored)")
     args.quantize = args.quantize or ["none"]
-    args.model_name = args.model_name or "fast_scnn"
     if min(args.input_size) < 32:
         parser.error(f"--input-size must be at least 32x32, got {args.input_size}")
     if args.qat_steps < 0 or args.calibration_steps < 1 or args.validation_frames < 1:
@@ -129,12 +128,16 @@ def main(argv=None) -> int:
     size = tuple(args.input_size)
     try:
         model, config = load_model(args.checkpoint, args.which)
+        if args.qat_steps and config.model.name != "fast_scnn":
+            raise ValueError(f"--qat-steps: quantisation-aware training is implemented for "
+                             f"fast_scnn only, not {config.model.name}; post-training int8 "
+                             "(--tflite --quantize int8) works for every model")
         frames = frames_for(config, args.calibration_data, size, args.validation_frames,
                             split="val", seed=1)
         if not args.tflite and not args.qat_steps:
             exporter.export_saved_model(model, config, args.output, args.mode, frames,
-                                        args.model_name, args.version, args.overwrite,
-                                        args.min_agreement)
+                                        args.model_name or config.model.name, args.version,
+                                        args.overwrite, args.min_agreement)
             return 0
         calibration = lambda: frames_for(config, args.calibration_data, size,  # noqa: E731
                                          args.calibration_steps, split="train")

@@ -27,6 +27,7 @@ cli.import_tensorflow(verbose="--verbose" in sys.argv[1:])
 
 from fast_scnn_tf.config import (  # noqa: E402
     CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, STRATEGIES, Config, ConfigError)
+from fast_scnn_tf.model import MODEL_NAMES  # noqa: E402
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
 
 # Flag -> (config section, field). Flags left unset keep the preset's (or the saved run's) value.
@@ -34,6 +35,7 @@ OVERRIDES = {
     "data_dir": ("data", "data_dir"),
     "data_source": ("data", "source"),
     "dataset": ("data", "dataset"),
+    "model": ("model", "name"),
     "crop_size": ("data", "crop_size"),
     "deterministic": ("data", "deterministic"),
     "dropout": ("model", "dropout"),
@@ -67,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder: config.json, checkpoints/, best/, logs/ (TensorBoard), "
                         "train_log.jsonl; resumed if it already holds a run "
                         f"[{cli.DEFAULT_RUN_DIR}]")
+    p.add_argument("--model", choices=MODEL_NAMES, metavar="MODEL",
+                   help="fast_scnn, or an FFNet variant by its official name (e.g. "
+                        "ffnet40S_BCC_mobile, ffnet46NS_CCC_mobile, ffnet18_dAAC; all: "
+                        f"{', '.join(MODEL_NAMES[1:])}); saved with the run [{d.model.name}]")
     p.add_argument("--dataset", choices=DATASETS,
                    help="what --data-dir holds: cityscapes (official layout), camvid (SegNet "
                         "layout: train/ trainannot/ ...) or folder (images/<split>/, "
@@ -100,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS,
                    help="weigh the loss per class: enet = 1/ln(1.02 + class share of the train "
                         f"pixels), for datasets with rare classes [{d.train.class_weighting}]")
-    p.add_argument("--dropout", type=float, help=f"dropout before the last layer "
+    p.add_argument("--dropout", type=float, help=f"Fast-SCNN's dropout before the last layer "
                    f"[{d.model.dropout}]")
     p.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,
                    help="mixed_float16 with dynamic loss scaling (GPUs; slow on CPU) [off]")

@@ -23,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from fast_scnn_tf.config import CONFIG_FILE, Config
-from fast_scnn_tf.model import build_fast_scnn, inference_model
+from fast_scnn_tf.model import build_model, inference_model
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ BEST_DIR = "best"
 def build_training_model(config: Config, input_shape=(None, None, 3)) -> keras.Model:
     """The training model a run's config describes (aux heads included): the one place that
     builds it, for training and for every loader."""
-    return build_fast_scnn(num_classes=config.model.num_classes, aux=True,
-                           dropout=config.model.dropout, input_shape=input_shape)
+    return build_model(config.model.name, num_classes=config.model.num_classes, aux=True,
+                       dropout=config.model.dropout, input_shape=input_shape)
 
 
 def make_checkpoint(model: keras.Model, **trackables) -> tf.train.Checkpoint:

@@ -169,9 +169,11 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
     """Write `config.json` and `best/ckpt-0` (with its `checkpoint` index) as a model directory
     that `fast_scnn_tf.checkpoint.find_checkpoint` resolves. Written beside `model_dir` under a
     temporary name and renamed into place, so a failure never leaves a half-written folder."""
+    import keras
     import tensorflow as tf
     from fast_scnn_tf.checkpoint import BEST_DIR, make_checkpoint
     from fast_scnn_tf.config import Config
+    from fast_scnn_tf.model import LOGITS
 
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise FileExistsError(f"--model-dir '{model_dir}' is a file")
@@ -188,7 +190,10 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
         config.model.num_classes = int(model.output.shape[-1])
         config.save(tmp)
         # The manager writes the `checkpoint` index with relative paths: the rename keeps it valid.
-        tf.train.CheckpointManager(make_checkpoint(model), os.path.join(tmp, BEST_DIR),
+        # Runs store the training model (a dict of outputs), as checkpoint.build_training_model
+        # builds it; FFNet's has the logits only.
+        training = keras.Model(model.input, {LOGITS: model.output}, name=variant)
+        tf.train.CheckpointManager(make_checkpoint(training), os.path.join(tmp, BEST_DIR),
                                    max_to_keep=1).save(checkpoint_number=0)
         if os.path.isdir(model_dir):
             shutil.rmtree(model_dir)  # empty, or --overwrite was given

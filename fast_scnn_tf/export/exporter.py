@@ -72,8 +72,10 @@ def export_saved_model(model: keras.Model, config: Config, output: str, mode: st
     return {"path": path, **report}
 
 
-def tflite_filename(mode: str, variant: str, input_size: tuple[int, int]) -> str:
-    return f"fast_scnn_{mode}_{variant}_{input_size[0]}x{input_size[1]}.tflite"
+def tflite_filename(mode: str, variant: str, input_size: tuple[int, int],
+                    model_name: str = "fast_scnn") -> str:
+    """`<model>_<mode>_<variant>_<H>x<W>.tflite`, e.g. fast_scnn_cls_int8_1024x2048.tflite."""
+    return f"{model_name}_{mode}_{variant}_{input_size[0]}x{input_size[1]}.tflite"
 
 
 def write_tflite(content: bytes, head: keras.Model, config: Config, output: str, mode: str,
@@ -81,7 +83,7 @@ def write_tflite(content: bytes, head: keras.Model, config: Config, output: str,
                  min_agreement: float | None = None, **metadata) -> dict:
     """Validate TFLite `content` against the Keras `head`, then write it and then its JSON, each
     atomically."""
-    path = os.path.join(output, tflite_filename(mode, variant, input_size))
+    path = os.path.join(output, tflite_filename(mode, variant, input_size, config.model.name))
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"'{path}' already exists: pass --overwrite")
     interp = tflite.interpreter(content)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from fast_scnn_tf.model.fast_scnn import LOGITS as MODEL_LOGITS
 from fast_scnn_tf.model.layers import ResizeLike
 
 CLS, PROB = "cls", "prob"
@@ -28,7 +29,6 @@ MODES = (CLS, PROB)
 # Output names of the heads (and of the SavedModel signatures).
 LABELS = "labels"  # uint8 [batch, H, W] train ids 0..num_classes-1
 PROBABILITIES = "probabilities"  # float32 [batch, H, W, num_classes], softmax over classes
-LOW_RES_LOGITS_LAYER = "cls_logits"  # the classifier's 1x1 conv, logits at 1/8 of the input
 
 
 class ArgmaxLabels(keras.layers.Layer):
@@ -52,9 +52,10 @@ class CastToFloat(keras.layers.Layer):
 
 
 def low_res_logits(model: keras.Model) -> keras.Model:
-    """The sub-model from the image to the classifier's 1/8-resolution logits (not upsampled)."""
-    return keras.Model(model.input, model.get_layer(LOW_RES_LOGITS_LAYER).output,
-                       name="fast_scnn_low_res")
+    """The sub-model from the image to the logits before their resize to the input (1/8 of the
+    input for Fast-SCNN, 1/4 or 1/8 for FFNet): every model ends in `ResizeLike` named LOGITS."""
+    resize = model.get_layer(MODEL_LOGITS)
+    return keras.Model(model.input, resize.input[0], name=f"{model.name}_low_res")
 
 
 def build_head(model: keras.Model, mode: str, input_size: tuple[int, int] | None = None,

@@ -31,6 +31,9 @@ def check_resume(config: Config, model_dir: str) -> Config | None:
     if not os.path.isfile(os.path.join(model_dir, CONFIG_FILE)):
         return None
     saved = Config.load(model_dir)
+    if saved.model.name != config.model.name:
+        raise ValueError(f"'{model_dir}' holds a {saved.model.name} run, but this run asks for "
+                         f"{config.model.name}: use a new --model-dir")
     if saved.model.num_classes != config.model.num_classes:
         raise ValueError(f"'{model_dir}' holds a run with {saved.model.num_classes} classes, but "
                          f"this run asks for {config.model.num_classes}: use a new --model-dir")

@@ -51,7 +51,8 @@ class DataConfig:
     data_dir: str = ""  # dataset root (folder) or the tfds manual_dir holding the zips (tfds)
     tfds_data_dir: str = ""  # where tfds keeps the prepared dataset; "" = tfds default
     use_coarse: bool = False  # add gtCoarse/train_extra to training (the paper's coarse experiment)
-    crop_size: tuple[int, int] = (1024, 2048)  # the paper trains on full frames
+    # The paper gives no crop size: full frames are our choice (the mmseg preset uses 512x1024).
+    crop_size: tuple[int, int] = (1024, 2048)
     min_scale: float = 0.5
     max_scale: float = 2.0
     flip: bool = True

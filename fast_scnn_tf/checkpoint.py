@@ -81,7 +81,7 @@ def newest_intact(directory: str) -> str | None:
     if state.model_checkpoint_path in prefixes:  # the last saved first, then by age
         prefixes.remove(state.model_checkpoint_path)
     prefixes = [state.model_checkpoint_path] + prefixes[::-1]
-    prefixes = [p if os.path.isabs(p) else os.path.join(directory, p) for p in prefixes]
+    # get_checkpoint_state already joins relative entries with `directory`: use them as they are.
     problems = []
     for prefix in prefixes:
         if not tf.io.gfile.exists(prefix + ".index"):

@@ -167,3 +167,15 @@ def test_a_damaged_checkpoint_named_explicitly_or_alone_is_one_line(tmp_path):
     _damage(str(tmp_path / LATEST_DIR / "ckpt-1"), "checksum")
     with pytest.raises(ValueError, match="every checkpoint in .* is damaged"):
         newest_intact(str(tmp_path / LATEST_DIR))
+
+
+def test_relative_model_dir_is_found(tmp_path, monkeypatch):
+    """A run folder named by a relative path (as `models/camvid` in the README)."""
+    import tensorflow as tf
+
+    from fast_scnn_tf.checkpoint import find_checkpoint
+    monkeypatch.chdir(tmp_path)
+    step = tf.Variable(3, dtype=tf.int64)
+    tf.train.CheckpointManager(tf.train.Checkpoint(step=step), os.path.join("run", "best"),
+                               1).save(checkpoint_number=3)
+    assert find_checkpoint("run") == os.path.join("run", "best", "ckpt-3")

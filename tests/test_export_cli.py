@@ -70,7 +70,8 @@ def test_flags_that_would_do_nothing_are_refused(argv, flag, capsys):
 def test_defaults_are_the_default_run_and_export_folders():
     args = export.parse_args([])
     assert args.checkpoint == os.path.join("runs", "fast_scnn") and args.output == "exports"
-    assert args.quantize == ["none"] and args.model_name == "fast_scnn"
+    # no --model-name: the SavedModel is named after the run's model (fast_scnn, an FFNet variant)
+    assert args.quantize == ["none"] and args.model_name is None
 
 
 @pytest.mark.parametrize("flag", ["--checkpoint", "--output"])

@@ -152,8 +152,6 @@ def test_benchmark_without_checkpoint_uses_random_weights(capsys):
 
 @pytest.mark.slow
 def test_train_then_evaluate(data_dir, tmp_path):
-    if not os.path.isfile(os.path.join(ROOT, "train.py")):
-        pytest.skip("train.py not there yet")
     model_dir = str(tmp_path / "run")
     train = subprocess.run(
         [sys.executable, "train.py", "--model-dir", model_dir, "--data-dir", data_dir,

@@ -8,6 +8,7 @@ call `import_tensorflow(args.verbose)`.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -31,7 +32,8 @@ def import_tensorflow(verbose: bool = False):
     and CUDA_VISIBLE_DEVICES="" would hide GPUs. So stderr's file descriptor points at a temp file
     only while TensorFlow is imported and lists its devices (when CUDA initialises), then is put
     back: GPUs stay usable and later errors are shown. If the import fails, the captured lines are
-    replayed before the exception.
+    replayed before the exception. TensorFlow's Python INFO lines ("Assets written to ...") are
+    hidden too; the tools log their own progress.
     """
     if verbose:
         import tensorflow as tf
@@ -52,6 +54,7 @@ def import_tensorflow(verbose: bool = False):
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
     return tf
 
 

@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 
 import pytest
 
@@ -103,3 +104,59 @@ def test_documented_make_target_exists(command):
     target = command.split()[1]
     result = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_train_without_data_says_where_to_put_cityscapes(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # a project folder without data/cityscapes
+    with pytest.raises(SystemExit) as exit_info:
+        _load_main("train.py")(["--epochs", "1000"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert os.path.join("data", "cityscapes") in err and "cityscapes-dataset.com" in err
+
+
+@pytest.mark.slow
+def test_the_two_commands_people_are_told_to_run_work_as_written(tmp_path):
+    """`python train.py --epochs 1000`, then `python export.py --mode cls --tflite`, with nothing
+    but those flags, in a folder holding data/cityscapes (a tiny generated set).
+
+    The paper's first step (12 crops of 1024x2048) took more than 17 GB on the 2-core CPU
+    machine, too much for a test: train.py is killed once its loop starts, after its log showed
+    a run in runs/fast_scnn from data/cityscapes at the paper's crop and batch. The export command
+    then runs on a checkpoint the test saves into that run folder. Neither command may show
+    TensorFlow's start-up noise."""
+    import tensorflow as tf
+
+    from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
+    from fast_scnn_tf.config import Config
+    from fast_scnn_tf.data.synthetic import generate
+    from fast_scnn_tf.model import build_fast_scnn
+    generate(str(tmp_path / "data" / "cityscapes"), num_train=12, num_val=1, size=(64, 128),
+             seed=0)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    train = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "1000"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    output = []
+    for line in train.stdout:
+        output.append(line)
+        if "epoch 1/1000" in line:
+            train.kill()
+    train.wait(timeout=60)
+    train_output = "".join(output)
+    assert "epoch 1/1000" in train_output, train_output[-3000:]
+    for default in (os.path.join("data", "cityscapes"), "12 train", "1024x2048", "batch 12"):
+        assert default in train_output, train_output[-3000:]
+    run_dir = tmp_path / "runs" / "fast_scnn"
+    assert run_dir.is_dir()
+
+    Config().save(str(run_dir))
+    tf.train.CheckpointManager(make_checkpoint(build_fast_scnn(aux=True)),
+                               str(run_dir / LATEST_DIR), 1).save()
+    export = subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), "--mode", "cls",
+                             "--tflite"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=1200)
+    assert export.returncode == 0, export.stderr[-3000:]
+    assert os.path.isfile(tmp_path / "exports" / "fast_scnn_cls_float32_1024x2048.tflite")
+    for text in (train_output, export.stdout + export.stderr):
+        assert "cuInit" not in text and "absl::InitializeLog" not in text, text[-3000:]

@@ -1,7 +1,11 @@
 """One optimizer step as a `tf.function` run through a `tf.distribute` strategy.
 
 The global batch is split over the replicas and gradients are summed, so each replica's loss is
-divided by the replica count. Keras' SGD folds the learning rate into the momentum buffer
+divided by the replica count. BatchNorm normalises over each replica's frames; Keras keeps a copy
+of its moving statistics per replica (aggregation NONE), each updated from that replica's frames
+only, so they are averaged over the replicas after every step: every replica, and every worker of
+a multi-worker run, then holds the same model, and the statistics follow all frames of the batch
+(without it, the saved model had the first replica's). Keras' SGD folds the learning rate into the momentum buffer
 (m = 0.9·m − lr·g); TF1's MomentumOptimizer and PyTorch scale after (m = 0.9·m + g; w −= lr·m).
 The two agree while the rate is constant and differ negligibly under the slowly decaying poly
 schedule.
@@ -9,11 +13,15 @@ schedule.
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.training.losses import regularized_kernels, training_loss
+
+MOVING = "moving_statistics"  # not a loss term: BatchNorm statistics on their way to the mean
 
 
 def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable,
@@ -24,6 +32,9 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
     replicas = strategy.num_replicas_in_sync
     mixed = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     tc = config.train
+    moving = [v for v in model.non_trainable_variables
+              if v.path.endswith(("moving_mean", "moving_variance"))]
+    sync = replicas > 1 and bool(moving)
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
@@ -43,6 +54,8 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
             finite = tf.logical_and(finite, tf.reduce_all(
                 [tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
         terms["finite"] = tf.cast(finite, tf.float32)
+        if sync:  # this replica's moving statistics, flat: one all-reduce in train_step
+            terms[MOVING] = tf.concat([tf.reshape(v, [-1]) for v in moving], 0)
         return terms
 
     replica_step = tf.function(replica_step, jit_compile=tc.xla)
@@ -52,7 +65,12 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
         images, labels = next(iterator)
         terms = strategy.run(replica_step, args=(images, labels))
         step.assign_add(1)
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                for k, v in terms.items()}  # "finite" stays 1 only if every replica's is 1
+        terms = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+                 for k, v in terms.items()}  # "finite" stays 1 only if every replica's is 1
+        if sync:
+            means = tf.split(terms.pop(MOVING), [math.prod(v.shape) for v in moving])
+            for variable, mean in zip(moving, means):
+                variable.assign(tf.reshape(mean, variable.shape))
+        return terms
 
     return train_step

@@ -26,7 +26,7 @@ def test_unknown_ids_are_ignored():
 
 
 def test_license_plate_is_ignored():
-    plate = [label for label in labels.LABELS if label.name == "license plate"][0]
+    plate = [label for label in labels.CITYSCAPES_LABELS if label.name == "license plate"][0]
     assert plate.id == -1 and plate.train_id == labels.IGNORE_LABEL
 
 

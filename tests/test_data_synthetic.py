@@ -9,9 +9,10 @@ import pytest
 
 from fast_scnn_tf.data import labels, layout, synthetic
 
-VOID_IDS = {labels.LABELS[i].id for i in range(len(labels.LABELS))
-            if labels.LABELS[i].train_id == labels.IGNORE_LABEL}
-TRAIN_CLASS_IDS = {label.id for label in labels.LABELS if label.train_id != labels.IGNORE_LABEL}
+VOID_IDS = {label.id for label in labels.CITYSCAPES_LABELS
+            if label.train_id == labels.IGNORE_LABEL}
+TRAIN_CLASS_IDS = {label.id for label in labels.CITYSCAPES_LABELS
+                   if label.train_id != labels.IGNORE_LABEL}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import tensorflow as tf
 import evaluate
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
-from fast_scnn_tf.data.labels import LABELS
+from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
 from fast_scnn_tf.data.synthetic import generate
 from fast_scnn_tf.model import build_fast_scnn
 
@@ -139,7 +139,7 @@ def test_test_split_predictions_for_submission(run_dir, data_dir, tmp_path, scal
     assert sorted(os.listdir(preds)) == test_images
     label_ids = cv2.imread(str(preds / test_images[0]), cv2.IMREAD_UNCHANGED)
     assert label_ids.shape == (64, 128)  # full resolution, also when fed at half scale
-    assert set(label_ids.ravel()) <= {l.id for l in LABELS if l.train_id != 255}
+    assert set(label_ids.ravel()) <= {l.id for l in CITYSCAPES_LABELS if l.train_id != 255}
     assert not any(name.startswith("metrics") for name in os.listdir(tmp_path))
 
 

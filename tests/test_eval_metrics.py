@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf.data.labels import (
-    CATEGORY_NAMES, CLASS_NAMES, LABELS, TRAIN_ID_TO_CATEGORY, id_to_train_id_table,
+    CATEGORY_NAMES, CLASS_NAMES, CITYSCAPES_LABELS, TRAIN_ID_TO_CATEGORY, id_to_train_id_table,
     train_id_to_id_table)
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import category_confusion, compute_metrics, confusion_matrix
@@ -130,7 +130,7 @@ def test_mean_class_accuracy_averages_recall_over_present_classes():
 
 # --- The official evaluation written out literally on the 34 Cityscapes label ids -----------
 
-_BY_ID = {l.id: l for l in LABELS if l.id >= 0}
+_BY_ID = {l.id: l for l in CITYSCAPES_LABELS if l.id >= 0}
 _EVAL_IDS = sorted(_BY_ID)
 _IGNORED = {i for i in _EVAL_IDS if _BY_ID[i].train_id == 255}  # ignoreInEval
 

@@ -12,7 +12,7 @@ def dataset(use_coarse: bool = False) -> Dataset:
     """`use_coarse` adds gtCoarse/train_extra to the train split (the paper's coarse experiment)."""
     return Dataset(
         name="cityscapes", classes=labels.CLASSES,
-        label_values=value_table({l.id: l.train_id for l in labels.LABELS if l.id >= 0}),
+        label_values=value_table({l.id: l.train_id for l in labels.CITYSCAPES_LABELS if l.id >= 0}),
         list_frames=lambda data_dir, split: layout.list_frames(data_dir, split, use_coarse),
         list_images=layout.list_images, frame_name=layout.frame_name,
         splits=("train", "val", "test"), labelled_splits=("train", "val"),

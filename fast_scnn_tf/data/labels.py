@@ -24,7 +24,7 @@ class Label(NamedTuple):
     color: tuple[int, int, int]
 
 
-LABELS: tuple[Label, ...] = (
+CITYSCAPES_LABELS: tuple[Label, ...] = (
     Label("unlabeled", 0, 255, "void", 0, (0, 0, 0)),
     Label("ego vehicle", 1, 255, "void", 0, (0, 0, 0)),
     Label("rectification border", 2, 255, "void", 0, (0, 0, 0)),
@@ -62,7 +62,8 @@ LABELS: tuple[Label, ...] = (
     Label("license plate", -1, 255, "vehicle", 7, (0, 0, 142)),
 )
 
-_TRAIN_LABELS = sorted((l for l in LABELS if l.train_id != IGNORE_LABEL), key=lambda l: l.train_id)
+_TRAIN_LABELS = sorted((l for l in CITYSCAPES_LABELS if l.train_id != IGNORE_LABEL),
+                       key=lambda l: l.train_id)
 CLASS_NAMES: tuple[str, ...] = tuple(l.name for l in _TRAIN_LABELS)
 # The 7 evaluated categories (void is not evaluated), in category-id order.
 CATEGORY_NAMES: tuple[str, ...] = (
@@ -81,7 +82,7 @@ def id_to_train_id_table() -> np.ndarray:
 
     (The input pipeline uses `cityscapes.DATASET.label_values`, where unknown ids are an error.)"""
     table = np.full(256, IGNORE_LABEL, np.uint8)
-    for label in LABELS:
+    for label in CITYSCAPES_LABELS:
         if label.id >= 0:
             table[label.id] = label.train_id
     return table

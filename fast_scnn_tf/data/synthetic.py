@@ -23,7 +23,7 @@ import numpy as np
 
 from fast_scnn_tf.data import labels
 
-ID = {label.name: label.id for label in labels.LABELS}
+ID = {label.name: label.id for label in labels.CITYSCAPES_LABELS}
 # Made-up city names (lowercase letters, as the official tools' file pattern requires).
 CITIES = {"train": ("alderwick", "brenford", "corvale"), "val": ("dunmere", "elsbury")}
 _SPLIT_INDEX = {"train": 0, "val": 1}

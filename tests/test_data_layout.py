@@ -105,3 +105,15 @@ def test_frame_name_is_the_file_stem():
     assert layout.frame_name("/d/leftImg8bit/val/aachen/aachen_000000_000019_leftImg8bit.png") \
         == "aachen_000000_000019"
     assert layout.frame_name("x/other.png") == "other"
+
+
+@pytest.mark.parametrize("split", ["val", "train_extra"])
+def test_frame_paths_are_the_paths_the_reader_finds(tmp_path, split):
+    """The writer's names (`frame_paths`) and the reader's (`list_frames`) are one naming: the
+    hand-written official names here, for a city with a hyphen as in Cityscapes' `bad-honnef`."""
+    root = str(tmp_path)
+    stem = layout.frame_stem("bad-honnef", 7, 19)
+    assert stem == "bad-honnef_000007_000019"
+    expected = add_frame(root, split, "bad-honnef", 7, coarse=split == "train_extra")
+    assert layout.frame_paths(root, split, stem) == expected
+    assert layout._list_split(root, split) == [expected]

@@ -1,5 +1,6 @@
-"""The official Cityscapes folder layout: finding image/label pairs, and saying what is wrong when
-they do not pair up.
+"""The official Cityscapes folder layout and file naming: the one module that knows them. The
+reader (`list_frames`), the synthetic-scene writer and the prediction writer (through
+`cityscapes.dataset().prediction_suffix`) all take the names from here.
 
     <root>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
     <root>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png
@@ -12,20 +13,35 @@ import glob
 import os
 
 SPLITS = ("train", "val", "test", "train_extra")
-IMAGE_SUFFIX = "_leftImg8bit.png"
+IMAGE_DIR, IMAGE_SUFFIX = "leftImg8bit", "_leftImg8bit.png"
+FINE_DIR, FINE_SUFFIX = "gtFine", "_gtFine_labelIds.png"
+COARSE_DIR, COARSE_SUFFIX = "gtCoarse", "_gtCoarse_labelIds.png"
 
 EXPECTED_LAYOUT = (
     "expected the official Cityscapes layout: "
-    "<data_dir>/leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png with labels in "
-    "<data_dir>/gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png "
-    "(gtCoarse/.../_gtCoarse_labelIds.png for train_extra)")
+    f"<data_dir>/{IMAGE_DIR}/<split>/<city>/<city>_<seq>_<frame>{IMAGE_SUFFIX} with labels in "
+    f"<data_dir>/{FINE_DIR}/<split>/<city>/<city>_<seq>_<frame>{FINE_SUFFIX} "
+    f"({COARSE_DIR}/.../{COARSE_SUFFIX} for train_extra)")
 
 
 def _label_dir_and_suffix(split: str) -> tuple[str, str]:
     # train_extra only has coarse annotations; every other split has fine ones.
     if split == "train_extra":
-        return "gtCoarse", "_gtCoarse_labelIds.png"
-    return "gtFine", "_gtFine_labelIds.png"
+        return COARSE_DIR, COARSE_SUFFIX
+    return FINE_DIR, FINE_SUFFIX
+
+
+def frame_stem(city: str, sequence: int, frame: int) -> str:
+    """`<city>_<seq>_<frame>` with six-digit numbers, e.g. `aachen_000000_000019`."""
+    return f"{city}_{sequence:06d}_{frame:06d}"
+
+
+def frame_paths(data_dir: str, split: str, stem: str) -> tuple[str, str]:
+    """(image, label) paths of frame `stem` (from `frame_stem`) of `split` under `data_dir`."""
+    city = stem.rsplit("_", 2)[0]
+    label_dir, label_suffix = _label_dir_and_suffix(split)
+    return (os.path.join(data_dir, IMAGE_DIR, split, city, stem + IMAGE_SUFFIX),
+            os.path.join(data_dir, label_dir, split, city, stem + label_suffix))
 
 
 def frame_name(image_path: str) -> str:
@@ -40,7 +56,7 @@ def list_images(data_dir: str, split: str) -> list[str]:
         raise ValueError(f"unknown split '{split}': expected one of {SPLITS}")
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {EXPECTED_LAYOUT}")
-    image_dir = os.path.join(data_dir, "leftImg8bit", split)
+    image_dir = os.path.join(data_dir, IMAGE_DIR, split)
     if not os.path.isdir(image_dir):
         raise FileNotFoundError(f"no folder '{image_dir}'; {EXPECTED_LAYOUT}")
     paths = sorted(glob.glob(os.path.join(image_dir, "*", "*" + IMAGE_SUFFIX)))
@@ -53,7 +69,7 @@ def list_images(data_dir: str, split: str) -> list[str]:
 def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
     images = list_images(data_dir, split)
     label_root, label_suffix = _label_dir_and_suffix(split)
-    image_dir = os.path.join(data_dir, "leftImg8bit", split)
+    image_dir = os.path.join(data_dir, IMAGE_DIR, split)
     label_dir = os.path.join(data_dir, label_root, split)
     if not os.path.isdir(label_dir):
         raise FileNotFoundError(f"no label folder '{label_dir}' for the images in '{image_dir}'; "

@@ -27,7 +27,8 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks import record  # noqa: E402
 from fast_scnn_tf.config import DataConfig  # noqa: E402
-from fast_scnn_tf.data import build_dataset, num_frames, synthetic  # noqa: E402
+from fast_scnn_tf import synthetic  # noqa: E402
+from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
 
 
 def _cpu_seconds() -> float:

@@ -12,7 +12,7 @@ import tensorflow as tf
 import evaluate
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.model import build_fast_scnn
 
 FRAME = "dunmere_000000_000019"  # a val frame of the synthetic set below

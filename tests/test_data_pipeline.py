@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf.config import DataConfig
-from fast_scnn_tf.data import build_dataset, labels, list_frames, num_frames, synthetic
+from fast_scnn_tf import synthetic
+from fast_scnn_tf.data import build_dataset, labels, list_frames, num_frames
 
 SIZE = (48, 80)
 NUM_TRAIN, NUM_VAL = 5, 3

@@ -129,7 +129,7 @@ def test_the_two_commands_people_are_told_to_run_work_as_written(tmp_path):
 
     from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
     from fast_scnn_tf.config import Config
-    from fast_scnn_tf.data.synthetic import generate
+    from fast_scnn_tf.synthetic import generate
     from fast_scnn_tf.model import build_fast_scnn
     generate(str(tmp_path / "data" / "cityscapes"), num_train=12, num_val=1, size=(64, 128),
              seed=0)

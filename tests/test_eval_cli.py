@@ -12,7 +12,7 @@ import evaluate
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.model import build_fast_scnn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

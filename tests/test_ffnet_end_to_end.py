@@ -11,7 +11,7 @@ import evaluate
 import export
 import predict
 import train
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import train as train_cli
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.labels import id_to_train_id_table
 from fast_scnn_tf.data.pipeline import label_pixel_counts
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.training.data_checks import warn_if_class_indices
 
 TINY = ["--epochs", "1", "--batch-size", "2", "--crop-size", "64", "128", "--no-progress"]

@@ -18,7 +18,7 @@ from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
                                    train)
 from fast_scnn_tf.training.data_checks import with_dataset_classes

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
@@ -37,7 +37,7 @@ TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    """As `python -m fast_scnn_tf.data.synthetic --out DIR --num-train 8 --num-val 4
+    """As `python -m fast_scnn_tf.synthetic --out DIR --num-train 8 --num-val 4
     --size 128 256 --seed 0`."""
     root = str(tmp_path_factory.mktemp("synthetic"))
     generate(root, num_train=8, num_val=4, size=(128, 256), seed=0)

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.data.synthetic import generate
+from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.training import train
 from fast_scnn_tf.training.run_folder import LOCK_FILE, RunFolderBusy, locked_run_folder
 

@@ -1,4 +1,4 @@
-"""Cityscapes input: folder layout or tfds, label table, paper augmentations, synthetic scenes."""
+"""Dataset input: folder layouts or tfds, class tables, decoding, the paper's augmentations."""
 
 from fast_scnn_tf.data.labels import (
     CATEGORY_NAMES, CITYSCAPES_LABELS, CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES, PALETTE,

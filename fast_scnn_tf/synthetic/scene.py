@@ -1,4 +1,4 @@
-"""Procedural street scenes in the official Cityscapes layout, for the demo and the tests.
+"""Procedural street scenes: an image and its exact Cityscapes label ids, drawn together.
 
 Nobody here can download Cityscapes, so this draws frames that need a model to learn something:
 a pinhole camera over a street (perspective road with lane marks, sidewalks, terrain, facades with
@@ -6,17 +6,10 @@ windows, walls, fences, trees, poles with signs and lights, parked and driving c
 people, cyclists, bins, the ego vehicle's bonnet, sky with clouds), every surface textured with
 multi-scale noise and its colour varied per object, then blurred and noised like a camera.
 Labels are Cityscapes label ids (train classes plus a few void ids), drawn with the same masks as
-the image, so they are exact. One frame depends only on (seed, split, index).
-
-    python -m fast_scnn_tf.data.synthetic --out data/synthetic --num-train 60 --num-val 20
+the image, so they are exact. A scene depends only on the random generator it is given.
 """
 
 from __future__ import annotations
-
-import argparse
-import os
-import sys
-import time
 
 import cv2
 import numpy as np
@@ -24,9 +17,6 @@ import numpy as np
 from fast_scnn_tf.data import labels
 
 ID = {label.name: label.id for label in labels.CITYSCAPES_LABELS}
-# Made-up city names (lowercase letters, as the official tools' file pattern requires).
-CITIES = {"train": ("alderwick", "brenford", "corvale"), "val": ("dunmere", "elsbury")}
-_SPLIT_INDEX = {"train": 0, "val": 1}
 
 
 class _Camera:
@@ -469,58 +459,3 @@ def render_scene(size: tuple[int, int], rng: np.random.Generator) -> tuple[np.nd
     image = cv2.GaussianBlur(image, (0, 0), max(0.5, w / 2000))
     image += rng.normal(0, rng.uniform(1.5, 5.0), image.shape).astype(np.float32)
     return np.clip(image, 0, 255).astype(np.uint8), c.label
-
-
-def frame_paths(out_dir: str, split: str, city: str, index: int) -> tuple[str, str]:
-    """(image, labelIds) paths of a frame in the official layout and naming."""
-    stem = f"{city}_{index:06d}_000019"
-    return (os.path.join(out_dir, "leftImg8bit", split, city, stem + "_leftImg8bit.png"),
-            os.path.join(out_dir, "gtFine", split, city, stem + "_gtFine_labelIds.png"))
-
-
-def generate(out_dir: str, num_train: int, num_val: int, size: tuple[int, int] = (256, 512),
-             seed: int = 0, progress: bool = False) -> list[str]:
-    """Write `num_train` train and `num_val` val frames of `size` (H, W) under `out_dir`.
-
-    Returns the image paths. Frame i of a split is the same for a seed whatever the counts."""
-    written = []
-    for split, count in (("train", num_train), ("val", num_val)):
-        cities = CITIES[split]
-        for i in range(count):
-            rng = np.random.default_rng([seed, _SPLIT_INDEX[split], i])
-            image, label_ids = render_scene(tuple(size), rng)
-            image_path, label_path = frame_paths(out_dir, split, cities[i % len(cities)], i)
-            os.makedirs(os.path.dirname(image_path), exist_ok=True)
-            os.makedirs(os.path.dirname(label_path), exist_ok=True)
-            for path, array in ((image_path, image[:, :, ::-1]), (label_path, label_ids)):
-                if not cv2.imwrite(path, array):
-                    raise OSError(f"could not write '{path}'")
-            written.append(image_path)
-            if progress:
-                print(f"\r{split}: {i + 1}/{count}", end="", file=sys.stderr, flush=True)
-        if progress and count:
-            print(file=sys.stderr)
-    return written
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m fast_scnn_tf.data.synthetic",
-        description="Write synthetic street scenes in the official Cityscapes layout "
-                    "(leftImg8bit/ and gtFine/ *_gtFine_labelIds.png).")
-    parser.add_argument("--out", required=True, help="dataset root to write into")
-    parser.add_argument("--num-train", type=int, default=60, help="train frames (default 60)")
-    parser.add_argument("--num-val", type=int, default=20, help="val frames (default 20)")
-    parser.add_argument("--size", type=int, nargs=2, default=(256, 512), metavar=("H", "W"),
-                        help="frame height and width (default 256 512; Cityscapes: 1024 2048)")
-    parser.add_argument("--seed", type=int, default=0, help="frames depend only on the seed")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    paths = generate(args.out, args.num_train, args.num_val, tuple(args.size), args.seed,
-                     progress=True)
-    print(f"wrote {len(paths)} frames of {args.size[0]}x{args.size[1]} to {args.out} "
-          f"in {time.perf_counter() - start:.1f} s")
-
-
-if __name__ == "__main__":
-    main()

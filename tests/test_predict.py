@@ -11,7 +11,7 @@ import predict
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.predictor import read_image
+from fast_scnn_tf.data.images import read_image
 
 NUM_CLASSES = 4
 

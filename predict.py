@@ -107,7 +107,7 @@ def predict_images(predict, classes, jobs, args, failures):
     import keras
 
     from fast_scnn_tf.files import write_png
-    from fast_scnn_tf.predictor import read_image
+    from fast_scnn_tf.data.images import read_image
     bar = keras.utils.Progbar(len(jobs), unit_name="image")
     for done, (path, outputs) in enumerate(jobs, start=1):
         try:
@@ -129,7 +129,7 @@ def predict_video(predict, classes, path, out_path, args, failures, partial):
     import cv2
     import keras
 
-    from fast_scnn_tf.predictor import to_rgb_uint8
+    from fast_scnn_tf.data.images import to_rgb_uint8
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         print(f"skipped: cannot open video '{path}'", file=sys.stderr)

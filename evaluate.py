@@ -254,7 +254,7 @@ def write_unlabelled_predictions(args, data, dataset) -> int:
 
     from fast_scnn_tf.checkpoint import load_model
     from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip, make_label_fn
-    from fast_scnn_tf.predictor import read_image
+    from fast_scnn_tf.data.images import read_image
     if data.source != "folder":
         raise ValueError("predictions for an unlabelled split read image files: pass "
                          "--source folder --data-dir DIR")

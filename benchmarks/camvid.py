@@ -75,8 +75,9 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     import numpy as np
 
     from fast_scnn_tf.data import camvid
+    from fast_scnn_tf.data.images import read_image
     from fast_scnn_tf.files import write_png
-    from fast_scnn_tf.predictor import load_predictor, read_image
+    from fast_scnn_tf.predictor import load_predictor
 
     predict, _, classes = load_predictor(model_dir)
     rows = []

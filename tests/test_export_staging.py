@@ -8,8 +8,9 @@ import subprocess
 import time
 
 from fast_scnn_tf.config import Config, ModelConfig
-from fast_scnn_tf.export import exporter, metadata
-from fast_scnn_tf.export.metadata import staging_dir
+from fast_scnn_tf import files
+from fast_scnn_tf.export import exporter
+from fast_scnn_tf.files import staging_dir
 
 
 def test_overwrite_moves_the_new_version_in_before_deleting_the_old(tmp_path, monkeypatch):
@@ -24,7 +25,7 @@ def test_overwrite_moves_the_new_version_in_before_deleting_the_old(tmp_path, mo
         seen.append(model.read_text() if model.exists() else None)
         real_rmtree(path, *args, **kwargs)
 
-    monkeypatch.setattr(metadata.shutil, "rmtree", watching_rmtree)
+    monkeypatch.setattr(files.shutil, "rmtree", watching_rmtree)
     with staging_dir(str(final)) as tmp:
         with open(os.path.join(tmp, "saved_model.pb"), "w") as f:
             f.write("new")

@@ -1,17 +1,9 @@
-"""What travels with every export: the resolved run config and a small metadata JSON, plus the
-temp-directory-then-rename helper that keeps a failed or killed export from leaving half-written
-files, and replaces an old export without a moment with none."""
+"""What travels with every export: a small metadata JSON beside the resolved run config (the
+staging folder an export is written into is `fast_scnn_tf.files.staging_dir`)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import os
-import re
-import shutil
-import socket
-import tempfile
-import time
 
 from fast_scnn_tf import __version__
 from fast_scnn_tf.config import Config
@@ -40,71 +32,3 @@ def export_metadata(config: Config, mode: str, input_size=None, **extra) -> dict
         "fast_scnn_tf_version": __version__,
         **extra,
     }
-
-
-STAGING_MARKS = (".tmp-", ".old-")  # `.<name>.tmp-<host>-<pid>-<random>`: staging, old version
-STALE_AFTER_SECONDS = 86400  # staging folders whose process cannot be checked (another host)
-
-
-@contextlib.contextmanager
-def staging_dir(final_path: str):
-    """Yield a fresh temp directory beside `final_path`; on success it replaces `final_path`, on
-    any error it is removed, so `final_path` is never half-written.
-
-    An existing `final_path` (the caller checked --overwrite) is moved aside, the new one moved
-    in, and only then the old one deleted: a TF Serving poll or a crash never finds no model (if
-    the second move fails, the old one is moved back). Staging folders of killed exports are
-    removed first (`remove_stale_staging`).
-    """
-    parent = os.path.dirname(os.path.abspath(final_path))
-    os.makedirs(parent, exist_ok=True)
-    remove_stale_staging(parent)
-    prefix = f".{os.path.basename(final_path)}%s{socket.gethostname()}-{os.getpid()}-"
-    tmp = tempfile.mkdtemp(prefix=prefix % ".tmp-", dir=parent)
-    old = None
-    try:
-        yield tmp
-        if os.path.isdir(final_path):
-            old = tempfile.mkdtemp(prefix=prefix % ".old-", dir=parent)
-            os.replace(final_path, old)
-        try:
-            os.replace(tmp, final_path)
-        except OSError:
-            if old:
-                os.replace(old, final_path)
-            raise
-    finally:
-        for folder in (tmp, old):
-            if folder and os.path.isdir(folder):
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-def remove_stale_staging(parent: str) -> None:
-    """Remove the staging (and set-aside) folders of exports that were killed.
-
-    A folder is stale when the process named in it (host and PID) no longer runs on this host:
-    exact, so a long export (QAT) is never touched. Folders of another host, or from versions
-    that did not name the process, are stale after a day, longer than any export takes."""
-    pattern = re.compile(r"\..+?\.(?:tmp|old)-(?:(?P<host>.+)-(?P<pid>\d+)-[^-]+$)?")
-    host = socket.gethostname()
-    for name in os.listdir(parent):
-        match = pattern.match(name)
-        path = os.path.join(parent, name)
-        if not match or not os.path.isdir(path):
-            continue
-        if match.group("host") == host:
-            stale = not _running(int(match.group("pid")))
-        else:
-            stale = time.time() - os.path.getmtime(path) > STALE_AFTER_SECONDS
-        if stale:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -178,3 +180,14 @@ def test_colour_label_png_is_rejected(copy_of):
     cv2.imwrite(label, np.zeros(SIZE + (3,), np.uint8))
     with pytest.raises(tf.errors.InvalidArgumentError, match="not single-channel.*" + label):
         read_all(data_root)
+
+
+def test_folder_source_never_imports_tensorflow_datasets(root):
+    """tfds (slow to import, only for --data-source tfds) stays out of folder-source runs."""
+    code = ("import sys; from fast_scnn_tf.config import DataConfig; "
+            "from fast_scnn_tf.data import build_dataset, num_frames; "
+            "import fast_scnn_tf.training, fast_scnn_tf.evaluation, fast_scnn_tf.export; "
+            f"cfg = DataConfig(data_dir={root!r}, crop_size=(32, 40)); num_frames(cfg, 'train'); "
+            "next(iter(build_dataset(cfg, 'train', True, 2, seed=0))); "
+            "assert 'tensorflow_datasets' not in sys.modules, 'tfds imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -65,6 +65,13 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
     when `bins` does not divide L (32x64 maps with bins 3 and 6 at 1024x2048 input). Built from
     slices and means only (first over rows, then over columns: the mean over a rectangle is the
     mean of its row means), which TFLite runs as builtin int8/float ops for any input size.
+
+    Not `keras.layers.AdaptiveAveragePooling2D`: in Keras 3.15.1 it matches this layer eagerly,
+    but its TensorFlow backend needs static input sizes (the SavedModel and the predictor take
+    any size, and Keras' export traces every layer at its own dynamic shape), and with bins=1 its
+    second pooling window is L+1 > L, so every traced graph fails ("Negative dimension size").
+    Where it does run (fixed-size TFLite, bin 1 as global pooling) it was no faster and int8
+    agreed as well (issue #12).
     """
 
     def __init__(self, bins: int, **kwargs):

@@ -1,7 +1,8 @@
 """A minimal PyTorch Fast-SCNN, as the public PyTorch ports build it, for one speed comparison:
 `inference.py` times it on the CPU beside the TFLite models when `torch` is installed (it is not
 a project requirement: `pip install torch` to include it). Random weights; eval mode, eager,
-`torch.inference_mode`. Same layers as `fast_scnn_tf/model/fast_scnn.py` (Table 1 of the paper):
+`torch.inference_mode`, in PyTorch's default NCHW layout or channels-last (NHWC in memory, the
+faster form on CPUs for depthwise-heavy networks). Same layers as `fast_scnn_tf/model/fast_scnn.py` (Table 1 of the paper):
 DSConv = depthwise 3x3 + BN, then pointwise 1x1 + BN + ReLU; linear bottleneck projections;
 PPM bins 1, 2, 3, 6; FFM with a dilation-4 depthwise conv; bilinear x8 to the input size.
 """
@@ -79,12 +80,16 @@ class FastSCNN(nn.Module):
         return F.interpolate(self.classifier(fused), size, mode="bilinear", align_corners=False)
 
 
-def head(mode: str, height: int, width: int, threads: int):
+def head(mode: str, height: int, width: int, threads: int, channels_last: bool = False):
     """A no-argument callable running one random frame through the cls (argmax -> uint8) or prob
-    (softmax) output, on `threads` CPU threads."""
+    (softmax) output, on `threads` CPU threads, with the model and frame in channels-last memory
+    format when `channels_last`."""
     torch.set_num_threads(threads)
     model = FastSCNN().eval()
     image = torch.rand(1, 3, height, width) * 255
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        image = image.contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def run():

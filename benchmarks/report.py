@@ -32,7 +32,8 @@ CAMVID = "camvid"
 CAMVID_BEGIN, CAMVID_END = "<!-- camvid:begin -->", "<!-- camvid:end -->"
 
 RUNTIMES = {"keras": "Keras `tf.function`", "savedmodel": "SavedModel", "tflite": "TFLite",
-            "pytorch": "PyTorch (eager)"}
+            "pytorch": "PyTorch (eager)", "pytorch_cl": "PyTorch (channels-last)"}
+PYTORCH_RUNTIMES = {"pytorch": "eager NCHW", "pytorch_cl": "channels-last"}
 HEAD_ALONE = "cls head alone"  # the bilinear x8 upsample + argmax, without the network
 FULL_SIZE = "1024x2048"
 # Medians for TFLite cls at 1024x2048 on the 2-core development CPU (the export issue's targets).
@@ -100,11 +101,17 @@ def target_lines(result: dict) -> list[str]:
                          f"({'met' if ratio >= 1 else 'missed'}; {device})")
     else:
         lines.append(f"GPU ≥ {GPU_TARGET_FPS:.0f} FPS at {FULL_SIZE}: no GPU in this run")
-    int8, torch = _find(rows, "tflite", "cls", "int8"), _find(rows, "pytorch", "cls", "float32")
-    if int8 is not None and torch is not None:
+    int8 = _find(rows, "tflite", "cls", "int8")
+    # Against PyTorch in its fastest CPU form measured: what a user choosing would run.
+    torch_rows = [row for row in (_find(rows, runtime, "cls", "float32")
+                                  for runtime in PYTORCH_RUNTIMES) if row is not None]
+    if int8 is not None and torch_rows:
+        torch = min(torch_rows, key=lambda r: r["median_ms"])
         speedup = torch["median_ms"] / int8["median_ms"]
-        lines.append(f"TFLite int8 cls vs PyTorch cls at {FULL_SIZE}: {speedup:.1f} × faster "
-                     f"= {speedup / PYTORCH_TARGET_SPEEDUP:.2f} × the "
+        form = (f" than its fastest form measured ({PYTORCH_RUNTIMES[torch['runtime']]})"
+                if len(torch_rows) > 1 else "")
+        lines.append(f"TFLite int8 cls vs PyTorch cls at {FULL_SIZE}: {speedup:.1f} × faster"
+                     f"{form} = {speedup / PYTORCH_TARGET_SPEEDUP:.2f} × the "
                      f"{PYTORCH_TARGET_SPEEDUP:.0f}× target")
     else:
         lines.append("vs the PyTorch port (5× target): not measured in this run")
@@ -156,11 +163,14 @@ def inference_section(result: dict) -> list[str]:
         f"{sizes[0].replace('x', '×')} export. The cls head alone is the bilinear ×8 upsample "
         f"of 19 channels and the argmax, without the network.",
     ]
-    if any(r["runtime"] == "pytorch" for r in rows):
-        notes.append(f"PyTorch (eager): a minimal PyTorch Fast-SCNN with the same layers and "
-                     f"parameter count (`benchmarks/pytorch_reference.py`) on the CPU with "
-                     f"{result['tflite_threads']} threads; timed because torch was installed "
-                     f"(`pip install torch`) for this run: it is not a project requirement.")
+    if any(r["runtime"] in PYTORCH_RUNTIMES for r in rows):
+        notes.append(f"PyTorch: a minimal PyTorch Fast-SCNN with the same layers and "
+                     f"parameter count (`benchmarks/pytorch_reference.py`), eager in "
+                     f"`torch.inference_mode`, on the CPU with {result['tflite_threads']} threads; "
+                     f"eager is PyTorch's default NCHW layout, channels-last its faster CPU form "
+                     f"(`model.to(memory_format=torch.channels_last)`). Timed because torch was "
+                     f"installed (`pip install torch`) for this run: it is not a project "
+                     f"requirement.")
     return [
         "### Inference",
         "",

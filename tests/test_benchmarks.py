@@ -98,6 +98,26 @@ def test_pytorch_comparison_is_the_ratio_of_medians_in_the_same_run():
                          "the 5× target")
 
 
+def test_pytorch_comparison_takes_the_fastest_pytorch_form():
+    rows = [_row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
+            _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6),
+            _row("pytorch_cl", "cls", "float32", "1024x2048", 300.0, 3.3)]
+    lines = report.target_lines(_inference(rows=rows))
+    assert lines[-1] == ("TFLite int8 cls vs PyTorch cls at 1024x2048: 5.0 × faster than its "
+                         "fastest form measured (channels-last) = 1.00 × the 5× target")
+
+
+def test_pytorch_channels_last_computes_what_eager_nchw_does():
+    torch = pytest.importorskip("torch")  # optional: not a project requirement
+    from benchmarks import pytorch_reference
+
+    outputs = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)  # the same random weights and frame
+        outputs.append(pytorch_reference.head("prob", 64, 128, 1, channels_last)())
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-4, atol=1e-5)
+
+
 def test_gpu_target_uses_the_fastest_full_size_cls_fps():
     rows = [_row("keras", "cls", "float32", "1024x2048", 2.0, 400.0),
             _row("savedmodel", "cls", "float32", "1024x2048", 1.0, 1250.0)]

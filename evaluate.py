@@ -253,7 +253,8 @@ def write_unlabelled_predictions(args, data, dataset) -> int:
     import tensorflow as tf
 
     from fast_scnn_tf.checkpoint import load_model
-    from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip, make_label_fn
+    from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip
+    from fast_scnn_tf.model.head import head_at_size
     from fast_scnn_tf.data.images import read_image
     if data.source != "folder":
         raise ValueError("predictions for an unlabelled split read image files: pass "
@@ -263,7 +264,7 @@ def write_unlabelled_predictions(args, data, dataset) -> int:
     model, _ = load_model(args.checkpoint, which=args.which)
     if args.ablate_skip:
         ablate_skip(model)
-    labels_at = make_label_fn(model)
+    labels_at = head_at_size(model)
     bar = None if args.no_progress else keras.utils.Progbar(len(paths), unit_name="frame")
     for i, path in enumerate(paths, start=1):
         image = read_image(path)

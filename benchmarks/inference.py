@@ -5,11 +5,11 @@ map) and the prob output (softmax), at the paper's three input sizes (Table 7), 
 At the first size it also times TFLite float16 and dynamic-range cls, and the cls head alone
 (bilinear x8 of 19 channels + ARG_MAX fed 1/8-size logits: what the full-size upsample costs).
 
-The SavedModel and TFLite files are the heads export.py ships, written by `fast_scnn_tf.export`
-into a temporary folder (--keep DIR keeps them): their prob returns the softmax and the label map;
-Keras prob is the softmax alone (the paper's "Fast-SCNN prob"). Random weights unless
---checkpoint, and int8 is calibrated on synthetic frames: speed depends on neither. TFLite always
-runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is installed (not a project
+Every row times the head export.py ships (`fast_scnn_tf.model.head.build_head`: uint8 frames in;
+prob returns the softmax and the label map): in Keras as a tf.function, and as SavedModel and
+TFLite files written by `fast_scnn_tf.export` into a temporary folder (--keep DIR keeps them).
+Random weights unless --checkpoint, and int8 is calibrated on synthetic frames: speed depends on
+neither. TFLite always runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is installed (not a project
 requirement) it also times a minimal PyTorch Fast-SCNN (`pytorch_reference.py`) on the CPU,
 for the "five times faster than the PyTorch port" comparison. Prints the table and the speed
 targets as ratios measured in this run; writes JSON with device, versions, date, threads and the
@@ -38,9 +38,8 @@ from benchmarks import report  # noqa: E402
 from fast_scnn_tf.evaluation import speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
-from fast_scnn_tf.export.heads import CLS, MODES, ArgmaxLabels, build_head  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
-from fast_scnn_tf.model.layers import ResizeLike  # noqa: E402
+from fast_scnn_tf.model.head import CLS, MODES, InferenceHead, build_head  # noqa: E402
 
 RESOLUTIONS = ("1024x2048", "512x1024", "256x512")
 MAIN_PRECISIONS = ("none", "int8")  # tflite.QUANTIZATIONS names; "none" is float32
@@ -48,10 +47,11 @@ EXTRA_PRECISIONS = ("float16", "dynamic")  # cls only, first size only
 
 
 def head_alone(num_classes: int, size: tuple[int, int]) -> keras.Model:
-    """The cls head alone: 1/8-size logits -> bilinear to `size` -> ARG_MAX -> uint8."""
+    """The cls head alone (`InferenceHead`): 1/8-size logits -> bilinear to `size` -> ARG_MAX ->
+    uint8."""
     logits = keras.Input(shape=(size[0] // 8, size[1] // 8, num_classes))
     reference = keras.Input(shape=(*size, 1), dtype="uint8")
-    return keras.Model([logits, reference], ArgmaxLabels()(ResizeLike()([logits, reference])))
+    return keras.Model([logits, reference], InferenceHead(CLS)([logits, reference]))
 
 
 def time_every_input(path: str, warmup: int, iters: int, threads: int) -> dict:

@@ -22,10 +22,10 @@ from benchmarks import record  # noqa: E402
 from fast_scnn_tf.evaluation import speed  # noqa: E402
 from fast_scnn_tf.export import tflite  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
-from fast_scnn_tf.export.heads import CLS, build_head  # noqa: E402
 from fast_scnn_tf.model import MODEL_NAMES, build_model  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402
 from fast_scnn_tf.model.ffnet import FFNET_VARIANTS  # noqa: E402
+from fast_scnn_tf.model.head import CLS, build_head  # noqa: E402
 
 # Fast-SCNN's published Cityscapes val mIoU (Table 6 of the paper, fine data only, no ImageNet):
 # 68.62 at 1024x2048 from scratch (PAPER.md); FFNet's from its variant table (paper / official README).

@@ -22,8 +22,8 @@ from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.export import tflite
-from fast_scnn_tf.export.heads import LABELS
 from fast_scnn_tf.export.saved_model import EXTRA_DIR
+from fast_scnn_tf.model.head import CLS, LABELS, build_head
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 log = logging.getLogger(__name__)
@@ -96,10 +96,12 @@ def _highest_version(path: str) -> str | None:
 
 
 def _keras_predictor(model) -> Predictor:
+    """The cls head that export ships (`build_head`), one frame at a time."""
+    head = build_head(model, CLS)
+
     @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def predict(image):
-        logits = model(image[None], training=False)
-        return tf.cast(tf.argmax(logits[0], axis=-1), tf.uint8)
+        return head(image[None], training=False)[0]
 
     return lambda image: predict(image).numpy()
 

@@ -9,17 +9,22 @@ from fast_scnn_tf.evaluation import ablate_skip, evaluate
 from fast_scnn_tf.data.classes import ClassTable, default_colors
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
 from fast_scnn_tf.model import build_fast_scnn
-from fast_scnn_tf.model.fast_scnn import SKIP_BN
+from fast_scnn_tf.model.fast_scnn import LOGITS, SKIP_BN
+from fast_scnn_tf.model.head import build_head, low_res_logits
+from fast_scnn_tf.model.layers import ResizeLike
 
 NUM_CLASSES = 4
 CLASSES = ClassTable(names=("a", "b", "c", "d"), colors=default_colors(4))
 
 
-class OracleModel:
-    """Logits that predict the class written (as 0..3) in the image's red channel."""
+def oracle_model():
+    """Logits that predict the class written (as 0..3) in the image's red channel, at the image's
+    size, ending as every model of this project does in a `ResizeLike` named `logits`."""
+    images = keras.Input((None, None, 3))
+    logits = keras.layers.Lambda(
+        lambda x: tf.one_hot(tf.cast(x[..., 0], tf.int32), NUM_CLASSES) * 10.0)(images)
+    return keras.Model(images, ResizeLike(name=LOGITS)([logits, images]))
 
-    def __call__(self, images, training=False):
-        return tf.one_hot(tf.cast(images[..., 0], tf.int32), NUM_CLASSES) * 10.0
 
 
 def labelled_frames(shapes, seed=0):
@@ -48,7 +53,7 @@ def test_confusion_is_accumulated_over_frames_not_averaged():
     labels = labelled_frames([(33, 47), (20, 64)])
     # The model predicts class 0 everywhere: frames of different sizes weigh by pixels.
     images = [np.zeros(l.shape + (3,), np.float32) for l in labels]
-    result = evaluate(OracleModel(), dataset_of(images, labels), CLASSES, progress=False)
+    result = evaluate(oracle_model(), dataset_of(images, labels), CLASSES, progress=False)
     expected = sum(confusion_matrix(l, np.zeros_like(l), NUM_CLASSES).numpy() for l in labels)
     np.testing.assert_array_equal(result["confusion"], expected)
     assert result["miou"] == pytest.approx(compute_metrics(expected, None)["miou"])
@@ -61,7 +66,7 @@ def test_reduced_scale_scores_upsampled_prediction_against_full_labels():
     label = np.kron(blocks, np.ones((2, 2), np.uint8))
     small_image = np.repeat(blocks[..., None], 3, axis=-1)
     seen = []
-    result = evaluate(OracleModel(), dataset_of([small_image], [label], names=["f"]), CLASSES,
+    result = evaluate(oracle_model(), dataset_of([small_image], [label], names=["f"]), CLASSES,
                       progress=False, on_prediction=lambda n, im, p: seen.append((im, p)))
     image, prediction = seen[0]
     assert image.shape == (16, 24, 3)  # the image as fed
@@ -72,10 +77,40 @@ def test_reduced_scale_scores_upsampled_prediction_against_full_labels():
     assert result["miou"] == 1.0
 
 
+def predictions_of(model, images, labels):
+    seen = []
+    evaluate(model, dataset_of(images, labels, names=["f"] * len(images)), CLASSES,
+             progress=False, on_prediction=lambda n, im, p: seen.append(p))
+    return seen
+
+
+@pytest.fixture(scope="module")
+def network():
+    return build_fast_scnn(num_classes=NUM_CLASSES)
+
+
+def test_evaluation_predicts_with_the_exported_head(network):
+    image = np.random.default_rng(4).integers(0, 256, (1, 48, 80, 3)).astype(np.uint8)
+    label = np.zeros((48, 80), np.uint8)
+    prediction, = predictions_of(network, [image[0]], [label])
+    np.testing.assert_array_equal(prediction, build_head(network, "cls")(image).numpy()[0])
+
+
+def test_reduced_scale_resizes_the_low_res_logits_to_the_label_size(network):
+    """At scale 0.5 the prediction is the head's low-resolution logits resized once, bilinearly,
+    to the full-size label (not to the small input first)."""
+    small = np.random.default_rng(5).uniform(0, 255, (1, 40, 72, 3)).astype(np.float32)
+    label = np.zeros((80, 144), np.uint8)
+    prediction, = predictions_of(network, [small[0]], [label])
+    low = low_res_logits(network)(small, training=False)
+    want = tf.argmax(tf.image.resize(low, label.shape, method="bilinear"), -1).numpy()[0]
+    np.testing.assert_array_equal(prediction, want)
+
+
 def test_max_frames_stops_early():
     labels = labelled_frames([(8, 8)] * 3)
     images = [np.zeros((8, 8, 3), np.float32)] * 3
-    result = evaluate(OracleModel(), dataset_of(images, labels), CLASSES, progress=False,
+    result = evaluate(oracle_model(), dataset_of(images, labels), CLASSES, progress=False,
                       max_frames=2)
     assert result["num_frames"] == 2
 

@@ -25,18 +25,23 @@ def test_parse_resolution():
             speed.parse_resolution(bad)
 
 
-def test_heads_give_labels_and_probabilities():
-    def model(images, training=False):  # logits whose argmax is known: red > 128 -> class 1
-        red = images[..., :1] - 128.0
-        return tf.concat([-red, red, tf.zeros_like(red)], axis=-1)
+def test_keras_row_times_the_head_that_ships(tmp_path):
+    """The Keras function returns exactly what the exported SavedModel returns, for both heads."""
+    from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.model.head import build_head
 
-    image = tf.random.uniform((1, 13, 17, 3), 0, 255)
-    labels = speed.head_function(model, "cls")(image)
-    probs = speed.head_function(model, "prob")(image)
-    assert labels.dtype == tf.uint8 and labels.shape == (1, 13, 17)
-    np.testing.assert_array_equal(labels.numpy(), (image[..., 0].numpy() > 128).astype(np.uint8))
-    assert probs.shape == (1, 13, 17, 3)
-    np.testing.assert_allclose(tf.reduce_sum(probs, -1).numpy(), 1.0, rtol=1e-5)
+    model = build_fast_scnn(num_classes=5)
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (1, 40, 72, 3)), tf.uint8)
+    for mode in ("cls", "prob"):
+        write_saved_model(build_head(model, mode), str(tmp_path / mode))
+        serve = tf.saved_model.load(str(tmp_path / mode)).signatures["serving_default"]
+        shipped = serve(images=image)
+        got = speed.head_function(model, mode)(image)
+        got = got if isinstance(got, dict) else {"labels": got}
+        assert sorted(got) == sorted(shipped)
+        for key in got:
+            assert got[key].dtype == shipped[key].dtype
+            np.testing.assert_array_equal(got[key].numpy(), shipped[key].numpy())
 
 
 def test_time_keras_reports_the_requested_frames():

@@ -46,3 +46,24 @@ def test_qat_few_steps_exports_loadable_int8(model, tmp_path):
     assert tflite.float_ops(interp) <= tflite.INT8_BOUNDARY_OPS
     labels = tflite.run(interp, synthetic_frames(SIZE, 1)[0])["labels"]
     assert labels.dtype == np.uint8 and labels.shape == (1, *SIZE) and labels.max() < 5
+
+
+
+@pytest.mark.parametrize("mode", ["cls", "prob"])
+def test_qat_head_is_the_shared_head(model, mode):
+    """Around the (unquantised) mirror, the tf_keras QAT head returns what the Keras head does:
+    the same outputs, named and ordered alike, equal up to the mirror's float round-off."""
+    from fast_scnn_tf.export.qat import mirror_model, qat_head
+    from fast_scnn_tf.model.head import build_head
+
+    frames = np.random.default_rng(2).integers(0, 256, (2, *SIZE, 3)).astype(np.uint8)
+    got = qat_head(mirror_model(model, SIZE), mode, SIZE)(frames)
+    want = build_head(model, mode, SIZE)(frames)
+    if mode == "cls":
+        got, want = {"labels": got}, {"labels": want}
+    assert list(got) == list(want)
+    assert got["labels"].dtype == want["labels"].dtype == "uint8"
+    assert np.mean(got["labels"].numpy() == want["labels"].numpy()) > 0.999
+    if mode == "prob":
+        np.testing.assert_allclose(got["probabilities"].numpy(), want["probabilities"].numpy(),
+                                   atol=1e-5)

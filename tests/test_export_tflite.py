@@ -10,7 +10,7 @@ from fast_scnn_tf.config import Config, ModelConfig
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.exporter import export_tflite
 from fast_scnn_tf.export.frames import synthetic_frames
-from fast_scnn_tf.export.heads import LABELS, PROBABILITIES, build_head
+from fast_scnn_tf.model.head import LABELS, PROBABILITIES, build_head
 from fast_scnn_tf.model import build_fast_scnn
 
 SIZE = (64, 96)

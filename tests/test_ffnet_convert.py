@@ -15,9 +15,9 @@ from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
 
 from fast_scnn_tf import convert  # noqa: E402
 from fast_scnn_tf.checkpoint import find_checkpoint, load_model  # noqa: E402
-from fast_scnn_tf.export.heads import low_res_logits  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model.ffnet import build_ffnet  # noqa: E402
+from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
 
 TOLERANCE = 1e-4
 

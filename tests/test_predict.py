@@ -243,7 +243,7 @@ def _keras_labels(model, image):
 @pytest.fixture(scope="module")
 def export_root(tmp_path_factory, trained_like_model):
     """An export.py output folder: <root>/fast_scnn/3/saved_model.pb."""
-    from fast_scnn_tf.export.heads import build_head
+    from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.export.saved_model import write_saved_model
     root = tmp_path_factory.mktemp("exports")
     write_saved_model(build_head(trained_like_model, "cls"), str(root / "fast_scnn" / "3"))
@@ -270,7 +270,7 @@ def test_export_root_is_accepted(export_root):
 @pytest.mark.parametrize("mode", ["cls", "prob"])
 def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model, mode):
     from fast_scnn_tf.export import tflite
-    from fast_scnn_tf.export.heads import build_head
+    from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.predictor import load_predictor
     path = tmp_path / f"{mode}.tflite"
     path.write_bytes(tflite.convert(build_head(trained_like_model, mode, input_size=(64, 96))))
@@ -278,3 +278,18 @@ def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model
     image = _rng_image((64, 96, 3))
     assert (predict(image) == _keras_labels(trained_like_model, image)).mean() > 0.999
     assert predict(_rng_image((37, 53, 3))).shape == (37, 53)
+
+
+def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
+    """A run folder predicts exactly what its exported SavedModel serves."""
+    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.model.head import build_head
+    from fast_scnn_tf.predictor import load_predictor
+    model, _ = load_model(model_dir)
+    write_saved_model(build_head(model, "cls"), str(tmp_path / "1"))
+    image = _rng_image((45, 67, 3))
+    from_checkpoint = load_predictor(model_dir)[0](image)
+    from_export = load_predictor(str(tmp_path / "1"))[0](image)
+    assert from_checkpoint.dtype == np.uint8
+    np.testing.assert_array_equal(from_checkpoint, from_export)

@@ -2,6 +2,6 @@
 
 from fast_scnn_tf.evaluation import speed
 from fast_scnn_tf.evaluation.evaluator import (
-    ablate_skip, evaluate, make_label_fn, make_predict_step)
+    ablate_skip, evaluate, make_predict_step)
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix, format_table
 from fast_scnn_tf.evaluation.predictions import PredictionWriter

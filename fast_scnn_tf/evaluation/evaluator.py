@@ -1,9 +1,11 @@
 """Run a model over an evaluation split and score it the way the Cityscapes benchmark does.
 
-`evaluate` predicts frame by frame and accumulates one confusion matrix over the whole split
-(see `metrics.py`). Reduced-scale evaluation (Table 7 of the paper) needs nothing special here:
-the dataset gives a downscaled image and the full-resolution label, and the logits are resized
-bilinearly to the label's size before the argmax, so every score is at full resolution.
+`evaluate` predicts frame by frame with the inference head that export ships
+(`fast_scnn_tf.model.head`) and accumulates one confusion matrix over the whole split (see
+`metrics.py`). Reduced-scale evaluation (Table 7 of the paper) needs nothing special here: the
+dataset gives a downscaled image and the full-resolution label, and the head resizes the model's
+low-resolution logits bilinearly to the label's size before the argmax (`head_at_size`), so every
+score is at full resolution.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tensorflow as tf
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
 from fast_scnn_tf.model.fast_scnn import SKIP_BN
+from fast_scnn_tf.model.head import CLS, head_at_size
 
 log = logging.getLogger(__name__)
 
@@ -26,33 +29,15 @@ log = logging.getLogger(__name__)
 PredictionCallback = Callable[[str, np.ndarray, np.ndarray], None]
 
 
-def make_label_fn(model: keras.Model):
-    """A tf.function (images, size) -> train ids int32 [B, size[0], size[1]].
-
-    The logits are resized bilinearly to `size` before the argmax when the image was fed at a
-    reduced scale. Shapes are dynamic, so frames of any size share one trace.
-    """
-    @tf.function(reduce_retracing=True)
-    def labels_at(images, size):
-        logits = model(images, training=False)
-        logits = tf.cond(tf.reduce_all(tf.shape(logits)[1:3] == size),
-                         lambda: logits,
-                         lambda: tf.image.resize(logits, size, method="bilinear"))
-        return tf.argmax(logits, axis=-1, output_type=tf.int32)
-
-    return labels_at
-
-
 def make_predict_step(model: keras.Model, num_classes: int):
     """A tf.function (images, labels) -> (confusion [C, C] int64, predictions uint8 [B, H, W]),
-    predictions at the labels' size."""
-    labels_at = make_label_fn(model)
+    predictions at the labels' size (the cls head, `head_at_size`)."""
+    labels_at = head_at_size(model, CLS)
 
     @tf.function(reduce_retracing=True)
     def step(images, labels):
         predictions = labels_at(images, tf.shape(labels)[1:3])
-        return (confusion_matrix(labels, predictions, num_classes),
-                tf.cast(predictions, tf.uint8))
+        return confusion_matrix(labels, predictions, num_classes), predictions
 
     return step
 

@@ -1,6 +1,8 @@
 """Inference timing the way §4.1 of the paper measured it: batch 1, 100 warm-up frames, then the
 mean over 100 frames, for the "cls" output (argmax -> uint8 labels) and the "prob" output
-(softmax). The paper used one CPU thread and one GPU; `configure_threads` sets that up.
+(softmax probabilities and labels). The Keras rows time the head that export ships
+(`fast_scnn_tf.model.head.build_head`, uint8 frames in). The paper used one CPU thread and one GPU;
+`configure_threads` sets that up.
 
 Each timed call ends when the output is ready on the device (`sync_devices`), not when it has
 been copied to the host: copying 19 float32 channels at 1024x2048 (160 MB) would time the bus.
@@ -18,9 +20,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.model.head import CLS, MODES, build_head
+
 log = logging.getLogger(__name__)
 
-HEADS = ("cls", "prob")
 
 
 def configure_threads(threads: int = 0) -> dict:
@@ -69,29 +72,27 @@ def time_calls(run, warmup: int, iters: int) -> dict:
     return summarize(times, warmup)
 
 
-def _random_image(height: int, width: int, dtype=tf.float32) -> tf.Tensor:
+def _random_image(height: int, width: int, dtype=tf.uint8) -> tf.Tensor:
     image = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), np.uint8)
     return tf.constant(image, dtype=dtype)
 
 
-def head_function(model: keras.Model, head: str):
-    """A tf.function image -> cls labels (uint8) or prob (softmax probabilities)."""
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+def head_function(model: keras.Model, mode: str):
+    """A tf.function uint8 images -> the exported head's outputs (`build_head(model, mode)`):
+    cls labels (uint8), or prob {probabilities, labels}."""
+    head = build_head(model, mode)
 
     @tf.function(reduce_retracing=True)
     def run(images):
-        logits = model(images, training=False)
-        if head == "cls":
-            return tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
-        return tf.nn.softmax(logits, axis=-1)
+        return head(images, training=False)
 
     return run
 
 
-def time_keras(model: keras.Model, height: int, width: int, head: str = "cls",
+def time_keras(model: keras.Model, height: int, width: int, head: str = CLS,
                warmup: int = 100, iters: int = 100) -> dict:
-    """Time the Keras model as a tf.function on one random frame of height x width."""
+    """Time the exported head of the Keras model as a tf.function on one random uint8 frame of
+    height x width."""
     fn = head_function(model, head)
     image = _random_image(height, width)
 
@@ -205,7 +206,7 @@ def benchmark(model: keras.Model | None, resolutions, warmup: int = 100, iters: 
     for height, width in resolutions:
         resolution = f"{height}x{width}"
         if model is not None:
-            for head in HEADS:
+            for head in MODES:
                 rows.append({"model": f"{label} {head}", "resolution": resolution,
                              **time_keras(model, height, width, head, warmup, iters)})
         for path in tflite:

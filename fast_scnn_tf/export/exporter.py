@@ -18,10 +18,10 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.export import saved_model, tflite
-from fast_scnn_tf.export.heads import LABELS, build_head
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
 from fast_scnn_tf.files import staging_dir, write_bytes, write_json
 from fast_scnn_tf.export.validate import validate
+from fast_scnn_tf.model.head import LABELS, build_head
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,9 @@ from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.labels import IGNORE_LABEL
 from fast_scnn_tf.export.exporter import write_tflite
 from fast_scnn_tf.export.frames import SYNTHETIC, data_config, synthetic_frames
-from fast_scnn_tf.export.heads import CLS, LABELS, PROBABILITIES, build_head
 from fast_scnn_tf.model import layers as k3
+from fast_scnn_tf.model.fast_scnn import LOGITS
+from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, build_head, head_outputs
 
 log = logging.getLogger(__name__)
 
@@ -225,15 +226,19 @@ def fine_tune(qat_model: tf_keras.Model, batches, steps: int, learning_rate: flo
 
 
 def qat_head(qat_model: tf_keras.Model, mode: str, input_size) -> tf_keras.Model:
-    """uint8 image -> labels (cls) or {probabilities, labels} (prob) around the QAT model."""
+    """uint8 image -> labels (cls) or {probabilities, labels} (prob) around the QAT model: the
+    shared head (`head_outputs`) in a tf_keras Lambda, on the logits before the model's last
+    resize (the input of the wrapped layer named `logits`), as `build_head` does."""
+    resize, = [layer for layer in qat_model.layers
+               if getattr(layer, "layer", layer).name == LOGITS]
+    low_res = tf_keras.Model(qat_model.input, resize.input[0])
     image = tf_keras.Input(shape=(*input_size, 3), dtype="uint8", name="image")
-    logits = qat_model(tf_keras.layers.Lambda(lambda x: tf.cast(x, tf.float32))(image))
-    labels = tf_keras.layers.Lambda(
-        lambda x: tf.cast(tf.argmax(x, -1, output_type=tf.int32), tf.uint8), name=LABELS)(logits)
+    logits = low_res(tf_keras.layers.Lambda(lambda x: tf.cast(x, tf.float32))(image))
+    outputs = tf_keras.layers.Lambda(lambda x: head_outputs(x, tuple(input_size), mode),
+                                     name=LABELS if mode == CLS else "head")(logits)
     if mode == CLS:
-        return tf_keras.Model(image, labels)
-    probs = tf_keras.layers.Softmax(name=PROBABILITIES)(logits)
-    return tf_keras.Model(image, {PROBABILITIES: probs, LABELS: labels})
+        return tf_keras.Model(image, outputs)
+    return tf_keras.Model(image, {key: outputs[key] for key in (PROBABILITIES, LABELS)})
 
 
 def convert_qat(head: tf_keras.Model, representative) -> bytes:

@@ -20,7 +20,7 @@ import re
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.export.heads import LABELS
+from fast_scnn_tf.model.head import LABELS
 
 DEFAULT_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "serving_bytes"
@@ -63,7 +63,7 @@ def checked_images(images: tf.Tensor) -> tf.Tensor:
 
 
 def write_saved_model(head: keras.Model, directory: str) -> None:
-    """Write `head` (from `heads.build_head`, dynamic size) as a SavedModel into `directory`."""
+    """Write `head` (`model.head.build_head`, dynamic size) as a SavedModel into `directory`."""
 
     def serve(images):
         return _as_dict(head(checked_images(images), training=False))

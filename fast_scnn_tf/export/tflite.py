@@ -29,7 +29,7 @@ def variant_name(quantize: str) -> str:
 
 def convert(head: keras.Model, quantize: str = "none",
             representative_images: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
-    """Convert a fixed-size head model (`heads.build_head(..., input_size=...)`) to TFLite.
+    """Convert a fixed-size head model (`model.head.build_head(..., input_size=...)`) to TFLite.
 
     Args:
         head: Keras (3 or tf_keras) model taking uint8 [1, H, W, 3].

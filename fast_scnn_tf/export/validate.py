@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from fast_scnn_tf.export.heads import LABELS, PROBABILITIES
+from fast_scnn_tf.model.head import LABELS, PROBABILITIES
 
 log = logging.getLogger(__name__)
 

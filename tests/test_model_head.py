@@ -1,0 +1,123 @@
+"""The one inference head (cls/prob) reproduces the model at the input's size, for every model
+family, and at another size (the label's, for reduced-scale evaluation) it is one bilinear resize
+of the low-resolution logits."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf.model import build_fast_scnn, build_model
+from fast_scnn_tf.model.head import (
+    LABELS, PROBABILITIES, build_head, head_at_size, head_outputs, low_res_logits)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_fast_scnn(num_classes=5)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return np.random.default_rng(0).integers(0, 256, (2, 65, 97, 3)).astype(np.uint8)
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_cls_head_is_argmax_of_logits_as_uint8(model, frames):
+    logits = model(frames.astype(np.float32), training=False).numpy()
+    labels = build_head(model, "cls")(frames).numpy()
+    assert labels.dtype == np.uint8 and labels.shape == (2, 65, 97)
+    np.testing.assert_array_equal(labels, logits.argmax(-1))
+
+
+def test_prob_head_is_softmax_of_logits(model, frames):
+    logits = model(frames.astype(np.float32), training=False).numpy()
+    out = build_head(model, "prob")(frames)
+    assert list(out) == [PROBABILITIES, LABELS]  # the SavedModel signature's order
+    np.testing.assert_allclose(out[PROBABILITIES].numpy(), softmax(logits), atol=1e-6)
+    np.testing.assert_array_equal(out[LABELS].numpy(), logits.argmax(-1))
+
+
+@pytest.mark.parametrize("name", ["ffnet18_dAAC", "ffnet40S_BCC_mobile"])
+def test_head_works_for_ffnet(name, frames):
+    ffnet = build_model(name, num_classes=5)
+    logits = ffnet(frames.astype(np.float32), training=False).numpy()
+    out = build_head(ffnet, "prob")(frames)
+    np.testing.assert_array_equal(out[LABELS].numpy(), logits.argmax(-1))
+    np.testing.assert_allclose(out[PROBABILITIES].numpy(), softmax(logits), atol=1e-6)
+
+
+def test_head_at_another_size_resizes_the_low_res_logits_once(model, frames):
+    low = low_res_logits(model)(frames.astype(np.float32), training=False)
+    size = (130, 194)
+    want = tf.argmax(tf.image.resize(low, size, method="bilinear"), -1).numpy()
+    got = head_at_size(model)(frames.astype(np.float32), tf.constant(size))
+    assert got.dtype == tf.uint8 and got.shape == (2, *size)
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("mode", ["cls", "prob"])
+def test_head_at_the_input_size_is_the_exported_head(model, frames, mode):
+    got = head_at_size(model, mode)(frames, tf.constant(frames.shape[1:3]))
+    want = build_head(model, mode)(frames)
+    tf.nest.map_structure(np.testing.assert_array_equal, got, want)
+
+
+def test_head_outputs_is_plain_tensor_code():
+    logits = tf.constant(np.random.default_rng(1).normal(size=(1, 3, 4, 6)), tf.float32)
+    out = head_outputs(logits, (3, 4), "prob")
+    np.testing.assert_array_equal(out[LABELS].numpy(), logits.numpy().argmax(-1))
+    np.testing.assert_allclose(out[PROBABILITIES].numpy(), softmax(logits.numpy()), atol=1e-6)
+
+
+def test_fixed_size_head_has_static_shape(model):
+    head = build_head(model, "cls", input_size=(64, 96))
+    assert tuple(head.input.shape) == (None, 64, 96, 3) and head.input.dtype == "uint8"
+    assert tuple(head.output.shape) == (None, 64, 96)
+
+
+def test_unknown_mode_is_rejected(model):
+    for make in (lambda: build_head(model, "logits"), lambda: head_at_size(model, "logits")):
+        with pytest.raises(ValueError, match="mode"):
+            make()
+
+
+def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp_path):
+    """Export, evaluation, prediction, the speed benchmark and QAT all compute their outputs with
+    `head_outputs`: replacing it changes what each of them returns."""
+    import fast_scnn_tf.model.head as head_module
+    from fast_scnn_tf.checkpoint import make_checkpoint
+    from fast_scnn_tf.config import Config, ModelConfig
+    from fast_scnn_tf.data.classes import ClassTable, default_colors
+    from fast_scnn_tf.evaluation import evaluate, speed
+    from fast_scnn_tf.predictor import load_predictor
+
+    from fast_scnn_tf.export import qat
+
+    real = head_module.head_outputs
+
+    def every_label_is_4(logits, size, mode="cls"):
+        return real(logits * 0.0 + tf.one_hot(4, logits.shape[-1]), size, mode)
+
+    monkeypatch.setattr(head_module, "head_outputs", every_label_is_4)
+    monkeypatch.setattr(qat, "head_outputs", every_label_is_4)  # qat imports it by name
+    image = frames[:1, :64, :96]
+
+    Config(model=ModelConfig(num_classes=5)).save(str(tmp_path))
+    tf.train.CheckpointManager(make_checkpoint(build_fast_scnn(num_classes=5, aux=True)),
+                               str(tmp_path / "best"), 1).save()
+    classes = ClassTable(names=tuple("abcde"), colors=default_colors(5))
+    frames_ds = tf.data.Dataset.from_tensors((image.astype(np.float32), image[..., 0] * 0))
+    outputs = {
+        "export": build_head(model, "cls")(image).numpy()[0],
+        "evaluation": np.argmax(evaluate(model, frames_ds, classes, progress=False)
+                                ["confusion"][0]),
+        "predict": load_predictor(str(tmp_path))[0](image[0]),
+        "speed": speed.head_function(model, "cls")(image).numpy()[0],
+        "qat": qat.qat_head(qat.mirror_model(model, (64, 96)), "cls", (64, 96))(image).numpy()[0],
+    }
+    for path, labels in outputs.items():
+        assert np.all(np.asarray(labels) == 4), path

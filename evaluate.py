@@ -134,25 +134,19 @@ def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
 
 
 def run_benchmark(args) -> int:
-    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.checkpoint import load_run
     from fast_scnn_tf.evaluation import speed
-    from fast_scnn_tf.model import build_fast_scnn
-    threads = speed.configure_threads(args.threads)
+    from fast_scnn_tf.model import build_model
+    speed.configure_threads(args.threads)
     if args.checkpoint:
-        model, _ = load_model(args.checkpoint, which=args.which)
-        label = "keras (checkpoint)"
+        model, label = load_run(args.checkpoint, args.which).model, "keras (checkpoint)"
     else:
-        model = build_fast_scnn()
-        label = "keras (random weights)"
+        model, label = build_model(), "keras (random weights)"
     rows = speed.benchmark(model, args.resolutions, args.warmup, args.iters,
                            tflite=tuple(args.tflite), tflite_threads=args.threads or None,
                            label=label)
-    env = speed.environment()
     print(speed.format_results(rows))
-    print(f"batch 1, {args.warmup} warm-up + {args.iters} timed frames; device: {env['device']}; "
-          f"TF {env['tensorflow']}, Keras {env['keras']}, ai-edge-litert {env['ai_edge_litert']}, "
-          f"Python {env['python']}; TF threads intra/inter {threads['intra_op_threads']}/"
-          f"{threads['inter_op_threads']} (0 = one per core, {threads['cpu_cores']} cores)")
+    print(speed.setup_line(args.warmup, args.iters))
     return 0
 
 
@@ -177,21 +171,19 @@ def check_prediction_folders(args, data_dir: str) -> None:
 
 
 def run_evaluation(args) -> int:
-    import tensorflow as tf
-
-    from fast_scnn_tf.checkpoint import config_for, find_checkpoint, load_model, model_dir_for
-    from fast_scnn_tf.data import build_dataset, num_frames
+    from fast_scnn_tf.checkpoint import load_run
     from fast_scnn_tf.data.datasets import dataset_for
-    from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip, evaluate, format_table
+    from fast_scnn_tf.evaluation import (PredictionWriter, ablate_skip, evaluate,
+                                         evaluation_frames, format_table)
     from fast_scnn_tf.files import write_json
-    config = config_for(args.checkpoint)
-    data = dataclasses.replace(config.data, **{k: v for k, v in (
+    run = load_run(args.checkpoint, args.which)
+    data = dataclasses.replace(run.config.data, **{k: v for k, v in (
         ("data_dir", args.data_dir), ("source", args.source), ("dataset", args.dataset)) if v})
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
     check_prediction_folders(args, data.data_dir)
     dataset = dataset_for(data)
-    classes = config.class_table()
+    classes = run.config.class_table()
     if dataset.classes.names != classes.names:
         raise ValueError(f"the model in '{args.checkpoint}' predicts {classes.num_classes} classes "
                          f"({', '.join(classes.names[:4])}, ...), but {dataset.name} in "
@@ -199,38 +191,38 @@ def run_evaluation(args) -> int:
                          f"({', '.join(dataset.classes.names[:4])}, ...): pass the --dataset it "
                          "was trained on")
     dataset.check_split(args.split, labelled=False)
-    if args.split not in dataset.labelled_splits:
-        if not args.save_predictions:
-            raise ValueError(f"split '{args.split}' of {dataset.name} has no public labels, so it "
-                             "cannot be scored: evaluate another split, or write predictions "
-                             "(for the benchmark server) with --save-predictions DIR")
-        return write_unlabelled_predictions(args, data, dataset)
-    output_dir = args.output or model_dir_for(args.checkpoint)
-    cli.check_output_dir(output_dir, "--output" if args.output else
-                         "--output (default: the model directory)")
+    # A split without public labels (Cityscapes test) is predicted for the benchmark server and
+    # scored not at all.
+    labelled = args.split in dataset.labelled_splits
+    if not labelled and not args.save_predictions:
+        raise ValueError(f"split '{args.split}' of {dataset.name} has no public labels, so it "
+                         "cannot be scored: evaluate another split, or write predictions "
+                         "(for the benchmark server) with --save-predictions DIR")
+    output_dir = args.output or run.directory
     metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
                                                              args.ablate_skip))
-    if os.path.exists(metrics_path) and not args.overwrite:
-        raise FileExistsError(f"'{metrics_path}' exists: pass --overwrite to replace it, or "
-                              "--output DIR to write elsewhere")
-    writer = None
-    if args.save_predictions or args.save_overlays:
-        writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays,
-                                  args.overwrite)
-
-    model, _ = load_model(args.checkpoint, which=args.which)
+    if labelled:
+        cli.check_output_dir(output_dir, "--output" if args.output else
+                             "--output (default: the model directory)")
+        if os.path.exists(metrics_path) and not args.overwrite:
+            raise FileExistsError(f"'{metrics_path}' exists: pass --overwrite to replace it, or "
+                                  "--output DIR to write elsewhere")
+    saving = bool(args.save_predictions or args.save_overlays)
+    frames = evaluation_frames(data, args.split, args.scale, with_names=saving)
+    writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays,
+                              args.overwrite) if saving else None
     if args.ablate_skip:
-        ablate_skip(model)
-    frames = build_dataset(data, args.split, training=False, batch_size=1, scale=args.scale,
-                           with_names=writer is not None)
-    # A known length gives the progress bar its total (batches of one frame).
-    frames = frames.apply(tf.data.experimental.assert_cardinality(num_frames(data, args.split)))
-    metrics = evaluate(model, frames, classes, progress=not args.no_progress,
+        ablate_skip(run.model)
+    metrics = evaluate(run.model, frames, classes, progress=not args.no_progress,
                        max_frames=args.max_frames, on_prediction=writer)
+    if not labelled:
+        print(f"wrote {args.split} predictions of {writer.count} frames to "
+              f"{args.save_predictions}: zip that folder and submit it to the benchmark server")
+        return 0
     if metrics["num_pixels"] == 0:
         raise ValueError(f"split '{args.split}' has no labelled pixels (all 255): nothing to score")
     metrics.update(split=args.split, scale=args.scale, ablate_skip=args.ablate_skip,
-                   checkpoint=find_checkpoint(args.checkpoint, args.which), which=args.which,
+                   checkpoint=run.checkpoint, which=args.which,
                    dataset=data.dataset, data_dir=data.data_dir, source=data.source)
     print(format_table(metrics))
     print(f"{metrics['num_frames']} frames, {dataset.name} split {args.split}, scale "
@@ -242,43 +234,6 @@ def run_evaluation(args) -> int:
         print(f"wrote predictions of {writer.count} frames"
               + (f" to {args.save_predictions}" if args.save_predictions else "")
               + (f", overlays to {args.save_overlays}" if args.save_overlays else ""))
-    return 0
-
-
-def write_unlabelled_predictions(args, data, dataset) -> int:
-    """A split without public labels (Cityscapes test): write predictions in the dataset's label
-    format (for the benchmark server) and score nothing. Files on disk only."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from fast_scnn_tf.checkpoint import load_model
-    from fast_scnn_tf.evaluation import PredictionWriter, ablate_skip
-    from fast_scnn_tf.model.head import head_at_size
-    from fast_scnn_tf.data.images import read_image
-    if data.source != "folder":
-        raise ValueError("predictions for an unlabelled split read image files: pass "
-                         "--source folder --data-dir DIR")
-    writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays, args.overwrite)
-    paths = dataset.list_images(data.data_dir, args.split)[:args.max_frames or None]
-    model, _ = load_model(args.checkpoint, which=args.which)
-    if args.ablate_skip:
-        ablate_skip(model)
-    labels_at = head_at_size(model)
-    bar = None if args.no_progress else keras.utils.Progbar(len(paths), unit_name="frame")
-    for i, path in enumerate(paths, start=1):
-        image = read_image(path)
-        height, width = image.shape[:2]
-        if args.scale != 1.0:  # as build_dataset scales val frames
-            size = [round(height * args.scale), round(width * args.scale)]
-            image = tf.image.resize(image, size, method="bilinear").numpy()
-        class_ids = labels_at(image[None], tf.constant([height, width]))[0]
-        writer(dataset.frame_name(path), np.clip(image, 0, 255).astype(np.uint8),
-               class_ids.numpy().astype(np.uint8))
-        if bar is not None:
-            bar.update(i)
-    print(f"wrote {args.split} predictions of {writer.count} frames to {args.save_predictions}: "
-          "zip that folder and submit it to the benchmark server")
     return 0
 
 

@@ -120,14 +120,15 @@ def main(argv=None) -> int:
         return 1
     tf = cli.import_tensorflow(args.verbose)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.checkpoint import load_run
     from fast_scnn_tf.export import exporter
     from fast_scnn_tf.export.frames import frames_for
     from fast_scnn_tf.export.validate import ValidationError
 
     size = tuple(args.input_size)
     try:
-        model, config = load_model(args.checkpoint, args.which)
+        run = load_run(args.checkpoint, args.which)
+        model, config = run.model, run.config
         if args.qat_steps and config.model.name != "fast_scnn":
             raise ValueError(f"--qat-steps: quantisation-aware training is implemented for "
                              f"fast_scnn only, not {config.model.name}; post-training int8 "

@@ -54,10 +54,10 @@ def ship(run_dir: str, directory: str, data_dir: str) -> str:
 
     import tensorflow as tf
 
-    from fast_scnn_tf.checkpoint import BEST_DIR, find_checkpoint, load_model, make_checkpoint
+    from fast_scnn_tf.checkpoint import BEST_DIR, load_run, make_checkpoint
 
-    prefix = find_checkpoint(run_dir, "best")
-    model, config = load_model(run_dir, which="best", aux=True)
+    run = load_run(run_dir, which="best", aux=True)
+    model, config, prefix = run.model, run.config, run.checkpoint
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, data_dir=data_dir))
     os.makedirs(directory, exist_ok=False)
     config.save(directory)

@@ -155,8 +155,8 @@ def main(argv=None) -> int:
     speed.configure_threads(args.threads)  # recorded in the JSON's environment
     tflite_threads = args.threads or os.cpu_count()
     if args.checkpoint:
-        from fast_scnn_tf.checkpoint import load_model
-        model, _ = load_model(args.checkpoint)
+        from fast_scnn_tf.checkpoint import load_run
+        model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()
     print(report.format_header())

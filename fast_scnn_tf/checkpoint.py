@@ -1,4 +1,5 @@
-"""Where a run keeps its weights, and how evaluation, export and prediction load them.
+"""Where a run keeps its weights, and how evaluation, export, prediction and the benchmarks load
+them (`load_run`).
 
 A model directory written by `train.py` holds:
 
@@ -16,6 +17,7 @@ so training resumes and `evaluate.py --which latest` loads rather than stopping 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
@@ -135,36 +137,37 @@ def find_checkpoint(path: str, which: str = "best") -> str:
                             "with ckpt-N files (written by train.py)")
 
 
-def model_dir_for(path: str) -> str:
-    """The model directory of a checkpoint argument (a model directory, or DIR/best/ckpt-N):
-    the folder holding its config.json."""
-    prefix_dir = os.path.dirname(find_checkpoint(path))
-    for directory in (path, prefix_dir, os.path.dirname(prefix_dir)):
-        if os.path.isfile(os.path.join(directory, CONFIG_FILE)):
-            return directory
-    raise FileNotFoundError(f"no {CONFIG_FILE} found with checkpoint '{path}'")
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run loaded for inference or as a starting point (`load_run`)."""
+
+    model: keras.Model  # the inference model, or the training model (aux heads) with aux=True
+    config: Config  # the config saved with the run
+    checkpoint: str  # the checkpoint prefix the weights came from
+    directory: str  # the run folder (holds config.json)
 
 
-def config_for(path: str) -> Config:
-    """The config saved with a checkpoint."""
-    return Config.load(model_dir_for(path))
+def load_run(path: str, which: str = "best", aux: bool = False) -> Run:
+    """Load what a checkpoint argument names (a run folder written by train.py, or a checkpoint
+    prefix in it such as DIR/best/ckpt-12): the one way evaluate, export, predict,
+    `--init-checkpoint` and the benchmarks load a run.
 
-
-def load_model(path: str, which: str = "best", aux: bool = False,
-               input_shape=(None, None, 3)) -> tuple[keras.Model, Config]:
-    """Build the model described by the saved config and restore its weights.
-
-    Returns (model, config): the inference model (or the training model with `aux=True`).
-    Fails loudly if any model variable is missing from the checkpoint.
+    Builds the model its config.json describes and restores the weights of `find_checkpoint(path,
+    which)`, failing loudly if any model variable is missing. Errors are one line naming the path.
     """
-    config = config_for(path)
     prefix = find_checkpoint(path, which)
-    model = build_training_model(config, input_shape)
+    prefix_dir = os.path.dirname(prefix)
+    directory = next((d for d in (path, prefix_dir, os.path.dirname(prefix_dir))
+                      if os.path.isfile(os.path.join(d, CONFIG_FILE))), None)
+    if directory is None:
+        raise FileNotFoundError(f"no {CONFIG_FILE} found with checkpoint '{path}'")
+    config = Config.load(directory)
+    model = build_training_model(config)
     try:
         status = make_checkpoint(model).restore(prefix)
         status.assert_existing_objects_matched()
     except (AssertionError, ValueError) as e:
-        raise ValueError(f"checkpoint '{prefix}' does not match a Fast-SCNN with "
-                         f"{config.model.num_classes} classes: {e}") from e
+        raise ValueError(f"checkpoint '{prefix}' does not match a {config.model.name} with "
+                         f"{config.model.num_classes} classes: {_first_line(e)}") from e
     status.expect_partial()  # the optimizer and data position are not needed here
-    return (model if aux else inference_model(model)), config
+    return Run(model if aux else inference_model(model), config, prefix, directory)

@@ -55,10 +55,9 @@ def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str, Clas
     if not is_prefix and not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise FileNotFoundError(f"model '{path}' holds no {CONFIG_FILE}, SavedModel or "
                                 f"checkpoint: {MODEL_EXPECTED}")
-    from fast_scnn_tf.checkpoint import find_checkpoint, load_model
-    model, config = load_model(path, which=which)
-    return (_keras_predictor(model), f"checkpoint {find_checkpoint(path, which)}",
-            config.class_table())
+    from fast_scnn_tf.checkpoint import load_run
+    run = load_run(path, which=which)
+    return _keras_predictor(run.model), f"checkpoint {run.checkpoint}", run.config.class_table()
 
 
 def _export_classes(config_json: str, config_of) -> ClassTable:

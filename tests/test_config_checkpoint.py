@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf import build_fast_scnn
-from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_model,
+from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_run,
                                      make_checkpoint, newest_intact)
 from fast_scnn_tf.config import Config, ConfigError
 
@@ -89,14 +89,35 @@ def _save_run(model_dir, num_classes=3, subdir=LATEST_DIR):
     return model
 
 
-def test_load_model_restores_weights_into_inference_model(tmp_path):
+def test_load_run_restores_weights_into_inference_model(tmp_path):
     saved = _save_run(tmp_path)
-    loaded, config = load_model(str(tmp_path))
-    assert config.model.num_classes == 3
-    assert not isinstance(loaded.output, dict)
+    run = load_run(str(tmp_path))
+    assert run.config.model.num_classes == 3
+    assert run.directory == str(tmp_path)
+    assert run.checkpoint == os.path.join(str(tmp_path), LATEST_DIR, "ckpt-1")
+    assert not isinstance(run.model.output, dict)
     images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(loaded(images, training=False),
+    np.testing.assert_array_equal(run.model(images, training=False),
                                   saved(images, training=False)["logits"])
+
+
+def test_load_run_from_a_checkpoint_prefix_finds_its_folder(tmp_path):
+    _save_run(tmp_path)
+    _save_run(tmp_path, subdir=BEST_DIR)
+    prefix = os.path.join(str(tmp_path), LATEST_DIR, "ckpt-1")
+    run = load_run(prefix, aux=True)
+    assert (run.checkpoint, run.directory) == (prefix, str(tmp_path))
+    assert isinstance(run.model.output, dict)  # the training model, aux heads included
+    assert load_run(str(tmp_path)).checkpoint == os.path.join(str(tmp_path), BEST_DIR, "ckpt-1")
+
+
+def test_checkpoint_without_config_is_one_line_naming_the_path(tmp_path):
+    _save_run(tmp_path)
+    os.remove(tmp_path / "config.json")
+    with pytest.raises(FileNotFoundError, match=f"no config.json found with checkpoint "
+                                                f"'{tmp_path}'") as error:
+        load_run(str(tmp_path))
+    assert "\n" not in str(error.value)
 
 
 def test_best_checkpoint_is_preferred(tmp_path):
@@ -116,8 +137,10 @@ def test_class_count_mismatch_is_a_clear_error(tmp_path):
     config = Config.load(str(tmp_path))
     config.model.num_classes = 4
     config.save(str(tmp_path))
-    with pytest.raises(ValueError, match="4 classes"):
-        load_model(str(tmp_path))
+    with pytest.raises(ValueError, match="'.*ckpt-1' does not match a fast_scnn with 4 classes"
+                       ) as error:
+        load_run(str(tmp_path))
+    assert "\n" not in str(error.value)
 
 
 def _two_checkpoints(model_dir):
@@ -149,8 +172,9 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     older, _ = _two_checkpoints(tmp_path)
     data_file = _damage(str(tmp_path / LATEST_DIR / "ckpt-2"), how)
     with caplog.at_level(logging.WARNING):
-        loaded, _ = load_model(str(tmp_path), which="latest")  # as evaluate.py --which latest
-    assert find_checkpoint(str(tmp_path), "latest").endswith("ckpt-1")
+        run = load_run(str(tmp_path), which="latest")  # as evaluate.py --which latest
+    assert run.checkpoint.endswith("ckpt-1")
+    loaded = run.model
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(data_file in w for w in warnings), warnings
     images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)

@@ -14,7 +14,7 @@ import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under 
 from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
 
 from fast_scnn_tf import convert  # noqa: E402
-from fast_scnn_tf.checkpoint import find_checkpoint, load_model  # noqa: E402
+from fast_scnn_tf.checkpoint import find_checkpoint, load_run  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model.ffnet import build_ffnet  # noqa: E402
 from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
@@ -133,8 +133,7 @@ def test_cli_writes_a_run_folder(tmp_path, capsys):
     config = Config.load(model_dir)
     assert (config.model.name, config.model.num_classes) == (variant, 5)
     # Loaded the way evaluate.py, export.py and predict.py load a run; compared before the resize.
-    loaded, _ = load_model(model_dir)
-    model = low_res_logits(loaded)
+    model = low_res_logits(load_run(model_dir).model)
     image = smooth_image(64, 96)
     with torch.no_grad():
         expected = torch_model(ref.preprocess(image)).numpy().transpose(0, 2, 3, 1)

@@ -282,12 +282,11 @@ def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model
 
 def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
     """A run folder predicts exactly what its exported SavedModel serves."""
-    from fast_scnn_tf.checkpoint import load_model
+    from fast_scnn_tf.checkpoint import load_run
     from fast_scnn_tf.export.saved_model import write_saved_model
     from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.predictor import load_predictor
-    model, _ = load_model(model_dir)
-    write_saved_model(build_head(model, "cls"), str(tmp_path / "1"))
+    write_saved_model(build_head(load_run(model_dir).model, "cls"), str(tmp_path / "1"))
     image = _rng_image((45, 67, 3))
     from_checkpoint = load_predictor(model_dir)[0](image)
     from_export = load_predictor(str(tmp_path / "1"))[0](image)

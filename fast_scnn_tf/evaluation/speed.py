@@ -178,6 +178,16 @@ def environment() -> dict:
             **thread_counts()}
 
 
+def setup_line(warmup: int, iters: int) -> str:
+    """One line saying how a table was timed: frames, device, versions and threads."""
+    env = environment()
+    return (f"batch 1, {warmup} warm-up + {iters} timed frames; device: {env['device']}; "
+            f"TF {env['tensorflow']}, Keras {env['keras']}, ai-edge-litert "
+            f"{env['ai_edge_litert']}, Python {env['python']}; TF threads intra/inter "
+            f"{env['intra_op_threads']}/{env['inter_op_threads']} (0 = one per core, "
+            f"{env['cpu_cores']} cores)")
+
+
 def parse_resolution(text: str) -> tuple[int, int]:
     """'1024x2048' -> (1024, 2048)."""
     try:

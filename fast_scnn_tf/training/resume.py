@@ -17,7 +17,7 @@ import os
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.checkpoint import find_checkpoint, load_model, make_checkpoint, newest_intact
+from fast_scnn_tf.checkpoint import load_run, make_checkpoint, newest_intact
 from fast_scnn_tf.config import CONFIG_FILE, Config
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,8 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
     The source is rebuilt from its own config.json first, so a checkpoint with another class
     count still gives its encoder (its heads are reported as not restored).
     """
-    prefix = find_checkpoint(path, "best")
-    source, _ = load_model(path, which="best", aux=True)
-    source_vars = {v.path: v for v in source.variables}
+    source = load_run(path, which="best", aux=True)
+    source_vars = {v.path: v for v in source.model.variables}
     restored, not_restored = [], []
     for variable in model.variables:
         match = source_vars.get(variable.path)
@@ -97,7 +96,7 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
             restored.append(variable.path)
         else:
             not_restored.append(variable.path)
-    log.info("init checkpoint %s: restored %d of %d variables", prefix, len(restored),
+    log.info("init checkpoint %s: restored %d of %d variables", source.checkpoint, len(restored),
              len(model.variables))
     if not_restored:
         log.info("not restored (missing or different shape): %s", ", ".join(not_restored))

@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.config import Config, ModelConfig
+from fast_scnn_tf.config import Config
 from fast_scnn_tf.export import saved_model
 from fast_scnn_tf.export.exporter import export_saved_model, saved_model_dir
 from fast_scnn_tf.export.frames import synthetic_frames
 from fast_scnn_tf.model.head import LABELS, PROBABILITIES, build_head
 from fast_scnn_tf.export.validate import ValidationError
-from fast_scnn_tf.model import build_fast_scnn
 
-CONFIG = Config(model=ModelConfig(num_classes=5))
+CONFIG = Config()
 
 
 @pytest.fixture(scope="module")
-def model():
-    return build_fast_scnn(num_classes=5)
+def model(trained_model):
+    """Trained (tests/conftest.py): its labels are confident and vary across a frame."""
+    return trained_model
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_export_goes_to_versioned_directory_with_metadata(exported):
     assert exported.endswith(os.path.join("fast_scnn", "1"))
     assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
     extra = os.path.join(exported, saved_model.EXTRA_DIR)
-    assert Config.load(extra).model.num_classes == 5
+    assert Config.load(extra).model.num_classes == 19
     assert os.path.isfile(os.path.join(extra, "metadata.json"))
 
 
@@ -118,15 +118,38 @@ def test_saved_model_cli_lists_both_signatures(exported):
         assert name in text
 
 
-def test_predict_request_proto_can_be_built(exported):
+def _served(loaded, request):
+    """What TF Serving does with a PredictRequest: the signature it names, called with its input
+    tensors decoded by name (after a trip through the wire format)."""
+    request = type(request).FromString(request.SerializeToString())
+    inputs = {name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()}
+    return loaded.signatures[request.model_spec.signature_name](**inputs)
+
+
+def test_predict_requests_return_the_keras_labels(model, loaded, scene_frames):
+    """Requests built as a client would, from a street-scene frame (not square, and with several
+    classes in its labels, so a transposed or swapped image cannot give the same answer)."""
     from tensorflow_serving.apis import predict_pb2
+
+    image = scene_frames[0][0]
+    want = build_head(model, "cls")(image[np.newaxis]).numpy()
+    assert len(np.unique(want)) >= 3
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "fast_scnn"
     request.model_spec.signature_name = saved_model.DEFAULT_SIGNATURE
-    request.inputs[saved_model.IMAGES_INPUT].CopyFrom(
-        tf.make_tensor_proto(np.zeros((1, 64, 64, 3), np.uint8)))
-    assert request.inputs["images"].dtype == tf.uint8.as_datatype_enum
+    request.inputs[saved_model.IMAGES_INPUT].CopyFrom(tf.make_tensor_proto(image[np.newaxis]))
+    assert request.inputs[saved_model.IMAGES_INPUT].dtype == tf.uint8.as_datatype_enum
+    np.testing.assert_array_equal(_served(loaded, request)[LABELS].numpy(), want)
+
+    png = tf.io.encode_png(image).numpy()
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "fast_scnn"
+    request.model_spec.signature_name = saved_model.BYTES_SIGNATURE
+    request.inputs[saved_model.BYTES_INPUT].CopyFrom(tf.make_tensor_proto([png]))
+    assert request.inputs[saved_model.BYTES_INPUT].dtype == tf.string.as_datatype_enum
+    label_png = _served(loaded, request)[saved_model.PNG_OUTPUT].numpy()[0]
+    np.testing.assert_array_equal(tf.io.decode_png(label_png).numpy()[..., 0], want[0])
 
 
 def test_next_version_and_refusing_to_overwrite(tmp_path):

@@ -1,0 +1,63 @@
+"""Fixtures shared by the test modules.
+
+    trained_model   Fast-SCNN (19 classes) trained briefly on synthetic street scenes: confident,
+                    varied predictions, for tests that hold exports to their agreement thresholds
+    scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fast_scnn_tf.data.labels import id_to_train_id_table
+from fast_scnn_tf.model import build_fast_scnn
+from fast_scnn_tf.synthetic import render_scene
+from fast_scnn_tf.training.losses import masked_cross_entropy
+
+# Input size of `trained_model`'s training scenes and of `scene_frames`.
+TRAINED_SIZE = (64, 96)
+TRAIN_SCENES, TRAIN_STEPS, TRAIN_BATCH = 16, 40, 4
+
+
+def synthetic_scenes(size: tuple[int, int], count: int, seed: int):
+    """`count` rendered street scenes: (uint8 images [N, H, W, 3], uint8 train ids [N, H, W])."""
+    rng = np.random.default_rng(seed)
+    scenes = [render_scene(size, rng) for _ in range(count)]
+    images = np.stack([image for image, _ in scenes])
+    return images, id_to_train_id_table()[np.stack([ids for _, ids in scenes])]
+
+
+@pytest.fixture(scope="session")
+def trained_model():
+    """Fast-SCNN trained 40 Adam steps (batch 4) on 16 synthetic scenes at 64x96 (~15 s, most of
+    it tracing the step). A random model's logits are near-tied, so int8 rounding flips labels far
+    more than on a trained one and the quantised agreement thresholds (export/validate.py) cannot be
+    held; this one predicts several classes confidently (about 80% of its training pixels right)."""
+    images, labels = synthetic_scenes(TRAINED_SIZE, TRAIN_SCENES, seed=0)
+    keras.utils.set_random_seed(0)
+    model = build_fast_scnn(num_classes=19)
+    optimizer = keras.optimizers.Adam(1e-2)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = masked_cross_entropy(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    images = images.astype(np.float32)
+    for i in range(TRAIN_STEPS):
+        start = i * TRAIN_BATCH % TRAIN_SCENES
+        step(images[start:start + TRAIN_BATCH], labels[start:start + TRAIN_BATCH])
+    return model
+
+
+@pytest.fixture(scope="session")
+def scene_frames():
+    """8 synthetic scenes the trained model never saw, as uint8 [1, 64, 96, 3] frames."""
+    images, _ = synthetic_scenes(TRAINED_SIZE, 8, seed=1)
+    return [image[np.newaxis] for image in images]

@@ -51,6 +51,23 @@ def test_int8_ptq_uses_builtin_int8_ops_only(model, frame):
     assert tflite.run(interp, frame)[LABELS].shape == (1, *SIZE)
 
 
+def test_int8_prob_is_int8_up_to_the_logits_and_float_after(model, frame):
+    """The full-size upsample, softmax and argmax stay float (quantised they cost more than the
+    network); every other op, the network's own resizes included, is int8."""
+    content = tflite.convert(build_head(model, "prob", SIZE), "int8",
+                             lambda: synthetic_frames(SIZE, 4))
+    interp = tflite.interpreter(content, delegate=False)
+    assert tflite.float_ops(interp) == tflite.INT8_BOUNDARY_OPS | tflite.FLOAT_TAIL_OPS
+    tensors = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
+    resizes = [tensors[op["outputs"][0]] for op in interp._get_ops_details()
+               if op["op_name"] == "RESIZE_BILINEAR"]
+    assert len(resizes) > 1 and resizes[:-1] == [np.int8] * (len(resizes) - 1)
+    assert resizes[-1] == np.float32
+    out = tflite.run(interp, frame)
+    assert out[PROBABILITIES].dtype == np.float32 and out[PROBABILITIES].shape == (1, *SIZE, 5)
+    np.testing.assert_allclose(out[PROBABILITIES].sum(-1), 1.0, atol=1e-5)
+
+
 def test_int8_needs_representative_frames(model):
     with pytest.raises(ValueError, match="representative"):
         tflite.convert(build_head(model, "cls", SIZE), "int8")

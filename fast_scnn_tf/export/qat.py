@@ -22,6 +22,7 @@ import tf_keras
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.labels import IGNORE_LABEL
+from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.exporter import write_tflite
 from fast_scnn_tf.export.frames import SYNTHETIC, data_config, synthetic_frames
 from fast_scnn_tf.model import layers as k3
@@ -242,12 +243,11 @@ def qat_head(qat_model: tf_keras.Model, mode: str, input_size) -> tf_keras.Model
 
 
 def convert_qat(head: tf_keras.Model, representative) -> bytes:
-    """Full-integer int8 TFLite from a QAT head (calibration fills ranges fake-quant lacks)."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(head)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([f] for f in representative())
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
+    """Full-integer int8 TFLite from a QAT head (calibration fills ranges fake-quant lacks).
+    A prob head stays int8 to the end, unlike post-training int8: TensorFlow's selective
+    quantisation, which keeps that tail in float, leaves a QAT graph's ops as they are (tried)."""
+    return tflite.convert_with(lambda: tf.lite.TFLiteConverter.from_keras_model(head), "int8",
+                               representative)
 
 
 def export_qat_tflite(model: keras.Model, config: Config, output: str, mode: str, input_size,

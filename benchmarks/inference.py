@@ -11,6 +11,7 @@ TFLite files written by `fast_scnn_tf.export` into a temporary folder (--keep DI
 Random weights unless --checkpoint, and int8 is calibrated on synthetic frames: speed depends on
 neither. TFLite always runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is installed (not a project
 requirement) it also times a minimal PyTorch Fast-SCNN (`pytorch_reference.py`) on the CPU,
+in PyTorch's default NCHW layout and channels-last,
 for the "five times faster than the PyTorch port" comparison. Prints the table and the speed
 targets as ratios measured in this run; writes JSON with device, versions, date, threads and the
 command, from which `benchmarks/report.py` builds the README table.
@@ -109,9 +110,10 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
                 f.write(tflite.convert(head, quantize, lambda: frames))
             add("tflite", mode, tflite.variant_name(quantize), size,
                 speed.time_tflite(path, warmup, iters, threads), path)
-        for mode in MODES if pytorch else ():
-            add("pytorch", mode, "float32", size,
-                speed.time_calls(pytorch.head(mode, *size, threads), warmup, iters))
+        for mode in MODES if pytorch else ():  # eager NCHW, then channels-last (its fastest)
+            for runtime, channels_last in (("pytorch", False), ("pytorch_cl", True)):
+                add(runtime, mode, "float32", size, speed.time_calls(
+                    pytorch.head(mode, *size, threads, channels_last), warmup, iters))
         if index == 0:
             path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
             with open(path, "wb") as f:

@@ -2,7 +2,8 @@
 
     trained_model   Fast-SCNN (19 classes) trained briefly on synthetic street scenes: confident,
                     varied predictions, for tests that hold exports to their agreement thresholds
-    scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames
+    scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames (validation)
+    calibration_frames  other held-out scenes, for int8 calibration
 """
 
 from __future__ import annotations
@@ -60,4 +61,11 @@ def trained_model():
 def scene_frames():
     """8 synthetic scenes the trained model never saw, as uint8 [1, 64, 96, 3] frames."""
     images, _ = synthetic_scenes(TRAINED_SIZE, 8, seed=1)
+    return [image[np.newaxis] for image in images]
+
+
+@pytest.fixture(scope="session")
+def calibration_frames():
+    """8 more unseen synthetic scenes (not `scene_frames`), for int8 calibration."""
+    images, _ = synthetic_scenes(TRAINED_SIZE, 8, seed=2)
     return [image[np.newaxis] for image in images]

@@ -1,4 +1,7 @@
-"""TF Serving SavedModel: signatures, reload equality, PNG-bytes endpoint, atomic versioning."""
+"""TF Serving SavedModel: signatures, reload equality, PNG-bytes endpoint, atomic versioning.
+
+The tests that need the export are marked slow: it and the model it exports (tests/conftest.py)
+take ~30 s on 2 cores, too much for `make test-fast`."""
 
 import os
 import subprocess
@@ -37,6 +40,7 @@ def loaded(exported):
     return tf.saved_model.load(exported)
 
 
+@pytest.mark.slow
 def test_export_goes_to_versioned_directory_with_metadata(exported):
     assert exported.endswith(os.path.join("fast_scnn", "1"))
     assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
@@ -45,6 +49,7 @@ def test_export_goes_to_versioned_directory_with_metadata(exported):
     assert os.path.isfile(os.path.join(extra, "metadata.json"))
 
 
+@pytest.mark.slow
 def test_default_signature_takes_dynamic_uint8_images(loaded):
     fn = loaded.signatures[saved_model.DEFAULT_SIGNATURE]
     (name, spec), = fn.structured_input_signature[1].items()
@@ -55,6 +60,7 @@ def test_default_signature_takes_dynamic_uint8_images(loaded):
     assert outputs[PROBABILITIES].dtype == tf.float32
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(65, 97), (64, 128)])
 def test_reloaded_model_equals_keras(model, loaded, size):
     frames = np.random.default_rng(1).integers(0, 256, (2, *size, 3)).astype(np.uint8)
@@ -84,6 +90,7 @@ for shape in %r:
 """
 
 
+@pytest.mark.slow
 def test_default_signature_refuses_bad_shapes_by_name(exported):
     """In a child process, since a failure here can be an abort rather than an exception."""
     out = subprocess.run([sys.executable, "-c", CALL_EACH_SHAPE % (BAD_SHAPES,), exported],
@@ -96,6 +103,7 @@ def test_default_signature_refuses_bad_shapes_by_name(exported):
         assert "[batch >= 1, height >= 32, width >= 32, 3]" in line, line
 
 
+@pytest.mark.slow
 def test_bytes_signature_round_trips_png_and_jpeg(model, loaded):
     image = np.random.default_rng(2).integers(0, 256, (65, 97, 3)).astype(np.uint8)
     png, jpeg = tf.io.encode_png(image), tf.io.encode_jpeg(image)
@@ -109,6 +117,7 @@ def test_bytes_signature_round_trips_png_and_jpeg(model, loaded):
                                   build_head(model, "cls")(decoded_jpeg[None]).numpy()[0])
 
 
+@pytest.mark.slow
 def test_saved_model_cli_lists_both_signatures(exported):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     text = subprocess.run([cli, "show", "--dir", exported, "--all"], capture_output=True,
@@ -126,6 +135,7 @@ def _served(loaded, request):
     return loaded.signatures[request.model_spec.signature_name](**inputs)
 
 
+@pytest.mark.slow
 def test_predict_requests_return_the_keras_labels(model, loaded, scene_frames):
     """Requests built as a client would, from a street-scene frame (not square, and with several
     classes in its labels, so a transposed or swapped image cannot give the same answer)."""

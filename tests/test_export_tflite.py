@@ -15,6 +15,9 @@ from fast_scnn_tf.model.head import LABELS, PROBABILITIES, build_head
 
 SIZE = (64, 96)  # tests/conftest.py TRAINED_SIZE
 
+# Every test here converts the whole network (~10 s each on 2 cores) or needs the trained model.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def model(trained_model):
@@ -52,7 +55,6 @@ def test_float32_prob_matches_keras(model, frame):
     assert np.mean(out[LABELS] == want[LABELS].numpy()) >= 0.999
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["cls", "prob"])
 def test_int8_of_a_trained_model_agrees_at_the_documented_threshold(int8_exports, model, frame,
                                                                     mode):
@@ -64,7 +66,6 @@ def test_int8_of_a_trained_model_agrees_at_the_documented_threshold(int8_exports
     assert len(np.unique(want)) >= 3 and np.mean(got == want) >= MIN_AGREEMENT["int8"]
 
 
-@pytest.mark.slow
 def test_int8_calibrated_on_blank_frames_fails_the_threshold(model, scene_frames, tmp_path):
     """The threshold can fail: activation ranges from all-zero frames clip the real ones
     (about 16% of the pixels agree)."""
@@ -75,7 +76,6 @@ def test_int8_calibrated_on_blank_frames_fails_the_threshold(model, scene_frames
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.slow
 def test_int8_ptq_uses_builtin_int8_ops_only(int8_exports, frame):
     interp = tflite.interpreter(int8_exports["cls"]["path"], delegate=False)
     assert interp.get_input_details()[0]["dtype"] == np.uint8
@@ -84,7 +84,6 @@ def test_int8_ptq_uses_builtin_int8_ops_only(int8_exports, frame):
     assert tflite.run(interp, frame)[LABELS].shape == (1, *SIZE)
 
 
-@pytest.mark.slow
 def test_int8_prob_is_int8_up_to_the_logits_and_float_after(int8_exports, frame):
     """The full-size upsample, softmax and argmax stay float (quantised they cost more than the
     network); every other op, the network's own resizes included, is int8."""
@@ -105,7 +104,6 @@ def test_int8_needs_representative_frames(model):
         tflite.convert(build_head(model, "cls", SIZE), "int8")
 
 
-@pytest.mark.slow
 def test_export_writes_validated_file_and_metadata(model, scene_frames, tmp_path):
     config = Config()
     report = export_tflite(model, config, str(tmp_path), "cls", "float16", SIZE, scene_frames[:2])

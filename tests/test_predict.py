@@ -1,4 +1,6 @@
-"""predict.py on user files: any size and pixel format, folders, videos, unreadable files."""
+"""predict.py on user files: any size and pixel format, folders, videos, unreadable files.
+Predictors of exported models are tested too; each export takes ~10 s on 2 cores, so those tests
+are marked slow."""
 
 import os
 
@@ -250,6 +252,7 @@ def export_root(tmp_path_factory, trained_like_model):
     return root
 
 
+@pytest.mark.slow
 def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
     from fast_scnn_tf.predictor import load_predictor
     predict, description, _ = load_predictor(str(export_root / "fast_scnn"))  # highest version
@@ -260,6 +263,7 @@ def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
     assert (labels == _keras_labels(trained_like_model, image)).mean() > 0.999
 
 
+@pytest.mark.slow
 def test_export_root_is_accepted(export_root):
     """The --output folder of export.py, as evaluate.py's and export.py's defaults name it."""
     from fast_scnn_tf.predictor import load_predictor
@@ -267,6 +271,7 @@ def test_export_root_is_accepted(export_root):
     assert description.endswith(os.path.join("fast_scnn", "3"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["cls", "prob"])
 def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model, mode):
     from fast_scnn_tf.export import tflite
@@ -280,6 +285,7 @@ def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model
     assert predict(_rng_image((37, 53, 3))).shape == (37, 53)
 
 
+@pytest.mark.slow
 def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
     """A run folder predicts exactly what its exported SavedModel serves."""
     from fast_scnn_tf.checkpoint import load_run

@@ -25,6 +25,7 @@ def test_parse_resolution():
             speed.parse_resolution(bad)
 
 
+@pytest.mark.slow  # two SavedModel exports, ~20 s on 2 cores
 def test_keras_row_times_the_head_that_ships(tmp_path):
     """The Keras function returns exactly what the exported SavedModel returns, for both heads."""
     from fast_scnn_tf.export.saved_model import write_saved_model

@@ -27,11 +27,19 @@ OFFICIAL_PARAMETERS = {
 }
 
 
+# The smallest variant of each family (stem/backbone/head combination) runs in `make test-fast`;
+# building the others takes 1-2.5 s each on 2 cores, so they are marked slow.
+ONE_PER_FAMILY = ("ffnet40S_dBBB_mobile", "ffnet40S_BCC_mobile", "ffnet46NS_CCC_mobile",
+                  "ffnet18_dAAC")
+VARIANTS = [name if name in ONE_PER_FAMILY else pytest.param(name, marks=pytest.mark.slow)
+            for name in sorted(OFFICIAL_PARAMETERS)]
+
+
 def _trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
-@pytest.mark.parametrize("variant", sorted(OFFICIAL_PARAMETERS))
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_parameter_count_matches_official_model(variant):
     model = build_ffnet(variant)
     assert _trainable(model) == OFFICIAL_PARAMETERS[variant]

@@ -167,7 +167,8 @@ def test_readme_without_markers_is_an_error(tmp_path, capsys):
     assert "benchmarks:begin" in capsys.readouterr().err
 
 
-def test_every_benchmark_script_explains_itself():  # ~5 s: three TensorFlow imports at once
+@pytest.mark.slow  # ~5 s: three TensorFlow imports at once
+def test_every_benchmark_script_explains_itself():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     processes = {name: subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "benchmarks", name), "--help"], env=env,

@@ -64,6 +64,7 @@ def _predict_with_missing_model(tmp_path, *extra):
         capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow  # a child process importing TensorFlow, ~3 s on 2 cores
 def test_tools_hide_tensorflows_start_up_lines(tmp_path):
     """Only the tool's own error line: no absl/oneDNN/cuInit lines (the run imports TensorFlow
     and initialises its devices before it loads the model)."""
@@ -73,6 +74,7 @@ def test_tools_hide_tensorflows_start_up_lines(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("predict.py: error: model"), result.stderr
 
 
+@pytest.mark.slow
 def test_verbose_shows_them(tmp_path):
     result = _predict_with_missing_model(tmp_path, "--verbose")
     assert result.returncode == 1

@@ -182,6 +182,7 @@ def test_colour_label_png_is_rejected(copy_of):
         read_all(data_root)
 
 
+@pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
 def test_folder_source_never_imports_tensorflow_datasets(root):
     """tfds (slow to import, only for --data-source tfds) stays out of folder-source runs."""
     code = ("import sys; from fast_scnn_tf.config import DataConfig; "

@@ -72,6 +72,7 @@ def test_frames_are_byte_identical_to_the_recorded_ones(key):
     assert hashlib.sha256(image.tobytes() + label.tobytes()).hexdigest() == RENDERED[key]
 
 
+@pytest.mark.slow  # a child process importing TensorFlow, ~3 s on 2 cores
 def test_module_command_line_runs(tmp_path):
     """`python -m fast_scnn_tf.synthetic`, as `make demo` runs it."""
     subprocess.run([sys.executable, "-m", "fast_scnn_tf.synthetic", "--out", str(tmp_path),

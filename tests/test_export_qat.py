@@ -11,6 +11,7 @@ from fast_scnn_tf.model import build_fast_scnn
 SIZE = (64, 96)
 
 
+@pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
 def test_importing_the_package_does_not_import_tfmot():
     code = ("import sys, fast_scnn_tf.export, fast_scnn_tf.checkpoint; "
             "assert 'tensorflow_model_optimization' not in sys.modules")

@@ -80,6 +80,7 @@ def test_new_run_without_data_dir_is_an_argument_error(tmp_path, capsys):
     assert "--data-dir is required" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a child process importing TensorFlow, ~3 s on 2 cores
 def test_help_lists_every_flag_of_the_issue():
     out = subprocess.run([sys.executable, "train.py", "--help"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout

@@ -1,12 +1,11 @@
 """Evaluate a trained model on its dataset (Cityscapes as the paper and the benchmark count it,
-CamVid, your own folder), or time it.
+CamVid, your own folder). Timing lives in `benchmarks/inference.py`.
 
     python evaluate.py --checkpoint runs/paper --data-dir /data/cityscapes
     python evaluate.py --checkpoint models/camvid --dataset camvid --data-dir data/CamVid --split test
     python evaluate.py --checkpoint runs/paper --scale 0.5            # Table 7, reduced input
     python evaluate.py --checkpoint runs/paper --ablate-skip          # §4.2, no LtD skip
     python evaluate.py --checkpoint runs/paper --save-predictions preds --save-overlays overlays
-    python evaluate.py --benchmark --resolutions 1024x2048 512x1024 256x512 [--checkpoint DIR]
 
 Metrics go to `<output>/metrics.json` for the val split at scale 1; other runs get their own name
 (`metrics_scale0.5.json`, `metrics_noskip.json`, `metrics_train.json`, ...) so they never replace
@@ -26,22 +25,18 @@ from fast_scnn_tf import cli
 from fast_scnn_tf.config import DATASETS
 
 SCALES = (1.0, 0.5, 0.25)
-# Flags that only mean something with --benchmark, and their defaults; and those that only mean
-# something without it. Either kind given in the other mode is refused (it would do nothing).
-BENCHMARK_FLAGS = {"resolutions": None, "tflite": [], "warmup": 100, "iters": 100, "threads": 0}
-EVALUATION_FLAGS = ("dataset", "data_dir", "source", "split", "output", "overwrite",
-                    "ablate_skip", "save_predictions", "save_overlays", "max_frames")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Evaluate a trained model on its dataset: per-class IoU, mIoU, pixel (global) "
                     "accuracy, mean class accuracy, and for Cityscapes category mIoU, counted as "
-                    "the official cityscapesScripts count them; or time inference (--benchmark).",
+                    "the official cityscapesScripts count them. To time inference, run "
+                    "benchmarks/inference.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", help="model directory written by train.py, or a "
-                        "checkpoint prefix like DIR/best/ckpt-12 (default: "
-                        f"{cli.DEFAULT_RUN_DIR}; with --benchmark: none, random weights)")
+    parser.add_argument("--checkpoint", default=cli.DEFAULT_RUN_DIR,
+                        help="model directory written by train.py, or a checkpoint prefix like "
+                             "DIR/best/ckpt-12")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="which checkpoint of a model directory to load")
     parser.add_argument("--dataset", choices=DATASETS,
@@ -50,8 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="dataset root; default: data_dir of the saved config")
     parser.add_argument("--source", choices=("folder", "tfds"),
                         help="dataset source; default: source of the saved config")
-    parser.add_argument("--split", choices=("train", "val", "test"),
-                        help="split to evaluate, default val (Cityscapes test has no public "
+    parser.add_argument("--split", choices=("train", "val", "test"), default="val",
+                        help="split to evaluate (Cityscapes test has no public "
                              "labels: with --save-predictions it writes a benchmark-server "
                              "submission)")
     parser.add_argument("--scale", type=float, default=1.0, choices=SCALES,
@@ -69,55 +64,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--save-overlays", metavar="DIR",
                         help="write <frame>_overlay.png colour overlays into DIR (kept apart from "
                              "the predictions: the official evaluation rejects two PNGs per frame)")
-    parser.add_argument("--max-frames", type=int,
-                        help="evaluate only the first N frames (default 0: all); for quick checks")
+    parser.add_argument("--max-frames", type=int, default=0,
+                        help="evaluate only the first N frames (0: all); for quick checks")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up log (hidden by default)")
-    timing = parser.add_argument_group("speed (--benchmark)")
-    timing.add_argument("--benchmark", action="store_true",
-                        help="time batch-1 inference (cls and prob heads) instead of evaluating")
-    timing.add_argument("--resolutions", nargs="+", metavar="HxW",
-                        help="input sizes to time; default: 1024x2048 times --scale")
-    timing.add_argument("--tflite", nargs="+", metavar="FILE",
-                        help="also time these TFLite files (ai_edge_litert)")
-    timing.add_argument("--warmup", type=int, help="warm-up frames (default and paper: 100)")
-    timing.add_argument("--iters", type=int, help="timed frames (default and paper: 100)")
-    timing.add_argument("--threads", type=int,
-                        help="TensorFlow and TFLite threads; default 0: one with a GPU (the "
-                             "paper's setting), all cores on CPU")
     args = parser.parse_args(argv)
-
-    unused = [dest for dest in (EVALUATION_FLAGS if args.benchmark else BENCHMARK_FLAGS)
-              if getattr(args, dest) is not None and getattr(args, dest) is not False]
-    if unused:
-        flag = "--" + unused[0].replace("_", "-")
-        parser.error(f"{flag} does nothing with --benchmark (it times, it does not evaluate)"
-                     if args.benchmark else f"{flag} only applies to --benchmark: add "
-                     "--benchmark, or leave it out")
-    for dest, default in BENCHMARK_FLAGS.items():
-        setattr(args, dest, default if getattr(args, dest) is None else getattr(args, dest))
-    args.split, args.max_frames = args.split or "val", args.max_frames or 0
-    if not args.benchmark and not args.checkpoint:
-        args.checkpoint = cli.DEFAULT_RUN_DIR
-    if args.max_frames < 0 or args.warmup < 0 or args.iters < 1 or args.threads < 0:
-        parser.error("--max-frames, --warmup, --threads must be >= 0 and --iters >= 1")
+    if args.max_frames < 0:
+        parser.error("--max-frames must be >= 0")
     try:
-        if args.checkpoint:
-            cli.check_model_path(args.checkpoint, "--checkpoint")
+        cli.check_model_path(args.checkpoint, "--checkpoint")
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
-    for path in args.tflite:
-        if not os.path.isfile(path):
-            parser.error(f"--tflite '{path}' is not a file")
-    cli.import_tensorflow(args.verbose)  # quietly, before the checks below use the package
-    from fast_scnn_tf.evaluation import speed
-    try:
-        resolutions = args.resolutions or [
-            f"{round(1024 * args.scale)}x{round(2048 * args.scale)}"]
-        args.resolutions = [speed.parse_resolution(r) for r in resolutions]
-    except ValueError as e:
-        parser.error(f"--resolutions: {e}")
+    cli.import_tensorflow(args.verbose)  # quietly, before main imports the package
     return args
 
 
@@ -131,23 +90,6 @@ def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
     if ablate_skip:
         parts.append("noskip")
     return "_".join(parts) + ".json"
-
-
-def run_benchmark(args) -> int:
-    from fast_scnn_tf.checkpoint import load_run
-    from fast_scnn_tf.evaluation import speed
-    from fast_scnn_tf.model import build_model
-    speed.configure_threads(args.threads)
-    if args.checkpoint:
-        model, label = load_run(args.checkpoint, args.which).model, "keras (checkpoint)"
-    else:
-        model, label = build_model(), "keras (random weights)"
-    rows = speed.benchmark(model, args.resolutions, args.warmup, args.iters,
-                           tflite=tuple(args.tflite), tflite_threads=args.threads or None,
-                           label=label)
-    print(speed.format_results(rows))
-    print(speed.setup_line(args.warmup, args.iters))
-    return 0
 
 
 def check_prediction_folders(args, data_dir: str) -> None:
@@ -242,7 +184,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import tensorflow as tf
     try:
-        return run_benchmark(args) if args.benchmark else run_evaluation(args)
+        return run_evaluation(args)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         message = str(e)
     except tf.errors.OpError as e:  # a bad file met inside tf.data: its check names the file

@@ -16,8 +16,12 @@ for the "five times faster than the PyTorch port" comparison. Prints the table a
 targets as ratios measured in this run; writes JSON with device, versions, date, threads and the
 command, from which `benchmarks/report.py` builds the README table.
 
+--runtimes times some of them: a run that leaves one out writes its JSON only to --output (the
+default file holds the full run the README table comes from).
+
     python benchmarks/inference.py                          # 100 warm-up + 100 frames (the paper)
     python benchmarks/inference.py --warmup 20 --iters 50   # the README's run: ~6 min on 2 cores
+    python benchmarks/inference.py --runtimes keras --checkpoint runs/paper   # §4.1: Keras only
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.model.head import CLS, MODES, InferenceHead, build_head  # noqa: E402
 
 RESOLUTIONS = ("1024x2048", "512x1024", "256x512")
+RUNTIMES = ("keras", "savedmodel", "tflite", "pytorch")  # pytorch: eager NCHW and channels-last
 MAIN_PRECISIONS = ("none", "int8")  # tflite.QUANTIZATIONS names; "none" is float32
 EXTRA_PRECISIONS = ("float16", "dynamic")  # cls only, first size only
+DEFAULT_OUTPUT = record.default_output("inference")  # the full run; README table source
 
 
 def head_alone(num_classes: int, size: tuple[int, int]) -> keras.Model:
@@ -73,8 +79,9 @@ def bytes_on_disk(path: str) -> int:
 
 
 def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
-        calibration_frames: int, directory: str) -> list[dict]:
-    """Export and time every (runtime, head, precision) at every resolution; rows as measured."""
+        calibration_frames: int, directory: str, runtimes: tuple[str, ...]) -> list[dict]:
+    """Export and time every (runtime, head, precision) of `runtimes` at every resolution; rows as
+    measured."""
     rows = []
 
     def add(runtime, head, precision, resolution, timing, path=None):
@@ -84,43 +91,60 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
         print(report.format_row(rows[-1]), flush=True)
 
     pytorch = None
-    if importlib.util.find_spec("torch") is not None:
+    if "pytorch" in runtimes:
         from benchmarks import pytorch_reference as pytorch
     saved_models = {}
-    for mode in MODES:  # one SavedModel per head: its input size is dynamic
+    for mode in MODES if "savedmodel" in runtimes else ():  # one per head: dynamic input size
         saved_models[mode] = os.path.join(directory, f"saved_model_{mode}")
         saved_model.write_saved_model(build_head(model, mode), saved_models[mode])
     for index, size in enumerate(resolutions):
-        for mode in MODES:
+        for mode in MODES if "keras" in runtimes else ():
             add("keras", mode, "float32", size,
                 speed.time_keras(model, *size, mode, warmup, iters))
-        for mode in MODES:
+        for mode in saved_models:
             add("savedmodel", mode, "float32", size,
                 speed.time_saved_model(saved_models[mode], *size, warmup, iters),
                 saved_models[mode])
-        frames = synthetic_frames(size, calibration_frames)
-        variants = [(mode, q) for mode in MODES for q in MAIN_PRECISIONS]
-        if index == 0:
-            variants += [(CLS, q) for q in EXTRA_PRECISIONS]
-        for mode, quantize in variants:
-            head = build_head(model, mode, size)
-            path = os.path.join(directory, f"{mode}_{tflite.variant_name(quantize)}_"
-                                           f"{size[0]}x{size[1]}.tflite")
-            with open(path, "wb") as f:
-                f.write(tflite.convert(head, quantize, lambda: frames))
-            add("tflite", mode, tflite.variant_name(quantize), size,
-                speed.time_tflite(path, warmup, iters, threads), path)
+        if "tflite" in runtimes:
+            time_tflite_variants(model, size, index == 0, warmup, iters, threads,
+                                 calibration_frames, directory, add)
         for mode in MODES if pytorch else ():  # eager NCHW, then channels-last (its fastest)
             for runtime, channels_last in (("pytorch", False), ("pytorch_cl", True)):
                 add(runtime, mode, "float32", size, speed.time_calls(
                     pytorch.head(mode, *size, threads, channels_last), warmup, iters))
-        if index == 0:
-            path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
-            with open(path, "wb") as f:
-                f.write(tflite.convert(head_alone(model.output.shape[-1], size)))
-            add("tflite", report.HEAD_ALONE, "float32", size,
-                time_every_input(path, warmup, iters, threads), path)
     return rows
+
+
+def time_tflite_variants(model: keras.Model, size: tuple[int, int], first: bool, warmup: int,
+                         iters: int, threads: int, calibration_frames: int, directory: str,
+                         add) -> None:
+    """Convert and time the TFLite cls/prob heads at `size` (float32 and int8; at the first size
+    also float16 and dynamic-range cls, and the cls head alone), passing each timing to `add`."""
+    frames = synthetic_frames(size, calibration_frames)
+    variants = [(mode, q) for mode in MODES for q in MAIN_PRECISIONS]
+    if first:
+        variants += [(CLS, q) for q in EXTRA_PRECISIONS]
+    for mode, quantize in variants:
+        head = build_head(model, mode, size)
+        path = os.path.join(directory, f"{mode}_{tflite.variant_name(quantize)}_"
+                                       f"{size[0]}x{size[1]}.tflite")
+        with open(path, "wb") as f:
+            f.write(tflite.convert(head, quantize, lambda: frames))
+        add("tflite", mode, tflite.variant_name(quantize), size,
+            speed.time_tflite(path, warmup, iters, threads), path)
+    if first:
+        path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
+        with open(path, "wb") as f:
+            f.write(tflite.convert(head_alone(model.output.shape[-1], size)))
+        add("tflite", report.HEAD_ALONE, "float32", size,
+            time_every_input(path, warmup, iters, threads), path)
+
+
+def runtimes_to_time(requested, torch_installed: bool) -> tuple[str, ...]:
+    """--runtimes in `RUNTIMES` order; by default all, pytorch only where torch is installed."""
+    if requested:
+        return tuple(r for r in RUNTIMES if r in requested)
+    return tuple(r for r in RUNTIMES if r != "pytorch" or torch_installed)
 
 
 def main(argv=None) -> int:
@@ -144,9 +168,25 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", metavar="DIR",
                         help="keep the SavedModels and .tflite files in DIR (default: a "
                         "temporary folder, deleted)")
-    parser.add_argument("--output", default=record.default_output("inference"),
-                        help="JSON results file (default %(default)s)")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, metavar="RUNTIME",
+                        help=f"time only these, of {' '.join(RUNTIMES)} (default: all; pytorch "
+                        "when torch is installed)")
+    parser.add_argument("--output",
+                        help=f"JSON results file (default {DEFAULT_OUTPUT}, for a run of every "
+                        "runtime; a run of some --runtimes writes only to --output)")
     args = parser.parse_args(argv)
+    torch_installed = importlib.util.find_spec("torch") is not None
+    runtimes = runtimes_to_time(args.runtimes, torch_installed)
+    if "pytorch" in runtimes and not torch_installed:
+        parser.error("--runtimes pytorch needs torch (pip install torch; not a project "
+                     "requirement)")
+    # The default file holds the full run the README table is rendered from: a run of some
+    # runtimes writes JSON only where --output says, and never there.
+    partial = runtimes != runtimes_to_time(None, torch_installed)
+    output = args.output or (None if partial else DEFAULT_OUTPUT)
+    if partial and output and os.path.abspath(output) == os.path.abspath(DEFAULT_OUTPUT):
+        parser.error(f"--output {args.output}: the README table is rendered from that file, "
+                     "and a run of some --runtimes would replace the full run in it")
     try:
         resolutions = [speed.parse_resolution(r) for r in args.resolutions]
     except ValueError as e:
@@ -165,16 +205,21 @@ def main(argv=None) -> int:
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
         rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
-                   args.calibration_frames, args.keep)
+                   args.calibration_frames, args.keep, runtimes)
     else:
         with tempfile.TemporaryDirectory(prefix="fast_scnn_bench_") as tmp:
             rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
-                       args.calibration_frames, tmp)
+                       args.calibration_frames, tmp, runtimes)
     result = {"batch": 1, "warmup": args.warmup, "iters": args.iters,
               "tflite_threads": tflite_threads,
               "weights": args.checkpoint or "random", "calibration": "synthetic",
               "results": rows}
-    result = record.save(result, args.output, __file__, argv)
+    if output:
+        result = record.save(result, output, __file__, argv)
+    else:
+        result["environment"] = speed.environment()
+        print(speed.setup_line(args.warmup, args.iters))
+        print(f"timed {', '.join(runtimes)} only: no JSON written (pass --output FILE to keep it)")
     print("\n".join(report.target_lines(result)))
     return 0
 

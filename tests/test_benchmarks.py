@@ -1,5 +1,6 @@
 """Benchmark scripts and the README table generated from their JSON (numbers are never typed)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -198,3 +199,50 @@ def test_models_table_has_every_model_with_size_speed_and_published_miou():
                                              "warmup": 3, "iters": 10, "models": rows}))
     assert "| `fast_scnn` | 1024×2048 | 1.14M | 6.7 | 160 | 55.0 | 68.62 | Fast-SCNN paper |" in text
     assert "| `ffnet34_dAAC` | 1024×2048 | 23.51M | 66.8 | – | – | 79.1 | FFNet paper |" in text
+
+
+def test_runtimes_default_to_all_and_keep_their_order():
+    from benchmarks import inference
+
+    assert inference.runtimes_to_time(None, torch_installed=True) == inference.RUNTIMES
+    assert "pytorch" not in inference.runtimes_to_time(None, torch_installed=False)
+    assert inference.runtimes_to_time(["tflite", "keras"], False) == ("keras", "tflite")
+
+
+def _fake_benchmark(monkeypatch):
+    """inference.main with no model and no timing: what is left is its flags and where it
+    writes."""
+    from benchmarks import inference
+
+    monkeypatch.setattr(inference, "build_fast_scnn", lambda: None)
+    monkeypatch.setattr(inference, "run", lambda *args: [
+        _row(args[-1][0], "cls", "float32", "64x128", 10.0, 100.0)])
+    return inference
+
+
+def test_keras_only_run_writes_no_json_unless_output_says_where(monkeypatch, tmp_path, capsys):
+    """§4.1 in one command (Keras only) must not replace the full run the README table is
+    rendered from."""
+    inference = _fake_benchmark(monkeypatch)
+    monkeypatch.setattr(inference.record, "save", lambda *a: pytest.fail("wrote JSON"))
+    assert inference.main(["--runtimes", "keras", "--resolutions", "64x128"]) == 0
+    assert "keras only: no JSON written" in capsys.readouterr().out
+
+    monkeypatch.undo()
+    inference = _fake_benchmark(monkeypatch)
+    output = tmp_path / "keras.json"
+    assert inference.main(["--runtimes", "keras", "--resolutions", "64x128",
+                           "--output", str(output)]) == 0
+    assert [r["runtime"] for r in json.loads(output.read_text())["results"]] == ["keras"]
+
+
+@pytest.mark.parametrize("argv", [["--runtimes", "keras", "--output", "README-TABLE"],
+                                  ["--runtimes", "cuda"]])
+def test_partial_run_may_not_replace_the_readme_results_and_runtimes_are_checked(argv, capsys):
+    from benchmarks import inference
+
+    argv = [inference.DEFAULT_OUTPUT if a == "README-TABLE" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        inference.main(argv)
+    assert exit_info.value.code == 2
+    assert argv[-1] in capsys.readouterr().err

@@ -11,7 +11,6 @@ been copied to the host: copying 19 float32 channels at 1024x2048 (160 MB) would
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import platform
 import time
@@ -20,10 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.model.head import CLS, MODES, build_head
-
-log = logging.getLogger(__name__)
-
+from fast_scnn_tf.model.head import CLS, build_head
 
 
 def configure_threads(threads: int = 0) -> dict:
@@ -198,37 +194,3 @@ def parse_resolution(text: str) -> tuple[int, int]:
         raise ValueError(f"resolution must be at least 32x32, got {text!r}")
     return height, width
 
-
-def format_results(rows: list[dict]) -> str:
-    """A table of timing rows, each with `model`, `resolution` and the `summarize` fields."""
-    lines = [f"{'model':<28}{'resolution':>12}{'mean ms':>10}{'median':>10}{'p90':>10}{'FPS':>9}"]
-    for r in rows:
-        lines.append(f"{r['model']:<28}{r['resolution']:>12}{r['mean_ms']:>10.2f}"
-                     f"{r['median_ms']:>10.2f}{r['p90_ms']:>10.2f}{r['fps']:>9.1f}")
-    return "\n".join(lines)
-
-
-def benchmark(model: keras.Model | None, resolutions, warmup: int = 100, iters: int = 100,
-              tflite: tuple[str, ...] = (), saved_model: str | None = None,
-              tflite_threads: int | None = None, label: str = "keras") -> list[dict]:
-    """Time the Keras cls/prob heads, then every TFLite file and the SavedModel, at each size."""
-    rows = []
-    for height, width in resolutions:
-        resolution = f"{height}x{width}"
-        if model is not None:
-            for head in MODES:
-                rows.append({"model": f"{label} {head}", "resolution": resolution,
-                             **time_keras(model, height, width, head, warmup, iters)})
-        for path in tflite:
-            try:
-                timing = time_tflite(path, warmup, iters, tflite_threads, height, width)
-            except ValueError as e:  # a fixed-size file times only at its own size
-                log.warning("skipped: %s", e)
-                continue
-            rows.append({"model": f"tflite {os.path.basename(path)}", "resolution": resolution,
-                         **timing})
-        if saved_model:
-            rows.append({"model": f"savedmodel {os.path.basename(saved_model.rstrip('/'))}",
-                         "resolution": resolution,
-                         **time_saved_model(saved_model, height, width, warmup, iters)})
-    return rows

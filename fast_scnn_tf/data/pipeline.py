@@ -117,6 +117,15 @@ def _tfds_frames(cfg: DataConfig, split: str, order_key: tf.Tensor | None, seed:
     return epochs.flat_map(one_epoch), n
 
 
+def evaluation_image(image: tf.Tensor, scale: float = 1.0) -> tf.Tensor:
+    """A decoded uint8 image [H, W, 3] as evaluation feeds it: float32, resized by `scale`
+    (bilinear, to round(H * scale) x round(W * scale)); the label stays at full size."""
+    if scale == 1.0:
+        return tf.cast(image, tf.float32)
+    size = tf.cast(tf.round(tf.cast(tf.shape(image)[:2], tf.float32) * scale), tf.int32)
+    return tf.image.resize(image, size, method="bilinear")
+
+
 def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, *,
                   scale: float = 1.0, repeat: bool = False, with_names: bool = False,
                   seed: int | None = None, skip_batches: int = 0) -> tf.data.Dataset:
@@ -177,11 +186,8 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
                 max_scale=cfg.max_scale, flip=cfg.flip, color_noise_std=cfg.color_noise,
                 brightness=cfg.brightness,
                 seed=tf.random.experimental.stateless_fold_in(augment_key, position))
-        elif scale != 1.0:
-            size = tf.cast(tf.round(tf.cast(tf.shape(label), tf.float32) * scale), tf.int32)
-            image = tf.image.resize(image, size, method="bilinear")
         else:
-            image = tf.cast(image, tf.float32)
+            image = evaluation_image(image, scale)
         return (image, label, name) if with_names else (image, label)
 
     deterministic = cfg.deterministic or not training

@@ -1,8 +1,8 @@
 """The frames `evaluate` iterates over: a split at an input scale, with or without public labels.
 
 A labelled split comes from the input pipeline (`build_dataset(..., training=False)`). A split
-without public labels (Cityscapes test) gets the same elements, images scaled as the pipeline
-scales them, decoded by the pipeline's decoder, and a full-size label that is all
+without public labels (Cityscapes test) gets the same elements, decoded by the pipeline's
+decoder, scaled by its `evaluation_image`, and a full-size label that is all
 IGNORE_LABEL: `evaluate` then writes its predictions at full resolution (for the benchmark
 server) through the same head and loop, and scores no pixel.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from fast_scnn_tf.config import DataConfig
-from fast_scnn_tf.data import build_dataset, decode, num_frames
+from fast_scnn_tf.data import build_dataset, decode, evaluation_image, num_frames
 from fast_scnn_tf.data.classes import IGNORE_LABEL
 from fast_scnn_tf.data.datasets import dataset_for
 
@@ -43,12 +43,8 @@ def unlabelled_frames(cfg: DataConfig, split: str, scale: float = 1.0,
 
     def load(path, name):
         image = decode.decode_image(tf.io.read_file(path), path)
-        full_size = tf.shape(image)[:2]
-        label = tf.fill(full_size, tf.constant(IGNORE_LABEL, tf.uint8))
-        # as build_dataset scales evaluation frames (tests pin the two equal)
-        size = tf.cast(tf.round(tf.cast(full_size, tf.float32) * scale), tf.int32)
-        image = (tf.image.resize(image, size, method="bilinear") if scale != 1.0
-                 else tf.cast(image, tf.float32))
+        label = tf.fill(tf.shape(image)[:2], tf.constant(IGNORE_LABEL, tf.uint8))
+        image = evaluation_image(image, scale)
         return (image, label, name) if with_names else (image, label)
 
     frames = tf.data.Dataset.from_tensor_slices(

@@ -47,6 +47,7 @@ def test_num_frames_counts_mock_records(tmp_path):
         assert num_frames(make_cfg(tmp_path), "val") == 3
 
 
+@pytest.mark.slow  # ~4 s on 2 cores
 def test_skip_batches_resumes_the_tfds_stream(cfg):
     """Also checks determinism: two pipelines built alike must agree element for element."""
     full = list(build_dataset(cfg, "train", True, 1, repeat=True, seed=5).take(2))

@@ -48,8 +48,10 @@ def test_reference_has_the_official_parameter_count(variant):
 
 @pytest.mark.parametrize("variant, size", [
     ("ffnet40S_dBBB_mobile", (128, 256)),  # nearest up-head, logits at 1/8
-    ("ffnet18_dAAC", (128, 256)),  # bilinear align_corners=True, stem A with max-pool
-    ("ffnet46NS_CCC_mobile", (97, 131)),  # odd size: nearest at non-integer ratios, 1/4
+    # bilinear align_corners=True, stem A with max-pool
+    pytest.param("ffnet18_dAAC", (128, 256), marks=pytest.mark.slow),  # slow: ~1.5 s each
+    # odd size: nearest at non-integer ratios, 1/4
+    pytest.param("ffnet46NS_CCC_mobile", (97, 131), marks=pytest.mark.slow),
     ("ffnet40S_BCC_mobile", (75, 203)),  # odd size, four-stage backbone at 1/4
 ])
 def test_converted_logits_match_pytorch(variant, size):

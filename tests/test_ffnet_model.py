@@ -65,8 +65,10 @@ def test_variant_table_has_the_published_models():
     assert FFNET_VARIANTS["ffnet78S_dBBB_mobile"].val_miou == 80.0
 
 
-@pytest.mark.parametrize("variant", ["ffnet40S_dBBB_mobile", "ffnet40S_BCC_mobile",
-                                     "ffnet46NS_CCC_mobile", "ffnet18_dAAC"])
+@pytest.mark.parametrize("variant", [pytest.param("ffnet40S_dBBB_mobile", marks=pytest.mark.slow),
+                                     "ffnet40S_BCC_mobile",  # stride 4
+                                     pytest.param("ffnet46NS_CCC_mobile", marks=pytest.mark.slow),
+                                     "ffnet18_dAAC"])  # stride 8
 def test_logits_stride_for_any_input_size(variant):
     """Raw logits are ceil(size / stride) for even, odd and tiny inputs (as in PyTorch)."""
     model = build_ffnet(variant, num_classes=5, resize_to_input=False)

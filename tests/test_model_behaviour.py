@@ -17,7 +17,8 @@ def _images(height, width, batch=1, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("height,width", [(1024, 2048), (512, 1024), (256, 512), (250, 370),
+@pytest.mark.parametrize("height,width", [pytest.param(1024, 2048, marks=pytest.mark.slow),  # ~5 s
+                                          (512, 1024), (256, 512), (250, 370),
                                           (32, 32), (33, 95)])
 def test_logits_match_input_size(model, height, width):
     logits = model(_images(height, width), training=False)

@@ -85,6 +85,7 @@ def test_unknown_mode_is_rejected(model):
             make()
 
 
+@pytest.mark.slow  # runs export, evaluation, predict, speed and QAT: ~5 s on 2 cores
 def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp_path):
     """Export, evaluation, prediction, the speed benchmark and QAT all compute their outputs with
     `head_outputs`: replacing it changes what each of them returns."""

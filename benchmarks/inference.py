@@ -211,7 +211,7 @@ def main(argv=None) -> int:
             rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
                        args.calibration_frames, tmp, runtimes)
     result = {"batch": 1, "warmup": args.warmup, "iters": args.iters,
-              "tflite_threads": tflite_threads,
+              "heads": report.SHIPPED_HEADS, "tflite_threads": tflite_threads,
               "weights": args.checkpoint or "random", "calibration": "synthetic",
               "results": rows}
     if output:

@@ -34,6 +34,8 @@ CAMVID_BEGIN, CAMVID_END = "<!-- camvid:begin -->", "<!-- camvid:end -->"
 RUNTIMES = {"keras": "Keras `tf.function`", "savedmodel": "SavedModel", "tflite": "TFLite",
             "pytorch": "PyTorch (eager)", "pytorch_cl": "PyTorch (channels-last)"}
 PYTORCH_RUNTIMES = {"pytorch": "eager NCHW", "pytorch_cl": "channels-last"}
+# inference.py's `heads` value: every runtime timed the heads export.py ships (older runs lack it)
+SHIPPED_HEADS = "shipped"
 HEAD_ALONE = "cls head alone"  # the bilinear x8 upsample + argmax, without the network
 FULL_SIZE = "1024x2048"
 # Medians for TFLite cls at 1024x2048 on the 2-core development CPU (the export issue's targets).
@@ -138,6 +140,20 @@ def provenance(result: dict) -> str:
             f"{threads or 'default (one per core)'}. Command: `{result['command']}`")
 
 
+def heads_note(result: dict) -> str:
+    """What cls and prob measure: the heads export.py ships, in every runtime of a run that says
+    so (`heads`); runs recorded before the Keras rows timed them say what those rows timed."""
+    outputs = "cls: uint8 label map at the input size. prob: softmax probabilities + label map."
+    if result.get("heads") == SHIPPED_HEADS:
+        return (f"{outputs} Every runtime times the heads export.py ships "
+                f"(`fast_scnn_tf.model.head.build_head`, uint8 frames in), Keras as a "
+                f"`tf.function`.")
+    return (f"{outputs} SavedModel and TFLite time the heads export.py ships; the Keras rows of "
+            f"this run were recorded before Keras timed them too: the model on a float32 frame, "
+            f"then the argmax (cls) or the softmax alone (prob). The next "
+            f"`python benchmarks/inference.py` times the shipped heads in Keras as well.")
+
+
 def inference_section(result: dict) -> list[str]:
     rows = result["results"]
     sizes = list(dict.fromkeys(r["resolution"] for r in rows))
@@ -157,8 +173,7 @@ def inference_section(result: dict) -> list[str]:
         f"{result['iters']} timed frames after {result['warmup']} warm-up frames (the paper: "
         f"100 + 100). {weights}; int8 calibrated on "
         f"{result['calibration']} frames (speed depends on neither).",
-        "cls: uint8 label map at the input size. prob: softmax probabilities (Keras, as in the "
-        "paper); probabilities + label map (SavedModel and TFLite: the heads export.py ships).",
+        heads_note(result),
         f"TFLite runs on the CPU with {result['tflite_threads']} threads; file: the size of the "
         f"{sizes[0].replace('x', '×')} export. The cls head alone is the bilinear ×8 upsample "
         f"of 19 channels and the argmax, without the network.",

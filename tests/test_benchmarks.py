@@ -233,7 +233,9 @@ def test_keras_only_run_writes_no_json_unless_output_says_where(monkeypatch, tmp
     output = tmp_path / "keras.json"
     assert inference.main(["--runtimes", "keras", "--resolutions", "64x128",
                            "--output", str(output)]) == 0
-    assert [r["runtime"] for r in json.loads(output.read_text())["results"]] == ["keras"]
+    written = json.loads(output.read_text())
+    assert [r["runtime"] for r in written["results"]] == ["keras"]
+    assert written["heads"] == report.SHIPPED_HEADS  # report.heads_note: Keras timed what ships
 
 
 @pytest.mark.parametrize("argv", [["--runtimes", "keras", "--output", "README-TABLE"],
@@ -246,3 +248,10 @@ def test_partial_run_may_not_replace_the_readme_results_and_runtimes_are_checked
         inference.main(argv)
     assert exit_info.value.code == 2
     assert argv[-1] in capsys.readouterr().err
+
+
+def test_heads_note_says_what_the_keras_rows_of_that_run_timed():
+    old, new = _inference(), {**_inference(), "heads": report.SHIPPED_HEADS}
+    assert "softmax alone" in report.heads_note(old)
+    assert "Every runtime times the heads export.py ships" in report.heads_note(new)
+    assert "softmax alone" not in report.heads_note(new)

@@ -1,5 +1,7 @@
 """Fixtures shared by the test modules.
 
+    synthetic_cityscapes  a synthetic set in the Cityscapes layout, made once per session for
+                    each (num_train, num_val, size, seed); read-only (tests that damage files copy it)
     trained_model   Fast-SCNN (19 classes) trained briefly on synthetic street scenes: confident,
                     varied predictions, for tests that hold exports to their agreement thresholds
     scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames (validation)
@@ -15,7 +17,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.data.labels import id_to_train_id_table
 from fast_scnn_tf.model import build_fast_scnn
-from fast_scnn_tf.synthetic import render_scene
+from fast_scnn_tf.synthetic import generate, render_scene
 from fast_scnn_tf.training.losses import masked_cross_entropy
 
 # Input size of `trained_model`'s training scenes and of `scene_frames`.
@@ -29,6 +31,22 @@ def synthetic_scenes(size: tuple[int, int], count: int, seed: int):
     scenes = [render_scene(size, rng) for _ in range(count)]
     images = np.stack([image for image, _ in scenes])
     return images, id_to_train_id_table()[np.stack([ids for _, ids in scenes])]
+
+
+@pytest.fixture(scope="session")
+def synthetic_cityscapes(tmp_path_factory):
+    """`synthetic_cityscapes(num_train, num_val, size=(64, 128), seed=0)` -> the folder of that
+    set, generated on first use and shared by every module asking for the same one."""
+    made = {}
+
+    def get(num_train: int, num_val: int, size=(64, 128), seed: int = 0) -> str:
+        key = (num_train, num_val, tuple(size), seed)
+        if key not in made:
+            made[key] = str(tmp_path_factory.mktemp("cityscapes"))
+            generate(made[key], num_train=num_train, num_val=num_val, size=size, seed=seed)
+        return made[key]
+
+    return get
 
 
 @pytest.fixture(scope="session")

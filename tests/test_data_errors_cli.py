@@ -12,7 +12,6 @@ import tensorflow as tf
 import evaluate
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
-from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.model import build_fast_scnn
 
 FRAME = "dunmere_000000_000019"  # a val frame of the synthetic set below
@@ -21,10 +20,8 @@ LABEL = os.path.join("gtFine", "val", "dunmere", FRAME + "_gtFine_labelIds.png")
 
 
 @pytest.fixture(scope="module")
-def clean_data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("cityscapes"))
-    generate(root, num_train=2, num_val=2, size=(64, 128), seed=0)
-    return root
+def clean_data(synthetic_cityscapes):
+    return synthetic_cityscapes(num_train=2, num_val=2)  # tests damage copies of it
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import evaluate
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
-from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.model import build_fast_scnn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,10 +28,8 @@ def fabricate_run(path, data_dir, num_classes=19):
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("cityscapes"))
-    generate(root, num_train=2, num_val=2, size=(64, 128), seed=0)
-    return root
+def data_dir(synthetic_cityscapes):
+    return synthetic_cityscapes(num_train=2, num_val=2)
 
 
 @pytest.fixture(scope="module")

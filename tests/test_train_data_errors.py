@@ -16,17 +16,14 @@ import train as train_cli
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.labels import id_to_train_id_table
 from fast_scnn_tf.data.pipeline import label_pixel_counts
-from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.training.data_checks import warn_if_class_indices
 
 TINY = ["--epochs", "1", "--batch-size", "2", "--crop-size", "64", "128", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate(root, num_train=4, num_val=1, size=(64, 128), seed=0)
-    return root
+def data_dir(synthetic_cityscapes):
+    return synthetic_cityscapes(num_train=4, num_val=1)
 
 
 def _with_labels(data_dir, tmp_path, convert) -> str:

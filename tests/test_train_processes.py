@@ -11,17 +11,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.synthetic import generate
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT}
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate(root, num_train=4, num_val=1, size=(64, 128), seed=0)
-    return root
+def data_dir(synthetic_cityscapes):
+    return synthetic_cityscapes(num_train=4, num_val=1)
 
 
 def _train_cli(*args):

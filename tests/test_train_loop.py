@@ -18,7 +18,6 @@ from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
-from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
                                    train)
 from fast_scnn_tf.training.data_checks import with_dataset_classes
@@ -29,10 +28,8 @@ NUM_TRAIN = 6  # batch 2 -> 3 steps per epoch
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate(root, num_train=NUM_TRAIN, num_val=2, size=(64, 128), seed=0)
-    return root
+def data_dir(synthetic_cityscapes):
+    return synthetic_cityscapes(num_train=NUM_TRAIN, num_val=2)
 
 
 def _config(data_dir, **train_values) -> Config:

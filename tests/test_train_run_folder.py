@@ -10,15 +10,13 @@ import socket
 import pytest
 
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.synthetic import generate
 from fast_scnn_tf.training import train
 from fast_scnn_tf.training.run_folder import LOCK_FILE, RunFolderBusy, locked_run_folder
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate(root, num_train=2, num_val=1, size=(64, 128), seed=0)
+def config(synthetic_cityscapes):
+    root = synthetic_cityscapes(num_train=2, num_val=1)
     return Config().override("data", "data_dir", root).override("data", "crop_size", (64, 64))
 
 

@@ -4,7 +4,7 @@ tfmot 0.8.1 only accepts tf_keras models, so the trained Keras 3 graph is mirror
 in tf_keras (`mirror_model`, weights copied by layer name), wrapped with fake-quant by
 `quantize_model` (our resize/pool/normalise layers get a no-op QuantizeConfig: they carry no
 weights and TFLite quantises their outputs from the calibration data), fine-tuned for a few steps
-with the masked cross-entropy, and converted to full-integer int8.
+with training's masked cross-entropy, and converted to full-integer int8.
 
 Importing tfmot sets TF_USE_LEGACY_KERAS=1 for the whole process (`tf.keras` becomes tf_keras),
 so it is imported only inside these functions and never on the training path. BatchNorm is frozen
@@ -21,13 +21,13 @@ import tensorflow as tf
 import tf_keras
 
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.data.labels import IGNORE_LABEL
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.exporter import write_tflite
 from fast_scnn_tf.export.frames import SYNTHETIC, data_config, synthetic_frames
 from fast_scnn_tf.model import layers as k3
 from fast_scnn_tf.model.fast_scnn import LOGITS
 from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, build_head, head_outputs
+from fast_scnn_tf.training.losses import masked_cross_entropy
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +178,6 @@ def calibrate_ranges(qat_model: tf_keras.Model, mirror: tf_keras.Model, frames) 
             var.assign(tf.fill(tf.shape(var), lows[name] if is_min else highs[name]))
 
 
-def _masked_loss(labels, logits):
-    labels = tf.cast(labels, tf.int32)
-    valid = labels != IGNORE_LABEL
-    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.where(valid, labels, 0), logits)
-    weight = tf.cast(valid, tf.float32)
-    return tf.reduce_sum(loss * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
-
-
 def training_batches(model: keras.Model, config: Config, source: str, size, batch_size: int,
                      seed: int = 0):
     """Endless (images float32, labels uint8) batches at `size` for QAT. From a dataset folder:
@@ -206,13 +198,14 @@ def training_batches(model: keras.Model, config: Config, source: str, size, batc
 
 
 def fine_tune(qat_model: tf_keras.Model, batches, steps: int, learning_rate: float) -> list[float]:
-    """`steps` SGD steps (momentum 0.9) of masked cross-entropy; returns the losses."""
+    """`steps` SGD steps (momentum 0.9) of training's masked cross-entropy (255 ignored);
+    returns the losses."""
     optimizer = tf_keras.optimizers.SGD(learning_rate, momentum=0.9)
 
     @tf.function
     def step(images, labels):
         with tf.GradientTape() as tape:
-            loss = _masked_loss(labels, qat_model(images, training=True))
+            loss = masked_cross_entropy(labels, qat_model(images, training=True))
         grads = tape.gradient(loss, qat_model.trainable_variables)
         optimizer.apply_gradients(zip(grads, qat_model.trainable_variables))
         return loss

@@ -44,6 +44,8 @@ def convert(head: keras.Model, quantize: str = "none",
     """
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if quantize == "int8" and representative_images is None:  # before the slow SavedModel
+        raise ValueError("int8 quantisation needs representative images for calibration")
     with tempfile.TemporaryDirectory() as tmp:
         head.export(tmp, format="tf_saved_model", verbose=False)
         return convert_with(lambda: tf.lite.TFLiteConverter.from_saved_model(tmp), quantize,

@@ -167,6 +167,7 @@ def _damage(prefix, how):
     return data
 
 
+@pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("how", ["truncated", "checksum"])
 def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path, caplog, how):
     older, _ = _two_checkpoints(tmp_path)

@@ -56,6 +56,7 @@ def test_subprocess_end_to_end_writes_metrics(run_dir, data_dir, tmp_path):
         assert 0.0 <= metrics[key] <= 1.0
 
 
+@pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
 def test_metrics_file_is_not_overwritten(run_dir, data_dir, tmp_path, capsys):
     assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output",
                    str(tmp_path)) == 0
@@ -66,6 +67,7 @@ def test_metrics_file_is_not_overwritten(run_dir, data_dir, tmp_path, capsys):
     assert (tmp_path / "metrics.json").read_text() == before
 
 
+@pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
 def test_reduced_scale_scores_full_resolution_labels(run_dir, data_dir, tmp_path):
     assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
                    "--scale", "0.5") == 0

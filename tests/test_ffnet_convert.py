@@ -120,6 +120,7 @@ def test_wrong_variant_fails(dAAC_state_dict):
         convert.convert_ffnet_state_dict("ffnet40S_dBBB_mobile", dAAC_state_dict)
 
 
+@pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
 def test_cli_writes_a_run_folder(tmp_path, capsys):
     variant = "ffnet18_dAAC"
     torch_model, state_dict = reference_and_state_dict(variant, num_classes=5)

@@ -77,6 +77,7 @@ def test_predicts_a_folder_and_reports_failures(tmp_path, model_dir, capsys):
     assert (out / "gray16_labels.png").exists()
 
 
+@pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
 def test_refuses_to_overwrite_without_flag(tmp_path, model_dir):
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), _rng_image((40, 40, 3)))

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import predict
+from fast_scnn_tf import annotate
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
 from fast_scnn_tf.config import Config
@@ -110,13 +111,13 @@ def test_missing_model_is_a_clear_error(tmp_path):
 
 
 def test_clashing_names_get_their_folder_prefix():
-    assert predict.output_names(["x/a.png", "y/a.png", "y/b.png"]) == ["x_a", "y_a", "b"]
+    assert annotate.output_names(["x/a.png", "y/a.png", "y/b.png"]) == ["x_a", "y_a", "b"]
 
 
 def test_clashing_names_in_one_folder_keep_their_extension():
-    assert predict.output_names(["d/a.png", "d/a.jpg", "d/ok.avi", "d/ok.mp4", "d/b.png"]) == [
+    assert annotate.output_names(["d/a.png", "d/a.jpg", "d/ok.avi", "d/ok.mp4", "d/b.png"]) == [
         "a_png", "a_jpg", "ok_avi", "ok_mp4", "b"]
-    names = predict.output_names(["d/a.png", "d/a.jpg", "d/a_png.bmp", "e/A.PNG", "d/A.png"])
+    names = annotate.output_names(["d/a.png", "d/a.jpg", "d/a_png.bmp", "e/A.PNG", "d/A.png"])
     assert len({n.lower() for n in names}) == 5  # unique, also on case-insensitive disks
 
 

@@ -1,0 +1,139 @@
+"""Label maps and colour overlays for image files, folders and videos: what `predict.py` runs.
+
+Inputs are expanded (folders recursively), each gets a unique output name, and images are written
+as `<name>_labels.png` (class ids, one byte per pixel) and `<name>_overlay.png`, videos as
+`<name>_overlay.mp4`. Unreadable inputs are reported and skipped; the caller counts them.
+Finding inputs and naming outputs import nothing heavy, so a script can check them before it
+imports TensorFlow (`cli.import_tensorflow`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fast_scnn_tf.data.classes import ClassTable
+    from fast_scnn_tf.predictor import Predictor
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+def collect_inputs(inputs):
+    """Expand folders; returns (images, videos, missing), each file once."""
+    images, videos, missing, seen = [], [], [], set()
+    for path in inputs:
+        if os.path.isdir(path):
+            found = [os.path.join(root, f) for root, _, files in sorted(os.walk(path))
+                     for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        elif not os.path.isfile(path):
+            missing.append(path)
+            continue
+        else:
+            found = [path]
+        for file in found:
+            if os.path.realpath(file) in seen:
+                continue
+            seen.add(os.path.realpath(file))
+            # any file that is not a video is tried as an image
+            (videos if file.lower().endswith(VIDEO_EXTENSIONS) else images).append(file)
+    return images, videos, missing
+
+
+def output_names(paths):
+    """A unique output stem per input, as short as it can be: the file name without its
+    extension; where that clashes, with the extension kept (`a_png`, `a_jpg`), then with its
+    folders in front (`x_a`, `x_a_png`, ...). Compared ignoring case, as macOS and Windows disks
+    do, so no output replaces another."""
+    def candidate(index, level):
+        stem, ext = os.path.splitext(os.path.basename(paths[index]))
+        folders = os.path.dirname(os.path.abspath(paths[index])).split(os.sep)[1:]
+        depth, with_ext = divmod(level, 2)
+        name = "_".join(folders[len(folders) - depth:] + [stem + ("_" + ext[1:]) * with_ext])
+        return name if depth <= len(folders) else f"{name}_{index}"
+
+    levels = [0] * len(paths)
+    while True:
+        names = [candidate(i, level) for i, level in enumerate(levels)]
+        keys = [name.lower() for name in names]
+        clashing = [i for i, key in enumerate(keys) if keys.count(key) > 1]
+        if not clashing:
+            return names
+        for i in clashing:
+            levels[i] += 1
+
+
+def planned_outputs(stem: str, is_video: bool, output: str, overlay: bool = True) -> list[str]:
+    """The files an input writes into `output`: a video its overlay; an image its label map, then
+    its overlay unless `overlay` is False."""
+    if is_video:
+        return [os.path.join(output, stem + "_overlay.mp4")]
+    return [os.path.join(output, stem + suffix) for suffix in
+            ("_labels.png",) + (("_overlay.png",) if overlay else ())]
+
+
+def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
+                   failures: list) -> None:
+    """`jobs`: (image path, output paths from `planned_outputs`); unreadable images are reported
+    on stderr, added to `failures` and skipped."""
+    import keras
+
+    from fast_scnn_tf.data.images import read_image
+    from fast_scnn_tf.files import write_png
+    bar = keras.utils.Progbar(len(jobs), unit_name="image")
+    for done, (path, outputs) in enumerate(jobs, start=1):
+        try:
+            image = read_image(path)
+        except ValueError as e:
+            print(f"\nskipped: {e}", file=sys.stderr)
+            failures.append(path)
+            continue
+        labels = predict(image)
+        write_png(outputs[0], labels)
+        if len(outputs) > 1:
+            write_png(outputs[1], classes.overlay(image, labels, alpha))
+        bar.update(done)
+
+
+def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: str,
+                  alpha: float, failures: list, partial: list) -> None:
+    """Overlay every frame into `out_path`; a video that ends before its header's frame count
+    (truncated or damaged) is kept but reported as partial (added to `partial`)."""
+    import cv2
+    import keras
+
+    from fast_scnn_tf.data.images import to_rgb_uint8
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        print(f"skipped: cannot open video '{path}'", file=sys.stderr)
+        failures.append(path)
+        return
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    bar = keras.utils.Progbar(total, unit_name="frame")
+    tmp = out_path + ".tmp.mp4"
+    writer, frames = None, 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        image = to_rgb_uint8(frame, bgr=True)
+        if writer is None:
+            writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                     (image.shape[1], image.shape[0]))
+        writer.write(classes.overlay(image, predict(image), alpha)[:, :, ::-1])
+        frames += 1
+        bar.update(frames)
+    capture.release()
+    if writer is None:
+        print(f"skipped: no frames could be read from video '{path}'", file=sys.stderr)
+        failures.append(path)
+        return
+    writer.release()
+    os.replace(tmp, out_path)
+    if total and frames < total:
+        message = f"'{path}': {frames} of {total} frames read (truncated or damaged)"
+        print(f"\npartial: {message}; the overlay has those {frames}", file=sys.stderr)
+        partial.append(message)

@@ -79,3 +79,24 @@ def test_verbose_shows_them(tmp_path):
     result = _predict_with_missing_model(tmp_path, "--verbose")
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) > 1, result.stderr
+
+
+@pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
+def test_synthetic_generator_is_quiet_too(tmp_path):
+    """`make demo`'s first step: its own progress, none of TensorFlow's start-up lines (it needs
+    no TensorFlow: fast_scnn_tf.data imports the tf.data pipeline only when asked for)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "fast_scnn_tf.synthetic", "--out", str(tmp_path / "data"),
+         "--num-train", "1", "--num-val", "1", "--size", "64", "128"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "wrote 2 frames" in result.stdout
+    progress = result.stderr.replace("\r", "\n").split()  # "train: 1/1", "val: 1/1"
+    assert set(progress) <= {"train:", "val:", "1/1"}, result.stderr
+
+
+def test_the_synthetic_writer_does_not_import_tensorflow():
+    code = ("import sys, fast_scnn_tf.synthetic; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

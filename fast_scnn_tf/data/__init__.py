@@ -1,7 +1,19 @@
-"""Dataset input: folder layouts or tfds, class tables, decoding, the paper's augmentations."""
+"""Dataset input: folder layouts or tfds, class tables, decoding, the paper's augmentations.
+
+The tables and layouts are plain Python; the tf.data pipeline imports TensorFlow, so its names are
+imported when first asked for (the synthetic-scene writer uses the layout without TensorFlow).
+"""
 
 from fast_scnn_tf.data.labels import (
     CATEGORY_NAMES, CITYSCAPES_LABELS, CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES, PALETTE,
     TRAIN_ID_TO_CATEGORY, colorize, id_to_train_id_table, overlay, train_id_to_id_table)
 from fast_scnn_tf.data.layout import frame_name, list_frames, list_images
-from fast_scnn_tf.data.pipeline import build_dataset, evaluation_image, num_frames
+
+_PIPELINE = ("build_dataset", "evaluation_image", "num_frames")
+
+
+def __getattr__(name):
+    if name in _PIPELINE:
+        from fast_scnn_tf.data import pipeline
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -100,3 +100,32 @@ def test_the_synthetic_writer_does_not_import_tensorflow():
     code = ("import sys, fast_scnn_tf.synthetic; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+TFLITE_NOISE = """
+import numpy as np
+from fast_scnn_tf import cli
+cli.import_tensorflow({verbose})
+from fast_scnn_tf.export import tflite
+from fast_scnn_tf.export.frames import synthetic_frames
+from fast_scnn_tf.model import build_fast_scnn
+from fast_scnn_tf.model.head import build_head
+frames = synthetic_frames((64, 96), 2)
+content = tflite.convert(build_head(build_fast_scnn(num_classes=5), "cls", (64, 96)), "int8",
+                         lambda: frames)
+print("labels", tflite.run(tflite.interpreter(content), frames[0])["labels"].shape)
+"""
+
+
+@pytest.mark.slow  # a child process converting a network, ~10 s on 2 cores
+@pytest.mark.parametrize("verbose", [False, True])
+def test_tflite_conversion_and_interpreter_lines_hidden_unless_verbose(verbose):
+    """The converter's "fully_quantize: 0, ..." and TFLite's "Created TensorFlow Lite XNNPACK
+    delegate" lines are native prints: hidden like TensorFlow's start-up, shown with --verbose."""
+    result = subprocess.run([sys.executable, "-c", TFLITE_NOISE.format(verbose=verbose)],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "labels (1, 64, 96)" in result.stdout
+    output = result.stdout + result.stderr
+    for line in ("fully_quantize", "XNNPACK delegate"):
+        assert (line in output) == verbose, output

@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.cli import native_output_hidden
+
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 # Ops that may stay in float in an int8 model: the uint8 input cast/quantise and output dequantise,
 # and in a prob model the full-size tail after the low-resolution logits (`convert_with`).
@@ -77,9 +79,11 @@ def convert_with(make_converter: Callable[[], tf.lite.TFLiteConverter], quantize
 
         converter.representative_dataset = dataset
         if float_tail:
-            return _int8_with_float_tail(make_converter, converter, dataset)
+            with native_output_hidden():
+                return _int8_with_float_tail(make_converter, converter, dataset)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
+    with native_output_hidden():  # the converter prints "fully_quantize: 0, ..." lines
+        return converter.convert()
 
 
 def _int8_with_float_tail(make_converter, converter, dataset) -> bytes:
@@ -112,8 +116,9 @@ def interpreter(model: bytes | str, num_threads: int = 2, delegate: bool = True)
     kwargs = {"model_content": model} if isinstance(model, bytes) else {"model_path": model}
     if not delegate:
         kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    interp = Interpreter(num_threads=num_threads, **kwargs)
-    interp.allocate_tensors()
+    with native_output_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interp = Interpreter(num_threads=num_threads, **kwargs)
+        interp.allocate_tensors()
     return interp
 
 

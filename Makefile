@@ -38,7 +38,7 @@ RUN := TF_CPP_MIN_LOG_LEVEL=2 $(PY)
 demo: setup
 	@echo "==> [1/6] synthetic street scenes in the Cityscapes layout: $(DEMO_DIR)/data"
 	$(RUN) -m fast_scnn_tf.synthetic --out $(DEMO_DIR)/data --num-train $(DEMO_TRAIN_FRAMES) --num-val 16 --size 256 512 --seed 0
-	@echo "==> [2/6] training for $(DEMO_EPOCHS) epochs on CPU (about 5 minutes): $(DEMO_DIR)/run"
+	@echo "==> [2/6] training for $(DEMO_EPOCHS) epochs on CPU (5 to 7 minutes on 2 cores): $(DEMO_DIR)/run"
 	$(RUN) train.py --data-dir $(DEMO_DIR)/data --model-dir $(DEMO_DIR)/run --epochs $(DEMO_EPOCHS) \
 		--batch-size 4 --crop-size 128 256 --eval-every 15 --checkpoint-every 200
 	@echo "==> [3/6] evaluating the best checkpoint on the val frames"

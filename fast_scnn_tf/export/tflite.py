@@ -10,6 +10,7 @@ Models run with `ai_edge_litert` (the `tf.lite.Interpreter` is deprecated).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from typing import Callable, Iterable
@@ -44,14 +45,14 @@ def convert(head: keras.Model, quantize: str = "none",
         representative_images: for "int8", a callable returning an iterable of uint8
             [1, H, W, 3] frames used to calibrate activation ranges (~100 real frames).
     """
-    if quantize not in QUANTIZATIONS:
-        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
-    if quantize == "int8" and representative_images is None:  # before the slow SavedModel
-        raise ValueError("int8 quantisation needs representative images for calibration")
     with tempfile.TemporaryDirectory() as tmp:
-        head.export(tmp, format="tf_saved_model", verbose=False)
-        return convert_with(lambda: tf.lite.TFLiteConverter.from_saved_model(tmp), quantize,
-                            representative_images, float_tail=len(head.outputs) > 1)
+        def make_converter():  # exports on first use: after convert_with has checked the args
+            if not os.listdir(tmp):
+                head.export(tmp, format="tf_saved_model", verbose=False)
+            return tf.lite.TFLiteConverter.from_saved_model(tmp)
+
+        return convert_with(make_converter, quantize, representative_images,
+                            float_tail=len(head.outputs) > 1)
 
 
 def convert_with(make_converter: Callable[[], tf.lite.TFLiteConverter], quantize: str,
@@ -64,15 +65,16 @@ def convert_with(make_converter: Callable[[], tf.lite.TFLiteConverter], quantize
     prob 169 ms against 64 ms for int8 cls and 113 ms for float32 prob), because the int8 softmax
     over 40M values and the dequantisation of its output run outside XNNPACK's fast paths.
     """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if quantize == "int8" and representative_images is None:
+        raise ValueError("int8 quantisation needs representative images for calibration")
     converter = make_converter()
     if quantize != "none":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
-        if representative_images is None:
-            raise ValueError("int8 quantisation needs representative images for calibration")
-
         def dataset():
             for image in representative_images():
                 yield [np.asarray(image, np.uint8)]

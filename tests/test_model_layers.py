@@ -109,3 +109,27 @@ def test_pyramid_pooling_round_trips_through_saved_model(tmp_path):
     for h, w in [(32, 64), (9, 13)]:
         x = _features(h, w)
         np.testing.assert_allclose(serve(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_trains_like_keras_batch_normalization():
+    """The fused training step: same output, gradients and moving statistics as Keras' layer."""
+    from fast_scnn_tf.model.layers import BN_EPSILON, BN_MOMENTUM, BatchNorm
+    x = tf.constant(_features(6, 10, c=5) * 3 + 2)
+    ours = BatchNorm()
+    keras_bn = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
+    results = []
+    for layer in (ours, keras_bn):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 5))
+        layer.beta.assign(np.linspace(-1, 1, 5))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * tf.reshape(tf.range(tf.size(y), dtype=tf.float32) / 100,
+                                                y.shape))
+        grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance,
+                        layer(x, training=False)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(ours.moving_variance.numpy(), 1.0)  # the update happened

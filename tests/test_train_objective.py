@@ -109,3 +109,35 @@ def test_total_loss_is_main_plus_weighted_aux_plus_l2_on_a_hand_checked_example(
     assert float(terms[AUX_GFE]) == pytest.approx(aux2, rel=1e-5)
     assert float(terms["l2"]) == pytest.approx(l2, rel=1e-6)
     assert float(terms["loss"]) == pytest.approx(main + 0.4 * aux1 + 0.4 * aux2 + l2, rel=1e-5)
+
+
+def _loss_and_gradient(loss_fn, logits, labels):
+    logits = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        weights = tf.linspace(0.5, 2.0, tf.size(labels))  # a non-uniform upstream gradient
+        loss = tf.reduce_sum(loss_fn(logits, labels) * tf.reshape(weights, labels.shape))
+    return float(loss), tape.gradient(loss, logits).numpy()
+
+
+@pytest.mark.parametrize("scale", [1.0, 8.0])  # 8: logit gaps up to ~70
+def test_softmax_cross_entropy_is_tensorflows_op_in_loss_and_gradient(scale):
+    from fast_scnn_tf.training.losses import softmax_cross_entropy
+    rng = np.random.default_rng(0)
+    logits = (rng.normal(size=(2, 9, 13, 11)) * scale).astype(np.float32)
+    labels = tf.constant(rng.integers(0, 11, (2, 9, 13)), tf.int32)
+    ours = _loss_and_gradient(softmax_cross_entropy, logits, labels)
+    op = _loss_and_gradient(
+        lambda x, y: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=x),
+        logits, labels)
+    assert ours[0] == pytest.approx(op[0], rel=1e-5)
+    np.testing.assert_allclose(ours[1], op[1], atol=1e-6)
+
+
+def test_softmax_cross_entropy_stays_finite_for_a_hopeless_pixel():
+    from fast_scnn_tf.training.losses import softmax_cross_entropy
+    logits = np.zeros((1, 1, 1, 3), np.float32)
+    logits[..., 0] = 200.0  # the true class (2) is ~1e-87 likely: below float32's range
+    loss, grad = _loss_and_gradient(softmax_cross_entropy, logits, tf.constant([[[2]]]))
+    assert np.isfinite(loss) and loss == pytest.approx(0.5 * 87.3, rel=1e-3)  # upstream 0.5
+    np.testing.assert_allclose(grad[0, 0, 0], [0.5, 0.0, -0.5], atol=1e-6)  # weight 0.5 upstream

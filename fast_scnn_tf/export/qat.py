@@ -80,6 +80,8 @@ def _mirror_layer(layer):
         return AdaptiveAveragePooling2D(config["bins"], name=layer.name)
     if kind == "ResizeLike":
         return ResizeLike(name=layer.name)
+    if isinstance(layer, keras.layers.BatchNormalization):  # layers.BatchNorm included
+        kind = "BatchNormalization"
     if kind not in _BUILTIN_ARGS:
         raise ValueError(f"no tf_keras mirror for layer '{layer.name}' of type {kind}")
     args = {key: config[key] for key in _BUILTIN_ARGS[kind]}

@@ -8,7 +8,7 @@ The four paper modules are the four functions below; `build_fast_scnn` wires the
 
 Framework choices, written down where they differ from PyTorch ports:
 - BatchNorm momentum 0.9 / epsilon 1e-5: PyTorch's defaults (momentum 0.1 there), as the ports we
-  compare against use; the moving statistics also settle within the short CPU demo runs.
+  compare against use (`layers.BatchNorm`, Keras' layer with a fused training step).
 - Stride-2 convs use TensorFlow "same" padding (pads bottom/right when the size is even; PyTorch's
   padding=1 pads both sides). It keeps output sizes ceil(L/2) for any input size.
 - Convolutions followed by BatchNorm carry no bias (BN's beta is the bias); the last 1x1 has one.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import keras
 
-from fast_scnn_tf.model.layers import AdaptiveAveragePooling2D, Normalize, ResizeLike
+from fast_scnn_tf.model.layers import AdaptiveAveragePooling2D, BatchNorm, Normalize, ResizeLike
 
 # Output keys of the training model (aux=True) and names of the module outputs.
 LOGITS = "logits"
@@ -31,14 +31,12 @@ MODULE_PREFIX = {"learning_to_downsample": "ltd_", "global_feature_extractor": "
 # The skip branch's last BatchNorm: zeroing its gamma and beta removes the skip (§4.2 ablation).
 SKIP_BN = "ffm_skip_bn"
 
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
 BOTTLENECKS = ((6, 64, 3, 2), (6, 96, 3, 2), (6, 128, 3, 1))  # Table 1: t, c, n, s
 PYRAMID_BINS = (1, 2, 3, 6)
 
 
 def _bn(x, name):
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+    return BatchNorm(name=name)(x)
 
 
 def _relu(x, name):

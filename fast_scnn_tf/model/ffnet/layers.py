@@ -2,7 +2,9 @@
 
 They reproduce PyTorch where the frameworks differ, so that converted official weights give the
 same logits (see `fast_scnn_tf.convert`):
-- BatchNorm epsilon 1e-5 and momentum 0.9 (PyTorch: eps 1e-5, momentum 0.1 = 1 - 0.9).
+- BatchNorm epsilon 1e-5 and momentum 0.9 (PyTorch: eps 1e-5, momentum 0.1 = 1 - 0.9):
+  `fast_scnn_tf.model.layers.BatchNorm`, shared with Fast-SCNN; Keras' epsilon 1e-3 would
+  change every converted output.
 - A k x k stride-2 conv with PyTorch `padding=k // 2` pads every side by k // 2; TF's "same" pads
   only bottom/right for even sizes. We pad explicitly with zeros and use "valid".
 - The up-heads resize with PyTorch's legacy nearest or bilinear `align_corners=True`
@@ -14,8 +16,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5  # PyTorch's default; Keras' 1e-3 would change every converted output
+from fast_scnn_tf.model.layers import BatchNorm
+
 NEAREST = "nearest"
 BILINEAR_ALIGN_CORNERS = "bilinear_align_corners"
 RESIZE_MODES = (NEAREST, BILINEAR_ALIGN_CORNERS)
@@ -34,7 +36,7 @@ def conv2d(x, filters, kernel, name, strides=1, use_bias=False):
 
 
 def batch_norm(x, name):
-    return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)(x)
+    return BatchNorm(name=name)(x)
 
 
 def relu(x, name):

@@ -26,7 +26,7 @@ from fast_scnn_tf import cli  # noqa: E402
 cli.import_tensorflow(verbose="--verbose" in sys.argv[1:])
 
 from fast_scnn_tf.config import (  # noqa: E402
-    CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, STRATEGIES, Config, ConfigError)
+    CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, OPTIMIZERS, STRATEGIES, Config, ConfigError)
 from fast_scnn_tf.model import MODEL_NAMES  # noqa: E402
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
 
@@ -37,11 +37,13 @@ OVERRIDES = {
     "dataset": ("data", "dataset"),
     "model": ("model", "name"),
     "crop_size": ("data", "crop_size"),
+    "input_scale": ("data", "input_scale"),
     "deterministic": ("data", "deterministic"),
     "dropout": ("model", "dropout"),
     "epochs": ("train", "epochs"),
     "total_steps": ("train", "total_steps"),
     "batch_size": ("train", "batch_size"),
+    "optimizer": ("train", "optimizer"),
     "learning_rate": ("train", "learning_rate"),
     "end_learning_rate": ("train", "end_learning_rate"),
     "weight_decay": ("train", "weight_decay"),
@@ -95,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                         f"[{d.train.batch_size}]")
     p.add_argument("--crop-size", type=int, nargs=2, metavar=("H", "W"),
                    help=f"training crop [{' '.join(map(str, d.data.crop_size))}]")
+    p.add_argument("--input-scale", type=float,
+                   help="resize the dataset's frames by this factor wherever the model sees "
+                        "them (validation, evaluate.py, predict.py); the random training resize "
+                        "is relative to it; saved with the run, so predict.py feeds photos at "
+                        f"the same scale [{d.data.input_scale}]")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help=f"sgd (the paper, momentum 0.9) or adam [{d.train.optimizer}]")
     p.add_argument("--learning-rate", type=float,
                    help=f"base rate of the poly schedule [{d.train.learning_rate}]")
     p.add_argument("--end-learning-rate", type=float,
@@ -104,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aux-weight", type=float,
                    help=f"weight of each auxiliary loss [{d.train.aux_weight}]")
     p.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS,
-                   help="weigh the loss per class: enet = 1/ln(1.02 + class share of the train "
-                        f"pixels), for datasets with rare classes [{d.train.class_weighting}]")
+                   help="weigh the loss per class by 1/ln(c + class share of the train pixels): "
+                        "enet c = 1.02 (up to ~50x), erfnet c = 1.10 (up to ~10x); for datasets "
+                        f"with rare classes [{d.train.class_weighting}]")
     p.add_argument("--dropout", type=float, help=f"Fast-SCNN's dropout before the last layer "
                    f"[{d.model.dropout}]")
     p.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction,

@@ -16,7 +16,9 @@ from fast_scnn_tf.files import write_json
 CONFIG_FILE = "config.json"
 DATASETS = ("cityscapes", "camvid", "folder")  # DataConfig.dataset (fast_scnn_tf.data.datasets)
 SOURCES = ("folder", "tfds")  # DataConfig.source
-CLASS_WEIGHTINGS = ("none", "enet")  # TrainConfig.class_weighting
+# TrainConfig.class_weighting: the constant c of 1 / ln(c + class share) per scheme
+CLASS_WEIGHTINGS = {"none": None, "enet": 1.02, "erfnet": 1.10}
+OPTIMIZERS = ("sgd", "adam")  # TrainConfig.optimizer
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # TrainConfig.strategy
 MIN_CROP = 32  # the network downsamples 32x: smaller crops leave no global context
 
@@ -42,6 +44,10 @@ class ModelConfig:
     classes: dict = dataclasses.field(default_factory=dict)
     # The paper puts dropout "only just before the last layer" without a rate; 0.1 as PyTorch ports.
     dropout: float = 0.1
+    # The frame size (height, width) the model was trained to see: the training frames' size
+    # times data.input_scale, set when a run starts. predict.py resizes a photo to this scale
+    # (`scale_for`); (0, 0): not known (runs written before it was recorded).
+    input_size: tuple[int, int] = (0, 0)
 
 
 @dataclasses.dataclass
@@ -56,6 +62,10 @@ class DataConfig:
     min_scale: float = 0.5
     max_scale: float = 2.0
     flip: bool = True
+    # Frames are resized by this factor before the model sees them: at validation, evaluation and
+    # prediction, and the random training resize (min_scale..max_scale) is relative to it. > 1
+    # gives the 1/32 branch more pixels on small frames (CamVid's 360x480: 12x15 at scale 1).
+    input_scale: float = 1.0
     color_noise: float = 10.0  # std of a per-channel colour shift (one per frame), 0..255 units
     brightness: float = 30.0  # max absolute brightness change, in 0..255 pixel units
     # tfds source only: tfrecords are shuffled within windows of this many encoded frames
@@ -73,6 +83,7 @@ class TrainConfig:
     epochs: int = 1000  # passes over the training frames (Cityscapes fine train: 2,975)
     total_steps: int = 0  # > 0 overrides epochs (the mmseg preset counts iterations)
     batch_size: int = 12  # global batch, split over all replicas
+    optimizer: str = "sgd"  # sgd (the paper: momentum below) or adam (beta 0.9/0.999, eps 1e-7)
     learning_rate: float = 0.045  # base rate of the poly schedule
     end_learning_rate: float = 0.0  # where poly ends (mmseg keeps a floor of 1e-4)
     lr_power: float = 0.9
@@ -91,8 +102,9 @@ class TrainConfig:
     eval_every_epochs: int = 10  # validation mIoU (and the best/ checkpoint); also at the end
     log_every_steps: int = 50  # TensorBoard scalars
     init_checkpoint: str = ""  # start from these weights (a model dir or checkpoint prefix)
-    # "none", or "enet": weight each class's pixels by 1 / ln(1.02 + its share of the training
-    # pixels) (ENet, Paszke et al. 2016), so rare classes (poles, signs, cyclists) count more.
+    # "none", "enet" or "erfnet": weight each class's pixels by 1 / ln(c + its share of the
+    # training pixels), c = 1.02 (ENet, Paszke et al. 2016; up to ~50x) or 1.10 (ERFNet, and
+    # ESPNet/CGNet/DABNet on CamVid; up to ~10x), so rare classes (poles, signs, cyclists) count more.
     class_weighting: str = "none"
 
 
@@ -119,6 +131,15 @@ class Config:
                              f"of {table.num_classes} classes")
         return table
 
+    def scale_for(self, image_size) -> float:
+        """The factor that brings an image of `image_size` (height, width) to the scale the model
+        was trained for: its shorter side onto the shorter side of `model.input_size` (aspect
+        kept; for a landscape photo, its height onto the training frames' height). 1 when the
+        model's size is not known."""
+        if min(self.model.input_size) <= 0:
+            return 1.0
+        return min(self.model.input_size) / min(image_size)
+
     def validate(self) -> "Config":
         """Raise ConfigError for the first value a run cannot use; returns self."""
         d, t = self.data, self.train
@@ -128,11 +149,13 @@ class Config:
             ("data", "crop_size", len(d.crop_size) == 2 and min(d.crop_size) >= MIN_CROP,
              f"two sizes of at least {MIN_CROP}"),
             ("data", "min_scale", 0 < d.min_scale <= d.max_scale, "> 0 and <= data.max_scale"),
+            ("data", "input_scale", 0 < d.input_scale <= 4, "> 0 and <= 4"),
             ("model", "dropout", 0 <= self.model.dropout < 1, ">= 0 and < 1"),
             ("train", "batch_size", t.batch_size >= 1, ">= 1"),
             ("train", "epochs", t.total_steps > 0 or t.epochs >= 1,
              ">= 1 (or train.total_steps >= 1)"),
             ("train", "total_steps", t.total_steps >= 0, ">= 0"),
+            ("train", "optimizer", t.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
             ("train", "learning_rate", t.learning_rate > 0, "> 0"),
             ("train", "end_learning_rate", 0 <= t.end_learning_rate <= t.learning_rate,
              ">= 0 and <= train.learning_rate"),

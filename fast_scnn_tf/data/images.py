@@ -23,6 +23,11 @@ def read_image(path: str) -> np.ndarray:
     return to_rgb_uint8(image, bgr=True)
 
 
+def image_size(path: str) -> tuple[int, int]:
+    """(height, width) of an image file (decoded by `read_image`, so errors name the file)."""
+    return read_image(path).shape[:2]
+
+
 def to_rgb_uint8(image: np.ndarray, bgr: bool) -> np.ndarray:
     """Normalise a decoded image (gray, gray+alpha, BGR(A) or RGB(A); 8 or 16 bit) to RGB uint8."""
     if image.dtype == np.uint16:

@@ -133,7 +133,8 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
     plus the frame name (e.g. `aachen_000000_000019`) when `with_names`. `cfg.dataset` says
     which dataset (layout, class table, label values) `cfg.data_dir` holds.
 
-    training: shuffled every epoch, augmented as in the paper, cropped to `cfg.crop_size`, partial
+    training: shuffled every epoch, augmented as in the paper (resized by `cfg.input_scale` times
+      a factor in `cfg.min_scale`..`cfg.max_scale`), cropped to `cfg.crop_size`, partial
       batches dropped.
     evaluation: frames in file order, no augmentation; the image is resized by `scale` (bilinear)
       while the label stays at full resolution. Frames of different sizes need batch_size 1.
@@ -182,8 +183,9 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
                                            label_values)
         if training:
             image, label = augment.augment(
-                image, label, crop_size=tuple(cfg.crop_size), min_scale=cfg.min_scale,
-                max_scale=cfg.max_scale, flip=cfg.flip, color_noise_std=cfg.color_noise,
+                image, label, crop_size=tuple(cfg.crop_size),
+                min_scale=cfg.min_scale * cfg.input_scale,
+                max_scale=cfg.max_scale * cfg.input_scale, flip=cfg.flip, color_noise_std=cfg.color_noise,
                 brightness=cfg.brightness,
                 seed=tf.random.experimental.stateless_fold_in(augment_key, position))
         else:

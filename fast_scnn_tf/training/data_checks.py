@@ -10,20 +10,32 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import CLASS_WEIGHTINGS, Config
 from fast_scnn_tf.data import decode
+from fast_scnn_tf.data.images import image_size
 from fast_scnn_tf.data.datasets import IGNORE_LABEL, dataset_for, describe_bad_values
 from fast_scnn_tf.data.pipeline import label_pixel_counts
 from fast_scnn_tf.training.losses import enet_class_weights
 
 log = logging.getLogger(__name__)
 
+TFDS_FRAME_SIZE = (1024, 2048)  # the tfds cityscapes builder fixes it
 LABEL_CHECK_FRAMES = 16  # label files read before training to catch data that holds no labels
 
 
 def with_dataset_classes(config: Config) -> Config:
-    """The config with the class count and class table of the dataset it names."""
-    classes = dataset_for(config.data).classes
-    return (config.override("model", "num_classes", classes.num_classes)
-            .override("model", "classes", classes.to_dict()))
+    """The config with the class count and class table of the dataset it names, and the frame
+    size the model will be trained to see (`model.input_size`: the first training frame's size
+    times `data.input_scale`)."""
+    dataset = dataset_for(config.data)
+    classes = dataset.classes
+    config = (config.override("model", "num_classes", classes.num_classes)
+              .override("model", "classes", classes.to_dict()))
+    if config.data.source == "tfds":
+        frame = TFDS_FRAME_SIZE
+    else:
+        first_image = dataset.list_frames(config.data.data_dir, "train")[0][0]
+        frame = image_size(first_image)
+    size = tuple(round(s * config.data.input_scale) for s in frame)
+    return config.override("model", "input_size", size)
 
 
 def class_weights_for(config: Config) -> np.ndarray | None:
@@ -48,7 +60,7 @@ def class_weights_for(config: Config) -> np.ndarray | None:
                          f"labels are {config.data.dataset} labels")
     if weighting == "none":
         return None
-    weights = enet_class_weights(counts)
+    weights = enet_class_weights(counts, CLASS_WEIGHTINGS[weighting])
     names = config.class_table().names
     log.info("class weights (%s): %s", weighting,
              ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))

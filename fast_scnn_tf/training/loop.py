@@ -192,7 +192,7 @@ class Loop:
         """Val mIoU with the inference model; keeps `best/` and logs to TensorBoard + jsonl."""
         cfg = self.config
         dataset = build_dataset(cfg.data, "val", training=False, batch_size=1,
-                                seed=cfg.train.seed)
+                                scale=cfg.data.input_scale, seed=cfg.train.seed)
         images = []
         classes = cfg.class_table()
 

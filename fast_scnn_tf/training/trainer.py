@@ -102,7 +102,7 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
 
 
 def _build(config: Config, strategy: tf.distribute.Strategy, total: int):
-    """The training model, SGD on the poly schedule of the run's own step counter, and the
+    """The training model, SGD (or Adam) on the poly schedule of the run's own step counter, and the
     other objects the checkpoint holds: (model, optimizer, schedule, trackables)."""
     tc = config.train
     with strategy.scope():
@@ -111,8 +111,11 @@ def _build(config: Config, strategy: tf.distribute.Strategy, total: int):
             step=_counter("step", 0, tf.int64), best_miou=_counter("best_miou", -1.0),
             batch_size=_counter("batch_size", tc.batch_size, tf.int64))
         schedule = poly_schedule(tc.learning_rate, total, tc.lr_power, tc.end_learning_rate)
-        optimizer = keras.optimizers.SGD(learning_rate=lambda: schedule(trackables["step"]),
-                                         momentum=tc.momentum)
+        learning_rate = lambda: schedule(trackables["step"])  # noqa: E731
+        if tc.optimizer == "adam":  # the CamVid networks' choice (CGNet, DABNet): Adam 1e-3 poly
+            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        else:
+            optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=tc.momentum)
         if tc.mixed_precision:
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
@@ -164,9 +167,10 @@ def _check_data(config: Config, strategy: tf.distribute.Strategy):
     log.info("strategy %s, %d replica(s) on %s", type(strategy).__name__, replicas,
              ", ".join(d.name for d in tf.config.list_logical_devices()))
     log.info("data %s: %d train / %d val frames, crop %s; batch %d (%d per replica), "
-             "%d steps per epoch, %d total steps (%.1f epochs); preset %s, lr %g, mixed "
-             "precision %s, XLA %s", config.data.data_dir, train_frames, val_frames,
+             "%d steps per epoch, %d total steps (%.1f epochs); preset %s, %s lr %g, input scale "
+             "%g, mixed precision %s, XLA %s", config.data.data_dir, train_frames, val_frames,
              "x".join(map(str, config.data.crop_size)), tc.batch_size, tc.batch_size // replicas,
-             steps_per_epoch, total, total / steps_per_epoch, tc.preset, tc.learning_rate,
+             steps_per_epoch, total, total / steps_per_epoch, tc.preset, tc.optimizer,
+             tc.learning_rate, config.data.input_scale,
              tc.mixed_precision, tc.xla)
     return class_weights, steps_per_epoch, total, val_frames > 0

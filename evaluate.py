@@ -6,11 +6,18 @@ CamVid, your own folder). Timing lives in `benchmarks/inference.py`.
     python evaluate.py --checkpoint runs/paper --scale 0.5            # Table 7, reduced input
     python evaluate.py --checkpoint runs/paper --ablate-skip          # §4.2, no LtD skip
     python evaluate.py --checkpoint runs/paper --save-predictions preds --save-overlays overlays
+    python evaluate.py --checkpoint exports/fast_scnn_cls_int8_360x480.tflite --split test
+    python evaluate.py --checkpoint exports/fast_scnn --split test     # the SavedModel
 
 Metrics go to `<output>/metrics.json` for the val split at scale 1; other runs get their own name
 (`metrics_scale0.5.json`, `metrics_noskip.json`, `metrics_train.json`, ...) so they never replace
 each other. Existing files are never overwritten without --overwrite, and prediction folders may
 not lie inside the dataset (their files take the images' names).
+
+An export (a .tflite file or a SavedModel) is scored through the file itself, as a client would
+run it (`predict.py`'s predictor: frames resized to its input, labels resized back to the
+label's size), with the config exported beside it; its metrics go beside it as
+`<name>_metrics[_split].json`.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "benchmarks/inference.py.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--checkpoint", default=cli.DEFAULT_RUN_DIR,
-                        help="model directory written by train.py, or a checkpoint prefix like "
-                             "DIR/best/ckpt-12")
+                        help="model directory written by train.py, a checkpoint prefix like "
+                             "DIR/best/ckpt-12, or an export: a .tflite file or a SavedModel "
+                             "(scored through the exported file)")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="which checkpoint of a model directory to load")
     parser.add_argument("--dataset", choices=DATASETS,
@@ -51,7 +59,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "submission)")
     parser.add_argument("--scale", type=float, default=1.0, choices=SCALES,
                         help="input scale (Table 7): the image is downscaled, the prediction "
-                             "upsampled and scored against full-resolution labels")
+                             "upsampled and scored against full-resolution labels; relative to "
+                             "the scale the model was trained for (train.py --input-scale)")
     parser.add_argument("--output", help="folder for the metrics file; default: the model "
                              "directory")
     parser.add_argument("--overwrite", action="store_true",
@@ -73,7 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.max_frames < 0:
         parser.error("--max-frames must be >= 0")
     try:
-        cli.check_model_path(args.checkpoint, "--checkpoint")
+        cli.check_model_path(args.checkpoint, "--checkpoint",
+                             also=", a .tflite file or a SavedModel folder", files=(".tflite",))
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     cli.import_tensorflow(args.verbose)  # quietly, before main imports the package
@@ -112,22 +122,44 @@ def check_prediction_folders(args, data_dir: str) -> None:
                          "PNGs per frame")
 
 
-def run_evaluation(args) -> int:
+def load_model(args):
+    """(Keras model or an export's predict function, config, what was loaded, default output
+    folder, metrics file prefix) for --checkpoint."""
     from fast_scnn_tf.checkpoint import load_run
+    from fast_scnn_tf.predictor import export_config, find_export, load_predictor
+    kind, found = find_export(args.checkpoint)
+    if kind is None:
+        run = load_run(args.checkpoint, args.which)
+        return run.model, run.config, run.checkpoint, run.directory, ""
+    if args.scale != 1.0 or args.ablate_skip:
+        raise ValueError("--scale and --ablate-skip change the network: they need a checkpoint, "
+                         f"not the export '{args.checkpoint}'")
+    config = export_config(args.checkpoint)
+    if config is None:
+        raise ValueError(f"the export '{args.checkpoint}' has no config beside it (export.py "
+                         "writes one): its dataset and classes are unknown")
+    predict, description, _ = load_predictor(args.checkpoint)
+    where = os.path.normpath(args.checkpoint)
+    return (predict, config, description, os.path.dirname(where) or ".",
+            os.path.basename(where).removesuffix(".tflite") + "_")
+
+
+def run_evaluation(args) -> int:
     from fast_scnn_tf.data.datasets import dataset_for
     from fast_scnn_tf.evaluation import (PredictionWriter, ablate_skip, evaluate,
                                          evaluation_frames, format_table)
     from fast_scnn_tf.files import write_json
-    run = load_run(args.checkpoint, args.which)
-    data = dataclasses.replace(run.config.data, **{k: v for k, v in (
+    model, config, loaded, default_output, prefix = load_model(args)
+    scale = args.scale * config.data.input_scale if prefix == "" else 1.0  # exports scale frames
+    data = dataclasses.replace(config.data, **{k: v for k, v in (
         ("data_dir", args.data_dir), ("source", args.source), ("dataset", args.dataset)) if v})
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
     check_prediction_folders(args, data.data_dir)
     dataset = dataset_for(data)
-    classes = run.config.class_table()
+    classes = config.class_table()
     if dataset.classes.names != classes.names:
-        raise ValueError(f"the model in '{args.checkpoint}' predicts {classes.num_classes} classes "
+        raise ValueError(f"the model '{args.checkpoint}' predicts {classes.num_classes} classes "
                          f"({', '.join(classes.names[:4])}, ...), but {dataset.name} in "
                          f"'{data.data_dir}' has {dataset.classes.num_classes} "
                          f"({', '.join(dataset.classes.names[:4])}, ...): pass the --dataset it "
@@ -140,9 +172,9 @@ def run_evaluation(args) -> int:
         raise ValueError(f"split '{args.split}' of {dataset.name} has no public labels, so it "
                          "cannot be scored: evaluate another split, or write predictions "
                          "(for the benchmark server) with --save-predictions DIR")
-    output_dir = args.output or run.directory
-    metrics_path = os.path.join(output_dir, metrics_filename(args.split, args.scale,
-                                                             args.ablate_skip))
+    output_dir = args.output or default_output
+    metrics_path = os.path.join(output_dir, prefix + metrics_filename(args.split, args.scale,
+                                                                      args.ablate_skip))
     if labelled:
         cli.check_output_dir(output_dir, "--output" if args.output else
                              "--output (default: the model directory)")
@@ -150,12 +182,14 @@ def run_evaluation(args) -> int:
             raise FileExistsError(f"'{metrics_path}' exists: pass --overwrite to replace it, or "
                                   "--output DIR to write elsewhere")
     saving = bool(args.save_predictions or args.save_overlays)
-    frames = evaluation_frames(data, args.split, args.scale, with_names=saving)
+    # A checkpoint sees frames at the scale it was trained for (train.py --input-scale), reduced
+    # further by --scale; an export's predictor resizes them itself. Labels stay at full size.
+    frames = evaluation_frames(data, args.split, scale, with_names=saving)
     writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays,
                               args.overwrite) if saving else None
     if args.ablate_skip:
-        ablate_skip(run.model)
-    metrics = evaluate(run.model, frames, classes, progress=not args.no_progress,
+        ablate_skip(model)
+    metrics = evaluate(model, frames, classes, progress=not args.no_progress,
                        max_frames=args.max_frames, on_prediction=writer)
     if not labelled:
         print(f"wrote {args.split} predictions of {writer.count} frames to "
@@ -163,12 +197,15 @@ def run_evaluation(args) -> int:
         return 0
     if metrics["num_pixels"] == 0:
         raise ValueError(f"split '{args.split}' has no labelled pixels (all 255): nothing to score")
-    metrics.update(split=args.split, scale=args.scale, ablate_skip=args.ablate_skip,
-                   checkpoint=run.checkpoint, which=args.which,
+    metrics.update(split=args.split, scale=args.scale, input_scale=data.input_scale,
+                   ablate_skip=args.ablate_skip,
+                   checkpoint=loaded, which=args.which,
                    dataset=data.dataset, data_dir=data.data_dir, source=data.source)
     print(format_table(metrics))
     print(f"{metrics['num_frames']} frames, {dataset.name} split {args.split}, scale "
-          f"{args.scale:g}" + (", LtD skip ablated" if args.ablate_skip else ""))
+          f"{args.scale:g}" + (f" of the model's input scale {data.input_scale:g}"
+                               if data.input_scale != 1 else "")
+          + (", LtD skip ablated" if args.ablate_skip else ""))
     os.makedirs(output_dir, exist_ok=True)
     write_json(metrics_path, metrics)
     print(f"wrote {metrics_path}")

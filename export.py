@@ -47,10 +47,12 @@ def parse_args(argv=None):
                         help="write TFLite files (fixed --input-size) instead of the SavedModel")
     parser.add_argument("--quantize", nargs="+", choices=("none", "float16", "dynamic", "int8"),
                         help=QUANT_HELP + " (default: none; needs --tflite)")
-    parser.add_argument("--input-size", nargs=2, type=int, default=(1024, 2048),
+    parser.add_argument("--input-size", nargs=2, type=int, default=None,
                         metavar=("H", "W"),
                         help="TFLite input height and width (the SavedModel takes any size; this "
-                        "is then only the size of its validation frames)")
+                        "is then only the size of its validation frames); default: the frame "
+                        "size the model was trained to see (config.json's model.input_size, "
+                        "e.g. 360 480 for CamVid), 1024 2048 for runs that did not record it")
     parser.add_argument("--calibration-data", default=None,
                         help="Cityscapes-layout dataset root: train frames calibrate int8 and "
                         "fine-tune QAT, val frames validate. 'synthetic' = random smooth frames "
@@ -94,7 +96,7 @@ def parse_args(argv=None):
             parser.error(f"{flag} names a SavedModel, but --tflite/--qat-steps write TFLite files "
                          f"({flag} would be ignored)")
     args.quantize = args.quantize or ["none"]
-    if min(args.input_size) < 32:
+    if args.input_size is not None and min(args.input_size) < 32:
         parser.error(f"--input-size must be at least 32x32, got {args.input_size}")
     if args.qat_steps < 0 or args.calibration_steps < 1 or args.validation_frames < 1:
         parser.error("--qat-steps must be >= 0, --calibration-steps and --validation-frames >= 1")
@@ -125,10 +127,11 @@ def main(argv=None) -> int:
     from fast_scnn_tf.export.frames import frames_for
     from fast_scnn_tf.export.validate import ValidationError
 
-    size = tuple(args.input_size)
     try:
         run = load_run(args.checkpoint, args.which)
         model, config = run.model, run.config
+        size = tuple(args.input_size or (config.model.input_size if min(config.model.input_size)
+                                         else (1024, 2048)))
         if args.qat_steps and config.model.name != "fast_scnn":
             raise ValueError(f"--qat-steps: quantisation-aware training is implemented for "
                              f"fast_scnn only, not {config.model.name}; post-training int8 "

@@ -8,7 +8,9 @@ video `<name>_overlay.mp4`. `<name>` is the file name without its extension; whe
 share it, the extension is kept (`a_png`, `a_jpg`), then folders are put in front, so no output
 replaces another. Any size, grayscale, RGBA and 16-bit PNGs are accepted; files that cannot be
 read are reported and skipped, videos that end early are reported as partial, with counts at the
-end (exit code 1 if any).
+end (exit code 1 if any). Images are predicted at the scale the model was trained for (a 1024x2048
+photo goes to a model trained on 360x480 CamVid frames at 360x720) and labelled at their own size;
+`--native-size` feeds them as they are.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def parse_args(argv=None):
     parser.add_argument("--output", required=True, help="folder for the label maps and overlays")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="checkpoint to use from a training model directory (default: best)")
+    parser.add_argument("--native-size", action="store_true",
+                        help="predict at each image's own size; by default an image is first "
+                             "resized to the scale the model was trained for (its shorter side "
+                             "onto the training frames' shorter side, e.g. 360 rows for the "
+                             "CamVid model) and the labels are returned at the image's size")
     parser.add_argument("--alpha", type=float, default=0.5,
                         help="opacity of the class colours in overlays, 0..1 (default: 0.5)")
     parser.add_argument("--no-overlay", action="store_true", help="write label maps only")
@@ -67,7 +74,8 @@ def main(argv=None):
                                   "pass --overwrite to replace them")
         cli.import_tensorflow(args.verbose)
         from fast_scnn_tf.predictor import load_predictor
-        predict, description, classes = load_predictor(args.model, which=args.which)
+        predict, description, classes = load_predictor(args.model, which=args.which,
+                                                       native=args.native_size)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         sys.exit(f"predict.py: error: {e}")
     print(f"model: {description} ({classes.num_classes} classes: {', '.join(classes.names)})")

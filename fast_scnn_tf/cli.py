@@ -121,13 +121,14 @@ def check_output_dir(path: str, flag: str) -> None:
                          "choose a folder you can write to")
 
 
-def check_model_path(path: str, flag: str, also: str = "") -> None:
-    """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder or
-    a checkpoint prefix (DIR/best/ckpt-12, beside its .index file); `also` names the other
-    things the flag accepts in the message."""
+def check_model_path(path: str, flag: str, also: str = "", files: tuple = ()) -> None:
+    """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder, a
+    checkpoint prefix (DIR/best/ckpt-12, beside its .index file) or a file ending in one of
+    `files`; `also` names the other things the flag accepts in the message."""
     expected = ("expected a model directory written by train.py or a checkpoint prefix like "
                 f"DIR/best/ckpt-12{also}")
-    if os.path.isdir(path) or os.path.isfile(path + ".index"):
+    if (os.path.isdir(path) or os.path.isfile(path + ".index")
+            or (files and path.endswith(files) and os.path.isfile(path))):
         return
     if os.path.exists(path):
         raise ValueError(f"{flag} '{path}' is a file: {expected}")

@@ -3,7 +3,10 @@ directory (checkpoint), an exported SavedModel, or a TFLite file.
 
 `load_predictor(path)` picks the right loader; every predictor maps an RGB uint8 image (H, W, 3)
 of any size to a class-id label map (H, W) uint8 at the same size. The class table (names and
-colours) comes from the config saved with the run or the export.
+colours) and the frame size the model was trained to see (`ModelConfig.input_size`) come from
+the config saved with the run or the export: an image is first resized to that scale (its shorter
+side onto the training frames' shorter side), as a model trained on 360x480 CamVid frames finds
+objects 2-3x larger in a 1024x2048 photo hard to read; `native=True` keeps the image's own size.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.saved_model import EXTRA_DIR
-from fast_scnn_tf.model.head import CLS, LABELS, build_head
+from fast_scnn_tf.model.head import CLS, LABELS, head_at_size
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 log = logging.getLogger(__name__)
@@ -34,44 +37,103 @@ MODEL_EXPECTED = ("expected a model directory written by train.py, a checkpoint 
                   "folder above it, or export.py's --output folder) or a .tflite file")
 
 
-def load_predictor(path: str, which: str = "best") -> tuple[Predictor, str, ClassTable]:
+def load_predictor(path: str, which: str = "best",
+                   native: bool = False) -> tuple[Predictor, str, ClassTable]:
     """Load what `path` names: a .tflite file, a checkpoint prefix, a SavedModel (version folder,
     model-name folder or export root) or a training model directory. Returns (predict,
     description, class table); a path that is none of these is an error saying what was expected.
+    `native`: run at each image's own size instead of the model's training scale.
     """
-    if path.endswith(".tflite"):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"TFLite file '{path}' does not exist")
-        return (_tflite_predictor(path), f"TFLite {path}",
-                _export_classes(path[:-len(".tflite")] + ".json", lambda d: d["config"]))
+    kind, found = find_export(path)
+    if kind == "tflite":
+        config = export_config(path)
+        return (_tflite_predictor(found), f"TFLite {found}", _class_table(config))
+    if kind == "saved_model":
+        config = export_config(path)
+        predict = _at_scale(_saved_model_predictor(found), config, native)
+        return predict, f"SavedModel {found}", _class_table(config)
     is_prefix = os.path.isfile(path + ".index")
-    if not is_prefix and not os.path.isdir(path):
-        what = "is a file" if os.path.exists(path) else "does not exist"
-        raise FileNotFoundError(f"model '{path}' {what}: {MODEL_EXPECTED}")
-    saved_model = None if is_prefix else _find_saved_model(path)
-    if saved_model:
-        return (_saved_model_predictor(saved_model), f"SavedModel {saved_model}",
-                _export_classes(os.path.join(saved_model, EXTRA_DIR, CONFIG_FILE), lambda d: d))
     if not is_prefix and not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise FileNotFoundError(f"model '{path}' holds no {CONFIG_FILE}, SavedModel or "
                                 f"checkpoint: {MODEL_EXPECTED}")
     from fast_scnn_tf.checkpoint import load_run
     run = load_run(path, which=which)
-    return _keras_predictor(run.model), f"checkpoint {run.checkpoint}", run.config.class_table()
+    predict = _keras_predictor(run.model, None if native else run.config)
+    return predict, f"checkpoint {run.checkpoint}", run.config.class_table()
 
 
-def _export_classes(config_json: str, config_of) -> ClassTable:
-    """The class table of an export, from the config saved beside it; Cityscapes' (with a
-    warning) for a model exported elsewhere without one."""
+def find_export(path: str) -> tuple[str | None, str | None]:
+    """("tflite", file) or ("saved_model", version folder) for an export; (None, None) for a
+    checkpoint prefix or a training run folder; a path that is none of these is an error."""
+    if path.endswith(".tflite"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"TFLite file '{path}' does not exist")
+        return "tflite", path
+    is_prefix = os.path.isfile(path + ".index")
+    if not is_prefix and not os.path.isdir(path):
+        what = "is a file" if os.path.exists(path) else "does not exist"
+        raise FileNotFoundError(f"model '{path}' {what}: {MODEL_EXPECTED}")
+    saved_model = None if is_prefix else _find_saved_model(path)
+    return ("saved_model", saved_model) if saved_model else (None, None)
+
+
+def export_config(path: str) -> Config | None:
+    """The run config saved with the export `path` names (a .tflite file: `<name>.json` beside
+    it; a SavedModel: `assets.extra/config.json`); None, with a warning (Cityscapes' classes,
+    images predicted at their own size), for a model exported elsewhere without one."""
+    kind, found = find_export(path)
+    if kind == "tflite":
+        config_json, config_of = found[:-len(".tflite")] + ".json", lambda d: d["config"]
+    elif kind == "saved_model":
+        config_json, config_of = os.path.join(found, EXTRA_DIR, CONFIG_FILE), lambda d: d
+    else:
+        raise ValueError(f"'{path}' is not an export: {MODEL_EXPECTED}")
     if not os.path.isfile(config_json):
-        log.warning("no '%s' beside the model: Cityscapes class names and colours assumed",
-                    config_json)
-        return CITYSCAPES
+        log.warning("no '%s' beside the model: Cityscapes class names and colours assumed, "
+                    "images predicted at their own size", config_json)
+        return None
     with open(config_json) as f:
         try:
-            return Config.from_dict(config_of(json.load(f))).class_table()
+            config = Config.from_dict(config_of(json.load(f)))
+            config.class_table()
+            return config
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"'{config_json}' is not a config written by this project: {e}") from e
+
+
+def _class_table(config: Config | None) -> ClassTable:
+    return CITYSCAPES if config is None else config.class_table()
+
+
+def scaled_size(image_size, config: Config | None) -> tuple[int, int]:
+    """The size an image of `image_size` (height, width) is predicted at: the model's training
+    scale (`Config.scale_for`), at least 32 pixels a side (the network's 1/32 branch)."""
+    scale = 1.0 if config is None else config.scale_for(image_size)
+    return tuple(max(32, round(s * scale)) for s in image_size)
+
+
+def resize_image(image: np.ndarray, size) -> np.ndarray:
+    """An RGB uint8 image resized to `size` (height, width): area averaging when shrinking,
+    bilinear when enlarging."""
+    shrink = size[0] < image.shape[0]
+    return cv2.resize(image, (int(size[1]), int(size[0])),
+                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def _at_scale(predict: Predictor, config: Config | None, native: bool) -> Predictor:
+    """`predict` on the image resized to the model's scale; labels resized back (nearest)."""
+    if native or config is None:
+        return predict
+
+    def at_scale(image):
+        size = image.shape[:2]
+        scaled = scaled_size(size, config)
+        if scaled == size:
+            return predict(image)
+        labels = predict(resize_image(image, scaled))
+        return cv2.resize(labels, size[::-1], interpolation=cv2.INTER_NEAREST)
+
+    return at_scale
 
 
 def _find_saved_model(path: str) -> str | None:
@@ -94,15 +156,20 @@ def _highest_version(path: str) -> str | None:
     return os.path.join(path, max(versions, key=int)) if versions else None
 
 
-def _keras_predictor(model) -> Predictor:
-    """The cls head that export ships (`build_head`), one frame at a time."""
-    head = build_head(model, CLS)
+def _keras_predictor(model, config: Config | None) -> Predictor:
+    """The cls head that export ships (`head_outputs`), one frame at a time: on the image resized
+    to the model's scale (unless `config` is None), with the logits resized straight to the
+    image's own size (one bilinear resize, as evaluation at a reduced scale)."""
+    at_size = head_at_size(model, CLS)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
     def predict(image):
-        return head(image[None], training=False)[0]
+        size = image.shape[:2]
+        scaled = scaled_size(size, config)
+        if scaled != size:
+            image = resize_image(image, scaled)
+        return at_size(tf.constant(image[None]), tf.constant(size, tf.int32))[0].numpy()
 
-    return lambda image: predict(image).numpy()
+    return predict
 
 
 def _saved_model_predictor(directory: str) -> Predictor:

@@ -42,18 +42,40 @@ def make_predict_step(model: keras.Model, num_classes: int):
     return step
 
 
-def evaluate(model: keras.Model, dataset: tf.data.Dataset, classes: ClassTable,
+def export_predict_step(predict: Callable[[np.ndarray], np.ndarray], num_classes: int):
+    """The predict step for an exported model: `predict` (a `predictor.load_predictor` function:
+    uint8 image [H, W, 3] -> labels [H, W] at the image's size) frame by frame, labels resized
+    to the label's size (nearest) where they differ."""
+
+    def step(images, labels):
+        size = tuple(labels.shape[1:3])
+        predictions = []
+        for image in np.clip(images.numpy(), 0, 255).astype(np.uint8):
+            prediction = predict(image)
+            if prediction.shape != size:
+                prediction = tf.image.resize(prediction[:, :, None], size, "nearest")[:, :, 0]
+            predictions.append(np.asarray(prediction, np.uint8))
+        predictions = tf.constant(np.stack(predictions))
+        return confusion_matrix(labels, predictions, num_classes), predictions
+
+    return step
+
+
+def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
              progress: bool = True, max_frames: int = 0,
              on_prediction: PredictionCallback | None = None) -> dict:
     """Score `model` on `dataset` over the class table `classes`; returns `compute_metrics(...)`
     plus `num_frames` and `confusion`.
 
-    `dataset` yields batches (image, label) or (image, label, name) as
-    `fast_scnn_tf.data.build_dataset(..., training=False)` makes them. `max_frames` > 0 stops
-    early (for quick checks); `on_prediction` is called for every frame (to save predictions).
+    `model` is a Keras model (predicted through `head_at_size` at the labels' size) or the
+    predict function of an export (`export_predict_step`). `dataset` yields batches (image,
+    label) or (image, label, name) as `fast_scnn_tf.data.build_dataset(..., training=False)`
+    makes them. `max_frames` > 0 stops early (for quick checks); `on_prediction` is called for
+    every frame (to save predictions).
     """
     num_classes = classes.num_classes
-    step = make_predict_step(model, num_classes)
+    step = (make_predict_step(model, num_classes) if isinstance(model, keras.Model)
+            else export_predict_step(model, num_classes))
     confusion = np.zeros((num_classes, num_classes), np.int64)
     bar = keras.utils.Progbar(_batch_count(dataset, max_frames), unit_name="batch") \
         if progress else None

@@ -26,6 +26,10 @@ def export_metadata(config: Config, mode: str, input_size=None, **extra) -> dict
         "ignore_label": 255,
         "input": {"dtype": "uint8", "layout": "NHWC RGB 0..255",
                   "size": list(input_size) if input_size else None,
+                  # The scale the model was trained for: resize a photo so that its shorter side
+                  # matches this size's shorter side (aspect kept), predict, resize labels back.
+                  "model_scale_size": (list(config.model.input_size)
+                                       if min(config.model.input_size) > 0 else None),
                   "normalisation": "inside the model: (x - mean) / std",
                   "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -35,6 +35,7 @@ OVERRIDES = {
     "data_dir": ("data", "data_dir"),
     "data_source": ("data", "source"),
     "dataset": ("data", "dataset"),
+    "train_split": ("data", "train_split"),
     "model": ("model", "name"),
     "crop_size": ("data", "crop_size"),
     "input_scale": ("data", "input_scale"),
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset root (for --data-source tfds: the manual dir "
                    "with the Cityscapes zips); a new Cityscapes run defaults to "
                    f"{cli.DEFAULT_DATA_DIR}, a resumed run keeps its own")
+    p.add_argument("--train-split",
+                   help="the split to train on: train, or camvid's trainval (train + val, the "
+                        "CGNet/DABNet protocol: val is then no held-out score, fix the epochs "
+                        f"in advance) [{d.data.train_split}]")
     p.add_argument("--data-source", choices=("folder", "tfds"),
                    help=f"where frames come from [{d.data.source}]")
     p.add_argument("--preset", choices=sorted(PRESETS),

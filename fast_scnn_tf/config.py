@@ -55,6 +55,9 @@ class DataConfig:
     dataset: str = "cityscapes"  # cityscapes | camvid | folder (see fast_scnn_tf.data.datasets)
     source: str = "folder"  # "folder" (files on disk) or "tfds" (cityscapes/semantic_segmentation)
     data_dir: str = ""  # dataset root (folder) or the tfds manual_dir holding the zips (tfds)
+    # The split training reads: train, or CamVid's trainval (train + val, the protocol of CGNet,
+    # DABNet and LMFFNet; epochs are then fixed in advance, as val is no longer held out).
+    train_split: str = "train"
     tfds_data_dir: str = ""  # where tfds keeps the prepared dataset; "" = tfds default
     use_coarse: bool = False  # add gtCoarse/train_extra to training (the paper's coarse experiment)
     # The paper gives no crop size: full frames are our choice (the mmseg preset uses 512x1024).

@@ -67,6 +67,22 @@ def make_folder(root, classes=("background", "road", "car"), counts=(4, 2), seed
 
 # --- CamVid ---------------------------------------------------------------------------------
 
+def test_camvid_trainval_is_train_then_val_and_trains(tmp_path):
+    """The CGNet/DABNet protocol's split: every train frame, then every val frame."""
+    from fast_scnn_tf.config import Config
+    from fast_scnn_tf.training.data_checks import class_weights_for
+    cfg = DataConfig(dataset="camvid", data_dir=make_camvid(tmp_path / "CamVid"),
+                     train_split="trainval", crop_size=(32, 48))
+    dataset = dataset_for(cfg)
+    assert dataset.list_frames(cfg.data_dir, "trainval") == (
+        dataset.list_frames(cfg.data_dir, "train") + dataset.list_frames(cfg.data_dir, "val"))
+    assert num_frames(cfg, "trainval") == 5
+    images, labels = next(iter(build_dataset(cfg, "trainval", training=True, batch_size=5)))
+    assert images.shape == (5, 32, 48, 3) and labels.shape == (5, 32, 48)
+    config = Config(data=cfg).override("train", "class_weighting", "erfnet")
+    assert class_weights_for(config).shape == (11,)
+
+
 def test_camvid_pairs_frames_and_maps_void_to_ignore(tmp_path):
     cfg = DataConfig(dataset="camvid", data_dir=make_camvid(tmp_path / "CamVid"))
     dataset = dataset_for(cfg)

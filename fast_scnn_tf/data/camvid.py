@@ -25,12 +25,14 @@ CLASSES = ClassTable(
             (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0),
             (0, 128, 192)))
 VOID = 11
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "trainval")  # trainval: train + val (468 frames)
 LAYOUT = ("expected the SegNet CamVid layout: <data_dir>/<split>/NAME.png with labels in "
           "<data_dir>/<split>annot/NAME.png (split: train, val, test)")
 
 
 def list_images(data_dir: str, split: str) -> list[str]:
+    if split == "trainval":
+        return list_images(data_dir, "train") + list_images(data_dir, "val")
     if split not in SPLITS:
         raise ValueError(f"camvid has no split '{split}': expected one of {', '.join(SPLITS)}")
     if not os.path.isdir(data_dir):
@@ -45,6 +47,8 @@ def list_images(data_dir: str, split: str) -> list[str]:
 
 
 def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
+    if split == "trainval":
+        return list_frames(data_dir, "train") + list_frames(data_dir, "val")
     images = list_images(data_dir, split)
     label_dir = os.path.join(data_dir, split + "annot")
     if not os.path.isdir(label_dir):

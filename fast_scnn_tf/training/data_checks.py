@@ -32,7 +32,7 @@ def with_dataset_classes(config: Config) -> Config:
     if config.data.source == "tfds":
         frame = TFDS_FRAME_SIZE
     else:
-        first_image = dataset.list_frames(config.data.data_dir, "train")[0][0]
+        first_image = dataset.list_frames(config.data.data_dir, config.data.train_split)[0][0]
         frame = image_size(first_image)
     size = tuple(round(s * config.data.input_scale) for s in frame)
     return config.override("model", "input_size", size)
@@ -52,7 +52,7 @@ def class_weights_for(config: Config) -> np.ndarray | None:
             raise ValueError("class weighting counts label files: needs source 'folder'")
         return None
     frames = 0 if weighting != "none" else LABEL_CHECK_FRAMES
-    counts = label_pixel_counts(config.data, "train", max_frames=frames)[:-1]
+    counts = label_pixel_counts(config.data, config.data.train_split, max_frames=frames)[:-1]
     if counts.sum() == 0:
         read = f"the first {frames} label files" if frames else "the label files"
         raise ValueError(f"{read} of split 'train' in '{config.data.data_dir}' hold no labelled "
@@ -77,7 +77,7 @@ def warn_if_class_indices(config: Config) -> None:
     n = dataset.classes.num_classes
     if config.data.source != "folder" or np.array_equal(dataset.label_values[:n], np.arange(n)):
         return  # the files store class indices themselves: nothing to mix up
-    paths = [label for _, label in dataset.list_frames(config.data.data_dir, "train")]
+    paths = [label for _, label in dataset.list_frames(config.data.data_dir, config.data.train_split)]
     values = set()
     for path in paths[:LABEL_CHECK_FRAMES]:
         values.update(np.unique(decode.decode_label_values(tf.io.read_file(path), path)).tolist())

@@ -115,7 +115,7 @@ class Loop:
             return self._summary(val)
         writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
                   if self.chief else tf.summary.create_noop_writer())
-        dataset = build_dataset(self.config.data, "train", training=True,
+        dataset = build_dataset(self.config.data, self.config.data.train_split, training=True,
                                 batch_size=tc.batch_size, repeat=True, seed=tc.seed,
                                 skip_batches=start)
         options = tf.data.Options()  # workers split batches, not files (frames are one list)

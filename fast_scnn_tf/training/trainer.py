@@ -153,12 +153,16 @@ def _check_data(config: Config, strategy: tf.distribute.Strategy):
         raise ValueError(f"batch size {tc.batch_size} does not split over {replicas} replicas")
     warn_if_class_indices(config)
     class_weights = class_weights_for(config)
-    train_frames = num_frames(config.data, "train")
+    train_frames = num_frames(config.data, config.data.train_split)
     try:
         val_frames = num_frames(config.data, "val")
     except (FileNotFoundError, ValueError) as e:
         log.warning("no validation (no mIoU, no best/ checkpoint): %s", e)
         val_frames = 0
+    if val_frames and config.data.train_split != "train":
+        log.warning("training on split '%s', which may hold the val frames: val mIoU is then no "
+                    "held-out score (fix the epochs in advance and use the last checkpoint)",
+                    config.data.train_split)
     steps_per_epoch = train_frames // tc.batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"{train_frames} training frames in '{config.data.data_dir}' are fewer "

@@ -11,7 +11,8 @@ from benchmarks import report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SCRIPTS = ("inference.py", "train_step.py", "input_pipeline.py", "report.py")
+SCRIPTS = ("inference.py", "train_step.py", "input_pipeline.py", "report.py",
+           "camvid_epoch.py", "camvid_ablation.py")
 ENVIRONMENT = {"device": "CPU: Test CPU", "python": "3.11.7", "tensorflow": "2.21.0",
                "keras": "3.15.1", "numpy": "2.4.6", "ai_edge_litert": "2.3.0",
                "date": "2026-11-21T13:20:39+00:00", "intra_op_threads": 0,
@@ -142,6 +143,27 @@ def test_training_and_pipeline_tables_render_their_numbers():
                                                   "batches": 10}}}
     assert ("| training: read, decode, augment, crop 1024×2048 | 12 | 6.80 | 89.8 | 2 + 10 |"
             in report.input_pipeline_section(pipeline))
+
+
+def test_camvid_epoch_and_ablation_tables_render_their_numbers():
+    def tree(epoch, rounds):
+        return {"steps": 45, "train_seconds": epoch - 4.5, "val_seconds": 4.5,
+                "epoch_seconds": epoch, "rounds": [{"epoch_seconds": r} for r in rounds]}
+    epoch = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_epoch.py",
+             "setup": "CamVid train", "today": tree(40.0, [40.0, 41.25]),
+             "baseline": {"commit": "abc1234", **tree(60.0, [60.0, 61.0])}, "speedup": 1.5}
+    text = "\n".join(report.camvid_epoch_section(epoch))
+    assert "| this code | 45 | 35.5 | 4.50 | 40.0 | 40.0 / 41.2 |" in text
+    assert "| commit abc1234 | 45 | 55.5 | 4.50 | 60.0 | 60.0 / 61.0 |" in text
+    assert "**1.50×** faster than at commit abc1234" in text
+    row = {"row": "adam", "seed": 1, "epochs": 15, "final_val_miou": 0.5123,
+           "best_val_miou": 0.5234, "why": "Adam", "wall_seconds": 600.0,
+           "command": "python train.py --optimizer adam"}
+    ablation = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_ablation.py",
+                "setup": "common", "rows": [row]}
+    text = "\n".join(report.ablation_section(ablation))
+    assert "| `adam` | 1 | 15 | 51.2 | 52.3 | Adam | 10 |" in text
+    assert "`python train.py --optimizer adam`" in text
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):

@@ -11,6 +11,9 @@ read are reported and skipped, videos that end early are reported as partial, wi
 end (exit code 1 if any). Images are predicted at the scale the model was trained for (a 1024x2048
 photo goes to a model trained on 360x480 CamVid frames at 360x720) and labelled at their own size;
 `--native-size` feeds them as they are.
+
+An image or video whose header declares more pixels than --max-pixels (64 megapixels, 8192x8192,
+by default) is refused before it is decoded: a 1 kB PNG can declare gigapixels.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 from fast_scnn_tf import cli
 from fast_scnn_tf.annotate import (VIDEO_EXTENSIONS, collect_inputs, output_names,
                                    planned_outputs, predict_images, predict_video)
+from fast_scnn_tf.data.images import MAX_PIXELS
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -48,11 +52,17 @@ def parse_args(argv=None):
     parser.add_argument("--no-overlay", action="store_true", help="write label maps only")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files (default: refuse)")
+    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                        help="refuse images and videos whose header declares more pixels "
+                             "(height x width) than this, before decoding them: a small file can "
+                             f"declare gigapixels (default: {MAX_PIXELS}, 8192x8192)")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up log (hidden by default)")
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if args.max_pixels < 1:
+        parser.error(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
     return args
 
 
@@ -82,9 +92,11 @@ def main(argv=None):
     os.makedirs(args.output, exist_ok=True)
     failures, partial = list(missing), []
     try:
-        predict_images(predict, classes, jobs[:len(images)], args.alpha, failures)
+        predict_images(predict, classes, jobs[:len(images)], args.alpha, failures,
+                       args.max_pixels)
         for path, (out_path,) in jobs[len(images):]:
-            predict_video(predict, classes, path, out_path, args.alpha, failures, partial)
+            predict_video(predict, classes, path, out_path, args.alpha, failures, partial,
+                          args.max_pixels)
     except OSError as e:
         sys.exit(f"predict.py: error: cannot write {cli.os_error_line(e)}")
     written = len(jobs) - len(failures) + len(missing) - len(partial)

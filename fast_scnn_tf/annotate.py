@@ -2,7 +2,9 @@
 
 Inputs are expanded (folders recursively), each gets a unique output name, and images are written
 as `<name>_labels.png` (class ids, one byte per pixel) and `<name>_overlay.png`, videos as
-`<name>_overlay.mp4`. Unreadable inputs are reported and skipped; the caller counts them.
+`<name>_overlay.mp4`. Unreadable inputs, and inputs whose header declares more than `max_pixels`
+(refused before decoding: `fast_scnn_tf.data.images.MAX_PIXELS`), are reported and skipped; the
+caller counts them.
 Finding inputs and naming outputs import nothing heavy, so a script can check them before it
 imports TensorFlow (`cli.import_tensorflow`).
 """
@@ -74,20 +76,28 @@ def planned_outputs(stem: str, is_video: bool, output: str, overlay: bool = True
             ("_labels.png",) + (("_overlay.png",) if overlay else ())]
 
 
+def too_large(error: ValueError) -> str:
+    """`error` as a line, with the flag that raises the limit when it is the pixel limit."""
+    from fast_scnn_tf.data.images import TooManyPixels
+    return f"{error}" + ("; --max-pixels raises the limit"
+                         if isinstance(error, TooManyPixels) else "")
+
+
 def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
-                   failures: list) -> None:
-    """`jobs`: (image path, output paths from `planned_outputs`); unreadable images are reported
-    on stderr, added to `failures` and skipped."""
+                   failures: list, max_pixels: int | None = None) -> None:
+    """`jobs`: (image path, output paths from `planned_outputs`); unreadable images and images
+    over `max_pixels` (default `images.MAX_PIXELS`) are reported on stderr, added to `failures`
+    and skipped."""
     import keras
 
-    from fast_scnn_tf.data.images import read_image
+    from fast_scnn_tf.data.images import MAX_PIXELS, read_image
     from fast_scnn_tf.files import write_png
     bar = keras.utils.Progbar(len(jobs), unit_name="image")
     for done, (path, outputs) in enumerate(jobs, start=1):
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels or MAX_PIXELS)
         except ValueError as e:
-            print(f"\nskipped: {e}", file=sys.stderr)
+            print(f"\nskipped: {too_large(e)}", file=sys.stderr)
             failures.append(path)
             continue
         labels = predict(image)
@@ -98,16 +108,27 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
 
 
 def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: str,
-                  alpha: float, failures: list, partial: list) -> None:
+                  alpha: float, failures: list, partial: list, max_pixels: int | None = None
+                  ) -> None:
     """Overlay every frame into `out_path`; a video that ends before its header's frame count
-    (truncated or damaged) is kept but reported as partial (added to `partial`)."""
+    (truncated or damaged) is kept but reported as partial (added to `partial`). A video whose
+    frame size is over `max_pixels` (default `images.MAX_PIXELS`) is skipped before its first
+    frame is read."""
     import cv2
     import keras
 
-    from fast_scnn_tf.data.images import to_rgb_uint8
+    from fast_scnn_tf.data.images import MAX_PIXELS, check_pixels, to_rgb_uint8
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         print(f"skipped: cannot open video '{path}'", file=sys.stderr)
+        failures.append(path)
+        return
+    try:
+        check_pixels(f"video '{path}'", int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                     int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), max_pixels or MAX_PIXELS)
+    except ValueError as e:
+        capture.release()
+        print(f"skipped: {too_large(e)}", file=sys.stderr)
         failures.append(path)
         return
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0

@@ -14,7 +14,9 @@ from fast_scnn_tf import annotate
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
 from fast_scnn_tf.config import Config
+from fast_scnn_tf.data import images
 from fast_scnn_tf.data.images import read_image
+from image_headers import png_claiming  # tests/ is on sys.path under pytest
 
 NUM_CLASSES = 4
 
@@ -57,6 +59,67 @@ def test_read_image_names_an_unreadable_file(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     with pytest.raises(ValueError, match="broken.png"):
         read_image(str(path))
+
+
+@pytest.mark.parametrize("ext,params", [
+    (".png", []), (".jpg", []), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]), (".bmp", []),
+    (".tif", []), (".webp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]), (".ppm", []),
+    (".pgm", [])])
+def test_declared_size_is_read_from_the_header(tmp_path, ext, params):
+    path = str(tmp_path / ("x" + ext))
+    shape = (37, 53) if ext == ".pgm" else (37, 53, 3)
+    assert cv2.imwrite(path, _rng_image(shape), params)
+    assert images.declared_size(path) == (37, 53)
+
+
+def test_a_size_over_the_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    path = str(tmp_path / "x.png")
+    cv2.imwrite(path, _rng_image((40, 50, 3)))
+    monkeypatch.setattr(cv2, "imread", lambda *args: pytest.fail("the image was decoded"))
+    with pytest.raises(ValueError, match=r"x.png' is 50x40 pixels.*limit of 1999"):
+        read_image(path, max_pixels=1999)
+
+
+def _decodes_no_bomb(monkeypatch):
+    """cv2.imread, except that decoding a file named bomb* fails the test (without allocating)."""
+    real_imread = cv2.imread
+
+    def imread(path, *args):
+        assert "bomb" not in os.path.basename(path), f"'{path}' was decoded"
+        return real_imread(path, *args)
+    monkeypatch.setattr(cv2, "imread", imread)
+
+
+def test_decompression_bomb_is_refused_and_the_other_inputs_are_predicted(
+        tmp_path, model_dir, capsys, monkeypatch):
+    """A 1 kB PNG whose header says 20000x20000 RGB (1.2 GB decoded, more as floats in the
+    model) used to be decoded and the process killed for memory."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "bomb.png").write_bytes(png_claiming(20000, 20000))
+    cv2.imwrite(str(inputs / "ok.png"), _rng_image((40, 40, 3)))
+    _decodes_no_bomb(monkeypatch)
+    out = tmp_path / "out"
+    assert predict.main([str(inputs), "--model", model_dir, "--output", str(out)]) == 1
+    captured = capsys.readouterr()
+    refusal = [line for line in captured.err.splitlines() if "bomb.png" in line]
+    assert len(refusal) == 1 and "20000x20000" in refusal[0] and "--max-pixels" in refusal[0]
+    assert "1 written" in captured.out and "1 failed" in captured.out
+    assert sorted(os.listdir(out)) == ["ok_labels.png", "ok_overlay.png"]
+
+
+def test_max_pixels_flag_sets_the_limit_for_images_and_videos(tmp_path, model_dir, capsys):
+    cv2.imwrite(str(tmp_path / "a.png"), _rng_image((40, 40, 3)))  # 1600 pixels
+    _write_video(tmp_path / "clip.mp4", 2)  # 48x32: 1536 pixels
+    args = [str(tmp_path / "a.png"), str(tmp_path / "clip.mp4"), "--model", model_dir,
+            "--output", str(tmp_path / "out")]
+    assert predict.main(args + ["--max-pixels", "1000"]) == 1
+    err = capsys.readouterr().err
+    assert "a.png' is 40x40" in err and "clip.mp4' is 48x32" in err
+    assert not os.path.exists(tmp_path / "out" / "clip_overlay.mp4")
+    assert predict.main(args + ["--max-pixels", "1600"]) == 0
+    with pytest.raises(SystemExit):
+        predict.parse_args(["a.png", "--output", "o", "--max-pixels", "0"])
 
 
 def test_predicts_a_folder_and_reports_failures(tmp_path, model_dir, capsys):
@@ -300,3 +363,4 @@ def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
     from_export = load_predictor(str(tmp_path / "1"))[0](image)
     assert from_checkpoint.dtype == np.uint8
     np.testing.assert_array_equal(from_checkpoint, from_export)
+

@@ -13,7 +13,8 @@ photo goes to a model trained on 360x480 CamVid frames at 360x720) and labelled 
 `--native-size` feeds them as they are.
 
 An image or video whose header declares more pixels than --max-pixels (64 megapixels, 8192x8192,
-by default) is refused before it is decoded: a 1 kB PNG can declare gigapixels.
+by default) is refused before it is decoded: a 1 kB PNG can declare gigapixels. The output folder
+may not be an input folder or lie inside one, and no output may replace an input.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import os
 import sys
 
 from fast_scnn_tf import cli
-from fast_scnn_tf.annotate import (VIDEO_EXTENSIONS, collect_inputs, output_names,
-                                   planned_outputs, predict_images, predict_video)
+from fast_scnn_tf.annotate import (VIDEO_EXTENSIONS, check_outputs_apart, collect_inputs,
+                                   output_names, planned_outputs, predict_images, predict_video)
 from fast_scnn_tf.data.images import MAX_PIXELS
 
 def parse_args(argv=None):
@@ -51,7 +52,7 @@ def parse_args(argv=None):
                         help="opacity of the class colours in overlays, 0..1 (default: 0.5)")
     parser.add_argument("--no-overlay", action="store_true", help="write label maps only")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing output files (default: refuse)")
+                        help="replace existing output files (default: refuse); never an input")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                         help="refuse images and videos whose header declares more pixels "
                              "(height x width) than this, before decoding them: a small file can "
@@ -78,6 +79,7 @@ def main(argv=None):
             for i, (path, stem) in enumerate(zip(paths, output_names(paths)))]
     try:
         cli.check_output_dir(args.output, "--output")
+        check_outputs_apart(args.inputs, jobs, args.output)
         existing = [p for _, outputs in jobs for p in outputs if os.path.exists(p)]
         if existing and not args.overwrite:
             raise FileExistsError(f"'{existing[0]}' exists ({len(existing)} of the outputs do): "

@@ -4,7 +4,7 @@ Inputs are expanded (folders recursively), each gets a unique output name, and i
 as `<name>_labels.png` (class ids, one byte per pixel) and `<name>_overlay.png`, videos as
 `<name>_overlay.mp4`. Unreadable inputs, and inputs whose header declares more than `max_pixels`
 (refused before decoding: `fast_scnn_tf.data.images.MAX_PIXELS`), are reported and skipped; the
-caller counts them.
+caller counts them. No output may replace an input (`check_outputs_apart`).
 Finding inputs and naming outputs import nothing heavy, so a script can check them before it
 imports TensorFlow (`cli.import_tensorflow`).
 """
@@ -74,6 +74,23 @@ def planned_outputs(stem: str, is_video: bool, output: str, overlay: bool = True
         return [os.path.join(output, stem + "_overlay.mp4")]
     return [os.path.join(output, stem + suffix) for suffix in
             ("_labels.png",) + (("_overlay.png",) if overlay else ())]
+
+
+def check_outputs_apart(inputs, jobs, output: str) -> None:
+    """Raise ValueError (one line) if `output` is an input folder or inside one (the predictions
+    would be predicted on by the next run over that folder, and --overwrite could replace a
+    user's own files), or if a planned output is an input file. `jobs`: (input path, output
+    paths)."""
+    from fast_scnn_tf.cli import is_inside
+    for folder in inputs:
+        if os.path.isdir(folder) and is_inside(output, folder):
+            raise ValueError(f"--output '{output}' is inside the input folder '{folder}': the "
+                             "predictions would land among the images; choose a folder outside it")
+    planned = {os.path.realpath(p): p for _, outputs in jobs for p in outputs}
+    for path, _ in jobs:
+        if os.path.realpath(path) in planned:
+            raise ValueError(f"the input '{path}' would be replaced by a prediction "
+                             f"('{planned[os.path.realpath(path)]}'): choose another --output")
 
 
 def too_large(error: ValueError) -> str:

@@ -364,3 +364,33 @@ def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
     assert from_checkpoint.dtype == np.uint8
     np.testing.assert_array_equal(from_checkpoint, from_export)
 
+
+@pytest.mark.parametrize("output", ["in", os.path.join("in", "predictions")])
+def test_output_in_an_input_folder_is_refused(tmp_path, model_dir, output):
+    """Predictions written among the inputs would be predicted on in the next run, and with
+    --overwrite could replace a user's own files."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "a.png"), _rng_image((40, 40, 3)))
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([str(inputs), "--model", model_dir, "--output", str(tmp_path / output),
+                      "--overwrite"])
+    message = str(exit_info.value.code)
+    assert "--output" in message and "inside the input folder" in message
+    assert "\n" not in message and os.listdir(inputs) == ["a.png"]
+
+
+def test_an_input_that_would_be_replaced_by_an_output_is_refused(tmp_path, model_dir):
+    """q/a.png's label map is <output>/a_labels.png: with --output p that is the input p/a_labels.png."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "q").mkdir()
+    mine = tmp_path / "p" / "a_labels.png"
+    cv2.imwrite(str(mine), _rng_image((40, 40, 3), seed=3))
+    before = mine.read_bytes()
+    cv2.imwrite(str(tmp_path / "q" / "a.png"), _rng_image((40, 40, 3)))
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([str(mine), str(tmp_path / "q" / "a.png"), "--model", model_dir,
+                      "--output", str(tmp_path / "p"), "--overwrite"])
+    message = str(exit_info.value.code)
+    assert "a_labels.png" in message and "input" in message and "\n" not in message
+    assert mine.read_bytes() == before

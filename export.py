@@ -80,6 +80,11 @@ def parse_args(argv=None):
     parser.add_argument("--version", type=int, default=None,
                         help="SavedModel version number (default: next free integer; SavedModel "
                         "only)")
+    parser.add_argument("--max-pixels", type=int, default=None,
+                        help="the largest frame (height x width) the SavedModel's signatures "
+                        "take; larger requests, and PNG/JPEG bytes whose header declares more, "
+                        "are refused before decoding (default: 64 megapixels, 8192x8192; "
+                        "SavedModel only)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing SavedModel version or TFLite file")
     parser.add_argument("--verbose", action="store_true",
@@ -91,7 +96,8 @@ def parse_args(argv=None):
                      "SavedModel" + (", and --qat-steps writes its int8 TFLite alone)"
                                      if args.qat_steps else ")"))
     writes_saved_model = not args.tflite and not args.qat_steps
-    for flag, value in (("--version", args.version), ("--model-name", args.model_name)):
+    for flag, value in (("--version", args.version), ("--model-name", args.model_name),
+                        ("--max-pixels", args.max_pixels)):
         if value is not None and not writes_saved_model:
             parser.error(f"{flag} names a SavedModel, but --tflite/--qat-steps write TFLite files "
                          f"({flag} would be ignored)")
@@ -100,6 +106,9 @@ def parse_args(argv=None):
         parser.error(f"--input-size must be at least 32x32, got {args.input_size}")
     if args.qat_steps < 0 or args.calibration_steps < 1 or args.validation_frames < 1:
         parser.error("--qat-steps must be >= 0, --calibration-steps and --validation-frames >= 1")
+    if args.max_pixels is not None and args.max_pixels < 32 * 32:
+        parser.error(f"--max-pixels must be at least 1024 (32x32, the smallest frame), got "
+                     f"{args.max_pixels}")
     if args.version is not None and args.version < 1:
         parser.error(f"--version must be a positive integer, got {args.version}")
     needs_data = args.qat_steps > 0 or (args.tflite and "int8" in args.quantize)
@@ -123,6 +132,7 @@ def main(argv=None) -> int:
     tf = cli.import_tensorflow(args.verbose)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from fast_scnn_tf.checkpoint import load_run
+    from fast_scnn_tf.data.images import MAX_PIXELS
     from fast_scnn_tf.export import exporter
     from fast_scnn_tf.export.frames import frames_for
     from fast_scnn_tf.export.validate import ValidationError
@@ -141,7 +151,8 @@ def main(argv=None) -> int:
         if not args.tflite and not args.qat_steps:
             exporter.export_saved_model(model, config, args.output, args.mode, frames,
                                         args.model_name or config.model.name, args.version,
-                                        args.overwrite, args.min_agreement)
+                                        args.overwrite, args.min_agreement,
+                                        args.max_pixels or MAX_PIXELS)
             return 0
         calibration = lambda: frames_for(config, args.calibration_data, size,  # noqa: E731
                                          args.calibration_steps, split="train")

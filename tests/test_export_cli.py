@@ -18,7 +18,7 @@ def test_help_explains_every_mode_and_flag():
                           text=True, check=True).stdout
     for word in ("cls", "prob", "serving_default", "serving_bytes", "float16", "dynamic", "int8",
                  "--calibration-data", "--qat-steps", "--input-size", "--overwrite",
-                 "--model-name", "--version", "--min-agreement"):
+                 "--model-name", "--version", "--min-agreement", "--max-pixels"):
         assert word in text
 
 
@@ -58,6 +58,8 @@ def test_exports_saved_model_and_tflite_from_checkpoint(tmp_path):
     (["--tflite", "--version", "2"], "--version"),
     (["--tflite", "--model-name", "mine"], "--model-name"),
     (["--qat-steps", "5", "--calibration-data", "synthetic", "--version", "2"], "--version"),
+    (["--tflite", "--max-pixels", "100000"], "--max-pixels"),
+    (["--max-pixels", "1000"], "--max-pixels"),  # under 32x32: every frame would be refused
 ])
 def test_flags_that_would_do_nothing_are_refused(argv, flag, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -3,6 +3,7 @@
 The tests that need the export are marked slow: it and the model it exports (tests/conftest.py)
 take ~30 s on 2 cores, too much for `make test-fast`."""
 
+import json
 import os
 import subprocess
 import sys
@@ -12,11 +13,14 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf.config import Config
+from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model
 from fast_scnn_tf.export.exporter import export_saved_model, saved_model_dir
 from fast_scnn_tf.export.frames import synthetic_frames
 from fast_scnn_tf.model.head import LABELS, PROBABILITIES, build_head
 from fast_scnn_tf.export.validate import ValidationError
+from fast_scnn_tf.model import build_fast_scnn
+from image_headers import png_claiming  # tests/ is on sys.path under pytest
 
 CONFIG = Config()
 
@@ -46,7 +50,9 @@ def test_export_goes_to_versioned_directory_with_metadata(exported):
     assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
     extra = os.path.join(exported, saved_model.EXTRA_DIR)
     assert Config.load(extra).model.num_classes == 19
-    assert os.path.isfile(os.path.join(extra, "metadata.json"))
+    with open(os.path.join(extra, "metadata.json")) as f:
+        size_limits = json.load(f)["input"]
+    assert (size_limits["min_size"], size_limits["max_pixels"]) == (32, MAX_PIXELS)
 
 
 @pytest.mark.slow
@@ -177,3 +183,76 @@ def test_failed_validation_leaves_no_files(model, tmp_path):
         export_saved_model(model, CONFIG, str(tmp_path), "cls", synthetic_frames((64, 64), 1),
                            min_agreement=1.01)  # unreachable threshold forces the failure
     assert os.listdir(tmp_path / "fast_scnn") == []
+
+
+# --- size limits: a request may not take the server down ----------------------------------------
+
+LIMIT = 48 * 48  # the pixel limit of the `limited` export
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """An untrained cls export whose signatures take at most LIMIT pixels (~15 s on 2 cores)."""
+    directory = str(tmp_path_factory.mktemp("limited"))
+    saved_model.write_saved_model(build_head(build_fast_scnn(num_classes=3), "cls"), directory,
+                                  max_pixels=LIMIT)
+    return tf.saved_model.load(directory).signatures
+
+
+def _png(height, width):
+    return tf.io.encode_png(tf.zeros([height, width, 3], tf.uint8)).numpy()
+
+
+def jpeg_claiming(height, width):
+    """A small JPEG whose frame header (SOF0) is changed to declare `height` x `width`."""
+    data = bytearray(tf.io.encode_jpeg(tf.zeros([32, 32, 3], tf.uint8)).numpy())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def _serve_bytes(signatures, *encoded):
+    return signatures[saved_model.BYTES_SIGNATURE](
+        **{saved_model.BYTES_INPUT: tf.constant(list(encoded))})[saved_model.PNG_OUTPUT]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoded", [png_claiming(20000, 20000), jpeg_claiming(20000, 20000)],
+                         ids=["png", "jpeg"])
+def test_bytes_signature_refuses_a_declared_size_over_the_limit_before_decoding(limited, encoded):
+    """A 1 kB PNG declaring 20000x20000 RGB was decoded (1.2 GB, then the model's activations):
+    one request could take the serving process down. The header is read in the graph first."""
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"height \* width <= {LIMIT}.*20000.*20000"):
+        _serve_bytes(limited, encoded)
+
+
+@pytest.mark.slow
+def test_bytes_signature_takes_up_to_the_limit(limited):
+    assert _serve_bytes(limited, _png(48, 48), _png(32, 72)).shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"height \* width <= {LIMIT}"):
+        _serve_bytes(limited, _png(48, 49))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1, 1), (31, 64), (64, 31)])
+def test_bytes_signature_refuses_what_the_default_signature_refuses(limited, size):
+    """serving_bytes took a 1x1 PNG while serving_default refuses frames under 32x32."""
+    with pytest.raises(tf.errors.InvalidArgumentError, match="height and width >= 32"):
+        _serve_bytes(limited, _png(*size))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoded", [b"", b"GIF89a" + bytes(40), b"\x89PNG"],
+                         ids=["empty", "gif", "cut"])
+def test_bytes_signature_takes_png_and_jpeg_only(limited, encoded):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="PNG or JPEG"):
+        _serve_bytes(limited, encoded)
+
+
+@pytest.mark.slow
+def test_default_signature_refuses_more_pixels_than_the_limit(limited):
+    serve = limited[saved_model.DEFAULT_SIGNATURE]
+    assert serve(images=tf.zeros([1, 48, 48, 3], tf.uint8))[LABELS].shape == (1, 48, 48)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"height \* width <= {LIMIT}"):
+        serve(images=tf.zeros([1, 48, 49, 3], tf.uint8))

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.config import Config
+from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
 from fast_scnn_tf.files import staging_dir, write_bytes, write_json
@@ -51,12 +52,14 @@ def saved_model_dir(output: str, model_name: str, version: int | None, overwrite
 
 def export_saved_model(model: keras.Model, config: Config, output: str, mode: str, frames,
                        model_name: str = "fast_scnn", version: int | None = None,
-                       overwrite: bool = False, min_agreement: float | None = None) -> dict:
-    """Write, reload and validate the TF Serving SavedModel; returns the export report."""
+                       overwrite: bool = False, min_agreement: float | None = None,
+                       max_pixels: int = MAX_PIXELS) -> dict:
+    """Write, reload and validate the TF Serving SavedModel, whose signatures refuse frames of
+    more than `max_pixels` (height * width); returns the export report."""
     path = saved_model_dir(output, model_name, version, overwrite)
     head = build_head(model, mode)
     with staging_dir(path) as tmp:
-        saved_model.write_saved_model(head, tmp)
+        saved_model.write_saved_model(head, tmp, max_pixels)
         serve = tf.saved_model.load(tmp).signatures[saved_model.DEFAULT_SIGNATURE]
         report = validate("saved_model", keras_fn(head),
                           lambda frame: _numpy_outputs(serve(images=tf.constant(frame))),
@@ -65,7 +68,8 @@ def export_saved_model(model: keras.Model, config: Config, output: str, mode: st
         os.makedirs(extra)
         config.save(extra)
         write_json(os.path.join(extra, METADATA_FILE), export_metadata(
-            config, mode, None, format="saved_model", validation=report,
+            config, mode, None, min_size=saved_model.MIN_SIZE, max_pixels=max_pixels,
+            format="saved_model", validation=report,
             signatures={saved_model.DEFAULT_SIGNATURE: saved_model.IMAGES_INPUT,
                         saved_model.BYTES_SIGNATURE: saved_model.BYTES_INPUT}))
     log.info("SavedModel written to %s", path)

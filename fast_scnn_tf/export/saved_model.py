@@ -1,12 +1,17 @@
 """SavedModel for TF Serving: `<output>/<model_name>/<version>/` with two signatures.
 
 - `serving_default`: input `images` uint8 [batch, height, width, 3] (batch >= 1, height and width
-  >= MIN_SIZE, otherwise any; checked on entry, see `checked_images`), outputs
+  >= MIN_SIZE, height * width <= max_pixels; checked on entry, see `checked_images`), outputs
   `labels` uint8 [batch, height, width] (cls and prob) and `probabilities` float32
   [batch, height, width, num_classes] (prob only).
 - `serving_bytes`: input `image_bytes` string [batch] of encoded PNG/JPEG frames, output
   `label_png_bytes` string [batch]: the label map as a single-channel PNG. TF Serving's REST API
   accepts the input as `{"b64": ...}` and returns outputs whose names end in `_bytes` as base64.
+  Each frame's size is read from its header and checked like `serving_default`'s before it is
+  decoded: a 1 MB PNG can hold 20000x20000 pixels, and decoding it took the server down.
+
+max_pixels defaults to `fast_scnn_tf.data.images.MAX_PIXELS` (64 megapixels), the limit
+predict.py reads images with; a request over it fails with INVALID_ARGUMENT naming the limit.
 
 Written with `keras.export.ExportArchive` (the Keras 3 route to a TF-Serving SavedModel); the
 resolved config and metadata go to `assets.extra/`, which TF Serving ignores.
@@ -20,6 +25,7 @@ import re
 import keras
 import tensorflow as tf
 
+from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.model.head import LABELS
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -29,6 +35,7 @@ BYTES_INPUT = "image_bytes"
 PNG_OUTPUT = "label_png_bytes"
 EXTRA_DIR = "assets.extra"
 MIN_SIZE = 32  # the smallest height and width the model takes (README, "The model")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def next_version(model_root: str) -> int:
@@ -43,9 +50,40 @@ def _as_dict(outputs):
     return dict(outputs) if isinstance(outputs, dict) else {LABELS: outputs}
 
 
-def checked_images(images: tf.Tensor) -> tf.Tensor:
-    """`images` once its shape is [batch >= 1, height >= MIN_SIZE, width >= MIN_SIZE, 3], else an
-    InvalidArgumentError naming the input and the expected shape.
+def size_ok(height: tf.Tensor, width: tf.Tensor, max_pixels: int) -> tf.Tensor:
+    """True when a frame of `height` x `width` may be served: both >= MIN_SIZE and height * width
+    <= max_pixels (counted in int64: the product of two int32 sizes can overflow)."""
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    return tf.logical_and(tf.minimum(height, width) >= MIN_SIZE, height * width <= max_pixels)
+
+
+def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(height, width) that one encoded PNG or JPEG declares in its header, read without decoding
+    it (PNG: the IHDR chunk, bytes 16..24, big-endian; JPEG: its frame header); (0, 0) for other
+    bytes."""
+    padded = tf.strings.join([encoded, tf.constant(bytes(24))])  # the reads stay inside a short one
+
+    def png():
+        width_height = tf.io.decode_raw(tf.strings.substr(padded, 16, 8), tf.int32,
+                                        little_endian=False)
+        return width_height[1], width_height[0]
+
+    def jpeg():
+        shape = tf.io.extract_jpeg_shape(encoded)
+        return shape[0], shape[1]
+
+    def neither():
+        return tf.constant(0), tf.constant(0)
+
+    is_png = tf.strings.substr(padded, 0, len(PNG_SIGNATURE)) == PNG_SIGNATURE
+    is_jpeg = tf.strings.substr(padded, 0, 3) == b"\xff\xd8\xff"
+    return tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, neither))
+
+
+def checked_images(images: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor:
+    """`images` once its shape is [batch >= 1, height >= MIN_SIZE, width >= MIN_SIZE, 3] with
+    height * width <= max_pixels, else an InvalidArgumentError naming the input and the expected
+    shape.
 
     Neither TF Serving nor a loaded signature checks a request against the declared shape: a rank-3
     tensor reached the first convolution and aborted the whole process in oneDNN, a rank-5 one
@@ -53,23 +91,31 @@ def checked_images(images: tf.Tensor) -> tf.Tensor:
     can be compared. (No quotes around the name: TensorFlow escapes them in the message.)"""
     shape = tf.shape(images)
     padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)[:4]
-    ok = tf.reduce_all([tf.size(shape) == 4, padded[0] >= 1, padded[1] >= MIN_SIZE,
-                        padded[2] >= MIN_SIZE, padded[3] == 3])
+    ok = tf.reduce_all([tf.size(shape) == 4, padded[0] >= 1, padded[3] == 3,
+                        size_ok(padded[1], padded[2], max_pixels)])
     check = tf.debugging.Assert(ok, [
         f"input {IMAGES_INPUT} must be uint8 [batch >= 1, height >= {MIN_SIZE}, "
-        f"width >= {MIN_SIZE}, 3] (RGB); got shape", shape], summarize=8)
+        f"width >= {MIN_SIZE}, 3] (RGB) with height * width <= {max_pixels}; got shape", shape],
+        summarize=8)
     with tf.control_dependencies([check]):
         return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
 
 
-def write_saved_model(head: keras.Model, directory: str) -> None:
-    """Write `head` (`model.head.build_head`, dynamic size) as a SavedModel into `directory`."""
+def write_saved_model(head: keras.Model, directory: str, max_pixels: int = MAX_PIXELS) -> None:
+    """Write `head` (`model.head.build_head`, dynamic size) as a SavedModel into `directory`; its
+    signatures refuse frames of more than `max_pixels` (height * width) or under MIN_SIZE."""
 
     def serve(images):
-        return _as_dict(head(checked_images(images), training=False))
+        return _as_dict(head(checked_images(images, max_pixels), training=False))
 
     def one_png(encoded):
-        image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+        height, width = declared_size(encoded)
+        check = tf.debugging.Assert(size_ok(height, width, max_pixels), [
+            f"input {BYTES_INPUT} must hold PNG or JPEG images with height and width >= "
+            f"{MIN_SIZE} and height * width <= {max_pixels}; got height, width", height, width])
+        with tf.control_dependencies([check]):  # decoded only once its size is known to fit
+            image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8,
+                                       expand_animations=False)
         labels = _as_dict(head(image[tf.newaxis], training=False))[LABELS]
         return tf.io.encode_png(labels[0, :, :, tf.newaxis])
 

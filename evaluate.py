@@ -68,8 +68,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--ablate-skip", action="store_true",
                         help="zero the Learning-to-Downsample skip in the fusion module (§4.2)")
     parser.add_argument("--save-predictions", metavar="DIR",
-                        help="write <city>_<seq>_<frame>_leftImg8bit.png label-id PNGs "
-                             "(benchmark-server format) into DIR")
+                        help="write a label PNG per frame into DIR in the dataset's label "
+                             "format: for Cityscapes <city>_<seq>_<frame>_leftImg8bit.png of "
+                             "label ids (benchmark-server format); for your own folder dataset "
+                             "the image's path below images/<split>/ (cam_a/f0.png)")
     parser.add_argument("--save-overlays", metavar="DIR",
                         help="write <frame>_overlay.png colour overlays into DIR (kept apart from "
                              "the predictions: the official evaluation rejects two PNGs per frame)")

@@ -138,7 +138,7 @@ def test_folder_dataset_reads_classes_nested_folders_and_jpeg(tmp_path):
     assert len(set(dataset.classes.colors)) == 3  # colours chosen for classes given without
     assert num_frames(cfg, "train") == 4
     image, label, name = next(iter(build_dataset(cfg, "val", False, 1, with_names=True)))
-    assert image.shape == (1, *SIZE, 3) and name.numpy()[0] == b"street0"
+    assert image.shape == (1, *SIZE, 3) and name.numpy()[0] == b"seq/street0"
     stored = cv2.imread(os.path.join(root, "labels", "val", "seq", "street0.png"),
                         cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(label.numpy()[0], stored)

@@ -1,12 +1,15 @@
 """Prediction files in each dataset's label format (Cityscapes: the benchmark's) and overlays."""
 
+import json
 import os
 
 import cv2
 import numpy as np
 import pytest
 
+from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import camvid, cityscapes, layout
+from fast_scnn_tf.data.datasets import dataset_for
 from fast_scnn_tf.data.labels import PALETTE
 from fast_scnn_tf.evaluation.predictions import PredictionWriter, prepare_output_dir
 
@@ -71,3 +74,37 @@ def test_writer_needs_frame_names(tmp_path):
     writer = PredictionWriter(CITYSCAPES, str(tmp_path / "p"))
     with pytest.raises(ValueError, match="with_names"):
         writer("", np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))
+
+
+def test_folder_frames_with_one_name_in_two_sub_folders_keep_apart(tmp_path):
+    """cam_a/f0.png and cam_b/f0.png were both written as f0.png: one frame's prediction lost."""
+    from fast_scnn_tf.evaluation import evaluation_frames
+    root = tmp_path / "mine"
+    (root / "classes.json").parent.mkdir()
+    (root / "classes.json").write_text(json.dumps({"classes": ["a", "b", "c"]}))
+    for camera, value in (("cam_a", 1), ("cam_b", 2)):
+        for kind in ("images", "labels"):
+            (root / kind / "val" / camera).mkdir(parents=True)
+        cv2.imwrite(str(root / "images" / "val" / camera / "f0.png"), np.zeros((32, 48, 3)))
+        cv2.imwrite(str(root / "labels" / "val" / camera / "f0.png"),
+                    np.full((32, 48), value, np.uint8))
+    cfg = DataConfig(dataset="folder", data_dir=str(root))
+    preds, overlays = tmp_path / "preds", tmp_path / "overlays"
+    writer = PredictionWriter(dataset_for(cfg), str(preds), str(overlays))
+    for image, label, name in evaluation_frames(cfg, "val", with_names=True):
+        # the label as the prediction: each file must hold its own frame's
+        writer(name.numpy()[0].decode(), image.numpy()[0].astype(np.uint8), label.numpy()[0])
+
+    for camera, value in (("cam_a", 1), ("cam_b", 2)):
+        written = cv2.imread(str(preds / camera / "f0.png"), cv2.IMREAD_UNCHANGED)
+        assert written is not None and set(np.unique(written)) == {value}, camera
+        assert (overlays / camera / "f0_overlay.png").is_file()
+    assert writer.count == 2
+
+
+def test_writer_refuses_a_second_frame_of_the_same_name(tmp_path):
+    writer = PredictionWriter(CITYSCAPES, str(tmp_path / "p"))
+    frame = (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))
+    writer("aachen_000000_000019", *frame)
+    with pytest.raises(ValueError, match="aachen_000000_000019"):
+        writer("aachen_000000_000019", *frame)

@@ -35,7 +35,9 @@ class Dataset:
     list_frames: Callable[[str, str], list[tuple[str, str]]]
     # (data_dir, split) -> sorted image paths (also for splits without labels)
     list_images: Callable[[str, str], list[str]]
-    frame_name: Callable[[str], str]  # image path -> the name predictions are written under
+    # image path -> the name predictions are written under, unique within a split; may hold
+    # folders (`cam_a/f0` for the own-folder dataset)
+    frame_name: Callable[[str], str]
     splits: tuple[str, ...]
     labelled_splits: tuple[str, ...]  # splits that can be scored
     layout: str  # one line saying where the files go, for error messages and --help

@@ -109,8 +109,16 @@ def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def frame_name(image_path: str) -> str:
-    return os.path.splitext(os.path.basename(image_path))[0]
+def frame_names(data_dir: str):
+    """image path -> its path below `images/<split>/` without the extension, with `/` between
+    folders (`cam_a/f0`): frames of two sub-folders may share a file name, and predictions named
+    by the file name alone replaced each other."""
+    images_dir = os.path.join(data_dir, "images")
+
+    def frame_name(image_path: str) -> str:
+        below_split = os.path.relpath(image_path, images_dir).split(os.sep)[1:]
+        return os.path.splitext("/".join(below_split))[0]
+    return frame_name
 
 
 def dataset(data_dir: str) -> Dataset:
@@ -119,5 +127,5 @@ def dataset(data_dir: str) -> Dataset:
         name="folder", classes=classes,
         label_values=value_table({**{i: i for i in range(classes.num_classes)},
                                   ignore: IGNORE_LABEL}),
-        list_frames=list_frames, list_images=list_images, frame_name=frame_name,
+        list_frames=list_frames, list_images=list_images, frame_name=frame_names(data_dir),
         splits=SPLITS, labelled_splits=SPLITS, layout=LAYOUT)

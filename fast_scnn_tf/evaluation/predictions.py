@@ -5,7 +5,8 @@ The official evaluation (`evalPixelLevelSemanticLabeling.py`) and the benchmark 
 prediction of ground truth `<city>_<seq>_<frame>_gtFine_labelIds.png` by searching the results
 folder recursively for `<city>_<seq>_<frame>*.png`, and fail when two files match. So each frame
 gets one single-channel PNG `<city>_<seq>_<frame>_leftImg8bit.png` of *label ids* (not train
-ids) at full resolution, and overlays go to a separate folder.
+ids) at full resolution, and overlays go to a separate folder. Frame names may hold folders (the
+own-folder dataset's `cam_a/f0`): the files go into those sub-folders.
 """
 
 from __future__ import annotations
@@ -56,15 +57,26 @@ class PredictionWriter:
             if directory:
                 prepare_output_dir(directory, overwrite, what)
         self.count = 0
+        self.names = set()  # written so far: a second frame of one name would replace a file
 
     def __call__(self, name: str, image: np.ndarray, class_ids: np.ndarray) -> None:
         if not name:
             raise ValueError("saving predictions needs frame names: build the dataset with "
                              "with_names=True")
+        if name in self.names:
+            raise ValueError(f"two frames are named '{name}': the second's prediction would "
+                             "replace the first's")
+        self.names.add(name)
         if self.predictions_dir:
-            write_png(os.path.join(self.predictions_dir, name + self.dataset.prediction_suffix),
-                      self.stored_values[np.asarray(class_ids, np.uint8)])
+            self._write(self.predictions_dir, name + self.dataset.prediction_suffix,
+                        self.stored_values[np.asarray(class_ids, np.uint8)])
         if self.overlays_dir:
-            write_png(os.path.join(self.overlays_dir, name + "_overlay.png"),
-                      overlay(self.dataset.classes, image, class_ids))
+            self._write(self.overlays_dir, name + "_overlay.png",
+                        overlay(self.dataset.classes, image, class_ids))
         self.count += 1
+
+    @staticmethod
+    def _write(directory: str, name: str, array: np.ndarray) -> None:
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_png(path, array)

@@ -24,6 +24,8 @@ import tempfile
 
 import numpy as np
 
+from fast_scnn_tf import cli
+
 CLASSIFIER_KEY = "head.layers.3.last_layer.3.weight"
 # Released mobile BCC/CCC weights were trained with input pre-downsampling and carry its fixed
 # Gaussian kernel (a buffer, not a parameter); the variants here do not use it.
@@ -168,18 +170,16 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
 def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = False) -> str:
     """Write `config.json` and `best/ckpt-0` (with its `checkpoint` index) as a model directory
     that `fast_scnn_tf.checkpoint.find_checkpoint` resolves. Written beside `model_dir` under a
-    temporary name and renamed into place, so a failure never leaves a half-written folder."""
+    temporary name and renamed into place, so a failure never leaves a half-written folder. An
+    existing `model_dir` is replaced only if it is empty or, with `overwrite`, a run folder
+    (`cli.check_replaceable`)."""
     import keras
     import tensorflow as tf
     from fast_scnn_tf.checkpoint import BEST_DIR, make_checkpoint
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.model import LOGITS
 
-    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise FileExistsError(f"--model-dir '{model_dir}' is a file")
-    if os.path.isdir(model_dir) and os.listdir(model_dir) and not overwrite:
-        raise FileExistsError(f"--model-dir '{model_dir}' is not empty: pass --overwrite to "
-                              "replace it")
+    cli.check_replaceable(model_dir, "--model-dir", overwrite)
     parent = os.path.dirname(os.path.abspath(model_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(model_dir)) + ".tmp-",
@@ -196,7 +196,7 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
         tf.train.CheckpointManager(make_checkpoint(training), os.path.join(tmp, BEST_DIR),
                                    max_to_keep=1).save(checkpoint_number=0)
         if os.path.isdir(model_dir):
-            shutil.rmtree(model_dir)  # empty, or --overwrite was given
+            shutil.rmtree(model_dir)  # empty, or a run folder and --overwrite was given
         os.replace(tmp, model_dir)
     finally:
         if os.path.isdir(tmp):
@@ -225,7 +225,9 @@ def parse_args(argv=None):
                        help="the PyTorch state dict file (.pth)")
     ffnet.add_argument("--model-dir", required=True, metavar="DIR",
                        help="run folder to write (must not exist or be empty)")
-    ffnet.add_argument("--overwrite", action="store_true", help="replace a non-empty --model-dir")
+    ffnet.add_argument("--overwrite", action="store_true",
+                       help="replace a --model-dir that holds a run folder (config.json with "
+                       "best/ or checkpoints/); never any other folder")
     return parser.parse_args(argv)
 
 
@@ -233,9 +235,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        if os.path.isdir(args.model_dir) and os.listdir(args.model_dir) and not args.overwrite:
-            raise FileExistsError(f"--model-dir '{args.model_dir}' is not empty: pass "
-                                  "--overwrite to replace it")  # before the slow part
+        # Before the slow part; the weights would be deleted with the folder they are read from.
+        cli.check_replaceable(args.model_dir, "--model-dir", args.overwrite)
+        if os.path.exists(args.model_dir) and cli.is_inside(args.weights, args.model_dir):
+            raise ValueError(f"--weights '{args.weights}' is inside --model-dir "
+                             f"'{args.model_dir}', which is replaced: move it out first")
         state_dict = load_torch_state_dict(args.weights)
         model = convert_ffnet_state_dict(args.variant, state_dict)
         write_run_folder(model, args.variant, args.model_dir, args.overwrite)

@@ -177,6 +177,20 @@ def test_next_version_and_refusing_to_overwrite(tmp_path):
     assert saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True).endswith("3")
 
 
+def test_overwrite_replaces_a_saved_model_version_but_not_a_users_folder(tmp_path):
+    """--overwrite replaced any folder at <output>/<model_name>/<version>, a user's own too."""
+    mine = tmp_path / "fast_scnn" / "2"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a run folder or an export"):
+        saved_model_dir(str(tmp_path), "fast_scnn", 2, overwrite=True)
+    export = tmp_path / "fast_scnn" / "3"
+    (export / saved_model.EXTRA_DIR).mkdir(parents=True)
+    (export / "saved_model.pb").write_bytes(b"")
+    (export / saved_model.EXTRA_DIR / "config.json").write_text("{}")
+    assert saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True).endswith("3")
+
+
 @pytest.mark.slow
 def test_failed_validation_leaves_no_files(model, tmp_path):
     with pytest.raises(ValidationError):

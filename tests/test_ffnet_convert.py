@@ -167,3 +167,44 @@ def test_cli_help(capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert "--variant" in out and "ffnet40S_dBBB_mobile" in out and "--overwrite" in out
+
+
+def _tiny_model():
+    import keras
+    inputs = keras.Input((None, None, 3))
+    return keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
+
+
+def test_overwrite_never_deletes_a_folder_this_project_did_not_write(tmp_path):
+    """`--model-dir . --overwrite` emptied the current folder (then failed): any non-empty folder
+    was deleted on --overwrite."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--model-dir"):
+        convert.write_run_folder(_tiny_model(), "ffnet18_dAAC", str(mine), overwrite=True)
+    assert os.listdir(mine) == ["thesis.tex"] and (mine / "thesis.tex").read_text() == "keep me"
+    assert sorted(os.listdir(tmp_path)) == ["mine"]  # no temporary folder left
+
+
+def test_current_folder_is_refused_before_the_weights_are_read(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notes.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights", "absent.pth",
+                         "--model-dir", ".", "--overwrite"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--model-dir '.'" in err and "current folder" in err
+    assert err.count("\n") == 1 and os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_weights_inside_the_model_dir_are_refused(tmp_path, capsys):
+    """Replacing the run folder would delete the weights it was converted from."""
+    run = tmp_path / "run"
+    (run / "best").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "weights.pth").write_bytes(b"not read")
+    code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights",
+                         str(run / "weights.pth"), "--model-dir", str(run), "--overwrite"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--weights" in err and "inside" in err and err.count("\n") == 1
+    assert (run / "weights.pth").read_bytes() == b"not read"

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf import cli
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model, tflite
@@ -40,13 +41,15 @@ def keras_fn(head: keras.Model):
 
 def saved_model_dir(output: str, model_name: str, version: int | None, overwrite: bool) -> str:
     """`<output>/<model_name>/<version>`; the next free version when `version` is None. An existing
-    version is an error unless `overwrite`."""
+    version is an error unless `overwrite`, and even then unless it is an export (or run folder)
+    this project wrote (`cli.check_replaceable`)."""
     root = os.path.join(output, model_name)
     version = saved_model.next_version(root) if version is None else version
     path = os.path.join(root, str(version))
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"SavedModel version '{path}' already exists: pass --overwrite or "
                               "another --version")
+    cli.check_replaceable(path, "SavedModel version", overwrite)
     return path
 
 

@@ -381,7 +381,7 @@ def test_output_in_an_input_folder_is_refused(tmp_path, model_dir, output):
 
 
 def test_an_input_that_would_be_replaced_by_an_output_is_refused(tmp_path, model_dir):
-    """q/a.png's label map is <output>/a_labels.png: with --output p that is the input p/a_labels.png."""
+    """q/a.png's label map is <output>/a_labels.png: with --output p, the input p/a_labels.png."""
     (tmp_path / "p").mkdir()
     (tmp_path / "q").mkdir()
     mine = tmp_path / "p" / "a_labels.png"

@@ -227,3 +227,13 @@ def test_resume_refuses_a_different_class_count(tmp_path):
     other.model.num_classes = 5
     with pytest.raises(ValueError, match="new --model-dir"):
         check_resume(other, str(tmp_path))
+
+
+def test_a_run_at_input_scale_2_validates_at_that_scale_and_records_it(data_dir, tmp_path):
+    """Validation feeds the val frames at 2x (its TensorBoard pictures too) and scores them at
+    the labels' size; the run records the frame size it was trained to see."""
+    config = _config(data_dir, epochs=1, total_steps=1)
+    config.data = dataclasses.replace(config.data, input_scale=2.0)
+    summary = train(config, str(tmp_path), progress=False)
+    assert summary["val"]["num_frames"] == 2
+    assert Config.load(str(tmp_path)).model.input_size == (128, 256)  # 64x128 frames x 2

@@ -22,14 +22,19 @@ from fast_scnn_tf.files import write_png
 
 
 
-def overlay(classes: ClassTable, image: np.ndarray, class_ids: np.ndarray,
-            alpha: float = 0.5) -> np.ndarray:
-    """`classes.overlay` with the image first resized to the prediction's size (reduced-scale
-    evaluation feeds a smaller image than the full-resolution prediction)."""
+def image_like(image: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
+    """The image fed to the model resized to its prediction's size: evaluation at another scale
+    (`--scale`, a model's input scale) feeds another size than the full-resolution labels."""
     height, width = class_ids.shape
     if image.shape[:2] != (height, width):
         image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-    return classes.overlay(image, class_ids, alpha)
+    return image
+
+
+def overlay(classes: ClassTable, image: np.ndarray, class_ids: np.ndarray,
+            alpha: float = 0.5) -> np.ndarray:
+    """`classes.overlay` of the prediction on the image at the prediction's size."""
+    return classes.overlay(image_like(image, class_ids), class_ids, alpha)
 
 
 def prepare_output_dir(path: str, overwrite: bool, what: str = "prediction") -> None:

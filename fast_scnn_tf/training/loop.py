@@ -25,6 +25,7 @@ from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.evaluation import evaluate
+from fast_scnn_tf.evaluation.predictions import image_like
 from fast_scnn_tf.model import inference_model
 from fast_scnn_tf.training.step import make_train_step
 
@@ -198,7 +199,8 @@ class Loop:
 
         def keep_some(name, image, prediction):
             if len(images) < NUM_PREDICTION_IMAGES:
-                images.append(np.concatenate([image, classes.colorize(prediction)], axis=1))
+                images.append(np.concatenate([image_like(image, prediction),
+                                              classes.colorize(prediction)], axis=1))
 
         metrics = evaluate(inference_model(self.model), dataset, classes,
                            progress=self.progress, on_prediction=keep_some)

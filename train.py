@@ -91,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-source", choices=("folder", "tfds"),
                    help=f"where frames come from [{d.data.source}]")
     p.add_argument("--preset", choices=sorted(PRESETS),
-                   help="recipe: paper (§4.1: lr 0.045, batch 12, 1000 epochs, 1024x2048) or "
-                        "mmseg (lr 0.12, batch 32, 160k steps, 512x1024) [paper]")
+                   help="recipe: paper (§4.1: lr 0.045, batch 12, 1000 epochs, 1024x2048), "
+                        "mmseg (lr 0.12, batch 32, 160k steps, 512x1024) or camvid (chosen by "
+                        "ablation on CamVid val: Adam 1e-3, ENet class weights, batch 8, "
+                        "360x480, 80 epochs; pass --dataset camvid too) [paper]")
     p.add_argument("--epochs", type=int, help=f"passes over the train split [{d.train.epochs}]")
     p.add_argument("--total-steps", type=int,
                    help="optimizer steps; > 0 overrides --epochs [0; mmseg: 160000]")

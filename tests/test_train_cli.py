@@ -88,3 +88,13 @@ def test_help_lists_every_flag_of_the_issue():
                  "--preset", "--mixed-precision", "--seed", "--init-checkpoint", "--xla",
                  "--strategy"):
         assert flag in out
+
+
+def test_camvid_preset_sets_the_ablation_winner_and_switching_back_restores_the_paper():
+    camvid = apply_preset(Config(), "camvid")
+    assert (camvid.train.optimizer, camvid.train.learning_rate, camvid.train.batch_size,
+            camvid.train.class_weighting) == ("adam", 1e-3, 8, "enet")
+    assert camvid.data.crop_size == (360, 480)
+    back = apply_preset(camvid, "paper")
+    assert back.train == apply_preset(Config(), "paper").train
+    assert back.data == apply_preset(Config(), "paper").data

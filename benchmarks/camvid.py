@@ -22,15 +22,22 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import record  # noqa: E402
 
-# Published CamVid results, all trained from scratch on the same 367 frames at 360x480 and
-# scored as class-average IoU on the 233 test frames.
+# Published CamVid results, all trained from scratch at 360x480 and scored as class-average IoU
+# on the 233 test frames: on the 367 train frames, or on train + val (468 frames).
+TRAIN, TRAINVAL = "train (367)", "train+val (468)"
 PEERS = (
-    {"model": "SegNet", "test_miou": 0.464, "source": "ENet paper (Paszke et al. 2016), CamVid "
-                                                      "table"},
-    {"model": "ENet", "test_miou": 0.513, "source": "ENet paper (Paszke et al. 2016), CamVid "
-                                                    "table"},
-    {"model": "ESPNet", "test_miou": 0.5564, "source": "ESPNet's published CamVid model "
-                                                       "(Mehta et al., ECCV 2018)"},
+    {"model": "SegNet", "test_miou": 0.464, "protocol": TRAIN,
+     "source": "ENet paper (Paszke et al. 2016), CamVid table"},
+    {"model": "ENet", "test_miou": 0.513, "protocol": TRAIN,
+     "source": "ENet paper (Paszke et al. 2016), CamVid table"},
+    {"model": "ESPNet", "test_miou": 0.5564, "protocol": TRAIN,
+     "source": "ESPNet's published CamVid model (Mehta et al., ECCV 2018)"},
+    {"model": "CGNet M3N21", "test_miou": 0.656, "protocol": TRAINVAL,
+     "source": "CGNet README and Table 12 (Wu et al. 2020): 800 epochs, Adam 1e-3"},
+    {"model": "DABNet", "test_miou": 0.664, "protocol": TRAINVAL,
+     "source": "DABNet (Li et al., BMVC 2019): 1000 epochs, Adam 1e-3"},
+    {"model": "LMFFNet", "test_miou": 0.691, "protocol": TRAINVAL,
+     "source": "LMFFNet README (Shi et al. 2022): 1000 epochs"},
 )
 KEEP = ("miou", "class_iou", "pixel_accuracy", "mean_accuracy", "class_accuracy", "num_frames",
         "split", "scale", "checkpoint")
@@ -146,6 +153,7 @@ def main(argv=None) -> int:
         "val_curve": curve,
         "best_val": best,
         "test": test,
+        "protocol": TRAINVAL if config["data"].get("train_split") == "trainval" else TRAIN,
         "shipped": {"path": os.path.relpath(args.shipped, ROOT),
                     "format": "TF checkpoint (float32 weights only) + config.json"},
         "peers": list(PEERS),

@@ -12,7 +12,7 @@ from benchmarks import report
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPTS = ("inference.py", "train_step.py", "input_pipeline.py", "report.py",
-           "camvid_epoch.py", "camvid_ablation.py")
+           "camvid_epoch.py", "camvid_ablation.py", "train_profile.py")
 ENVIRONMENT = {"device": "CPU: Test CPU", "python": "3.11.7", "tensorflow": "2.21.0",
                "keras": "3.15.1", "numpy": "2.4.6", "ai_edge_litert": "2.3.0",
                "date": "2026-11-21T13:20:39+00:00", "intra_op_threads": 0,
@@ -52,7 +52,13 @@ def _camvid():
             "test": {"num_frames": 233, "miou": 0.5234, "mean_accuracy": 0.701,
                      "pixel_accuracy": 0.876,
                      "class_iou": {"building": 0.8, "pole": 0.12345, "sky": 0.9}},
-            "peers": [{"model": "ENet", "test_miou": 0.513, "source": "ENet paper"}],
+            "peers": [{"model": "ENet", "test_miou": 0.513, "source": "ENet paper"},
+                      {"model": "CGNet", "test_miou": 0.656, "source": "CGNet",
+                       "protocol": "train+val (468)"}],
+            "protocol": "train (367)",
+            "exports": {"TFLite int8": {"miou": 0.5111, "mean_accuracy": 0.69,
+                                        "pixel_accuracy": 0.87,
+                                        "command": "python evaluate.py --checkpoint x.tflite"}},
             "shipped": {"path": "models/camvid", "format": "TF checkpoint"},
             "val_curve": [{"epoch": e, "step": 45 * e, "miou": 0.3 + e / 1000}
                           for e in range(5, 105, 5)],
@@ -63,8 +69,11 @@ def _camvid():
 
 def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
     text = "\n".join(report.camvid_section(_camvid()))
-    assert "| **Fast-SCNN (this repo)** | **52.3** | 70.1 | 87.6 |" in text
-    assert "| ENet | 51.3 |" in text
+    assert "| **Fast-SCNN (this repo)** | train (367) | **52.3** | 70.1 | 87.6 |" in text
+    assert ("| Fast-SCNN, TFLite int8 | train (367) | 51.1 | 69.0 | 87.0 | "
+            "`python evaluate.py --checkpoint x.tflite` |") in text
+    assert "| ENet | train (367) | 51.3 |" in text
+    assert "| CGNet | train+val (468) | 65.6 |" in text
     assert "| sky | building | pole |\n|---|---|---|\n| 90.0 | 80.0 | 12.3 |" in text
     assert "| epoch | 10 | 20 |" in text and "| 100 |" in text  # every other entry + the last
     assert "100 epochs in 2.0 h on 2 CPU cores" in text
@@ -161,6 +170,11 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
            "command": "python train.py --optimizer adam"}
     ablation = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_ablation.py",
                 "setup": "common", "rows": [row]}
+    profile = {"environment": ENVIRONMENT, "command": "python benchmarks/train_profile.py",
+               "batch_size": 8, "crop": [360, 480], "classes": 11, "steps": 5,
+               "ms_per_step": 750.4, "ops": [{"op": "_MklSoftmax", "ms_per_step": 120.25,
+                                               "share": 0.0812}]}
+    assert "| `_MklSoftmax` | 120 | 8.1 |" in report.train_profile_section(profile)
     text = "\n".join(report.ablation_section(ablation))
     assert "| `adam` | 1 | 15 | 51.2 | 52.3 | Adam | 10 |" in text
     assert "`python train.py --optimizer adam`" in text

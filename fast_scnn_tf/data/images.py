@@ -54,8 +54,10 @@ def read_image(path: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 
 
 def image_size(path: str) -> tuple[int, int]:
-    """(height, width) of an image file (decoded by `read_image`, so errors name the file)."""
-    return read_image(path).shape[:2]
+    """(height, width) of an image file: from its header where it declares one (damage further in
+    is then left to the decoder that reads the frame, whose errors name the file), else decoded
+    by `read_image`."""
+    return declared_size(path) or read_image(path).shape[:2]
 
 
 def to_rgb_uint8(image: np.ndarray, bgr: bool) -> np.ndarray:

@@ -102,10 +102,35 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     print(f"wrote {path}")
 
 
+def add_exports(output: str, metrics_files: list[str]) -> None:
+    """Merge the test metrics of the shipped model's exported files (evaluate.py on each
+    `<name>_metrics_test.json`) and today's peer table into the recorded result, leaving the
+    training record (stages, curve, environment) as it was."""
+    from fast_scnn_tf.files import write_json
+    with open(output) as f:
+        result = json.load(f)
+    exports = result.setdefault("exports", {})
+    for path in metrics_files:
+        with open(path) as f:
+            metrics = json.load(f)
+        name = os.path.basename(path).split("_metrics")[0]
+        kind = "TFLite int8" if "_int8_" in name else "TFLite float32" if "_float32_" in name \
+            else name
+        exports[kind] = {**{k: metrics[k] for k in ("miou", "mean_accuracy", "pixel_accuracy",
+                                                    "class_iou")},
+                         "command": f"python evaluate.py --checkpoint exports/camvid/{name}.tflite "
+                                    "--split test"}
+    result["peers"] = list(PEERS)
+    result.setdefault("protocol", TRAIN)
+    write_json(output, result)
+    print(f"added {', '.join(exports)} to {output}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="the training run folder (train_log.jsonl)")
+    parser.add_argument("--run", help="the training run folder (train_log.jsonl); needed to "
+                                      "record a run or ship it")
     parser.add_argument("--ship-to", metavar="DIR",
                         help="write the run's best weights and config into DIR (a new folder), "
                              "then stop")
@@ -122,16 +147,25 @@ def main(argv=None) -> int:
     parser.add_argument("--extra", default=None,
                         help="JSON object merged into the record (e.g. the int8 TFLite's test "
                              "metrics, the class weights)")
+    parser.add_argument("--add-exports", nargs="+", metavar="METRICS_JSON",
+                        help="merge these test metrics of the shipped model's exports "
+                             "(evaluate.py --checkpoint X.tflite --split test) into --output, "
+                             "then stop")
     parser.add_argument("--output", default=record.default_output("camvid"))
     args = parser.parse_args(argv)
+    if args.add_exports:
+        add_exports(args.output, args.add_exports)
+        return 0
     if args.ship_to:
+        if not args.run:
+            parser.error("--ship-to needs --run")
         ship(args.run, args.ship_to, args.data_dir_in_config)
         return 0
     if args.figure:
         figure(args.shipped, args.data_dir, args.figure[1:], args.figure[0])
         return 0
-    if not (args.stages and args.test_metrics and args.shipped):
-        parser.error("recording needs --stages, --test-metrics and --shipped")
+    if not (args.run and args.stages and args.test_metrics and args.shipped):
+        parser.error("recording needs --run, --stages, --test-metrics and --shipped")
 
     with open(args.stages) as f:
         stages = json.load(f)

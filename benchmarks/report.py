@@ -31,6 +31,8 @@ SECTIONS = ("inference", "models", "train_step", "camvid_epoch", "train_profile"
 # The CamVid result and its recipe ablation have a block of their own, in the README's CamVid
 # section.
 CAMVID, ABLATION = "camvid", "camvid_ablation"
+# Full-length runs of the ablation's winner, recorded by benchmarks/camvid.py like the shipped one.
+CANDIDATES = ("camvid_adam80",)
 CAMVID_BEGIN, CAMVID_END = "<!-- camvid:begin -->", "<!-- camvid:end -->"
 
 RUNTIMES = {"keras": "Keras `tf.function`", "savedmodel": "SavedModel", "tflite": "TFLite",
@@ -254,6 +256,16 @@ def train_profile_section(result: dict, top: int = 10) -> list[str]:
             *_table(["op type", "ms per step", "% of op time"], rows), "", provenance(result)]
 
 
+def candidate_line(result: dict) -> str:
+    """One sentence on a full-length run of a recipe: its best val, its test score, its cost."""
+    best, test = result["best_val"], result["test"]
+    stages = "; ".join(f"`{s['command']}`" for s in result["stages"])
+    return (f"Full length: {stages} ({result['epochs']:.0f} epochs, "
+            f"{result['wall_seconds'] / 60:.0f} min): best val mIoU {_percent(best['miou'])}% at "
+            f"epoch {best['epoch']:g}, test mIoU {_percent(test['miou'])}% (class avg. acc. "
+            f"{_percent(test['mean_accuracy'])}%). {result.get('notes', '')}").strip()
+
+
 def ablation_section(result: dict) -> list[str]:
     """The CamVid recipe ablation: one row per (recipe, seed), val mIoU after the same budget."""
     rows = [[f"`{r['row']}`", str(r["seed"]), f"{r['epochs']}", _percent(r["final_val_miou"]),
@@ -415,6 +427,11 @@ def render_camvid(results_dir: str = RESULTS_DIR) -> str:
     if os.path.exists(ablation):
         with open(ablation) as f:
             lines += [""] + ablation_section(json.load(f))
+    for name in CANDIDATES:
+        path = os.path.join(results_dir, f"{name}.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                lines += ["", candidate_line(json.load(f))]
     return "\n".join(lines)
 
 

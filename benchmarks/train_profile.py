@@ -48,10 +48,11 @@ def op_times(logdir: str) -> collections.Counter:
         for line in plane.lines:
             for event in line.events:
                 meta = plane.event_metadata[event.metadata_id]
-                name = (meta.display_name or meta.name).rsplit(":", 1)[-1].strip()
-                if name and name not in WRAPPERS and not name.startswith(
+                full = (meta.display_name or meta.name).strip()
+                if full in WRAPPERS or full.startswith(
                         ("EagerLocalExecute", "__inference", "Iterator", "MakeIterator")):
-                    totals[name] += event.duration_ps / 1e9
+                    continue
+                totals[full.rsplit(":", 1)[-1].strip()] += event.duration_ps / 1e9
     return totals
 
 

@@ -291,3 +291,10 @@ def test_heads_note_says_what_the_keras_rows_of_that_run_timed():
     assert "softmax alone" in report.heads_note(old)
     assert "Every runtime times the heads export.py ships" in report.heads_note(new)
     assert "softmax alone" not in report.heads_note(new)
+
+
+def test_a_full_length_candidate_run_is_one_sentence_of_its_numbers():
+    record = {**_camvid(), "notes": "Not shipped."}
+    line = report.candidate_line(record)
+    assert line.startswith("Full length: `python train.py --dataset camvid` (100 epochs, 120 min)")
+    assert "best val mIoU 40.0% at epoch 100, test mIoU 52.3%" in line and "Not shipped." in line

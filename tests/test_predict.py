@@ -394,3 +394,18 @@ def test_an_input_that_would_be_replaced_by_an_output_is_refused(tmp_path, model
     message = str(exit_info.value.code)
     assert "a_labels.png" in message and "input" in message and "\n" not in message
     assert mine.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all" * 4],
+                         ids=["empty", "garbage"])
+def test_a_damaged_tflite_file_is_named_in_one_line(tmp_path, content, capsys):
+    import predict
+    bad = tmp_path / "model.tflite"
+    bad.write_bytes(content)
+    image = tmp_path / "in" / "a.png"
+    image.parent.mkdir()
+    cv2.imwrite(str(image), _rng_image((40, 60, 3)))
+    with pytest.raises(SystemExit) as stop:
+        predict.main(["--model", str(bad), str(image), "--output", str(tmp_path / "out")])
+    message = str(stop.value.code)
+    assert str(bad) in message and "TFLite" in message and len(message.splitlines()) == 1

@@ -118,9 +118,15 @@ def interpreter(model: bytes | str, num_threads: int = 2, delegate: bool = True)
     kwargs = {"model_content": model} if isinstance(model, bytes) else {"model_path": model}
     if not delegate:
         kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    with native_output_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
-        interp = Interpreter(num_threads=num_threads, **kwargs)
-        interp.allocate_tensors()
+    try:
+        with native_output_hidden():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interp = Interpreter(num_threads=num_threads, **kwargs)
+            interp.allocate_tensors()
+    except (ValueError, RuntimeError) as e:  # the runtime's message does not name the file
+        what = "these bytes are" if isinstance(model, bytes) else f"'{model}' is"
+        reason = " ".join(str(e).split())
+        raise ValueError(f"{what} not a TFLite model the runtime can load "
+                         f"(empty, truncated or damaged?): {reason}") from None
     return interp
 
 

@@ -101,6 +101,10 @@ def parse_args(argv=None):
         if value is not None and not writes_saved_model:
             parser.error(f"{flag} names a SavedModel, but --tflite/--qat-steps write TFLite files "
                          f"({flag} would be ignored)")
+    name = args.model_name
+    if name is not None and (name in ("", ".", "..") or os.sep in name or "/" in name):
+        parser.error(f"--model-name must be a plain folder name (it is created inside "
+                     f"--output), got {name!r}")
     args.quantize = args.quantize or ["none"]
     if args.input_size is not None and min(args.input_size) < 32:
         parser.error(f"--input-size must be at least 32x32, got {args.input_size}")

@@ -88,3 +88,12 @@ def test_a_file_where_a_folder_is_expected_is_one_line(tmp_path, capsys, flag):
     assert export.main(["--checkpoint", str(run), "--output", str(out)]) == 1
     err = capsys.readouterr().err
     assert flag in err and "is a file" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["../../x", "/abs/x", "a/b", "..", ".", ""])
+def test_model_name_is_a_plain_folder_name(name, capsys):
+    """A path as --model-name wrote the SavedModel outside --output (issue #20)."""
+    with pytest.raises(SystemExit) as exit_info:
+        export.parse_args(["--checkpoint", "run", "--output", "out", "--model-name", name])
+    assert exit_info.value.code == 2
+    assert "--model-name" in capsys.readouterr().err.strip().splitlines()[-1]

@@ -23,6 +23,35 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # TrainConfig.strat
 MIN_CROP = 32  # the network downsamples 32x: smaller crops leave no global context
 
 
+def _typed(name: str, value, default):
+    """`value` as the type of the field's `default` (a JSON list becomes a tuple, an integer a
+    float where a number is expected); a value of another type is a one-line ValueError, so a
+    hand-edited config.json fails on load, not later with a traceback."""
+    def wrong(rule):
+        return ValueError(f"{name} must be {rule}, got {value!r}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        return float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise wrong("a string")
+    elif isinstance(default, tuple):
+        if (not isinstance(value, (list, tuple)) or len(value) != len(default)
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            raise wrong(f"a list of {len(default)} integers")
+        return tuple(value)
+    elif isinstance(default, dict) and not isinstance(value, dict):
+        raise wrong("an object")
+    return value
+
+
 class ConfigError(ValueError):
     """A config value breaks a rule; `section`/`field` say which, so a command line can name its
     flag (`message_for("--batch-size")`)."""
@@ -210,9 +239,9 @@ class Config:
             unknown = set(values) - set(known)
             if unknown:
                 raise ValueError(f"unknown config keys in '{field.name}': {sorted(unknown)}")
+            defaults = section_cls()
             for key, value in values.items():
-                if isinstance(getattr(section_cls(), key), tuple):
-                    values[key] = tuple(value)
+                values[key] = _typed(f"{field.name}.{key}", value, getattr(defaults, key))
             sections[field.name] = section_cls(**values)
         unknown = set(d) - set(sections)
         if unknown:

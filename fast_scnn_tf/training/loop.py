@@ -138,7 +138,7 @@ class Loop:
                 done = current + 1
                 if terms.pop("finite") < 1.0:
                     raise NonFiniteLossError(
-                        f"non-finite loss or gradients at step {current} (epoch {epoch + 1}, "
+                        f"non-finite loss, gradients or weights at step {current} (epoch {epoch + 1}, "
                         f"loss {terms['loss']}); stopped without saving, the last good "
                         f"checkpoint is {self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
                 lr = float(self.schedule(current))

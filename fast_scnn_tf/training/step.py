@@ -36,6 +36,9 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
               if v.path.endswith(("moving_mean", "moving_variance"))]
     sync = replicas > 1 and bool(moving)
 
+    state = [v for v in [*model.trainable_variables, *optimizer.variables]
+             if "float" in str(v.dtype)]
+
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
@@ -49,10 +52,15 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
         # A finite loss can still give non-finite gradients (e.g. a diverging learning rate) that
         # poison the weights; flag both. Under loss scaling, overflowing fp16 gradients are
         # normal: the loss-scale optimizer skips that update and lowers the scale.
+        # Finite gradients can still overflow the update (a huge learning rate, Adam's squared
+        # gradients): the weights and optimizer slots after it are checked too, so that a
+        # checkpoint the loop saves, and calls good, never holds inf or NaN.
         finite = tf.math.is_finite(terms["loss"])
+        checked = state
         if not mixed:
-            finite = tf.logical_and(finite, tf.reduce_all(
-                [tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+            checked = [*grads, *state]
+        finite = tf.logical_and(finite, tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(v)) for v in checked]))
         terms["finite"] = tf.cast(finite, tf.float32)
         if sync:  # this replica's moving statistics, flat: one all-reduce in train_step
             terms[MOVING] = tf.concat([tf.reshape(v, [-1]) for v in moving], 0)

@@ -1,0 +1,476 @@
+// The page: load LiteRT.js and an exported Fast-SCNN .tflite, then segment photos and webcam
+// frames on this machine. What predict.py does for a .tflite, step for step (see segment.js).
+//
+// URL parameters: ?model=URL (a .tflite; its export metadata is read from the same URL with
+// .json), ?backend=wasm|webgpu (default: WebGPU when the browser offers it, else Wasm CPU).
+
+import {getGlobalLiteRt, getWebGpuDevice, loadAndCompile, loadLiteRt, supportsFeature, Tensor}
+  from '@litertjs/core';
+import {classCounts, colourise, resizeBilinearRgb, resizeNearest, rgbaToRgb} from './segment.js';
+import {isTflite, withBatchOfOne} from './tflite.js';
+
+const WASM_DIR = new URL('../node_modules/@litertjs/core/wasm/', import.meta.url).href;
+// What `make web` exports from models/camvid (export.py's file names).
+const SHIPPED = [
+  {url: 'models/fast_scnn_cls_int8_360x480.tflite', label: 'CamVid int8 (shipped)'},
+  {url: 'models/fast_scnn_cls_float32_360x480.tflite', label: 'CamVid float32 (shipped)'},
+];
+// predict.py's default --max-pixels: larger photos are refused before they are segmented.
+const MAX_PIXELS = 8192 * 8192;
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const state = {
+  runtime: null,    // {accelerator, label}
+  model: null,      // {compiled, name, width, height, labelIndex, meta}
+  photo: null,      // {rgba, width, height}: the last photo, for re-runs and the benchmark
+  webcam: null,     // {stream, frameTimes}
+  frames: 0,
+  last: null,       // the last result: {labels, width, height, timing}
+};
+
+// ---------- messages: every failure ends on the page, not only in the console ----------
+
+function describe(error) {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'number') return `the runtime aborted (Wasm exception ${error})`;
+  return String(error);
+}
+
+function showError(error) {
+  const box = $('error');
+  box.textContent = describe(error);
+  box.hidden = false;
+  setStatus('');
+  document.body.dataset.state = 'error';
+  console.error(error);
+}
+
+function clearError() {
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
+
+function setStatus(text) {
+  $('status').textContent = text;
+}
+
+window.addEventListener('error', (event) => showError(event.error || event.message));
+window.addEventListener('unhandledrejection', (event) => showError(event.reason));
+
+// Run an action from a button, a picker or a drop; its failure is shown on the page.
+function guarded(action) {
+  return async (...args) => {
+    try {
+      clearError();
+      await action(...args);
+    } catch (error) {
+      showError(error);
+    }
+  };
+}
+
+// ---------- runtime and model ----------
+
+async function hasWebGpu() {
+  if (!navigator.gpu) return false;
+  try {
+    return Boolean(await navigator.gpu.requestAdapter());
+  } catch {
+    return false;
+  }
+}
+
+// LiteRT.js loads one of its Wasm builds once per page: the multi-threaded one for the CPU (it
+// needs a cross-origin isolated page, which serve.py's headers give), the JSPI one for WebGPU
+// (it lets ops that WebGPU lacks fall back to the CPU).
+async function startRuntime(backend) {
+  const wantGpu = backend === 'webgpu' || (backend === 'auto' && await hasWebGpu());
+  const options = {};
+  if (wantGpu) {
+    if (await supportsFeature('jspi')) options.jspi = true;
+  } else if (self.crossOriginIsolated && await supportsFeature('relaxedSimd')
+             && await supportsFeature('threads')) {
+    options.threads = true;
+  }
+  await loadLiteRt(WASM_DIR, options);
+  if (wantGpu && !getWebGpuDevice()) {
+    if (backend === 'webgpu') {
+      throw new Error('WebGPU was asked for, but this browser gives no WebGPU device: '
+                      + 'choose the Wasm CPU backend.');
+    }
+    return {accelerator: 'wasm', label: 'Wasm CPU'};
+  }
+  if (wantGpu) return {accelerator: 'webgpu', label: 'WebGPU'};
+  const threads = options.threads ? getGlobalLiteRt().liteRtWasm.getThreadCount() : 1;
+  return {accelerator: 'wasm', label: `Wasm CPU (XNNPACK, ${threads} thread${threads > 1 ? 's' : ''})`};
+}
+
+async function fetchBytes(url) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(`could not fetch '${url}': ${describe(error)}`);
+  }
+  if (!response.ok) {
+    const hint = url.startsWith('models/') ? ' (run `make web`: it exports the shipped model)' : '';
+    throw new Error(`could not fetch '${url}': HTTP ${response.status}${hint}`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function fetchMetadata(tfliteUrl) {
+  const url = tfliteUrl.replace(/\.tflite(\?.*)?$/, '.json');
+  if (url === tfliteUrl) return null;
+  try {
+    const response = await fetch(url);
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+// Distinct colours for models exported without their metadata JSON.
+function fallbackPalette(count) {
+  return Array.from({length: count}, (_, i) => {
+    const hue = (i * 137.508) % 360;
+    const f = (n) => {
+      const k = (n + hue / 30) % 12;
+      return Math.round(255 * (0.5 - 0.4 * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+    };
+    return [f(0), f(8), f(4)];
+  });
+}
+
+function classTable(meta) {
+  const names = Array.isArray(meta?.class_names) ? meta.class_names : [];
+  const numClasses = Number.isInteger(meta?.num_classes) ? meta.num_classes : names.length;
+  const palette = Array.isArray(meta?.palette) && meta.palette.length >= numClasses
+    ? meta.palette : fallbackPalette(Math.max(numClasses, 256));
+  return {names, numClasses, palette};
+}
+
+async function loadModel(name, bytes, meta) {
+  setStatus(`Loading ${name}…`);
+  document.body.dataset.state = 'loading';
+  if (!isTflite(bytes)) {
+    throw new Error(`'${name}' is not a TFLite model (no TFL3 identifier in its header): `
+                    + 'choose a .tflite written by export.py --tflite.');
+  }
+  let compiled;
+  try {
+    compiled = await loadAndCompile(withBatchOfOne(bytes).bytes,
+                                    {accelerator: state.runtime.accelerator});
+  } catch (error) {
+    throw new Error(`'${name}' could not be loaded by LiteRT.js: ${describe(error)}`);
+  }
+  const input = compiled.getInputDetails()[0];
+  const shape = Array.from(input.shape);
+  if (input.dtype !== 'uint8' || shape.length !== 4 || shape[0] !== 1 || shape[3] !== 3) {
+    compiled.delete();
+    throw new Error(`'${name}' takes ${input.dtype} [${shape}]; expected uint8 [1, H, W, 3] `
+                    + 'RGB frames, as export.py writes them.');
+  }
+  const labelIndex = compiled.getOutputDetails().findIndex(
+    (o) => o.shape.length === 3 && (o.dtype === 'uint8' || o.dtype === 'int32'));
+  if (labelIndex < 0) {
+    compiled.delete();
+    throw new Error(`'${name}' has no label-map output [1, H, W]: export it with --mode cls.`);
+  }
+  state.model?.compiled.delete();
+  state.model = {compiled, name, height: shape[1], width: shape[2], labelIndex,
+                 classes: classTable(meta), hasMeta: Boolean(meta)};
+  const fully = state.runtime.accelerator !== 'webgpu' || compiled.isFullyAccelerated;
+  $('model-info').textContent = `${name}: input ${shape[1]}×${shape[2]}, `
+    + `${state.model.classes.numClasses || '?'} classes · backend ${state.runtime.label}`
+    + (fully ? '' : ' (ops WebGPU lacks run on the Wasm CPU)')
+    + (meta ? '' : ' · no metadata JSON beside it: classes are numbered');
+  $('model-info').dataset.backend = state.runtime.accelerator;
+  renderLegend(null);
+  document.body.dataset.state = 'ready';
+  setStatus('Ready: drop a photo or start the webcam.');
+  if (state.photo) await segmentPhoto();
+}
+
+async function loadModelUrl(url) {
+  const [bytes, meta] = await Promise.all([fetchBytes(url), fetchMetadata(url)]);
+  await loadModel(url.split('/').pop(), bytes, meta);
+}
+
+async function loadModelFiles(files) {
+  const model = files.find((f) => f.name.toLowerCase().endsWith('.tflite'));
+  if (!model) throw new Error('no .tflite among the chosen files');
+  const json = files.find((f) => f.name.toLowerCase().endsWith('.json'));
+  let meta = null;
+  if (json) {
+    try {
+      meta = JSON.parse(await json.text());
+    } catch (error) {
+      throw new Error(`'${json.name}' is not valid JSON: ${describe(error)}`);
+    }
+  }
+  await loadModel(model.name, new Uint8Array(await model.arrayBuffer()), meta);
+}
+
+// ---------- segmentation ----------
+
+// predict.py's TFLite path: resize to the model's input (INTER_LINEAR), run, labels back to the
+// frame's size (INTER_NEAREST). `timing.model` is the model alone: input tensor, run, output read.
+async function segmentPixels(rgba, width, height) {
+  const model = state.model;
+  if (!model) throw new Error('no model is loaded yet');
+  const t0 = performance.now();
+  const rgb = width === model.width && height === model.height
+    ? rgbaToRgb(rgba, width, height)
+    : resizeBilinearRgb(rgba, width, height, model.width, model.height);
+  const t1 = performance.now();
+  const input = new Tensor(rgb, [1, model.height, model.width, 3]);
+  let small;
+  try {
+    const outputs = await model.compiled.run(input);
+    try {
+      small = Uint8Array.from(await outputs[model.labelIndex].data());
+    } finally {
+      outputs.forEach((t) => t.delete());
+    }
+  } finally {
+    input.delete();
+  }
+  const t2 = performance.now();
+  const labels = resizeNearest(small, model.width, model.height, width, height);
+  const t3 = performance.now();
+  return {labels, width, height, timing: {resize: t1 - t0, model: t2 - t1, back: t3 - t2}};
+}
+
+function drawOverlay(result) {
+  const canvas = $('overlay-canvas');
+  canvas.width = result.width;
+  canvas.height = result.height;
+  const image = new ImageData(result.width, result.height);
+  colourise(result.labels, state.model.classes.palette, image.data);
+  canvas.getContext('2d').putImageData(image, 0, 0);
+}
+
+function renderLegend(labels) {
+  const {names, numClasses, palette} = state.model.classes;
+  const counts = labels ? classCounts(labels, Math.max(numClasses, 1)) : null;
+  const legend = $('legend');
+  legend.replaceChildren();
+  for (let i = 0; i < numClasses; i++) {
+    const item = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = 'swatch';
+    swatch.style.background = `rgb(${palette[i].join(',')})`;
+    const share = counts ? ` ${(100 * counts[i] / labels.length).toFixed(1)}%` : '';
+    item.append(swatch, `${names[i] ?? `class ${i}`}${share}`);
+    if (counts && counts[i] === 0) item.className = 'absent';
+    legend.append(item);
+  }
+}
+
+function showResult(result) {
+  state.last = result;
+  state.frames += 1;
+  drawOverlay(result);
+  const {resize, model, back} = result.timing;
+  $('timing').textContent = `model ${model.toFixed(1)} ms · resize ${resize.toFixed(1)} ms + `
+    + `${back.toFixed(1)} ms · ${state.runtime.label}`;
+  $('timing').dataset.modelMs = model.toFixed(2);
+  $('result').dataset.frames = String(state.frames);
+}
+
+// Decode a photo exactly as stored: no colour-profile conversion and no premultiplied alpha,
+// as OpenCV reads it for predict.py.
+async function readPhoto(file) {
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, {colorSpaceConversion: 'none',
+                                            premultiplyAlpha: 'none'});
+  } catch {
+    throw new Error(`'${file.name}' is not an image this browser can decode `
+                    + `(${file.type || 'unknown type'}): choose a PNG, JPEG or WebP photo.`);
+  }
+  try {
+    const {width, height} = bitmap;
+    if (width * height > MAX_PIXELS) {
+      throw new Error(`'${file.name}' is ${width}×${height}: over ${MAX_PIXELS / 1048576} megapixels`);
+    }
+    const canvas = $('photo-canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const context = canvas.getContext('2d', {willReadFrequently: true});
+    context.drawImage(bitmap, 0, 0);
+    return {rgba: context.getImageData(0, 0, width, height).data, width, height};
+  } finally {
+    bitmap.close();
+  }
+}
+
+async function segmentPhoto() {
+  const {rgba, width, height} = state.photo;
+  document.body.dataset.state = 'busy';
+  setStatus('Segmenting…');
+  const result = await segmentPixels(rgba, width, height);
+  showResult(result);
+  renderLegend(result.labels);
+  document.body.dataset.state = 'done';
+  setStatus(`Segmented ${height}×${width} (the model sees ${state.model.height}×${state.model.width}).`);
+}
+
+async function openPhoto(file) {
+  if (!state.model) throw new Error('no model is loaded yet: load a .tflite first');
+  stopWebcam();
+  state.photo = await readPhoto(file);
+  await segmentPhoto();
+}
+
+// ---------- webcam ----------
+
+async function startWebcam() {
+  if (!state.model) throw new Error('no model is loaded yet: load a .tflite first');
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw new Error('this browser gives the page no webcam (it needs localhost or https)');
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia(
+      {video: {width: {ideal: 640}, height: {ideal: 480}}, audio: false});
+  } catch (error) {
+    throw new Error(`no webcam: ${describe(error)}`);
+  }
+  const video = $('webcam-video');
+  video.srcObject = stream;
+  await video.play();
+  state.webcam = {stream, frameTimes: []};
+  $('webcam-button').textContent = 'Stop webcam';
+  setStatus('Webcam: segmenting frame after frame.');
+  requestAnimationFrame(webcamFrame);
+}
+
+function stopWebcam() {
+  if (!state.webcam) return;
+  state.webcam.stream.getTracks().forEach((track) => track.stop());
+  state.webcam = null;
+  $('webcam-video').srcObject = null;
+  $('webcam-button').textContent = 'Start webcam';
+  $('fps').textContent = '';
+}
+
+async function webcamFrame() {
+  const webcam = state.webcam;
+  if (!webcam) return;
+  const video = $('webcam-video');
+  try {
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    if (width && height) {
+      const canvas = $('photo-canvas');
+      if (canvas.width !== width || canvas.height !== height) {
+        canvas.width = width;
+        canvas.height = height;
+      }
+      const context = canvas.getContext('2d', {willReadFrequently: true});
+      context.drawImage(video, 0, 0, width, height);
+      const rgba = context.getImageData(0, 0, width, height).data;
+      showResult(await segmentPixels(rgba, width, height));
+      const times = webcam.frameTimes;
+      times.push(performance.now());
+      if (times.length > 20) times.shift();
+      if (times.length > 1) {
+        const fps = (times.length - 1) * 1000 / (times[times.length - 1] - times[0]);
+        $('fps').textContent = `${fps.toFixed(1)} frames/s`;
+      }
+      if (state.frames % 15 === 1) renderLegend(state.last.labels);
+    }
+  } catch (error) {
+    stopWebcam();
+    showError(error);
+    return;
+  }
+  requestAnimationFrame(webcamFrame);
+}
+
+// ---------- wiring ----------
+
+function setUpControls() {
+  const select = $('model-select');
+  const requested = params.get('model');
+  const choices = [...SHIPPED];
+  if (requested && !choices.some((c) => c.url === requested)) {
+    choices.unshift({url: requested, label: requested});
+  }
+  for (const {url, label} of choices) select.append(new Option(label, url));
+  select.value = requested || SHIPPED[0].url;
+  select.addEventListener('change', guarded(() => loadModelUrl(select.value)));
+
+  const backend = $('backend-select');
+  backend.value = ['wasm', 'webgpu'].includes(params.get('backend')) ? params.get('backend') : 'auto';
+  backend.addEventListener('change', () => {  // LiteRT.js loads one Wasm build per page
+    params.set('backend', backend.value);
+    params.set('model', select.value);
+    location.search = params.toString();
+  });
+
+  $('model-file').addEventListener('change', guarded(async (event) => {
+    await loadModelFiles([...event.target.files]);
+    event.target.value = '';
+  }));
+  $('photo-file').addEventListener('change', guarded(async (event) => {
+    const [file] = event.target.files;
+    event.target.value = '';
+    if (file) await openPhoto(file);
+  }));
+  $('webcam-button').addEventListener('click', guarded(
+    () => (state.webcam ? stopWebcam() : startWebcam())));
+  $('opacity').addEventListener('input', (event) => {
+    $('overlay-canvas').style.opacity = event.target.value;
+  });
+  $('overlay-canvas').style.opacity = $('opacity').value;
+
+  const zone = $('drop-zone');
+  for (const name of ['dragenter', 'dragover']) {
+    document.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add('dragging');
+    });
+  }
+  document.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  document.addEventListener('drop', guarded(async (event) => {
+    event.preventDefault();
+    zone.classList.remove('dragging');
+    const files = [...event.dataTransfer.files];
+    if (files.some((f) => f.name.toLowerCase().endsWith('.tflite'))) {
+      await loadModelFiles(files);
+    } else if (files.length) {
+      await openPhoto(files[0]);
+    }
+  }));
+}
+
+// For the browser test and the benchmark: the last label map and a timing loop on the last photo.
+window.fastScnn = {
+  get frames() { return state.frames; },
+  lastResult() {
+    const last = state.last;
+    return last && {width: last.width, height: last.height, labels: Array.from(last.labels)};
+  },
+  async timeModel(count) {
+    if (!state.photo) throw new Error('no photo to time');
+    const {rgba, width, height} = state.photo;
+    const times = [];
+    for (let i = 0; i < count; i++) times.push((await segmentPixels(rgba, width, height)).timing);
+    return times;
+  },
+  backend: () => state.runtime?.accelerator,
+};
+
+async function main() {
+  setUpControls();
+  document.body.dataset.state = 'loading';
+  state.runtime = await startRuntime($('backend-select').value);
+  $('model-info').textContent = `Runtime ready (${state.runtime.label}); loading the model…`;
+  await loadModelUrl($('model-select').value);
+}
+
+main().catch(showError);

@@ -140,16 +140,19 @@ def main(argv=None) -> int:
     from fast_scnn_tf.export import exporter
     from fast_scnn_tf.export.frames import frames_for
     from fast_scnn_tf.export.validate import ValidationError
+    from fast_scnn_tf.model.families import FAMILIES, family_of
 
     try:
         run = load_run(args.checkpoint, args.which)
         model, config = run.model, run.config
         size = tuple(args.input_size or (config.model.input_size if min(config.model.input_size)
                                          else (1024, 2048)))
-        if args.qat_steps and config.model.name != "fast_scnn":
+        if args.qat_steps and not family_of(config.model.name).qat:
+            qat_models = [name for family in FAMILIES.values() if family.qat
+                          for name in family.variants]
             raise ValueError(f"--qat-steps: quantisation-aware training is implemented for "
-                             f"fast_scnn only, not {config.model.name}; post-training int8 "
-                             "(--tflite --quantize int8) works for every model")
+                             f"{', '.join(qat_models)} only, not {config.model.name}; "
+                             "post-training int8 (--tflite --quantize int8) works for every model")
         frames = frames_for(config, args.calibration_data, size, args.validation_frames,
                             split="val", seed=1)
         if not args.tflite and not args.qat_steps:

@@ -27,7 +27,7 @@ cli.import_tensorflow(verbose="--verbose" in sys.argv[1:])
 
 from fast_scnn_tf.config import (  # noqa: E402
     CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, OPTIMIZERS, STRATEGIES, Config, ConfigError)
-from fast_scnn_tf.model import MODEL_NAMES  # noqa: E402
+from fast_scnn_tf.model.families import MODEL_NAMES, names_help  # noqa: E402
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
 
 # Flag -> (config section, field). Flags left unset keep the preset's (or the saved run's) value.
@@ -73,9 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "train_log.jsonl; resumed if it already holds a run "
                         f"[{cli.DEFAULT_RUN_DIR}]")
     p.add_argument("--model", choices=MODEL_NAMES, metavar="MODEL",
-                   help="fast_scnn, or an FFNet variant by its official name (e.g. "
-                        "ffnet40S_BCC_mobile, ffnet46NS_CCC_mobile, ffnet18_dAAC; all: "
-                        f"{', '.join(MODEL_NAMES[1:])}); saved with the run [{d.model.name}]")
+                   help=f"the network, by family: {names_help()}; saved with the run "
+                        f"[{d.model.name}]")
     p.add_argument("--dataset", choices=DATASETS,
                    help="what --data-dir holds: cityscapes (official layout), camvid (SegNet "
                         "layout: train/ trainannot/ ...) or folder (images/<split>/, "

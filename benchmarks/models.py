@@ -22,26 +22,19 @@ from benchmarks import record  # noqa: E402
 from fast_scnn_tf.evaluation import speed  # noqa: E402
 from fast_scnn_tf.export import tflite  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
-from fast_scnn_tf.model import MODEL_NAMES, build_model  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402
-from fast_scnn_tf.model.ffnet import FFNET_VARIANTS  # noqa: E402
+from fast_scnn_tf.model.families import MODEL_NAMES, build_model, family_of  # noqa: E402
 from fast_scnn_tf.model.head import CLS, build_head  # noqa: E402
 
-# Fast-SCNN's published Cityscapes val mIoU (Table 6 of the paper, fine data only, no ImageNet):
-# 68.62 at 1024x2048 from scratch (PAPER.md); FFNet's from its variant table (paper / official README).
-FAST_SCNN = {"input_size": (1024, 2048), "val_miou": 68.62,
-             "source": "Fast-SCNN paper, Table 6 (from scratch)"}
 DEFAULT_TIMED = ("fast_scnn", "ffnet40S_BCC_mobile", "ffnet46NS_CCC_mobile", "ffnet40S_dBBB_mobile",
                  "ffnet18_dAAC")
 
 
 def describe(name: str) -> dict:
-    if name in FFNET_VARIANTS:
-        spec = FFNET_VARIANTS[name]
-        return {"input_size": spec.input_size, "val_miou": spec.val_miou,
-                "source": "FFNet paper / official README" + (
-                    f" ({spec.miou_note})" if spec.miou_note else "")}
-    return dict(FAST_SCNN)
+    """The native input and published Cityscapes val mIoU, from the model families' table."""
+    published = family_of(name).variants[name]
+    return {"input_size": published.input_size, "val_miou": published.val_miou,
+            "source": published.source}
 
 
 def measure(name: str, timed: bool, warmup: int, iters: int, threads: int,

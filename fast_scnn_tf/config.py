@@ -66,7 +66,7 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class ModelConfig:
-    name: str = "fast_scnn"  # fast_scnn, or an FFNet variant (fast_scnn_tf.model.ffnet)
+    name: str = "fast_scnn"  # a model of fast_scnn_tf.model.families.MODEL_NAMES
     num_classes: int = 19  # set from the dataset's class table when a run starts
     # The class table the model was trained with (fast_scnn_tf.data.classes.ClassTable.to_dict);
     # empty: Cityscapes' 19 classes (runs written before datasets had tables).
@@ -174,8 +174,11 @@ class Config:
 
     def validate(self) -> "Config":
         """Raise ConfigError for the first value a run cannot use; returns self."""
+        from fast_scnn_tf.model.families import MODEL_NAMES  # imports Keras: only when validating
         d, t = self.data, self.train
         rules = [
+            ("model", "name", self.model.name in MODEL_NAMES,
+             f"a model of fast_scnn_tf.model.families ({', '.join(MODEL_NAMES)})"),
             ("data", "dataset", d.dataset in DATASETS, f"one of {', '.join(DATASETS)}"),
             ("data", "source", d.source in SOURCES, f"one of {', '.join(SOURCES)}"),
             ("data", "crop_size", len(d.crop_size) == 2 and min(d.crop_size) >= MIN_CROP,

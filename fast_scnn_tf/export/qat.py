@@ -25,7 +25,7 @@ from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.exporter import write_tflite
 from fast_scnn_tf.export.frames import SYNTHETIC, data_config, synthetic_frames
 from fast_scnn_tf.model import layers as k3
-from fast_scnn_tf.model.fast_scnn import LOGITS
+from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, build_head, head_outputs
 from fast_scnn_tf.training.losses import masked_cross_entropy
 

@@ -1,29 +1,64 @@
-"""The models a run can name (`ModelConfig.name`, `train.py --model`): Fast-SCNN and the FFNet
-variants, behind one builder so that training, loading and export never branch on the family.
+"""The model families as one table: the one place that knows which models a run can name
+(`ModelConfig.name`, `train.py --model`), how each is built and what it supports. Training,
+loading, export, the command lines and the benchmarks read it and never compare a model's name.
 
-Every model takes RGB 0..255 and returns float32 logits at the input's size. The training model
-(`aux=True`) returns a dict: `logits`, plus Fast-SCNN's two auxiliary heads; FFNet has none.
+Adding a family: its folder (or file) under `model/`, one entry in FAMILIES below. The contract
+its models meet is in `contract.py`; `tests/test_model_families.py` checks it for every entry.
 """
 
 from __future__ import annotations
 
 import keras
 
-from fast_scnn_tf.model.fast_scnn import LOGITS, build_fast_scnn
+from fast_scnn_tf.model.contract import LOGITS, Family, Published
+from fast_scnn_tf.model.fast_scnn import AUX_GFE, AUX_LTD, build_fast_scnn
 from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
 
-FAST_SCNN = "fast_scnn"
-MODEL_NAMES = (FAST_SCNN, *FFNET_VARIANTS)
+
+def _fast_scnn(name, num_classes, input_shape, dropout, aux):
+    return build_fast_scnn(num_classes=num_classes, aux=aux, dropout=dropout,
+                           input_shape=input_shape)
 
 
-def build_model(name: str = FAST_SCNN, num_classes: int = 19, aux: bool = False,
+def _ffnet(name, num_classes, input_shape, dropout, aux):
+    return build_ffnet(name, num_classes=num_classes, input_shape=input_shape)
+
+
+FAMILIES = {
+    "fast_scnn": Family(
+        build=_fast_scnn, test_variant="fast_scnn", aux_heads=(AUX_LTD, AUX_GFE), qat=True,
+        # Table 6 of the paper: fine data only, no ImageNet pre-training (PAPER.md).
+        variants={"fast_scnn": Published((1024, 2048), 68.62,
+                                         "Fast-SCNN paper, Table 6 (from scratch)")}),
+    "ffnet": Family(
+        build=_ffnet, test_variant="ffnet46NS_CCC_mobile",
+        variants={name: Published(spec.input_size, spec.val_miou, "FFNet paper / official README"
+                                  + (f" ({spec.miou_note})" if spec.miou_note else ""))
+                  for name, spec in FFNET_VARIANTS.items()}),
+}
+MODEL_NAMES = tuple(name for family in FAMILIES.values() for name in family.variants)
+
+
+def family_of(name: str) -> Family:
+    """The Family that builds model `name`; ValueError naming the known models otherwise."""
+    for family in FAMILIES.values():
+        if name in family.variants:
+            return family
+    raise ValueError(f"unknown model '{name}': expected {names_help()}")
+
+
+def names_help() -> str:
+    """The model names by family, for --help and error messages."""
+    return "; ".join(f"{key}: {', '.join(family.variants)}" if list(family.variants) != [key]
+                     else key for key, family in FAMILIES.items())
+
+
+def build_model(name: str = "fast_scnn", num_classes: int = 19, aux: bool = False,
                 dropout: float = 0.1, input_shape=(None, None, 3)) -> keras.Model:
-    """Build `name` (one of MODEL_NAMES); `dropout` applies to Fast-SCNN only."""
-    if name == FAST_SCNN:
-        return build_fast_scnn(num_classes=num_classes, aux=aux, dropout=dropout,
-                               input_shape=input_shape)
-    if name in FFNET_VARIANTS:
-        model = build_ffnet(name, num_classes=num_classes, input_shape=input_shape)
-        return keras.Model(model.input, {LOGITS: model.output}, name=name) if aux else model
-    raise ValueError(f"unknown model '{name}': expected fast_scnn or an FFNet variant "
-                     f"({', '.join(FFNET_VARIANTS)})")
+    """Build model `name` (one of MODEL_NAMES) as `contract.py` describes it; `dropout` applies
+    to the families that have one (Fast-SCNN)."""
+    model = family_of(name).build(name, num_classes=num_classes, input_shape=input_shape,
+                                  dropout=dropout, aux=aux)
+    if aux and not isinstance(model.output, dict):  # a family without auxiliary heads
+        model = keras.Model(model.input, {LOGITS: model.output}, name=name)
+    return model

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import keras
 
+from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.layers import AdaptiveAveragePooling2D, BatchNorm, Normalize, ResizeLike
 
-# Output keys of the training model (aux=True) and names of the module outputs.
-LOGITS = "logits"
+# Output keys of the training model (aux=True) besides LOGITS, and names of the module outputs.
 AUX_LTD = "aux_ltd"  # auxiliary logits from the Learning to Downsample output
 AUX_GFE = "aux_gfe"  # auxiliary logits from the Global Feature Extractor output
 MODULES = ("learning_to_downsample", "global_feature_extractor", "feature_fusion", "classifier")

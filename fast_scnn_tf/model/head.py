@@ -6,10 +6,10 @@ predictions calls it: `build_head` (the Keras model that export, predict and the
 use), `head_at_size` (evaluation, where the label is larger than a reduced-scale input) and the
 tf_keras QAT head (`export/qat.py`, through a Lambda: tfmot cannot hold Keras 3 layers).
 
-Every model of `models.py` ends in a `ResizeLike` layer named `logits` (bilinear to the input's
-size); the head starts from that layer's input (`low_res_logits`: 1/8 of the input for Fast-SCNN,
-1/4 or 1/8 for FFNet) and does the resize itself, so a prediction at another size (the label's) is
-one bilinear resize, not two.
+Every model of `families.py` ends in a `ResizeLike` layer named `logits` (bilinear to the
+input's size; `contract.py`); the head starts from that layer's input (`low_res_logits`: 1/8 of
+the input for Fast-SCNN, 1/4 or 1/8 for FFNet) and does the resize itself, so a prediction at
+another size (the label's) is one bilinear resize, not two.
 
 The cls head (resize of C channels to full size, then ARG_MAX) costs ~20 ms + ~25 ms of the
 ~155 ms float TFLite frame at 1024x2048 on 2 threads. Two exact reformulations were measured and
@@ -28,7 +28,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.model.fast_scnn import LOGITS as MODEL_LOGITS
+from fast_scnn_tf.model.contract import LOGITS as MODEL_LOGITS
 
 CLS, PROB = "cls", "prob"
 MODES = (CLS, PROB)
@@ -109,7 +109,7 @@ def build_head(model: keras.Model, mode: str, input_size: tuple[int, int] | None
     (`head_outputs`) at the input's size.
 
     Args:
-        model: an aux-free model of `models.py` (`checkpoint.load_run(...).model`, `build_model`).
+        model: an aux-free model of `families.py` (`checkpoint.load_run(...).model`, `build_model`).
         mode: "cls" -> uint8 label map [B, H, W]; "prob" -> {"probabilities": float32 softmax
             [B, H, W, C], "labels": uint8 [B, H, W]}.
         input_size: (height, width) for a fixed-size graph (TFLite); None keeps it dynamic.

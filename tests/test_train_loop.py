@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 
 import keras
 import numpy as np
@@ -18,7 +19,9 @@ from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
-from fast_scnn_tf.training import (NonFiniteLossError, check_resume, init_from_checkpoint,
+from fast_scnn_tf.training import loop as loop_module
+from fast_scnn_tf.training import (NonFiniteLossError, TrainingInterrupted, check_resume,
+                                   init_from_checkpoint,
                                    train)
 from fast_scnn_tf.training.data_checks import with_dataset_classes
 from fast_scnn_tf.training.resume import resume
@@ -181,6 +184,27 @@ def test_a_step_that_overflows_the_weights_is_never_saved_as_good(data_dir, tmp_
     with pytest.raises(NonFiniteLossError, match=r"at step 0 .*last good checkpoint is none"):
         train(config, str(tmp_path), progress=False)
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) is None
+
+
+def test_sigterm_during_validation_stops_before_the_rest_of_it(data_dir, tmp_path, monkeypatch):
+    # A scheduler's grace period is short: the signal must not wait for the whole validation.
+    frames = []
+    real_evaluate = loop_module.evaluate
+
+    def evaluate(model, dataset, classes, **kwargs):
+        def on_prediction(name, image, prediction):
+            frames.append(name)
+            if len(frames) == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return real_evaluate(model, dataset, classes,
+                             **dict(kwargs, on_prediction=on_prediction))
+
+    monkeypatch.setattr(loop_module, "evaluate", evaluate)
+    with pytest.raises(TrainingInterrupted, match="at step 3"):
+        train(_config(data_dir, eval_every_epochs=1), str(tmp_path), progress=False)
+    assert len(frames) == 1  # of the 2 val frames
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-3")
+    assert tf.train.latest_checkpoint(str(tmp_path / "best")) is None  # half a validation
 
 
 @pytest.mark.slow

@@ -63,7 +63,8 @@ def export_predict_step(predict: Callable[[np.ndarray], np.ndarray], num_classes
 
 def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
              progress: bool = True, max_frames: int = 0,
-             on_prediction: PredictionCallback | None = None) -> dict:
+             on_prediction: PredictionCallback | None = None,
+             should_stop: Callable[[], bool] | None = None) -> dict | None:
     """Score `model` on `dataset` over the class table `classes`; returns `compute_metrics(...)`
     plus `num_frames` and `confusion`.
 
@@ -71,7 +72,8 @@ def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
     predict function of an export (`export_predict_step`). `dataset` yields batches (image,
     label) or (image, label, name) as `fast_scnn_tf.data.build_dataset(..., training=False)`
     makes them. `max_frames` > 0 stops early (for quick checks); `on_prediction` is called for
-    every frame (to save predictions).
+    every frame (to save predictions); `should_stop`, checked after every batch, abandons the
+    evaluation (the result is then None: a part of the frames is not a score).
     """
     num_classes = classes.num_classes
     step = (make_predict_step(model, num_classes) if isinstance(model, keras.Model)
@@ -99,6 +101,9 @@ def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
             bar.update(batches)
         if max_frames and frames >= max_frames:
             break
+        if should_stop is not None and should_stop():
+            log.info("evaluation stopped after %d frames", frames)
+            return None
     log.info("evaluated %d frames", frames)
     result = compute_metrics(confusion, classes)
     result["num_frames"] = frames

@@ -157,7 +157,7 @@ class Loop:
                 if self.validate and (done == self.total or (
                         epoch_end and tc.eval_every_epochs > 0
                         and (done // self.steps_per_epoch) % tc.eval_every_epochs == 0)):
-                    val = self._validate(done)
+                    val = self._validate(done, lambda: stop.signum is not None)
                 if stop.signum is not None:
                     self._save(done)
                     writer.flush()
@@ -189,8 +189,9 @@ class Loop:
             self._saved_step = done
             log.debug("saved %s", path)
 
-    def _validate(self, done: int) -> dict:
-        """Val mIoU with the inference model; keeps `best/` and logs to TensorBoard + jsonl."""
+    def _validate(self, done: int, should_stop) -> dict | None:
+        """Val mIoU with the inference model; keeps `best/` and logs to TensorBoard + jsonl.
+        None, with nothing recorded, when `should_stop` (a stop signal) ends it early."""
         cfg = self.config
         dataset = build_dataset(cfg.data, "val", training=False, batch_size=1,
                                 scale=cfg.data.input_scale, seed=cfg.train.seed)
@@ -203,7 +204,11 @@ class Loop:
                                               classes.colorize(prediction)], axis=1))
 
         metrics = evaluate(inference_model(self.model), dataset, classes,
-                           progress=self.progress, on_prediction=keep_some)
+                           progress=self.progress, on_prediction=keep_some,
+                           should_stop=should_stop)
+        if metrics is None:
+            log.warning("validation at step %d stopped by the signal; not recorded", done)
+            return None
         miou = metrics["miou"] if metrics["miou"] is not None else 0.0
         epoch = done / self.steps_per_epoch
         log.info("step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f, mean class accuracy "

@@ -19,6 +19,7 @@ from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
+from fast_scnn_tf.model import build_model
 from fast_scnn_tf.training import loop as loop_module
 from fast_scnn_tf.training import (NonFiniteLossError, TrainingInterrupted, check_resume,
                                    init_from_checkpoint,
@@ -235,6 +236,39 @@ def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_pa
     for v in model.variables:
         if v.path in restored:
             np.testing.assert_array_equal(v.numpy(), source_values[v.path])
+
+
+def test_init_checkpoint_of_another_model_family_is_refused_naming_both(tmp_path):
+    # Fast-SCNN from an FFNet run matched 0 variables and trained from scratch with exit 0.
+    source_dir = str(tmp_path / "ffnet")
+    config = Config()
+    config.model = dataclasses.replace(config.model, name="ffnet40S_dBBB_mobile")
+    source = build_model(config.model.name, num_classes=19)
+    config.save(source_dir)
+    tf.train.CheckpointManager(make_checkpoint(source), os.path.join(source_dir, "checkpoints"),
+                               1).save()
+    model = build_fast_scnn(num_classes=19, aux=True)
+    before = [v.numpy() for v in model.variables]
+    with pytest.raises(ValueError, match=r"ffnet40S_dBBB_mobile.*fast_scnn"):
+        init_from_checkpoint(model, source_dir)
+    for value, variable in zip(before, model.variables):
+        np.testing.assert_array_equal(value, variable.numpy())  # nothing half-copied
+
+
+def test_partial_checkpoint_folders_of_a_killed_save_are_removed_on_the_next_start(
+        finished_run, tmp_path, caplog):
+    # A kill or a full disk during a save leaves ckpt-N_temp/ (3-7 MB each) behind.
+    config, model_dir, _ = finished_run
+    model_dir = _copy_run(model_dir, tmp_path)
+    partial = os.path.join(model_dir, "checkpoints", "ckpt-9_temp")
+    os.makedirs(partial)
+    with open(os.path.join(partial, "part-00000-of-00001.data-00000-of-00001"), "wb") as f:
+        f.write(b"\0" * 1000)
+    with caplog.at_level(logging.INFO):
+        summary = train(config, model_dir, progress=False)
+    assert summary["steps_run"] == 0
+    assert not os.path.exists(partial)
+    assert any("ckpt-9_temp" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("recorded", [True, False])

@@ -88,14 +88,20 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
     """
     source = load_run(path, which="best", aux=True)
     source_vars = {v.path: v for v in source.model.variables}
-    restored, not_restored = [], []
-    for variable in model.variables:
-        match = source_vars.get(variable.path)
-        if match is not None and tuple(match.shape) == tuple(variable.shape):
+    pairs = [(variable, source_vars.get(variable.path)) for variable in model.variables]
+    pairs = [(v, m if m is not None and tuple(m.shape) == tuple(v.shape) else None)
+             for v, m in pairs]
+    restored = [v.path for v, m in pairs if m is not None]
+    not_restored = [v.path for v, m in pairs if m is None]
+    # Another class count leaves out a few head variables; another model family nearly all.
+    if len(restored) < len(pairs) / 2:
+        raise ValueError(
+            f"--init-checkpoint {path}: its model ({source.config.model.name}) shares only "
+            f"{len(restored)} of {len(pairs)} variables with this run's ({model.name}); expected "
+            "a run of the same model (other class counts are fine)")
+    for variable, match in pairs:
+        if match is not None:
             variable.assign(match)
-            restored.append(variable.path)
-        else:
-            not_restored.append(variable.path)
     log.info("init checkpoint %s: restored %d of %d variables", source.checkpoint, len(restored),
              len(model.variables))
     if not_restored:

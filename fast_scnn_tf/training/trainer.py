@@ -17,8 +17,10 @@ stay in our hands:
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
+import shutil
 import tempfile
 
 import keras
@@ -138,6 +140,7 @@ def _run_folders(model_dir: str, chief: bool):
     folder. Every worker restores from the run folder, which must be shared."""
     if chief:
         with locked_run_folder(model_dir):
+            _remove_partial_checkpoints(model_dir)
             yield model_dir
     else:
         with tempfile.TemporaryDirectory(prefix="fast_scnn_worker_") as scratch:
@@ -178,3 +181,13 @@ def _check_data(config: Config, strategy: tf.distribute.Strategy):
              tc.learning_rate, config.data.input_scale,
              tc.mixed_precision, tc.xla)
     return class_weights, steps_per_epoch, total, val_frames > 0
+
+
+def _remove_partial_checkpoints(model_dir: str) -> None:
+    """Delete the `ckpt-N_temp/` folders a save leaves when it is killed or the disk fills (3-7 MB
+    each). Called under the run folder's lock, so no save of another process is in flight."""
+    for folder in (LATEST_DIR, BEST_DIR):
+        for partial in glob.glob(os.path.join(model_dir, folder, "*_temp")):
+            if os.path.isdir(partial):
+                shutil.rmtree(partial)
+                log.info("removed %s, left by an interrupted checkpoint save", partial)

@@ -6,7 +6,7 @@ DEMO_DIR ?= demo
 # pytest options, e.g. `make test PYTEST_ARGS="-m 'not slow'"`
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-torch test test-fast demo clean
+.PHONY: setup setup-torch setup-web test test-fast demo web clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,19 @@ $(VENV)/.torch-installed: $(VENV)/.installed requirements-torch.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-torch.txt
 	touch $@
 
-test: setup setup-torch
+# The page in web/ and its browser test: LiteRT.js from the pinned npm packages, and Chromium
+# (Debian's package; installed as root, only when it is missing).
+setup-web: web/node_modules/.package-lock.json /usr/bin/chromium
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@echo "==> installing the page's pinned npm packages into web/node_modules"
+	cd web && npm ci --no-audit --no-fund
+
+/usr/bin/chromium:
+	@echo "==> installing Chromium (Debian's package) for the browser test"
+	apt-get update && apt-get install -y chromium
+
+test: setup setup-torch setup-web
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest tests $(PYTEST_ARGS)
 
 # The development loop: everything except the tests marked slow (end-to-end runs, conversions).
@@ -59,6 +71,21 @@ demo: setup
 	@echo "  export/fast_scnn/1 SavedModel for TF Serving"
 	@echo "  export/*.tflite    float32 and int8 TFLite models"
 	@echo "  predictions/       *_overlay.png and *_labels.png for the val frames"
+
+# Segment in the browser: the shipped CamVid model exported into web/models/ (float32; int8 too
+# when data/CamVid is there to calibrate it), the folder served on localhost.
+WEB_PORT ?= 8000
+WEB_MODEL := web/models/fast_scnn_cls_float32_360x480.tflite
+WEB_MODEL_INT8 := web/models/fast_scnn_cls_int8_360x480.tflite
+web: setup web/node_modules/.package-lock.json $(WEB_MODEL) $(if $(wildcard data/CamVid/train),$(WEB_MODEL_INT8))
+	$(PY) web/serve.py --port $(WEB_PORT)
+
+$(WEB_MODEL): | setup
+	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize none --output web/models
+
+$(WEB_MODEL_INT8): | setup
+	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize int8 \
+		--calibration-data data/CamVid --output web/models
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache

@@ -63,7 +63,9 @@ function guarded(action) {
   return async (...args) => {
     try {
       clearError();
+      document.body.dataset.state = 'busy';
       await action(...args);
+      if (document.body.dataset.state === 'busy') document.body.dataset.state = 'ready';
     } catch (error) {
       showError(error);
     }
@@ -99,11 +101,12 @@ async function startRuntime(backend) {
       throw new Error('WebGPU was asked for, but this browser gives no WebGPU device: '
                       + 'choose the Wasm CPU backend.');
     }
-    return {accelerator: 'wasm', label: 'Wasm CPU'};
+    return {accelerator: 'wasm', label: 'Wasm CPU', threads: 1};
   }
-  if (wantGpu) return {accelerator: 'webgpu', label: 'WebGPU'};
+  if (wantGpu) return {accelerator: 'webgpu', label: 'WebGPU', threads: null};
   const threads = options.threads ? getGlobalLiteRt().liteRtWasm.getThreadCount() : 1;
-  return {accelerator: 'wasm', label: `Wasm CPU (XNNPACK, ${threads} thread${threads > 1 ? 's' : ''})`};
+  return {accelerator: 'wasm', threads,
+          label: `Wasm CPU (XNNPACK, ${threads} thread${threads > 1 ? 's' : ''})`};
 }
 
 async function fetchBytes(url) {
@@ -462,7 +465,7 @@ window.fastScnn = {
     for (let i = 0; i < count; i++) times.push((await segmentPixels(rgba, width, height)).timing);
     return times;
   },
-  backend: () => state.runtime?.accelerator,
+  runtime: () => state.runtime && {...state.runtime},
 };
 
 async function main() {

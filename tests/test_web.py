@@ -1,0 +1,204 @@
+"""The page in web/, in a real browser (headless Chromium driven by Playwright).
+
+A photo given to the page's file picker comes back as the label map predict.py writes for the
+same .tflite and image, float32 and int8; the page's two resizes are OpenCV's to the bit; a broken
+model or a file that is no image is a message on the page. The models are small exports
+(64x96) of `trained_model`, made here: the shipped CamVid model is for `make web` and
+web/measure.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from fast_scnn_tf.config import Config
+from fast_scnn_tf.synthetic import render_scene
+
+WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+MODEL_SIZE = (64, 96)
+# Which page files a served test folder links to (its models/ folder holds the test's exports).
+PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
+
+pytestmark = pytest.mark.slow
+
+
+def _load_headless():
+    sys.path.insert(0, WEB)  # headless.py imports serve.py beside it
+    try:
+        spec = importlib.util.spec_from_file_location("web_headless", os.path.join(WEB, "headless.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(WEB)
+
+
+headless = _load_headless()
+
+
+@pytest.fixture(scope="module")
+def site_root(tmp_path_factory):
+    """A folder laid out as web/ is: the page's files linked, its models/ for the test's exports.
+    The test fails, not skips, when the browser or the npm packages are missing: `make test`
+    installs them."""
+    why = headless.missing()
+    if why:
+        pytest.fail(why)
+    root = tmp_path_factory.mktemp("site")
+    for name in PAGE_FILES:
+        os.symlink(os.path.join(WEB, name), root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def url(site_root):
+    """The base URL of `site_root`, served on localhost as serve.py serves web/."""
+    with headless.served(str(site_root)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def exports(site_root, trained_model, scene_frames, calibration_frames):
+    """float32 and int8 cls exports of the trained test model at 64x96, with their metadata JSON,
+    in the served models/ folder: {"float32": path, "int8": path}."""
+    from fast_scnn_tf.export.exporter import export_tflite
+    paths = {}
+    for quantize in ("none", "int8"):
+        report = export_tflite(trained_model, Config(), str(site_root / "models"), "cls", quantize,
+                               MODEL_SIZE, scene_frames[:2], calibration=lambda: calibration_frames)
+        paths["float32" if quantize == "none" else quantize] = report["path"]
+    return paths
+
+
+@pytest.fixture(scope="module")
+def context(url):
+    with headless.browser() as browser_context:
+        yield browser_context
+
+
+@pytest.fixture
+def page(context):
+    page = context.new_page()
+    yield page
+    page.close()
+
+
+def _open(page, url, model_path=None) -> str:
+    query = f"?backend=wasm&model=models/{os.path.basename(model_path)}" if model_path else "?backend=wasm"
+    page.goto(url + query)
+    return headless.wait_until_settled(page)
+
+
+def _street_frame(tmp_path, size, seed) -> str:
+    """A synthetic street scene written as PNG (the format a user's photo comes in)."""
+    image, _ = render_scene(size, np.random.default_rng(seed))
+    path = str(tmp_path / f"street_{size[0]}x{size[1]}.png")
+    cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8"])
+def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, variant):
+    """The same .tflite and PNG through the page and through predict.py's predictor: a frame at
+    the model's size and one that both resize (to 64x96 and back)."""
+    from fast_scnn_tf.data.images import read_image
+    from fast_scnn_tf.predictor import load_predictor
+    paths = exports
+    assert _open(page, url, paths[variant]) == "ready", page.inner_text("#error")
+    assert page.inner_text("#model-info").startswith(os.path.basename(paths[variant]))
+    assert page.get_attribute("#model-info", "data-backend") == "wasm"
+    predict, _, _ = load_predictor(paths[variant])
+    for size, seed in ((MODEL_SIZE, 11), ((101, 157), 12)):
+        photo = _street_frame(tmp_path, size, seed)
+        result = headless.segment_photo(page, photo)
+        browser_labels = np.array(result["labels"], np.uint8).reshape(result["height"],
+                                                                      result["width"])
+        python_labels = predict(read_image(photo))
+        assert browser_labels.shape == python_labels.shape == size
+        assert len(np.unique(python_labels)) >= 3  # a street, not a blank frame
+        agreement = float((browser_labels == python_labels).mean())
+        print(f"{variant} {size[0]}x{size[1]}: browser and Python TFLite agree on "
+              f"{100 * agreement:.3f}% of pixels")
+        assert agreement >= 0.999
+        assert float(page.get_attribute("#timing", "data-model-ms")) > 0
+
+
+def test_model_from_the_file_picker_with_its_metadata(url, exports, page, tmp_path):
+    """A model chosen with the picker (the .tflite and its .json) replaces the loaded one; the
+    legend shows the metadata's class names."""
+    paths = exports
+    assert _open(page, url, paths["float32"]) == "ready"
+    page.set_input_files("#model-file", [paths["int8"], paths["int8"][:-len(".tflite")] + ".json"])
+    page.wait_for_function(
+        f"document.getElementById('model-info').textContent.startsWith("
+        f"'{os.path.basename(paths['int8'])}')", timeout=60_000)
+    assert "road" in page.inner_text("#legend")  # Cityscapes' class names, from the JSON
+    result = headless.segment_photo(page, _street_frame(tmp_path, MODEL_SIZE, 13))
+    assert (result["height"], result["width"]) == MODEL_SIZE
+
+
+def test_resizes_are_opencvs_to_the_bit(url, page):
+    """The page's INTER_LINEAR (photo -> model) and INTER_NEAREST (labels -> photo) against
+    cv2.resize, shrinking and enlarging, on random pixels."""
+    _open(page, url)  # no model needed: segment.js alone
+    rng = np.random.default_rng(0)
+    for (h, w), (dh, dw) in (((101, 157), (64, 96)), ((37, 29), (64, 96)), ((360, 480), (180, 240)),
+                             ((480, 640), (360, 480))):
+        image = rng.integers(0, 256, (h, w, 3), np.uint8)
+        rgba = np.concatenate([image, np.full((h, w, 1), 255, np.uint8)], axis=-1)
+        labels = rng.integers(0, 19, (dh, dw), np.uint8)
+        resized, back = page.evaluate(
+            """async ([rgba, w, h, dw, dh, labels]) => {
+                const s = await import('./js/segment.js');
+                const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+                const text = (array) => btoa(Array.from(array, (b) => String.fromCharCode(b)).join(''));
+                const rgb = s.resizeBilinearRgb(new Uint8ClampedArray(bytes(rgba).buffer), w, h, dw, dh);
+                return [text(rgb), text(s.resizeNearest(bytes(labels), dw, dh, w, h))];
+            }""", [_b64(rgba), w, h, dw, dh, _b64(labels)])
+        resized, back = (np.frombuffer(base64.b64decode(x), np.uint8) for x in (resized, back))
+        expected = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_array_equal(resized.reshape(dh, dw, 3), expected)
+        expected_back = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        np.testing.assert_array_equal(back.reshape(h, w), expected_back)
+
+
+def _b64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
+
+
+@pytest.mark.parametrize("damage", ["not_tflite", "truncated"])
+def test_a_broken_model_is_an_error_on_the_page(url, exports, page, damage):
+    paths = exports
+    with open(paths["float32"], "rb") as f:
+        content = f.read()
+    content = b"\x00" * 64 + content[64:] if damage == "not_tflite" else content[:len(content) // 3]
+    _open(page, url, paths["float32"])
+    page.set_input_files("#model-file", {"name": f"{damage}.tflite",
+                                         "mimeType": "application/octet-stream", "buffer": content})
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    message = page.inner_text("#error")
+    assert f"{damage}.tflite" in message, message
+    assert page.evaluate("document.body.dataset.state") == "error"
+
+
+def test_a_file_that_is_no_image_is_an_error_on_the_page(url, exports, page):
+    paths = exports
+    assert _open(page, url, paths["float32"]) == "ready"
+    page.set_input_files("#photo-file", {"name": "notes.png", "mimeType": "image/png",
+                                         "buffer": b"these are notes, not pixels\n" * 10})
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "notes.png" in page.inner_text("#error")
+    assert "not an image" in page.inner_text("#error")
+
+
+def test_a_missing_model_is_an_error_on_the_page(url, page):
+    page.goto(url + "?backend=wasm&model=models/absent.tflite")
+    assert headless.wait_until_settled(page) == "error"
+    assert "absent.tflite" in page.inner_text("#error") and "404" in page.inner_text("#error")

@@ -29,7 +29,7 @@ import os
 import sys
 
 from fast_scnn_tf import cli
-from fast_scnn_tf.config import DATASETS
+from fast_scnn_tf.config import DATASETS, SOURCES
 
 SCALES = (1.0, 0.5, 0.25)
 
@@ -51,7 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="what --data-dir holds; default: the dataset the model was trained "
                              "on (its classes must match the model's)")
     parser.add_argument("--data-dir", help="dataset root; default: data_dir of the saved config")
-    parser.add_argument("--source", choices=("folder", "tfds"),
+    parser.add_argument("--source", choices=SOURCES,
                         help="dataset source; default: source of the saved config")
     parser.add_argument("--split", choices=("train", "val", "test"), default="val",
                         help="split to evaluate (Cityscapes test has no public "

@@ -17,6 +17,7 @@ import os
 import sys
 
 from fast_scnn_tf import cli
+from fast_scnn_tf.data.datasets import describe as describe_datasets
 
 MODES_HELP = ("cls: the label map only (uint8 train ids [B, H, W], argmax of the upsampled logits; "
               "the paper's 'Fast-SCNN cls'). prob: softmax probabilities float32 [B, H, W, C] plus "
@@ -54,7 +55,8 @@ def parse_args(argv=None):
                         "size the model was trained to see (config.json's model.input_size, "
                         "e.g. 360 480 for CamVid), 1024 2048 for runs that did not record it")
     parser.add_argument("--calibration-data", default=None,
-                        help="Cityscapes-layout dataset root: train frames calibrate int8 and "
+                        help="a root of the dataset the model was trained on, in its layout "
+                        f"({describe_datasets()}): train frames calibrate int8 and "
                         "fine-tune QAT, val frames validate. 'synthetic' = random smooth frames "
                         "(for tests only). Without it, validation uses synthetic frames and int8 "
                         "/ QAT refuse to run")
@@ -117,8 +119,8 @@ def parse_args(argv=None):
         parser.error(f"--version must be a positive integer, got {args.version}")
     needs_data = args.qat_steps > 0 or (args.tflite and "int8" in args.quantize)
     if needs_data and not args.calibration_data:
-        parser.error("int8 quantisation and QAT need --calibration-data DIR (a Cityscapes-layout "
-                     "dataset root), or --calibration-data synthetic for a test export")
+        parser.error("int8 quantisation and QAT need --calibration-data DIR (a root of the "
+                     "run's dataset), or --calibration-data synthetic for a test export")
     if args.calibration_data not in (None, "synthetic") and not os.path.isdir(
             args.calibration_data):
         parser.error(f"--calibration-data '{args.calibration_data}' is not a directory")

@@ -26,7 +26,9 @@ from fast_scnn_tf import cli  # noqa: E402
 cli.import_tensorflow(verbose="--verbose" in sys.argv[1:])
 
 from fast_scnn_tf.config import (  # noqa: E402
-    CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, OPTIMIZERS, STRATEGIES, Config, ConfigError)
+    CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, OPTIMIZERS, SOURCES, STRATEGIES, Config, ConfigError,
+    DataConfig)
+from fast_scnn_tf.data.datasets import describe as describe_datasets  # noqa: E402
 from fast_scnn_tf.model.families import MODEL_NAMES, names_help  # noqa: E402
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402
 
@@ -76,10 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the network, by family: {names_help()}; saved with the run "
                         f"[{d.model.name}]")
     p.add_argument("--dataset", choices=DATASETS,
-                   help="what --data-dir holds: cityscapes (official layout), camvid (SegNet "
-                        "layout: train/ trainannot/ ...) or folder (images/<split>/, "
-                        "labels/<split>/, classes.json); the class count follows it "
-                        f"[{d.data.dataset}]")
+                   help=f"what --data-dir holds: {describe_datasets()}; the class count "
+                        f"follows it [{d.data.dataset}]")
     p.add_argument("--data-dir", help="dataset root (for --data-source tfds: the manual dir "
                    "with the Cityscapes zips); a new Cityscapes run defaults to "
                    f"{cli.DEFAULT_DATA_DIR}, a resumed run keeps its own")
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the split to train on: train, or camvid's trainval (train + val, the "
                         "CGNet/DABNet protocol: val is then no held-out score, fix the epochs "
                         f"in advance) [{d.data.train_split}]")
-    p.add_argument("--data-source", choices=("folder", "tfds"),
+    p.add_argument("--data-source", choices=SOURCES,
                    help=f"where frames come from [{d.data.source}]")
     p.add_argument("--preset", choices=sorted(PRESETS),
                    help="recipe: paper (§4.1: lr 0.045, batch 12, 1000 epochs, 1024x2048), "
@@ -188,7 +188,7 @@ def main(argv=None) -> int:
     if args.stop_at_step < 0:
         parser.error("--stop-at-step must be >= 0")
     new_run = not os.path.isfile(os.path.join(args.model_dir, CONFIG_FILE))
-    if new_run and args.data_dir is None and args.dataset in (None, "cityscapes"):
+    if new_run and args.data_dir is None and args.dataset in (None, DataConfig().dataset):
         if not os.path.isdir(cli.DEFAULT_DATA_DIR):  # the README's place for Cityscapes
             parser.error(f"no dataset at '{cli.DEFAULT_DATA_DIR}' (the default --data-dir): "
                          + cli.MISSING_DATA_HINT)

@@ -15,12 +15,13 @@ import re
 import sys
 import tempfile
 
+from fast_scnn_tf.data import datasets
+
 DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where the README puts Cityscapes
 DEFAULT_RUN_DIR = os.path.join("runs", "fast_scnn")  # train.py writes it; the others read it
 DEFAULT_EXPORT_DIR = "exports"
-MISSING_DATA_HINT = (
-    "put Cityscapes there (leftImg8bit/ and gtFine/ from https://www.cityscapes-dataset.com), or "
-    "pass --data-dir DIR (with --dataset camvid or --dataset folder for other datasets)")
+MISSING_DATA_HINT = ("put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for another "
+                     "dataset); what DIR holds for each NAME: " + datasets.describe())
 
 
 _verbose = False  # set by import_tensorflow: --verbose shows the native libraries' lines too

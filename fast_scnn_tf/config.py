@@ -11,10 +11,11 @@ import json
 import os
 from typing import Any
 
+from fast_scnn_tf.data import datasets
 from fast_scnn_tf.files import write_json
 
 CONFIG_FILE = "config.json"
-DATASETS = ("cityscapes", "camvid", "folder")  # DataConfig.dataset (fast_scnn_tf.data.datasets)
+DATASETS = tuple(datasets.DATASETS)  # DataConfig.dataset: the table of fast_scnn_tf.data.datasets
 SOURCES = ("folder", "tfds")  # DataConfig.source
 # TrainConfig.class_weighting: the constant c of 1 / ln(c + class share) per scheme
 CLASS_WEIGHTINGS = {"none": None, "enet": 1.02, "erfnet": 1.10}
@@ -81,7 +82,7 @@ class ModelConfig:
 
 @dataclasses.dataclass
 class DataConfig:
-    dataset: str = "cityscapes"  # cityscapes | camvid | folder (see fast_scnn_tf.data.datasets)
+    dataset: str = "cityscapes"  # a name of DATASETS (fast_scnn_tf.data.datasets)
     source: str = "folder"  # "folder" (files on disk) or "tfds" (cityscapes/semantic_segmentation)
     data_dir: str = ""  # dataset root (folder) or the tfds manual_dir holding the zips (tfds)
     # The split training reads: train, or CamVid's trainval (train + val, the protocol of CGNet,

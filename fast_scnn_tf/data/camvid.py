@@ -16,7 +16,7 @@ import glob
 import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable
-from fast_scnn_tf.data.datasets import Dataset, value_table
+from fast_scnn_tf.data.dataset import Dataset, value_table
 
 CLASSES = ClassTable(
     names=("sky", "building", "pole", "road", "sidewalk", "tree", "sign", "fence", "car",

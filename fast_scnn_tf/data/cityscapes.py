@@ -5,7 +5,12 @@ train ids, every other id is ignored, and any value above 33 is an error."""
 from __future__ import annotations
 
 from fast_scnn_tf.data import labels, layout
-from fast_scnn_tf.data.datasets import Dataset, value_table
+from fast_scnn_tf.data.dataset import Dataset, value_table
+
+# The tensorflow-datasets builders holding Cityscapes (`--data-source tfds`, data/tfds_source.py):
+# the fine annotations, and train_extra with coarse ones (gtCoarse.zip + leftImg8bit_trainextra.zip).
+TFDS_NAME = "cityscapes/semantic_segmentation"
+TFDS_COARSE_NAME = "cityscapes/semantic_segmentation_extra"
 
 
 def dataset(use_coarse: bool = False) -> Dataset:

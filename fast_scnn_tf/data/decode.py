@@ -14,7 +14,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.data.datasets import LABEL_TABLE_SIZE
+from fast_scnn_tf.data.dataset import LABEL_TABLE_SIZE
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with

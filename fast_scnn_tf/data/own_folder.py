@@ -20,7 +20,7 @@ import json
 import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable, default_colors
-from fast_scnn_tf.data.datasets import LABEL_TABLE_SIZE, Dataset, value_table
+from fast_scnn_tf.data.dataset import LABEL_TABLE_SIZE, Dataset, value_table
 
 CLASSES_FILE = "classes.json"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")

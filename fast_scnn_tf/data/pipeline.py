@@ -17,9 +17,9 @@ import random
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.config import DataConfig
+from fast_scnn_tf.config import SOURCES, DataConfig
 from fast_scnn_tf.data import augment, decode
-from fast_scnn_tf.data.datasets import dataset_for
+from fast_scnn_tf.data.datasets import dataset_for, tfds_datasets
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -35,11 +35,12 @@ def num_frames(cfg: DataConfig, split: str) -> int:
 
 
 def _check_source(cfg: DataConfig) -> None:
-    if cfg.source not in ("folder", "tfds"):
-        raise ValueError(f"unknown DataConfig.source '{cfg.source}': expected 'folder' or 'tfds'")
-    if cfg.source == "tfds" and cfg.dataset != "cityscapes":
-        raise ValueError(f"the tfds source holds Cityscapes only, not '{cfg.dataset}': use "
-                         "source 'folder'")
+    if cfg.source not in SOURCES:
+        raise ValueError(f"unknown DataConfig.source '{cfg.source}': expected one of "
+                         f"{', '.join(SOURCES)}")
+    if cfg.source == "tfds" and cfg.dataset not in tfds_datasets():
+        raise ValueError(f"the tfds source holds {', '.join(tfds_datasets())} only, not "
+                         f"'{cfg.dataset}': use source 'folder'")
 
 
 def _resolve_seed(cfg: DataConfig, seed: int | None) -> int:

@@ -14,10 +14,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fast_scnn_tf.config import DataConfig
-
-FINE = "cityscapes/semantic_segmentation"
-# train_extra with coarse labels (gtCoarse.zip + leftImg8bit_trainextra.zip).
-COARSE = "cityscapes/semantic_segmentation_extra"
+from fast_scnn_tf.data.cityscapes import TFDS_COARSE_NAME as COARSE
+from fast_scnn_tf.data.cityscapes import TFDS_NAME as FINE
 _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test", "train_extra": "train_extra"}
 
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from fast_scnn_tf.data.classes import ClassTable
-from fast_scnn_tf.data.datasets import Dataset
+from fast_scnn_tf.data.dataset import Dataset
 from fast_scnn_tf.files import write_png
 
 

@@ -19,6 +19,10 @@ import sys
 from fast_scnn_tf import cli
 from fast_scnn_tf.data.datasets import describe as describe_datasets
 
+# model.head.MODES and export.tflite.QUANTIZATIONS, spelled here because those modules import
+# TensorFlow and the arguments are parsed before it (test_export_cli checks that they agree).
+MODES = ("cls", "prob")
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 MODES_HELP = ("cls: the label map only (uint8 train ids [B, H, W], argmax of the upsampled logits; "
               "the paper's 'Fast-SCNN cls'). prob: softmax probabilities float32 [B, H, W, C] plus "
               "the label map ('Fast-SCNN prob'). Both at the input's size; no auxiliary heads")
@@ -41,12 +45,12 @@ def parse_args(argv=None):
                         help="model directory written by train.py, or a checkpoint prefix")
     parser.add_argument("--which", choices=("best", "latest"), default="best",
                         help="which checkpoint of a model directory to export")
-    parser.add_argument("--mode", choices=("cls", "prob"), default="cls", help=MODES_HELP)
+    parser.add_argument("--mode", choices=MODES, default="cls", help=MODES_HELP)
     parser.add_argument("--output", default=cli.DEFAULT_EXPORT_DIR,
                         help="directory to write the export into")
     parser.add_argument("--tflite", action="store_true",
                         help="write TFLite files (fixed --input-size) instead of the SavedModel")
-    parser.add_argument("--quantize", nargs="+", choices=("none", "float16", "dynamic", "int8"),
+    parser.add_argument("--quantize", nargs="+", choices=QUANTIZATIONS,
                         help=QUANT_HELP + " (default: none; needs --tflite)")
     parser.add_argument("--input-size", nargs=2, type=int, default=None,
                         metavar=("H", "W"),

@@ -22,6 +22,12 @@ def test_help_explains_every_mode_and_flag():
         assert word in text
 
 
+def test_the_choices_are_the_heads_and_the_converters():
+    from fast_scnn_tf.export import tflite
+    from fast_scnn_tf.model import head
+    assert export.MODES == head.MODES and export.QUANTIZATIONS == tflite.QUANTIZATIONS
+
+
 def test_int8_without_calibration_data_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         export.parse_args(["--checkpoint", "x", "--output", "y", "--tflite", "--quantize", "int8"])

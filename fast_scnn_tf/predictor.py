@@ -121,13 +121,12 @@ def resize_image(image: np.ndarray, size) -> np.ndarray:
 
 
 def _at_scale(predict: Predictor, config: Config | None, native: bool) -> Predictor:
-    """`predict` on the image resized to the model's scale; labels resized back (nearest)."""
-    if native or config is None:
-        return predict
-
+    """`predict` on the image resized to the model's scale (`native`: kept at its own size, but a
+    side under 32 pixels, which no export takes, is still enlarged to 32); labels resized back
+    (nearest)."""
     def at_scale(image):
         size = image.shape[:2]
-        scaled = scaled_size(size, config)
+        scaled = scaled_size(size, None if native else config)
         if scaled == size:
             return predict(image)
         labels = predict(resize_image(image, scaled))

@@ -409,3 +409,20 @@ def test_a_damaged_tflite_file_is_named_in_one_line(tmp_path, content, capsys):
         predict.main(["--model", str(bad), str(image), "--output", str(tmp_path / "out")])
     message = str(stop.value.code)
     assert str(bad) in message and "TFLite" in message and len(message.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_an_image_under_the_models_minimum_is_enlarged_and_the_rest_goes_on(
+        tmp_path, export_root, capsys):
+    # A 20x20 image through a SavedModel (which refuses sides under 32) ended in a traceback and
+    # the folder was never finished; it is now predicted at 32x32 and its labels brought back.
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "tiny.png"), _rng_image((20, 20, 3)))
+    cv2.imwrite(str(inputs / "street.png"), _rng_image((45, 67, 3)))
+    out = tmp_path / "out"
+    code = predict.main([str(inputs), "--model", str(export_root / "fast_scnn"),
+                         "--output", str(out), "--native-size"])
+    assert code == 0, capsys.readouterr()
+    assert cv2.imread(str(out / "tiny_labels.png"), cv2.IMREAD_UNCHANGED).shape == (20, 20)
+    assert (out / "street_labels.png").exists()

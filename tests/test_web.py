@@ -78,8 +78,15 @@ def exports(site_root, trained_model, scene_frames, calibration_frames):
 
 
 @pytest.fixture(scope="module")
-def context(url):
-    with headless.browser() as browser_context:
+def playwright_driver(url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def context(playwright_driver):
+    with headless.browser(playwright=playwright_driver) as browser_context:
         yield browser_context
 
 
@@ -96,18 +103,18 @@ def _open(page, url, model_path=None) -> str:
     return headless.wait_until_settled(page)
 
 
-def _street_frame(tmp_path, size, seed) -> str:
-    """A synthetic street scene written as PNG (the format a user's photo comes in)."""
+def _street_frame(tmp_path, size, seed, ext="png") -> str:
+    """A synthetic street scene written as a PNG or JPEG file, as a user's photo comes."""
     image, _ = render_scene(size, np.random.default_rng(seed))
-    path = str(tmp_path / f"street_{size[0]}x{size[1]}.png")
+    path = str(tmp_path / f"street_{size[0]}x{size[1]}.{ext}")
     cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     return path
 
 
 @pytest.mark.parametrize("variant", ["float32", "int8"])
 def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, variant):
-    """The same .tflite and PNG through the page and through predict.py's predictor: a frame at
-    the model's size and one that both resize (to 64x96 and back)."""
+    """The same .tflite and photo through the page and through predict.py's predictor: a PNG at
+    the model's size, a PNG and a JPEG that both resize (to 64x96 and back)."""
     from fast_scnn_tf.data.images import read_image
     from fast_scnn_tf.predictor import load_predictor
     paths = exports
@@ -115,8 +122,8 @@ def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, va
     assert page.inner_text("#model-info").startswith(os.path.basename(paths[variant]))
     assert page.get_attribute("#model-info", "data-backend") == "wasm"
     predict, _, _ = load_predictor(paths[variant])
-    for size, seed in ((MODEL_SIZE, 11), ((101, 157), 12)):
-        photo = _street_frame(tmp_path, size, seed)
+    for size, seed, ext in ((MODEL_SIZE, 11, "png"), ((101, 157), 12, "png"), ((75, 120), 15, "jpg")):
+        photo = _street_frame(tmp_path, size, seed, ext)
         result = headless.segment_photo(page, photo)
         browser_labels = np.array(result["labels"], np.uint8).reshape(result["height"],
                                                                       result["width"])
@@ -124,7 +131,7 @@ def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, va
         assert browser_labels.shape == python_labels.shape == size
         assert len(np.unique(python_labels)) >= 3  # a street, not a blank frame
         agreement = float((browser_labels == python_labels).mean())
-        print(f"{variant} {size[0]}x{size[1]}: browser and Python TFLite agree on "
+        print(f"{variant} {size[0]}x{size[1]} {ext}: browser and Python TFLite agree on "
               f"{100 * agreement:.3f}% of pixels")
         assert agreement >= 0.999
         assert float(page.get_attribute("#timing", "data-model-ms")) > 0
@@ -202,3 +209,39 @@ def test_a_missing_model_is_an_error_on_the_page(url, page):
     page.goto(url + "?backend=wasm&model=models/absent.tflite")
     assert headless.wait_until_settled(page) == "error"
     assert "absent.tflite" in page.inner_text("#error") and "404" in page.inner_text("#error")
+
+
+def test_a_dropped_photo_is_segmented(url, exports, page, tmp_path):
+    """Dropping a file on the page takes the picker's path."""
+    assert _open(page, url, exports["float32"]) == "ready"
+    with open(_street_frame(tmp_path, (48, 80), 14), "rb") as f:
+        photo = base64.b64encode(f.read()).decode("ascii")
+    page.evaluate(
+        """(photo) => {
+            const bytes = Uint8Array.from(atob(photo), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
+            document.getElementById('drop-zone').dispatchEvent(
+                new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        }""", photo)
+    page.wait_for_function("fastScnn.frames === 1 || document.body.dataset.state === 'error'")
+    result = page.evaluate("fastScnn.lastResult()")
+    assert (result["height"], result["width"]) == (48, 80), page.inner_text("#error")
+
+
+def test_the_webcam_is_segmented_frame_after_frame(url, exports, playwright_driver):
+    """With Chromium's stand-in camera: frames keep coming, each segmented, and the page shows
+    the frame rate it measures."""
+    with headless.browser(headless.FAKE_WEBCAM_ARGS, playwright_driver) as webcam_context:
+        page = webcam_context.new_page()
+        assert _open(page, url, exports["int8"]) == "ready"
+        page.click("#webcam-button")
+        page.wait_for_function("fastScnn.frames >= 5 || document.body.dataset.state === 'error'",
+                               timeout=60_000)
+        assert page.evaluate("document.body.dataset.state") != "error", page.inner_text("#error")
+        assert "frames/s" in page.inner_text("#fps")
+        assert float(page.inner_text("#fps").split()[0]) > 0
+        result = page.evaluate("fastScnn.lastResult()")
+        assert result["width"] > 0 and result["height"] > 0
+        page.click("#webcam-button")  # stop
+        assert page.inner_text("#webcam-button") == "Start webcam"

@@ -46,14 +46,23 @@ def served(folder: str = serve.FOLDER):
         server.server_close()
 
 
+# Chromium's stand-in camera (a moving test pattern), allowed without asking.
+FAKE_WEBCAM_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
 @contextlib.contextmanager
-def browser():
-    """A headless Chromium context with a fresh profile; yields it (call `.new_page()`)."""
+def browser(extra_args=(), playwright=None):
+    """A headless Chromium context with a fresh profile; yields it (call `.new_page()`).
+    `playwright`: a started Playwright to launch it with (one process holds one at a time);
+    by default one of its own."""
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+    with contextlib.ExitStack() as stack:
+        profile = stack.enter_context(tempfile.TemporaryDirectory())
+        if playwright is None:
+            playwright = stack.enter_context(sync_playwright())
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + list(extra_args))
         try:
             yield context
         finally:

@@ -10,10 +10,11 @@ import {classCounts, colourise, resizeBilinearRgb, resizeNearest, rgbaToRgb} fro
 import {isTflite, withBatchOfOne} from './tflite.js';
 
 const WASM_DIR = new URL('../node_modules/@litertjs/core/wasm/', import.meta.url).href;
-// What `make web` exports from models/camvid (export.py's file names).
+// What `make web` exports from models/camvid (export.py's file names; int8 only where
+// data/CamVid is there to calibrate it).
 const SHIPPED = [
-  {url: 'models/fast_scnn_cls_int8_360x480.tflite', label: 'CamVid int8 (shipped)'},
   {url: 'models/fast_scnn_cls_float32_360x480.tflite', label: 'CamVid float32 (shipped)'},
+  {url: 'models/fast_scnn_cls_int8_360x480.tflite', label: 'CamVid int8 (shipped)'},
 ];
 // predict.py's default --max-pixels: larger photos are refused before they are segmented.
 const MAX_PIXELS = 8192 * 8192;
@@ -117,7 +118,8 @@ async function fetchBytes(url) {
     throw new Error(`could not fetch '${url}': ${describe(error)}`);
   }
   if (!response.ok) {
-    const hint = url.startsWith('models/') ? ' (run `make web`: it exports the shipped model)' : '';
+    const hint = url.startsWith('models/')
+      ? ' (`make web` exports the shipped model: float32, and int8 when data/CamVid is there)' : '';
     throw new Error(`could not fetch '${url}': HTTP ${response.status}${hint}`);
   }
   return new Uint8Array(await response.arrayBuffer());

@@ -1,0 +1,165 @@
+"""Time the page against Python on the same .tflite and photo, in one run; optionally screenshot it.
+
+For each model: the page in headless Chromium (Wasm CPU) is given the photo through its file
+picker, then segments it `--frames` more times after `--warmup` frames; Python runs the same file
+with ai_edge_litert on as many threads as the page's runtime uses. Both times are the model alone
+(input in, label map out: the page's `timing.model`, the interpreter's `invoke` with its input
+copy and output read). Also reported: how many pixels of the photo's label map the page and
+predict.py's predictor agree on.
+
+    python web/measure.py --model web/models/fast_scnn_cls_float32_360x480.tflite \\
+        --image data/CamVid/test/0001TP_008550.png --screenshot docs/web_page.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import headless  # noqa: E402  (beside this file)
+import serve  # noqa: E402
+
+PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", nargs="+", required=True,
+                        help=".tflite files written by export.py (their .json beside them); "
+                             "the first is the one screenshotted")
+    parser.add_argument("--image", required=True, help="the photo every model segments")
+    parser.add_argument("--frames", type=int, default=30, help="timed frames per model and runtime")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed frames before them")
+    parser.add_argument("--screenshot", help="write a picture of the page with the first model's "
+                                             "result here (.png, or .jpg for a smaller file)")
+    parser.add_argument("--opacity", type=float, default=0.6,
+                        help="the overlay opacity in the screenshot")
+    parser.add_argument("--json", help="also write the numbers here")
+    return parser.parse_args(argv)
+
+
+def site_with(models: list[str]) -> str:
+    """A temporary folder laid out as web/ is, its models/ holding links to `models` and their
+    JSON: the page can open any export without copying it into web/models."""
+    root = tempfile.mkdtemp(prefix="fast_scnn_web_")
+    for name in PAGE_FILES:
+        os.symlink(os.path.join(serve.FOLDER, name), os.path.join(root, name))
+    os.mkdir(os.path.join(root, "models"))
+    for model in models:
+        for path in (model, model[:-len(".tflite")] + ".json"):
+            if os.path.isfile(path):
+                os.symlink(os.path.abspath(path), os.path.join(root, "models", os.path.basename(path)))
+    return root
+
+
+def python_ms(model: str, image: np.ndarray, threads: int, warmup: int, frames: int) -> list[float]:
+    """ms per frame of ai_edge_litert on `image` resized to the model's input, as predict.py feeds it."""
+    import cv2
+    from fast_scnn_tf.export import tflite
+
+    interp = tflite.interpreter(model, num_threads=threads)
+    _, height, width, _ = interp.get_input_details()[0]["shape"]
+    frame = cv2.resize(image, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)[None]
+    times = []
+    for i in range(warmup + frames):
+        start = time.perf_counter()
+        tflite.run(interp, frame)
+        if i >= warmup:
+            times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        return names[0] if names else platform.machine()
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def chromium_version() -> str:
+    try:
+        out = subprocess.run([headless.CHROMIUM, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+        return out.strip().splitlines()[-1] if out.strip() else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    why = headless.missing()
+    if why:
+        print(why, file=sys.stderr)
+        return 1
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from fast_scnn_tf.data.images import read_image
+    from fast_scnn_tf.predictor import load_predictor
+
+    image = read_image(args.image)
+    rows = []
+    with headless.served(site_with(args.model)) as url, headless.browser() as context:
+        for n, model in enumerate(args.model):
+            page = context.new_page()
+            page.set_viewport_size({"width": 1000, "height": 700})
+            page.goto(f"{url}?backend=wasm&model=models/{os.path.basename(model)}")
+            if headless.wait_until_settled(page) != "ready":
+                print(f"{model}: the page says: {page.inner_text('#error')}", file=sys.stderr)
+                return 1
+            result = headless.segment_photo(page, args.image)
+            browser_labels = np.array(result["labels"], np.uint8).reshape(result["height"],
+                                                                          result["width"])
+            predict, _, _ = load_predictor(model)
+            agreement = float((browser_labels == predict(image)).mean())
+            runtime = page.evaluate("fastScnn.runtime()")
+            timings = page.evaluate(f"fastScnn.timeModel({args.warmup + args.frames})")
+            browser = [t["model"] for t in timings[args.warmup:]]
+            resize = [t["resize"] + t["back"] for t in timings[args.warmup:]]
+            python = python_ms(model, image, runtime["threads"], args.warmup, args.frames)
+            rows.append({"model": os.path.basename(model), "backend": runtime["label"],
+                         "threads": runtime["threads"],
+                         "browser_ms_median": statistics.median(browser),
+                         "browser_resize_ms_median": statistics.median(resize),
+                         "python_ms_median": statistics.median(python),
+                         "agreement": agreement})
+            print(f"{rows[-1]['model']}: page {rows[-1]['browser_ms_median']:.1f} ms per frame "
+                  f"({runtime['label']}; + {rows[-1]['browser_resize_ms_median']:.1f} ms of "
+                  f"resizing), Python TFLite {rows[-1]['python_ms_median']:.1f} ms "
+                  f"({runtime['threads']} threads); label maps agree on {100 * agreement:.3f}% "
+                  f"of the photo's pixels", flush=True)
+            if n == 0 and args.screenshot:
+                # The photo once more, so the time shown is a warm frame's.
+                headless.segment_photo(page, args.image)
+                page.fill("#opacity", str(args.opacity))
+                page.dispatch_event("#opacity", "input")
+                shot = {"path": args.screenshot, "full_page": True}
+                if args.screenshot.lower().endswith((".jpg", ".jpeg")):
+                    shot.update(type="jpeg", quality=80)
+                page.screenshot(**shot)
+                print(f"screenshot: {args.screenshot} ({os.path.getsize(args.screenshot) // 1024} kB)")
+            page.close()
+    environment = {"browser": chromium_version(), "cpu": cpu_name(),
+                   "cores": os.cpu_count(), "image": os.path.basename(args.image),
+                   "frames": args.frames, "warmup": args.warmup,
+                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    print(json.dumps(environment))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"environment": environment, "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -153,8 +153,10 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a file that is not a tensor pickle
-        raise ValueError(f"'{path}' is not a readable PyTorch state dict: "
-                         f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        # Not torch's message: for a text file it is ": 101"; for other bytes, advice to load
+        # with weights_only=False, which would run code from the file.
+        raise ValueError(f"'{path}' is not a readable PyTorch state dict ({type(e).__name__}): "
+                         "expected a .pth file of tensors written by torch.save") from e
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
@@ -232,6 +234,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    cli.import_tensorflow(verbose=False)  # quietly, as every tool; --help's variants load it
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -4,6 +4,8 @@ fail naming the key; the CLI writes a run folder that fast_scnn_tf.checkpoint fi
 Needs torch: pip install -r requirements-torch.txt."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -208,3 +210,31 @@ def test_weights_inside_the_model_dir_are_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "--weights" in err and "inside" in err and err.count("\n") == 1
     assert (run / "weights.pth").read_bytes() == b"not read"
+
+
+@pytest.mark.parametrize("content", [b"hello world, not torch\n", bytes(range(256)) * 12])
+def test_a_file_that_is_no_state_dict_is_one_clear_line(tmp_path, capsys, content):
+    # Torch's own messages were ": 101" (a text file) or advice to load with weights_only=False
+    # (arbitrary code execution) for random bytes.
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(content)
+    code = convert.main(["ffnet", "--variant", "ffnet40S_dBBB_mobile", "--weights",
+                         str(weights), "--model-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert str(weights) in err and "expected" in err
+    assert "weights_only" not in err and not err.endswith("101")
+
+
+@pytest.mark.slow
+def test_the_converter_hides_tensorflows_start_up_lines(tmp_path):
+    # Like every other tool: no "I0000 ... oneDNN", no "E0000 ... cuInit" before our own line.
+    weights = tmp_path / "model.pth"
+    weights.write_bytes(b"not torch")
+    run = subprocess.run([sys.executable, "-m", "fast_scnn_tf.convert", "ffnet", "--variant",
+                          "ffnet40S_dBBB_mobile", "--weights", str(weights), "--model-dir",
+                          str(tmp_path / "run")], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [line for line in run.stderr.strip().splitlines()
+                                               if line.startswith("convert: error:")], run.stderr

@@ -21,6 +21,7 @@ def _fast_scnn(name, num_classes, input_shape, dropout, aux):
 
 
 def _ffnet(name, num_classes, input_shape, dropout, aux):
+    # No dropout and no auxiliary heads: build_model wraps the training model's output.
     return build_ffnet(name, num_classes=num_classes, input_shape=input_shape)
 
 

@@ -16,7 +16,7 @@ import glob
 import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable
-from fast_scnn_tf.data.dataset import Dataset, value_table
+from fast_scnn_tf.data.dataset import Dataset, find_images, pair_with_labels, value_table
 
 CLASSES = ClassTable(
     names=("sky", "building", "pole", "road", "sidewalk", "tree", "sign", "fence", "car",
@@ -35,30 +35,16 @@ def list_images(data_dir: str, split: str) -> list[str]:
         return list_images(data_dir, "train") + list_images(data_dir, "val")
     if split not in SPLITS:
         raise ValueError(f"camvid has no split '{split}': expected one of {', '.join(SPLITS)}")
-    if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {LAYOUT}")
-    folder = os.path.join(data_dir, split)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"no folder '{folder}'; {LAYOUT}")
-    paths = sorted(glob.glob(os.path.join(folder, "*.png")))
-    if not paths:
-        raise ValueError(f"split '{split}' has zero frames: no *.png in '{folder}'; {LAYOUT}")
-    return paths
+    return find_images(data_dir, os.path.join(data_dir, split), split,
+                       lambda folder: glob.glob(os.path.join(folder, "*.png")), "*.png", LAYOUT)
 
 
 def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
     if split == "trainval":
         return list_frames(data_dir, "train") + list_frames(data_dir, "val")
-    images = list_images(data_dir, split)
     label_dir = os.path.join(data_dir, split + "annot")
-    if not os.path.isdir(label_dir):
-        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
-                                f"'{os.path.join(data_dir, split)}'; {LAYOUT}")
-    pairs = [(image, os.path.join(label_dir, os.path.basename(image))) for image in images]
-    for image, label in pairs:
-        if not os.path.isfile(label):
-            raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
-    return pairs
+    return pair_with_labels(list_images(data_dir, split), os.path.join(data_dir, split), label_dir,
+                            lambda image: os.path.join(label_dir, os.path.basename(image)), LAYOUT)
 
 
 def frame_name(image_path: str) -> str:

@@ -1,5 +1,6 @@
 """What a dataset is: the `Dataset` every dataset file builds, the entry of the dataset table
-(`datasets.DATASETS`), and the label-value lookups. A leaf: it imports no dataset and no other
+(`datasets.DATASETS`), the label-value lookups, and the image/label listing every layout shares
+(`find_images`, `pair_with_labels`). A leaf: it imports no dataset and no other
 module of the package but the class tables, so the dataset files and the table import it without
 a circle.
 
@@ -12,6 +13,7 @@ per frame for written predictions.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Callable
 
 import numpy as np
@@ -93,3 +95,31 @@ def describe_bad_values(dataset: Dataset) -> str:
             runs.append(f"{start}" if start == prev else f"{start}..{prev}")
             start = prev = v
     return ", ".join(runs)
+
+
+def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], list[str]],
+                what: str, layout: str) -> list[str]:
+    """The sorted image paths `find(folder)` returns for `split`; the errors every dataset gives,
+    naming the missing folder, or `what` was looked for and where, and the expected `layout`."""
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {layout}")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"no folder '{folder}'; {layout}")
+    paths = sorted(find(folder))
+    if not paths:
+        raise ValueError(f"split '{split}' has zero frames: no {what} in '{folder}'; {layout}")
+    return paths
+
+
+def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
+                     label_of: Callable[[str], str], layout: str) -> list[tuple[str, str]]:
+    """(image, `label_of(image)`) for each image; the errors name a missing label folder or the
+    first image without its label."""
+    if not os.path.isdir(label_dir):
+        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
+                                f"'{image_dir}'; {layout}")
+    pairs = [(image, label_of(image)) for image in images]
+    for image, label in pairs:
+        if not os.path.isfile(label):
+            raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
+    return pairs

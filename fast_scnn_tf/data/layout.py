@@ -12,6 +12,8 @@ from __future__ import annotations
 import glob
 import os
 
+from fast_scnn_tf.data.dataset import find_images, pair_with_labels
+
 SPLITS = ("train", "val", "test", "train_extra")
 IMAGE_DIR, IMAGE_SUFFIX = "leftImg8bit", "_leftImg8bit.png"
 FINE_DIR, FINE_SUFFIX = "gtFine", "_gtFine_labelIds.png"
@@ -54,16 +56,9 @@ def list_images(data_dir: str, split: str) -> list[str]:
     """Sorted image paths of one split (labels not needed: the test split has none public)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split '{split}': expected one of {SPLITS}")
-    if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {EXPECTED_LAYOUT}")
-    image_dir = os.path.join(data_dir, IMAGE_DIR, split)
-    if not os.path.isdir(image_dir):
-        raise FileNotFoundError(f"no folder '{image_dir}'; {EXPECTED_LAYOUT}")
-    paths = sorted(glob.glob(os.path.join(image_dir, "*", "*" + IMAGE_SUFFIX)))
-    if not paths:
-        raise ValueError(f"split '{split}' has zero frames: no '*/*{IMAGE_SUFFIX}' in "
-                         f"'{image_dir}'; {EXPECTED_LAYOUT}")
-    return paths
+    return find_images(data_dir, os.path.join(data_dir, IMAGE_DIR, split), split,
+                       lambda folder: glob.glob(os.path.join(folder, "*", "*" + IMAGE_SUFFIX)),
+                       f"'*/*{IMAGE_SUFFIX}'", EXPECTED_LAYOUT)
 
 
 def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
@@ -71,18 +66,12 @@ def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
     label_root, label_suffix = _label_dir_and_suffix(split)
     image_dir = os.path.join(data_dir, IMAGE_DIR, split)
     label_dir = os.path.join(data_dir, label_root, split)
-    if not os.path.isdir(label_dir):
-        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in '{image_dir}'; "
-                                f"{EXPECTED_LAYOUT}")
 
     def label_path(image_path: str) -> str:
         city = os.path.basename(os.path.dirname(image_path))
         return os.path.join(label_dir, city, frame_name(image_path) + label_suffix)
 
-    pairs = [(image, label_path(image)) for image in images]
-    for image, label in pairs:
-        if not os.path.isfile(label):
-            raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
+    pairs = pair_with_labels(images, image_dir, label_dir, label_path, EXPECTED_LAYOUT)
     # A label whose image is missing means an incomplete extraction: say so rather than skip it.
     labels = sorted(glob.glob(os.path.join(label_dir, "*", "*" + label_suffix)))
     if len(labels) != len(pairs):

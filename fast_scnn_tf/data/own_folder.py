@@ -20,7 +20,8 @@ import json
 import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable, default_colors
-from fast_scnn_tf.data.dataset import LABEL_TABLE_SIZE, Dataset, value_table
+from fast_scnn_tf.data.dataset import (
+    LABEL_TABLE_SIZE, Dataset, find_images, pair_with_labels, value_table)
 
 CLASSES_FILE = "classes.json"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -76,37 +77,32 @@ def _split_dir(data_dir: str, kind: str, split: str) -> str:
     return os.path.join(data_dir, kind, split)
 
 
+def _find(folder: str) -> list[str]:
+    return [os.path.join(root, name) for root, _, files in os.walk(folder)
+            for name in files if name.lower().endswith(IMAGE_EXTENSIONS)]
+
+
 def list_images(data_dir: str, split: str) -> list[str]:
-    folder = _split_dir(data_dir, "images", split)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"no folder '{folder}'; {LAYOUT}")
-    paths = sorted(os.path.join(root, name) for root, _, files in os.walk(folder)
-                   for name in files if name.lower().endswith(IMAGE_EXTENSIONS))
-    if not paths:
-        raise ValueError(f"split '{split}' has zero frames: no {'/'.join(IMAGE_EXTENSIONS)} "
-                         f"files under '{folder}'; {LAYOUT}")
-    return paths
+    return find_images(data_dir, _split_dir(data_dir, "images", split), split, _find,
+                       f"{'/'.join(IMAGE_EXTENSIONS)} files", LAYOUT)
 
 
 def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
     images = list_images(data_dir, split)
     image_dir = _split_dir(data_dir, "images", split)
     label_dir = _split_dir(data_dir, "labels", split)
-    if not os.path.isdir(label_dir):
-        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
-                                f"'{image_dir}'; {LAYOUT}")
-    pairs, seen = [], {}
+
+    def stem(image: str) -> str:  # the path below images/<split>/ without the extension
+        return os.path.splitext(os.path.relpath(image, image_dir))[0]
+
+    seen = {}
     for image in images:
-        stem = os.path.splitext(os.path.relpath(image, image_dir))[0]
-        if stem in seen:
-            raise ValueError(f"images '{seen[stem]}' and '{image}' would share the label "
-                             f"'{stem}.png': keep one image per name")
-        seen[stem] = image
-        label = os.path.join(label_dir, stem + ".png")
-        if not os.path.isfile(label):
-            raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
-        pairs.append((image, label))
-    return pairs
+        if stem(image) in seen:
+            raise ValueError(f"images '{seen[stem(image)]}' and '{image}' would share the label "
+                             f"'{stem(image)}.png': keep one image per name")
+        seen[stem(image)] = image
+    return pair_with_labels(images, image_dir, label_dir,
+                            lambda image: os.path.join(label_dir, stem(image) + ".png"), LAYOUT)
 
 
 def frame_names(data_dir: str):

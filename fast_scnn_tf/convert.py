@@ -18,13 +18,12 @@ import argparse
 import logging
 import os
 import re
-import shutil
 import sys
-import tempfile
 
 import numpy as np
 
 from fast_scnn_tf import cli
+from fast_scnn_tf.files import staging_dir
 
 CLASSIFIER_KEY = "head.layers.3.last_layer.3.weight"
 # Released mobile BCC/CCC weights were trained with input pre-downsampling and carry its fixed
@@ -182,11 +181,7 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
     from fast_scnn_tf.model import LOGITS
 
     cli.check_replaceable(model_dir, "--model-dir", overwrite)
-    parent = os.path.dirname(os.path.abspath(model_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(os.path.abspath(model_dir)) + ".tmp-",
-                           dir=parent)
-    try:
+    with staging_dir(model_dir) as tmp:  # umask permissions; an old folder swapped out whole
         config = Config()
         config.model.name = variant
         config.model.num_classes = int(model.output.shape[-1])
@@ -197,12 +192,6 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
         training = keras.Model(model.input, {LOGITS: model.output}, name=variant)
         tf.train.CheckpointManager(make_checkpoint(training), os.path.join(tmp, BEST_DIR),
                                    max_to_keep=1).save(checkpoint_number=0)
-        if os.path.isdir(model_dir):
-            shutil.rmtree(model_dir)  # empty, or a run folder and --overwrite was given
-        os.replace(tmp, model_dir)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
     return model_dir
 
 

@@ -6,6 +6,8 @@ none)."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import re
@@ -49,19 +51,25 @@ def staging_dir(final_path: str):
     """Yield a fresh temp directory beside `final_path`; on success it replaces `final_path`, on
     any error it is removed, so `final_path` is never half-written.
 
-    An existing `final_path` (the caller checked --overwrite) is moved aside, the new one moved
-    in, and only then the old one deleted: a TF Serving poll or a crash never finds no model (if
-    the second move fails, the old one is moved back). Staging folders of killed exports are
-    removed first (`remove_stale_staging`).
+    An existing `final_path` (the caller checked --overwrite) is swapped with the new one in one
+    atomic exchange (Linux `renameat2`), so a TF Serving poll finds the old model or the new,
+    never none; where the system has no exchange, it is moved aside, the new one moved in (a
+    moment without either) and moved back if that fails. The old one is deleted last. The folder
+    gets the permissions of the user's umask, like any file written (not mkdtemp's 0700, which
+    a server running as another user cannot read). Staging folders of killed exports are removed
+    first (`remove_stale_staging`).
     """
     parent = os.path.dirname(os.path.abspath(final_path))
     os.makedirs(parent, exist_ok=True)
     remove_stale_staging(parent)
     prefix = f".{os.path.basename(final_path)}%s{socket.gethostname()}-{os.getpid()}-"
     tmp = tempfile.mkdtemp(prefix=prefix % ".tmp-", dir=parent)
+    os.chmod(tmp, 0o777 & ~_umask())
     old = None
     try:
         yield tmp
+        if os.path.isdir(final_path) and _exchange(tmp, final_path):
+            return  # `tmp` now holds the old version, removed below
         if os.path.isdir(final_path):
             old = tempfile.mkdtemp(prefix=prefix % ".old-", dir=parent)
             os.replace(final_path, old)
@@ -75,6 +83,28 @@ def staging_dir(final_path: str):
         for folder in (tmp, old):
             if folder and os.path.isdir(folder):
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where the C library or
+    the file system has no such call, and nothing was changed."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), b)
 
 
 def remove_stale_staging(parent: str) -> None:

@@ -7,13 +7,19 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from fast_scnn_tf.config import Config, ModelConfig
 from fast_scnn_tf import files
 from fast_scnn_tf.export import exporter
 from fast_scnn_tf.files import staging_dir
 
 
-def test_overwrite_moves_the_new_version_in_before_deleting_the_old(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exchange", [True, False])  # False: a system without renameat2
+def test_overwrite_moves_the_new_version_in_before_deleting_the_old(tmp_path, monkeypatch,
+                                                                    exchange):
+    if not exchange:
+        monkeypatch.setattr(files, "_exchange", lambda a, b: False)
     final = tmp_path / "fast_scnn" / "1"
     final.mkdir(parents=True)
     (final / "saved_model.pb").write_text("old")
@@ -32,6 +38,40 @@ def test_overwrite_moves_the_new_version_in_before_deleting_the_old(tmp_path, mo
     assert (final / "saved_model.pb").read_text() == "new"
     assert seen and all(model == "new" for model in seen)
     assert os.listdir(final.parent) == ["1"]  # the old version and the staging folder are gone
+
+
+def test_replacing_a_version_never_leaves_its_path_without_a_model(tmp_path, monkeypatch):
+    # Moving the old folder aside and the new one in left a moment with neither, which a tight
+    # poll (TF Serving polls the base path) once saw. Checked after every rename.
+    final = tmp_path / "fast_scnn" / "1"
+    final.mkdir(parents=True)
+    (final / "saved_model.pb").write_text("old")
+    seen = []
+    real_replace = os.replace
+
+    def watching_replace(src, dst, *args, **kwargs):
+        real_replace(src, dst, *args, **kwargs)
+        model = final / "saved_model.pb"
+        seen.append(model.read_text() if model.exists() else None)
+
+    monkeypatch.setattr(files.os, "replace", watching_replace)
+    with staging_dir(str(final)) as tmp:
+        with open(os.path.join(tmp, "saved_model.pb"), "w") as f:
+            f.write("new")
+    assert (final / "saved_model.pb").read_text() == "new"
+    assert None not in seen
+
+
+def test_a_staged_folder_gets_the_permissions_of_the_umask(tmp_path):
+    # mkdtemp makes 0700 folders: TF Serving running as another user could not read the export.
+    previous = os.umask(0o022)
+    try:
+        with staging_dir(str(tmp_path / "fast_scnn" / "1")) as tmp:
+            with open(os.path.join(tmp, "saved_model.pb"), "w") as f:
+                f.write("new")
+    finally:
+        os.umask(previous)
+    assert (os.stat(tmp_path / "fast_scnn" / "1").st_mode & 0o777) == 0o755
 
 
 def test_stale_staging_folders_are_cleaned_by_the_next_export(tmp_path):

@@ -144,6 +144,9 @@ def test_cli_writes_a_run_folder(tmp_path, capsys):
         expected = torch_model(ref.preprocess(image)).numpy().transpose(0, 2, 3, 1)
     assert np.abs(model(image, training=False).numpy() - expected).max() <= TOLERANCE
     assert sorted(os.listdir(tmp_path)) == ["run", "weights.pth"]  # no temp folder left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(model_dir).st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
 
     capsys.readouterr()
     assert convert.main(args) == 1  # a non-empty model dir is not overwritten by default

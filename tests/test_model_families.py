@@ -1,6 +1,6 @@
 """The model contract (fast_scnn_tf/model/contract.py), checked for every registered family: a new
 family gets this whole battery by its entry in `families.FAMILIES`. The heavy checks (forward at
-odd sizes, one training step, .keras save/load, TFLite export) build each family's small
+odd sizes, one training step, checkpoint and .keras save/load, TFLite export) build each family's small
 `test_variant` at tiny sizes; the table's own checks cover every variant. The TFLite export is
 marked slow (10-25 s a family on 2 cores; test_export_tflite keeps a fast float one)."""
 
@@ -99,6 +99,17 @@ def test_one_training_step_lowers_the_loss_on_its_batch(training):
     assert all(g is not None for g in grads)
     optimizer.apply_gradients(zip(grads, training.trainable_variables))
     assert np.isfinite(before.numpy()) and float(loss()) < float(before)
+
+
+def test_a_run_checkpoint_restores_into_a_fresh_training_model(family, training, tmp_path):
+    """Runs store the training model (checkpoint.make_checkpoint); loading restores it into a
+    freshly built one and takes the inference model from it."""
+    path = tf.train.Checkpoint(model=training).write(str(tmp_path / "ckpt"))
+    fresh = build_model(family.test_variant, num_classes=CLASSES, aux=True)
+    tf.train.Checkpoint(model=fresh).read(path).assert_existing_objects_matched()
+    images = _images(*SIZES[1])
+    np.testing.assert_allclose(inference_model(fresh)(images, training=False),
+                               inference_model(training)(images, training=False), atol=1e-5)
 
 
 def test_keras_file_round_trip(model, tmp_path):

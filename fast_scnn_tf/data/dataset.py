@@ -1,8 +1,7 @@
 """What a dataset is: the `Dataset` every dataset file builds, the entry of the dataset table
 (`datasets.DATASETS`), the label-value lookups, and the image/label listing every layout shares
-(`find_images`, `pair_with_labels`). A leaf: it imports no dataset and no other
-module of the package but the class tables, so the dataset files and the table import it without
-a circle.
+(`find_images`, `pair_with_labels`). A leaf: it imports no dataset and no other module of the
+package but the class tables, so the dataset files and the table import it without a circle.
 
 What a dataset provides (its contract): a class table; how each value stored in its label files
 maps to a class index or the ignore label (`label_values`); for each split, the sorted image paths
@@ -78,7 +77,8 @@ class DatasetEntry:
     """One entry of the dataset table (`datasets.DATASETS`): what `--dataset NAME` means."""
     load: Callable  # (DataConfig) -> Dataset (the own-folder dataset reads its data_dir)
     about: str  # what --data-dir holds, in a few words, for --help and error messages
-    # The tensorflow-datasets builder that holds it (`--data-source tfds`); "": files only.
+    # The tensorflow-datasets builder that holds it (`--data-source tfds`; data/tfds_source.py
+    # reads Cityscapes' records); "": files on disk only.
     tfds_name: str = ""
 
 

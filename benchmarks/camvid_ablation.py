@@ -48,6 +48,8 @@ ROWS = {
                   "+ auxiliary losses weighted 1.0 instead of 0.4"),
     "adam_crop360": (["--optimizer", "adam", "--learning-rate", "0.001", "--crop-size", "360",
                       "360"], "+ 360x360 crops (CGNet's), batch 8"),
+    "adam_wd5e-4": (["--optimizer", "adam", "--learning-rate", "0.001", "--weight-decay", "5e-4"],
+                    "+ weight decay 5e-4 (CGNet's; DABNet 2e-4) instead of the paper's 4e-5"),
 }
 
 

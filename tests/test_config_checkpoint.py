@@ -39,6 +39,7 @@ def test_unknown_config_key_is_an_error():
 @pytest.mark.parametrize("section, field, value", [
     ("data", "crop_size", (16, 64)), ("train", "batch_size", 0), ("train", "learning_rate", 0.0),
     ("train", "strategy", "tpu"), ("train", "keep_checkpoints", 0), ("data", "source", "s3"),
+    ("model", "name", "fast_scnn2"), ("data", "dataset", "kitti"),
 ])
 def test_validate_names_the_field_that_breaks_a_rule(section, field, value):
     config = Config().override(section, field, value)

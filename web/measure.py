@@ -2,7 +2,8 @@
 
 For each model: the page in headless Chromium (Wasm CPU) is given the photo through its file
 picker, then segments it `--frames` more times after `--warmup` frames; Python runs the same file
-with ai_edge_litert on as many threads as the page's runtime uses. Both times are the model alone
+with ai_edge_litert on as many threads as the page's runtime uses, a frame after each of the
+page's, so that both share whatever else the machine is doing. Both times are the model alone
 (input in, label map out: the page's `timing.model`, the interpreter's `invoke` with its input
 copy and output read). Also reported: how many pixels of the photo's label map the page and
 predict.py's predictor agree on.
@@ -25,8 +26,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import headless  # noqa: E402  (beside this file)
+WEB = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [WEB, os.path.dirname(WEB)]  # headless.py beside this file; fast_scnn_tf above it
+import headless  # noqa: E402
 import serve  # noqa: E402
 
 PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
@@ -63,21 +65,22 @@ def site_with(models: list[str]) -> str:
     return root
 
 
-def python_ms(model: str, image: np.ndarray, threads: int, warmup: int, frames: int) -> list[float]:
-    """ms per frame of ai_edge_litert on `image` resized to the model's input, as predict.py feeds it."""
+def python_runner(model: str, image: np.ndarray, threads: int):
+    """One timed frame of ai_edge_litert per call (ms): `image` resized to the model's input, as
+    predict.py feeds it."""
     import cv2
     from fast_scnn_tf.export import tflite
 
     interp = tflite.interpreter(model, num_threads=threads)
     _, height, width, _ = interp.get_input_details()[0]["shape"]
     frame = cv2.resize(image, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)[None]
-    times = []
-    for i in range(warmup + frames):
+
+    def one_frame() -> float:
         start = time.perf_counter()
         tflite.run(interp, frame)
-        if i >= warmup:
-            times.append(1000 * (time.perf_counter() - start))
-    return times
+        return 1000 * (time.perf_counter() - start)
+
+    return one_frame
 
 
 def cpu_name() -> str:
@@ -124,10 +127,15 @@ def main(argv=None) -> int:
             predict, _, _ = load_predictor(model)
             agreement = float((browser_labels == predict(image)).mean())
             runtime = page.evaluate("fastScnn.runtime()")
-            timings = page.evaluate(f"fastScnn.timeModel({args.warmup + args.frames})")
-            browser = [t["model"] for t in timings[args.warmup:]]
-            resize = [t["resize"] + t["back"] for t in timings[args.warmup:]]
-            python = python_ms(model, image, runtime["threads"], args.warmup, args.frames)
+            python_frame = python_runner(model, image, runtime["threads"])
+            browser, resize, python = [], [], []
+            for i in range(args.warmup + args.frames):  # alternated: both see the same load
+                timing = page.evaluate("fastScnn.timeModel(1)")[0]
+                python_ms = python_frame()
+                if i >= args.warmup:
+                    browser.append(timing["model"])
+                    resize.append(timing["resize"] + timing["back"])
+                    python.append(python_ms)
             rows.append({"model": os.path.basename(model), "backend": runtime["label"],
                          "threads": runtime["threads"],
                          "browser_ms_median": statistics.median(browser),
@@ -139,9 +147,7 @@ def main(argv=None) -> int:
                   f"resizing), Python TFLite {rows[-1]['python_ms_median']:.1f} ms "
                   f"({runtime['threads']} threads); label maps agree on {100 * agreement:.3f}% "
                   f"of the photo's pixels", flush=True)
-            if n == 0 and args.screenshot:
-                # The photo once more, so the time shown is a warm frame's.
-                headless.segment_photo(page, args.image)
+            if n == 0 and args.screenshot:  # the timing line now shows the frames just timed
                 page.fill("#opacity", str(args.opacity))
                 page.dispatch_event("#opacity", "input")
                 shot = {"path": args.screenshot, "full_page": True}

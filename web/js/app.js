@@ -28,6 +28,7 @@ const state = {
   webcam: null,     // {stream, frameTimes}
   frames: 0,
   last: null,       // the last result: {labels, width, height, timing}
+  modelTimes: [],   // ms of the model's recent frames, for the median shown
 };
 
 // ---------- messages: every failure ends on the page, not only in the console ----------
@@ -184,6 +185,7 @@ async function loadModel(name, bytes, meta) {
     throw new Error(`'${name}' has no label-map output [1, H, W]: export it with --mode cls.`);
   }
   state.model?.compiled.delete();
+  state.modelTimes = [];
   state.model = {compiled, name, height: shape[1], width: shape[2], labelIndex,
                  classes: classTable(meta), hasMeta: Boolean(meta)};
   const fully = state.runtime.accelerator !== 'webgpu' || compiled.isFullyAccelerated;
@@ -274,14 +276,30 @@ function renderLegend(labels) {
   }
 }
 
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function showTiming({resize, model, back}) {
+  const times = state.modelTimes;
+  times.push(model);
+  if (times.length > 30) times.shift();
+  const perFrame = times.length > 1
+    ? `${median(times).toFixed(1)} ms per frame (median of the last ${times.length}; `
+      + `this one ${model.toFixed(1)} ms)`
+    : `${model.toFixed(1)} ms per frame`;
+  $('timing').textContent = `model ${perFrame} · resize ${resize.toFixed(1)} + `
+    + `${back.toFixed(1)} ms · ${state.runtime.label}`;
+  $('timing').dataset.modelMs = model.toFixed(2);
+}
+
 function showResult(result) {
   state.last = result;
   state.frames += 1;
   drawOverlay(result);
-  const {resize, model, back} = result.timing;
-  $('timing').textContent = `model ${model.toFixed(1)} ms · resize ${resize.toFixed(1)} ms + `
-    + `${back.toFixed(1)} ms · ${state.runtime.label}`;
-  $('timing').dataset.modelMs = model.toFixed(2);
+  showTiming(result.timing);
   $('result').dataset.frames = String(state.frames);
 }
 
@@ -464,7 +482,10 @@ window.fastScnn = {
     if (!state.photo) throw new Error('no photo to time');
     const {rgba, width, height} = state.photo;
     const times = [];
-    for (let i = 0; i < count; i++) times.push((await segmentPixels(rgba, width, height)).timing);
+    for (let i = 0; i < count; i++) {
+      times.push((await segmentPixels(rgba, width, height)).timing);
+      showTiming(times[times.length - 1]);
+    }
     return times;
   },
   runtime: () => state.runtime && {...state.runtime},

@@ -245,3 +245,18 @@ def test_the_webcam_is_segmented_frame_after_frame(url, exports, playwright_driv
         assert result["width"] > 0 and result["height"] > 0
         page.click("#webcam-button")  # stop
         assert page.inner_text("#webcam-button") == "Start webcam"
+
+
+def test_without_its_npm_packages_the_page_says_so(tmp_path, page):
+    """A folder served without node_modules (no `npm ci`): a message, not a page that waits."""
+    for name in ("index.html", "style.css", "js"):
+        os.symlink(os.path.join(WEB, name), tmp_path / name)
+    with headless.served(str(tmp_path)) as bare_url:
+        page.goto(bare_url)
+        assert headless.wait_until_settled(page, timeout_ms=30_000) == "error"
+    assert "node_modules" in page.inner_text("#error")
+
+
+def test_a_missing_browser_fails_the_test_with_the_command_that_installs_it(monkeypatch):
+    monkeypatch.setattr(headless, "CHROMIUM", "/nonexistent/chromium")
+    assert "make setup-web" in headless.missing()

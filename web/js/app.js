@@ -22,8 +22,8 @@ const MAX_PIXELS = 8192 * 8192;
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = {
-  runtime: null,    // {accelerator, label}
-  model: null,      // {compiled, name, width, height, labelIndex, meta}
+  runtime: null,    // {accelerator, label, threads}
+  model: null,      // {compiled, name, width, height, labelIndex, classes, hasMeta}
   photo: null,      // {rgba, width, height}: the last photo, for re-runs and the benchmark
   webcam: null,     // {stream, frameTimes}
   frames: 0,

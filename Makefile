@@ -77,7 +77,8 @@ demo: setup
 WEB_PORT ?= 8000
 WEB_MODEL := web/models/fast_scnn_cls_float32_360x480.tflite
 WEB_MODEL_INT8 := web/models/fast_scnn_cls_int8_360x480.tflite
-web: setup web/node_modules/.package-lock.json $(WEB_MODEL) $(if $(wildcard data/CamVid/train),$(WEB_MODEL_INT8))
+WEB_MODELS := $(WEB_MODEL) $(if $(wildcard data/CamVid/train),$(WEB_MODEL_INT8))
+web: setup web/node_modules/.package-lock.json $(WEB_MODELS)
 	$(PY) web/serve.py --port $(WEB_PORT)
 
 $(WEB_MODEL): | setup

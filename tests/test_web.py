@@ -1,8 +1,9 @@
 """The page in web/, in a real browser (headless Chromium driven by Playwright).
 
 A photo given to the page's file picker comes back as the label map predict.py writes for the
-same .tflite and image, float32 and int8; the page's two resizes are OpenCV's to the bit; a broken
-model or a file that is no image is a message on the page. The models are small exports
+same .tflite and image, float32 and int8; the page's two resizes are OpenCV's to the bit; a dropped
+photo and a (stand-in) webcam are segmented; a broken or missing model, a file that is no image
+and missing npm packages are each a message on the page. The models are small exports
 (64x96) of `trained_model`, made here: the shipped CamVid model is for `make web` and
 web/measure.py.
 """
@@ -32,7 +33,8 @@ pytestmark = pytest.mark.slow
 def _load_headless():
     sys.path.insert(0, WEB)  # headless.py imports serve.py beside it
     try:
-        spec = importlib.util.spec_from_file_location("web_headless", os.path.join(WEB, "headless.py"))
+        spec = importlib.util.spec_from_file_location("web_headless",
+                                                      os.path.join(WEB, "headless.py"))
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -98,7 +100,9 @@ def page(context):
 
 
 def _open(page, url, model_path=None) -> str:
-    query = f"?backend=wasm&model=models/{os.path.basename(model_path)}" if model_path else "?backend=wasm"
+    query = "?backend=wasm"
+    if model_path:
+        query += f"&model=models/{os.path.basename(model_path)}"
     page.goto(url + query)
     return headless.wait_until_settled(page)
 
@@ -122,7 +126,8 @@ def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, va
     assert page.inner_text("#model-info").startswith(os.path.basename(paths[variant]))
     assert page.get_attribute("#model-info", "data-backend") == "wasm"
     predict, _, _ = load_predictor(paths[variant])
-    for size, seed, ext in ((MODEL_SIZE, 11, "png"), ((101, 157), 12, "png"), ((75, 120), 15, "jpg")):
+    for size, seed, ext in ((MODEL_SIZE, 11, "png"), ((101, 157), 12, "png"),
+                            ((75, 120), 15, "jpg")):
         photo = _street_frame(tmp_path, size, seed, ext)
         result = headless.segment_photo(page, photo)
         browser_labels = np.array(result["labels"], np.uint8).reshape(result["height"],
@@ -165,8 +170,10 @@ def test_resizes_are_opencvs_to_the_bit(url, page):
             """async ([rgba, w, h, dw, dh, labels]) => {
                 const s = await import('./js/segment.js');
                 const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-                const text = (array) => btoa(Array.from(array, (b) => String.fromCharCode(b)).join(''));
-                const rgb = s.resizeBilinearRgb(new Uint8ClampedArray(bytes(rgba).buffer), w, h, dw, dh);
+                const text = (array) => btoa(Array.from(array, (b) => String.fromCharCode(b))
+                    .join(''));
+                const pixels = new Uint8ClampedArray(bytes(rgba).buffer);
+                const rgb = s.resizeBilinearRgb(pixels, w, h, dw, dh);
                 return [text(rgb), text(s.resizeNearest(bytes(labels), dw, dh, w, h))];
             }""", [_b64(rgba), w, h, dw, dh, _b64(labels)])
         resized, back = (np.frombuffer(base64.b64decode(x), np.uint8) for x in (resized, back))

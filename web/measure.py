@@ -61,7 +61,8 @@ def site_with(models: list[str]) -> str:
     for model in models:
         for path in (model, model[:-len(".tflite")] + ".json"):
             if os.path.isfile(path):
-                os.symlink(os.path.abspath(path), os.path.join(root, "models", os.path.basename(path)))
+                os.symlink(os.path.abspath(path),
+                           os.path.join(root, "models", os.path.basename(path)))
     return root
 
 
@@ -154,7 +155,8 @@ def main(argv=None) -> int:
                 if args.screenshot.lower().endswith((".jpg", ".jpeg")):
                     shot.update(type="jpeg", quality=80)
                 page.screenshot(**shot)
-                print(f"screenshot: {args.screenshot} ({os.path.getsize(args.screenshot) // 1024} kB)")
+                kilobytes = os.path.getsize(args.screenshot) // 1024
+                print(f"screenshot: {args.screenshot} ({kilobytes} kB)")
             page.close()
     environment = {"browser": chromium_version(), "cpu": cpu_name(),
                    "cores": os.cpu_count(), "image": os.path.basename(args.image),

@@ -317,7 +317,8 @@ async function readPhoto(file) {
   try {
     const {width, height} = bitmap;
     if (width * height > MAX_PIXELS) {
-      throw new Error(`'${file.name}' is ${width}×${height}: over ${MAX_PIXELS / 1048576} megapixels`);
+      throw new Error(`'${file.name}' is ${height}×${width}: over `
+                      + `${MAX_PIXELS / 1048576} megapixels`);
     }
     const canvas = $('photo-canvas');
     canvas.width = width;
@@ -338,7 +339,8 @@ async function segmentPhoto() {
   showResult(result);
   renderLegend(result.labels);
   document.body.dataset.state = 'done';
-  setStatus(`Segmented ${height}×${width} (the model sees ${state.model.height}×${state.model.width}).`);
+  const {height: modelHeight, width: modelWidth} = state.model;
+  setStatus(`Segmented ${height}×${width} (the model sees ${modelHeight}×${modelWidth}).`);
 }
 
 async function openPhoto(file) {
@@ -428,7 +430,8 @@ function setUpControls() {
   select.addEventListener('change', guarded(() => loadModelUrl(select.value)));
 
   const backend = $('backend-select');
-  backend.value = ['wasm', 'webgpu'].includes(params.get('backend')) ? params.get('backend') : 'auto';
+  const requestedBackend = params.get('backend');
+  backend.value = ['wasm', 'webgpu'].includes(requestedBackend) ? requestedBackend : 'auto';
   backend.addEventListener('change', () => {  // LiteRT.js loads one Wasm build per page
     params.set('backend', backend.value);
     params.set('model', select.value);

@@ -154,6 +154,10 @@ def test_model_from_the_file_picker_with_its_metadata(url, exports, page, tmp_pa
     assert "road" in page.inner_text("#legend")  # Cityscapes' class names, from the JSON
     result = headless.segment_photo(page, _street_frame(tmp_path, MODEL_SIZE, 13))
     assert (result["height"], result["width"]) == MODEL_SIZE
+    assert "%" in page.inner_text("#legend")  # each class's share of the photo
+    page.fill("#opacity", "0.25")
+    page.dispatch_event("#opacity", "input")
+    assert page.eval_on_selector("#overlay-canvas", "c => c.style.opacity") == "0.25"
 
 
 def test_resizes_are_opencvs_to_the_bit(url, page):

@@ -189,10 +189,13 @@ async function loadModel(name, bytes, meta) {
   state.model = {compiled, name, height: shape[1], width: shape[2], labelIndex,
                  classes: classTable(meta), hasMeta: Boolean(meta)};
   const fully = state.runtime.accelerator !== 'webgpu' || compiled.isFullyAccelerated;
+  const metaSize = Array.isArray(meta?.input?.size) ? meta.input.size : null;
+  const mismatch = metaSize && (metaSize[0] !== shape[1] || metaSize[1] !== shape[2])
+    ? ` · its JSON describes a ${metaSize[0]}×${metaSize[1]} export: is it this model's?` : '';
   $('model-info').textContent = `${name}: input ${shape[1]}×${shape[2]}, `
     + `${state.model.classes.numClasses || '?'} classes · backend ${state.runtime.label}`
     + (fully ? '' : ' (ops WebGPU lacks run on the Wasm CPU)')
-    + (meta ? '' : ' · no metadata JSON beside it: classes are numbered');
+    + (meta ? '' : ' · no metadata JSON beside it: classes are numbered') + mismatch;
   $('model-info').dataset.backend = state.runtime.accelerator;
   renderLegend(null);
   document.body.dataset.state = 'ready';

@@ -181,7 +181,13 @@ def test_sixteen_bit_labels_keep_their_values(tmp_path):
     ('{"classes": ["a", "a"]}', "unique"),
     ('{"classes": ["a", "b"], "ignore_index": 1}', "ignore_index must be"),
     ('{"classes": ["a"], "palette": []}', "unknown keys"),
-])
+    # Wrong types were a TypeError traceback, a misleading range, or accepted:
+    ('{"classes": [{"name": "a", "color": 5}]}', "class 0.*color.*three integers"),
+    ('{"classes": [{"name": "a", "color": [true, false, true]}]}', "class 0.*three integers"),
+    ('{"classes": [{"name": "a", "color": [1, 2, 300]}]}', "class 0.*0..255"),
+    ('{"classes": [' + ", ".join(f'"c{i}"' for i in range(300)) + ']}', "300 classes.*at most"),
+    ('{"classes": [{"name": 7}]}', "class 0.*name"),
+], ids=lambda value: value[:40] if isinstance(value, str) else None)
 def test_bad_classes_json_is_named(tmp_path, content, message):
     root = tmp_path / "mine"
     root.mkdir()
@@ -196,6 +202,21 @@ def test_folder_image_without_label_is_named(tmp_path):
     os.remove(os.path.join(root, "labels", "train", "seq", "street1.png"))
     with pytest.raises(FileNotFoundError, match="street1.png' has no label"):
         num_frames(DataConfig(dataset="folder", data_dir=root), "train")
+
+
+@pytest.mark.parametrize("dataset", ["camvid", "folder"])
+def test_a_label_without_its_image_is_named(tmp_path, dataset):
+    # CamVid and own folders dropped such a label silently (Cityscapes refused it): usually an
+    # image lost in a copy, so the split is smaller than the user thinks.
+    if dataset == "camvid":
+        root = make_camvid(tmp_path / "CamVid", counts=(2, 1, 1))
+        orphan = os.path.join(root, "train", "0001TP_000001.png")
+    else:
+        root = make_folder(tmp_path / "mine")
+        orphan = os.path.join(root, "images", "train", "seq", "street1.png")
+    os.remove(orphan)
+    with pytest.raises(FileNotFoundError, match=r"000001.png' has no image|street1.png' has no im"):
+        num_frames(DataConfig(dataset=dataset, data_dir=root), "train")
 
 
 def test_unknown_dataset_is_refused():

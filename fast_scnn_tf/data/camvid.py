@@ -43,8 +43,10 @@ def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
     if split == "trainval":
         return list_frames(data_dir, "train") + list_frames(data_dir, "val")
     label_dir = os.path.join(data_dir, split + "annot")
-    return pair_with_labels(list_images(data_dir, split), os.path.join(data_dir, split), label_dir,
-                            lambda image: os.path.join(label_dir, os.path.basename(image)), LAYOUT)
+    image_dir = os.path.join(data_dir, split)
+    return pair_with_labels(list_images(data_dir, split), image_dir, label_dir,
+                            lambda image: os.path.join(label_dir, os.path.basename(image)), LAYOUT,
+                            image_of=lambda label: os.path.join(image_dir, os.path.basename(label)))
 
 
 def frame_name(image_path: str) -> str:

@@ -112,9 +112,13 @@ def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], li
 
 
 def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
-                     label_of: Callable[[str], str], layout: str) -> list[tuple[str, str]]:
-    """(image, `label_of(image)`) for each image; the errors name a missing label folder or the
-    first image without its label."""
+                     label_of: Callable[[str], str], layout: str,
+                     label_suffix: str = ".png",
+                     image_of: Callable[[str], str] | None = None) -> list[tuple[str, str]]:
+    """(image, `label_of(image)`) for each image; the errors name a missing label folder, the
+    first image without its label, or the first label (a file in `label_dir` or below ending in
+    `label_suffix`) without its image (`image_of(label)`, where given, names the image expected):
+    usually an image lost in a copy, which would otherwise shrink the split unnoticed."""
     if not os.path.isdir(label_dir):
         raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
                                 f"'{image_dir}'; {layout}")
@@ -122,4 +126,11 @@ def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
     for image, label in pairs:
         if not os.path.isfile(label):
             raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
+    paired = {os.path.normpath(label) for _, label in pairs}
+    for root, _, names in os.walk(label_dir):
+        for name in sorted(names):
+            label = os.path.normpath(os.path.join(root, name))
+            if name.endswith(label_suffix) and label not in paired:
+                expected = f"expected '{image_of(label)}'" if image_of else f"in '{image_dir}'"
+                raise FileNotFoundError(f"label '{label}' has no image: {expected}")
     return pairs

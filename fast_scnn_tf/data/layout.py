@@ -71,17 +71,13 @@ def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
         city = os.path.basename(os.path.dirname(image_path))
         return os.path.join(label_dir, city, frame_name(image_path) + label_suffix)
 
-    pairs = pair_with_labels(images, image_dir, label_dir, label_path, EXPECTED_LAYOUT)
-    # A label whose image is missing means an incomplete extraction: say so rather than skip it.
-    labels = sorted(glob.glob(os.path.join(label_dir, "*", "*" + label_suffix)))
-    if len(labels) != len(pairs):
-        expected = {label for _, label in pairs}
-        for label in labels:
-            if label not in expected:
-                city = os.path.basename(os.path.dirname(label))
-                stem = os.path.basename(label)[:-len(label_suffix)]
-                image = os.path.join(image_dir, city, stem + IMAGE_SUFFIX)
-                raise FileNotFoundError(f"label '{label}' has no image: expected '{image}'")
+    def image_path(label: str) -> str:
+        city = os.path.basename(os.path.dirname(label))
+        return os.path.join(image_dir, city, os.path.basename(label)[:-len(label_suffix)]
+                            + IMAGE_SUFFIX)
+
+    pairs = pair_with_labels(images, image_dir, label_dir, label_path, EXPECTED_LAYOUT,
+                             label_suffix, image_path)
     return pairs
 
 

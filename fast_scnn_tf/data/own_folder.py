@@ -48,16 +48,19 @@ def read_classes(data_dir: str) -> tuple[ClassTable, int]:
     if unknown:
         raise ValueError(f"'{path}' has unknown keys {sorted(unknown)}: expected \"classes\" and "
                          "optionally \"ignore_index\"")
+    max_classes = LABEL_TABLE_SIZE - 2  # 8-bit labels, with one value left for ignored pixels
+    if len(entries) > max_classes:
+        raise ValueError(f"'{path}' lists {len(entries)} classes: at most {max_classes} (labels "
+                         "are 8-bit class indices and one value marks ignored pixels)")
     names, colors = [], []
     fallback = default_colors(len(entries))
     for i, entry in enumerate(entries):
         entry = {"name": entry} if isinstance(entry, str) else entry
         color = entry.get("color", fallback[i]) if isinstance(entry, dict) else None
         if (not isinstance(entry, dict) or not isinstance(entry.get("name"), str)
-                or len(color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255
-                                              for c in color)):
+                or not _is_color(color)):
             raise ValueError(f"'{path}': class {i} is {entry!r}; expected a name or "
-                             "{\"name\": str, \"color\": [r, g, b] with 0..255}")
+                             "{\"name\": str, \"color\": [r, g, b]}, three integers 0..255")
         names.append(entry["name"])
         colors.append(tuple(color))
     ignore = spec.get("ignore_index", IGNORE_LABEL)
@@ -68,6 +71,11 @@ def read_classes(data_dir: str) -> tuple[ClassTable, int]:
         return ClassTable(names=tuple(names), colors=tuple(colors)), ignore
     except ValueError as e:
         raise ValueError(f"'{path}': {e}") from e
+
+
+def _is_color(value) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 3
+            and all(type(c) is int and 0 <= c <= 255 for c in value))  # not bool, a kind of int
 
 
 def _split_dir(data_dir: str, kind: str, split: str) -> str:

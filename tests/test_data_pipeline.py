@@ -158,6 +158,18 @@ def test_truncated_png_names_the_file(copy_of):
         read_all(data_root)
 
 
+@pytest.mark.parametrize("which", ["image", "label"])
+def test_a_decompression_bomb_in_a_dataset_is_refused_before_decoding(copy_of, which):
+    # A 1 kB PNG may declare 20000x20000 pixels (1.2 GB decoded): the header is checked first.
+    from image_headers import png_claiming
+    data_root, image, label = copy_of
+    path = image if which == "image" else label
+    with open(path, "wb") as f:
+        f.write(png_claiming(20000, 20000))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="20000x20000.*over.*" + path):
+        read_all(data_root)
+
+
 def test_file_that_is_not_a_png_names_the_file(copy_of):
     data_root, _, label = copy_of
     with open(label, "wb") as f:

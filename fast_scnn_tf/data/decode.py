@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.data.dataset import LABEL_TABLE_SIZE
+from fast_scnn_tf.data.images import MAX_PIXELS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_TRAILER = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every PNG ends with
@@ -66,11 +67,46 @@ def _check_png(png: tf.Tensor, path: tf.Tensor, only_if=True) -> list:
     ]
 
 
+def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(height, width) that one encoded PNG or JPEG declares in its header, read without decoding
+    it (PNG: the IHDR chunk, bytes 16..24, big-endian; JPEG: its frame header); (0, 0) for other
+    bytes."""
+    padded = tf.strings.join([encoded, tf.constant(bytes(24))])  # the reads stay inside a short one
+
+    def png():
+        width_height = tf.io.decode_raw(tf.strings.substr(padded, 16, 8), tf.int32,
+                                        little_endian=False)
+        return width_height[1], width_height[0]
+
+    def jpeg():
+        shape = tf.io.extract_jpeg_shape(encoded)
+        return shape[0], shape[1]
+
+    def neither():
+        return tf.constant(0), tf.constant(0)
+
+    is_png = tf.strings.substr(padded, 0, len(_PNG_SIGNATURE)) == _PNG_SIGNATURE
+    is_jpeg = tf.strings.substr(padded, 0, 3) == b"\xff\xd8\xff"
+    return tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, neither))
+
+
+def _check_pixels(data: tf.Tensor, path: tf.Tensor) -> tf.Operation:
+    """Refuse, before decoding, a file whose header declares more than MAX_PIXELS: a 1 kB PNG can
+    declare 20000x20000 (1.2 GB decoded), which would take the training process's memory."""
+    height, width = declared_size(data)
+    pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
+    return tf.debugging.Assert(pixels <= MAX_PIXELS, [
+        tf.strings.format("{}x{} pixels declared, over the limit of {}:", (height, width,
+                                                                           MAX_PIXELS)), path])
+
+
 def decode_image(data: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
     """PNG (or, in own-folder datasets, JPEG) bytes -> uint8 [H, W, 3] RGB; `path` (a string
-    tensor) names the file in errors. Files named *.png get the PNG checks first."""
+    tensor) names the file in errors. Files named *.png get the PNG checks first; every file's
+    declared size is checked against MAX_PIXELS before decoding."""
     is_png = tf.strings.regex_full_match(tf.strings.lower(path), r".*\.png")
-    with tf.control_dependencies(_check_png(data, path, only_if=is_png)):
+    with tf.control_dependencies([*_check_png(data, path, only_if=is_png),
+                                  _check_pixels(data, path)]):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
@@ -81,7 +117,7 @@ def decode_label_values(png: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
 
     `decode_png` without a dtype scales 16-bit values down to 8 bits (every small id becomes 0), so
     the bit depth is read from the IHDR chunk (byte 24) and 16-bit files are decoded as uint16."""
-    with tf.control_dependencies(_check_png(png, path)):
+    with tf.control_dependencies([*_check_png(png, path), _check_pixels(png, path)]):
         sixteen_bit = tf.equal(tf.strings.substr(png, 24, 1), b"\x10")
         label = tf.cond(sixteen_bit,
                         lambda: tf.cast(tf.io.decode_png(png, channels=0, dtype=tf.uint16),

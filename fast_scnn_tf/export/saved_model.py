@@ -25,6 +25,7 @@ import re
 import keras
 import tensorflow as tf
 
+from fast_scnn_tf.data.decode import declared_size
 from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.model.head import LABELS
 
@@ -35,7 +36,6 @@ BYTES_INPUT = "image_bytes"
 PNG_OUTPUT = "label_png_bytes"
 EXTRA_DIR = "assets.extra"
 MIN_SIZE = 32  # the smallest height and width the model takes (README, "The model")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def next_version(model_root: str) -> int:
@@ -55,29 +55,6 @@ def size_ok(height: tf.Tensor, width: tf.Tensor, max_pixels: int) -> tf.Tensor:
     <= max_pixels (counted in int64: the product of two int32 sizes can overflow)."""
     height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
     return tf.logical_and(tf.minimum(height, width) >= MIN_SIZE, height * width <= max_pixels)
-
-
-def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(height, width) that one encoded PNG or JPEG declares in its header, read without decoding
-    it (PNG: the IHDR chunk, bytes 16..24, big-endian; JPEG: its frame header); (0, 0) for other
-    bytes."""
-    padded = tf.strings.join([encoded, tf.constant(bytes(24))])  # the reads stay inside a short one
-
-    def png():
-        width_height = tf.io.decode_raw(tf.strings.substr(padded, 16, 8), tf.int32,
-                                        little_endian=False)
-        return width_height[1], width_height[0]
-
-    def jpeg():
-        shape = tf.io.extract_jpeg_shape(encoded)
-        return shape[0], shape[1]
-
-    def neither():
-        return tf.constant(0), tf.constant(0)
-
-    is_png = tf.strings.substr(padded, 0, len(PNG_SIGNATURE)) == PNG_SIGNATURE
-    is_jpeg = tf.strings.substr(padded, 0, 3) == b"\xff\xd8\xff"
-    return tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, neither))
 
 
 def checked_images(images: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor:

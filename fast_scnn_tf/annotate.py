@@ -117,7 +117,12 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
             print(f"\nskipped: {too_large(e)}", file=sys.stderr)
             failures.append(path)
             continue
-        labels = predict(image)
+        try:
+            labels = predict(image)
+        except ValueError as e:  # the model refused the frame (an export's own size bounds)
+            print(f"\nskipped '{path}': {e}", file=sys.stderr)
+            failures.append(path)
+            continue
         write_png(outputs[0], labels)
         if len(outputs) > 1:
             write_png(outputs[1], classes.overlay(image, labels, alpha))

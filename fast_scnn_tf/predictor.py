@@ -172,8 +172,19 @@ def _keras_predictor(model, config: Config | None) -> Predictor:
 
 
 def _saved_model_predictor(directory: str) -> Predictor:
+    """The export's own signature; a frame its entry check refuses (e.g. over the export's
+    --max-pixels) is a ValueError with the check's words, not a graph-execution traceback."""
     serve = tf.saved_model.load(directory).signatures["serving_default"]
-    return lambda image: serve(images=tf.constant(image[None]))[LABELS].numpy()[0]
+
+    def predict(image):
+        try:
+            return serve(images=tf.constant(image[None]))[LABELS].numpy()[0]
+        except tf.errors.InvalidArgumentError as e:
+            reason = e.message.split("assertion failed: ")[-1].splitlines()[0]
+            raise ValueError(f"the SavedModel '{directory}' refused a {image.shape[0]}x"
+                             f"{image.shape[1]} frame: {reason}") from None
+
+    return predict
 
 
 def _tflite_predictor(path: str) -> Predictor:

@@ -426,3 +426,25 @@ def test_an_image_under_the_models_minimum_is_enlarged_and_the_rest_goes_on(
     assert code == 0, capsys.readouterr()
     assert cv2.imread(str(out / "tiny_labels.png"), cv2.IMREAD_UNCHANGED).shape == (20, 20)
     assert (out / "street_labels.png").exists()
+
+
+@pytest.mark.slow
+def test_a_frame_the_saved_model_refuses_is_one_line_naming_the_file(
+        tmp_path, trained_like_model, capsys):
+    # --native-size (or a raised --max-pixels) can hand an export a frame over its own limit:
+    # that was a graph-execution traceback that ended the run.
+    from fast_scnn_tf.model.head import build_head
+    from fast_scnn_tf.export.saved_model import write_saved_model
+    export = tmp_path / "export" / "1"
+    write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=2000)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "big.png"), _rng_image((45, 67, 3)))  # 3015 pixels
+    cv2.imwrite(str(inputs / "small.png"), _rng_image((40, 40, 3)))  # 1600
+    code = predict.main([str(inputs), "--model", str(export), "--output", str(tmp_path / "out"),
+                         "--native-size"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    line = [x for x in captured.err.splitlines() if "big.png" in x]
+    assert line and "45x67" in line[0] and "2000" in line[0]
+    assert (tmp_path / "out" / "small_labels.png").exists()

@@ -19,9 +19,13 @@ DOCS = ("README.md", os.path.join("fast_scnn_tf", "export", "README.md"))
 
 
 def _code_block_commands(text):
-    """Shell lines from ``` blocks, continuation lines joined, comments dropped."""
+    """Shell lines from ```bash, ```sh and untagged blocks, continuation lines joined, comments
+    dropped. Every fence is matched (whatever its tag) so that a ```json block cannot throw the
+    pairing off and hide the blocks after it."""
     commands = []
-    for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", text, flags=re.S):
+    for tag, block in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S):
+        if tag not in ("", "bash", "sh"):
+            continue
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
             line = line.split("  #")[0].strip()

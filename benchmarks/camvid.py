@@ -55,15 +55,16 @@ def val_curve(run_dir: str) -> list[dict]:
     return curve
 
 
-def ship(run_dir: str, directory: str, data_dir: str) -> str:
-    """Write the run's best checkpoint (weights only) and its config into `directory`."""
+def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> str:
+    """Write the run's `which` checkpoint (weights only) and its config into `directory`: the
+    best on val for a run on train, the last for one on train + val (val is not held out)."""
     import dataclasses
 
     import tensorflow as tf
 
     from fast_scnn_tf.checkpoint import BEST_DIR, load_run, make_checkpoint
 
-    run = load_run(run_dir, which="best", aux=True)
+    run = load_run(run_dir, which=which, aux=True)
     model, config, prefix = run.model, run.config, run.checkpoint
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, data_dir=data_dir))
     os.makedirs(directory, exist_ok=False)
@@ -134,6 +135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--ship-to", metavar="DIR",
                         help="write the run's best weights and config into DIR (a new folder), "
                              "then stop")
+    parser.add_argument("--which", choices=("best", "latest"), default="best",
+                        help="the checkpoint --ship-to ships: best on val (train protocol) or the "
+                             "last (train+val, where val is not held out) [%(default)s]")
     parser.add_argument("--data-dir-in-config", default="data/CamVid",
                         help="data_dir written into the shipped config (default %(default)s)")
     parser.add_argument("--figure", nargs="+", metavar=("PNG", "FRAME"),
@@ -159,7 +163,7 @@ def main(argv=None) -> int:
     if args.ship_to:
         if not args.run:
             parser.error("--ship-to needs --run")
-        ship(args.run, args.ship_to, args.data_dir_in_config)
+        ship(args.run, args.ship_to, args.data_dir_in_config, args.which)
         return 0
     if args.figure:
         figure(args.shipped, args.data_dir, args.figure[1:], args.figure[0])

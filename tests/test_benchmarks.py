@@ -298,3 +298,18 @@ def test_a_full_length_candidate_run_is_one_sentence_of_its_numbers():
     line = report.candidate_line(record)
     assert line.startswith("Full length: `python train.py --dataset camvid` (100 epochs, 120 min)")
     assert "best val mIoU 40.0% at epoch 100, test mIoU 52.3%" in line and "Not shipped." in line
+
+
+def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
+    candidate = {**_camvid(), "protocol": "train+val (468)",
+                 "config": {"model": {"classes": {"names": ["sky"]}},
+                            "train": {"preset": "camvid"}},
+                 "test": {**_camvid()["test"], "miou": 0.555}}
+    text = "\n".join(report.camvid_section(_camvid(), {"camvid_trainval80": candidate}))
+    assert ("| Fast-SCNN, camvid recipe, 100 epochs (not shipped) | train+val (468) | 55.5 | "
+            "70.1 | 87.6 | `benchmarks/results/camvid_trainval80.json` |") in text
+    line = report.candidate_line(candidate)
+    assert "the last checkpoint scored (val was trained on), test mIoU 55.5%" in line
+    assert "best val" not in line
+    shipped = "\n".join(report.camvid_section(candidate))
+    assert "the last checkpoint ships" in shipped and "was kept and is what ships" not in shipped

@@ -414,10 +414,10 @@ RENDERERS = {"inference": inference_section, "models": models_section,
              "input_pipeline": input_pipeline_section}
 
 
-def load(results_dir: str = RESULTS_DIR) -> dict[str, dict]:
-    """The JSON result of each benchmark in `SECTIONS` that has one, by file stem."""
+def load(results_dir: str = RESULTS_DIR, names=SECTIONS) -> dict[str, dict]:
+    """The JSON result of each of `names` (file stems) that has one, by name."""
     results = {}
-    for name in SECTIONS:
+    for name in names:
         path = os.path.join(results_dir, f"{name}.json")
         if os.path.exists(path):
             with open(path) as f:
@@ -442,12 +442,7 @@ def render_camvid(results_dir: str = RESULTS_DIR) -> str:
     path = os.path.join(results_dir, f"{CAMVID}.json")
     if not os.path.exists(path):
         return NOTICE + "\n\n_CamVid: not trained yet (`python benchmarks/camvid.py`)._"
-    candidates = {}
-    for name in CANDIDATES:
-        candidate = os.path.join(results_dir, f"{name}.json")
-        if os.path.exists(candidate):
-            with open(candidate) as f:
-                candidates[name] = json.load(f)
+    candidates = load(results_dir, CANDIDATES)
     with open(path) as f:
         lines = [NOTICE, ""] + camvid_section(json.load(f), candidates)
     ablation = os.path.join(results_dir, f"{ABLATION}.json")

@@ -42,6 +42,7 @@ from benchmarks import record  # noqa: E402
 from benchmarks import report  # noqa: E402
 from fast_scnn_tf.evaluation import speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
+from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.model.head import CLS, MODES, InferenceHead, build_head  # noqa: E402
@@ -125,7 +126,7 @@ def time_tflite_variants(model: keras.Model, size: tuple[int, int], first: bool,
     if first:
         variants += [(CLS, q) for q in EXTRA_PRECISIONS]
     for mode, quantize in variants:
-        head = build_head(model, mode, size)
+        head = build_head(fast_graph(model), mode, size)  # as export.py converts it
         path = os.path.join(directory, f"{mode}_{tflite.variant_name(quantize)}_"
                                        f"{size[0]}x{size[1]}.tflite")
         with open(path, "wb") as f:

@@ -1,0 +1,80 @@
+"""export/fast_graph.py: the export-time rewrite computes what the model computes, converts to the
+ops it promises (one dilated DEPTHWISE_CONV_2D, no full-size MUL, fewer XNNPACK partitions) and
+leaves the model and its variables alone."""
+
+import keras
+import numpy as np
+import pytest
+
+from fast_scnn_tf.export import tflite
+from fast_scnn_tf.export.fast_graph import SubtractMean, fast_graph
+from fast_scnn_tf.model import build_fast_scnn
+from fast_scnn_tf.model.families import FAMILIES, build_model
+from fast_scnn_tf.model.head import LABELS, build_head
+
+SIZE = (64, 96)  # tests/conftest.py TRAINED_SIZE
+
+
+def _frame(seed=0, size=SIZE):
+    return np.random.default_rng(seed).integers(0, 256, (1, *size, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_rewritten_model_computes_the_same_logits(family):
+    model = build_model(FAMILIES[family].test_variant, num_classes=5)
+    before = [w.numpy().copy() for w in model.weights]
+    fast = fast_graph(model)
+    frame = _frame()
+    want = model(frame, training=False).numpy()
+    got = fast(frame, training=False).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    assert all(np.array_equal(w.numpy(), b) for w, b in zip(model.weights, before))
+    assert any(isinstance(layer, SubtractMean) for layer in fast.layers)
+
+
+def test_fast_scnn_rewrites_the_dilated_conv_and_the_normalisation_only():
+    model = build_fast_scnn(num_classes=5)
+    fast = fast_graph(model)
+    assert [layer.name for layer in fast.layers] == [layer.name for layer in model.layers]
+    changed = {layer.name: type(layer).__name__ for layer, old in zip(fast.layers, model.layers)
+               if type(layer) is not type(old)}
+    assert changed == {"normalize": "SubtractMean", "ffm_dw": "NativeDilatedDepthwiseConv2D"}
+    conv, original = fast.get_layer("ltd_conv_conv"), model.get_layer("ltd_conv_conv")
+    std = np.array(model.get_layer("normalize").std, np.float32)
+    np.testing.assert_allclose(conv.kernel.numpy() * std[None, None, :, None],
+                               original.kernel.numpy(), rtol=1e-6)
+
+
+def test_a_model_with_nothing_to_rewrite_comes_back_as_it_is():
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
+    assert fast_graph(model) is model
+
+
+@pytest.mark.slow  # two conversions (~10 s)
+def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(trained_model,
+                                                                       scene_frames):
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    plain = tflite.convert(build_head(trained_model, "cls", SIZE), "none")
+    fast = tflite.convert(build_head(fast_graph(trained_model), "cls", SIZE), "none")
+    plain_ops = tflite.op_types(tflite.interpreter(plain, delegate=False))
+    fast_ops = tflite.op_types(tflite.interpreter(fast, delegate=False))
+    assert {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "MUL"} <= plain_ops
+    assert not {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "MUL"} & fast_ops
+
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(fast))
+    dilations = [(op.builtinOptions.dilationHFactor, op.builtinOptions.dilationWFactor)
+                 for op in obj.subgraphs[0].operators
+                 if flatbuffer_utils.opcode_to_name(obj, op.opcodeIndex) == "DEPTHWISE_CONV_2D"]
+    assert dilations.count((4, 4)) == 1 and dilations.count((1, 1)) == len(dilations) - 1
+
+    def partitions(model):
+        return sum(op["op_name"] == "DELEGATE"
+                   for op in tflite.interpreter(model)._get_ops_details())
+
+    assert partitions(fast) < partitions(plain)
+    head = build_head(trained_model, "cls", SIZE)
+    for frame in scene_frames[:4]:
+        got = tflite.run(tflite.interpreter(fast), frame)[LABELS]
+        assert np.mean(got == head(frame).numpy()) >= 0.999

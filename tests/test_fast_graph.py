@@ -45,6 +45,16 @@ def test_fast_scnn_rewrites_the_dilated_conv_and_the_normalisation_only():
                                original.kernel.numpy(), rtol=1e-6)
 
 
+def test_fixed_size_subtraction_runs_on_rows_and_is_bit_identical():
+    model = build_fast_scnn(num_classes=5, input_shape=(*SIZE, 3))
+    frame = _frame(1).astype(np.float32)
+    normalize, subtract = model.get_layer("normalize"), fast_graph(model).get_layer("normalize")
+    want = (frame - np.float32(normalize.mean)) * np.float32([1 / s for s in normalize.std])
+    got = subtract(frame).numpy()
+    np.testing.assert_array_equal(got, frame - np.float32(normalize.mean))
+    np.testing.assert_allclose(got * np.float32([1 / s for s in normalize.std]), want, rtol=1e-6)
+
+
 def test_a_model_with_nothing_to_rewrite_comes_back_as_it_is():
     inputs = keras.Input((8, 8, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
@@ -62,6 +72,10 @@ def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(trained
     fast_ops = tflite.op_types(tflite.interpreter(fast, delegate=False))
     assert {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "MUL"} <= plain_ops
     assert not {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "MUL"} & fast_ops
+    interp = tflite.interpreter(fast, delegate=False)
+    shapes = {t["index"]: list(t["shape"]) for t in interp.get_tensor_details()}
+    subs = [shapes[op["outputs"][0]] for op in interp._get_ops_details() if op["op_name"] == "SUB"]
+    assert subs == [[1, SIZE[0], SIZE[1] * 3]]  # the mean subtracted from rows of W x 3 values
 
     obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(fast))
     dilations = [(op.builtinOptions.dilationHFactor, op.builtinOptions.dilationWFactor)

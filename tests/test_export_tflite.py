@@ -84,6 +84,16 @@ def test_int8_ptq_uses_builtin_int8_ops_only(int8_exports, frame):
     assert tflite.run(interp, frame)[LABELS].shape == (1, *SIZE)
 
 
+@pytest.mark.parametrize("mode", ["cls", "prob"])
+def test_export_converts_the_fast_graph(int8_exports, mode):
+    """export_tflite hands the converter `fast_graph(model)`: the dilated depthwise conv is one
+    DEPTHWISE_CONV_2D (no SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND) and neither the input scale nor
+    that conv's BatchNorm is left as a MUL."""
+    ops = tflite.op_types(tflite.interpreter(int8_exports[mode]["path"], delegate=False))
+    assert "DEPTHWISE_CONV_2D" in ops
+    assert not {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "MUL"} & ops
+
+
 def test_int8_prob_is_int8_up_to_the_logits_and_float_after(int8_exports, frame):
     """The full-size upsample, softmax and argmax stay float (quantised they cost more than the
     network); every other op, the network's own resizes included, is int8."""

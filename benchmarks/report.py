@@ -230,14 +230,18 @@ def tflite_profile_section(result: dict, top: int = 8) -> list[str]:
     exports, rows, floor = result["exports"], result.get("comparison", []), result["floor"]
     first = exports[0]["size"]
     size = first.replace("x", "×")
+    weights = ("Random weights" if result["weights"] == "random"
+               else f"Weights from `{result['weights']}`")
     lines = ["### TFLite op by op", "",
-             f"Every op of each export cut out into a one-op `.tflite` and timed with the default "
-             f"XNNPACK delegate (which takes it exactly when it takes it in the whole graph), "
-             f"beside the whole frame and each XNNPACK partition; {result['threads']} threads, "
-             f"median over {result['rounds']} interleaved rounds of {result['iters']} "
-             f"invocations. {'Random weights' if result['weights'] == 'random' else 'Weights from `' + result['weights'] + '`'}, "
-             f"int8 calibrated on synthetic frames. \"plain graph\": the same model converted "
-             f"without `fast_scnn_tf/export/fast_graph.py` (what export.py wrote before it)."]
+             f"`benchmarks/tflite_profile.py` cuts every op of each export out into a one-op "
+             f"`.tflite` and times it with the default XNNPACK delegate (which takes it exactly "
+             f"when it takes it in the whole graph), beside the whole frame and each XNNPACK "
+             f"partition: {result['threads']} threads, median over {result['rounds']} rounds of "
+             f"{result['iters']} invocations, the fast and plain graph of a head interleaved. "
+             f"{weights}, int8 calibrated on synthetic frames. \"plain graph\": the same model "
+             f"converted without `fast_scnn_tf/export/fast_graph.py` (what export.py wrote "
+             f"before it). Alone an op starts from cold caches, so op times add up to a little "
+             f"more than the whole frame."]
     if result.get("note"):
         lines += ["", f"**Load:** {result['note']} (load average "
                       f"{' → '.join(str(v) for v in result['load_average'])} over the run): "
@@ -267,7 +271,7 @@ def tflite_profile_section(result: dict, top: int = 8) -> list[str]:
                       f"{_number(out['ms'])} ({', '.join(out['ops'])})",
                       f"{e['gmacs']:.2f}", _number(e["floor_ms"]) if e.get("floor_ms") else "–",
                       ratio])
-    lines += ["", *_table(["export", "ms", "ops", "XNNPACK partitions",
+    lines += ["", *_table(["export", "whole ms", "ops", "XNNPACK partitions",
                            "ms outside XNNPACK (ops)", "GMACs", "floor ms", "× floor"], table)]
     lines += ["", f"Floor: a plain convolution ({floor['float32']['conv'].replace('x', '×')}) "
                   f"runs at {floor['float32']['gmacs_per_s']:g} GMAC/s in float32 and "

@@ -1,19 +1,20 @@
 """Where a TFLite frame goes, op by op: the cls and prob exports (float32 and int8) profiled per op
 and per XNNPACK partition, beside what this CPU sustains on a plain convolution (the floor).
 
-ai_edge_litert 2.3.0's Python `Interpreter` has no profiler to read (its
-`experimental_force_delegate_node_profiling` only matters to a C++ profiler attached to the
-interpreter, which the Python wrapper never attaches; the LiteRT `CompiledModel` profiler lives in
-libLiteRt's C API with no Python binding). So this script measures by cutting the graph:
+ai_edge_litert 2.3.0 gives Python no per-op timings: its `Interpreter` has no way to attach or
+read a profiler (`experimental_force_delegate_node_profiling` only changes what a profiler would
+see), and the `CompiledModel` profiler (`LiteRtCompiledModelGetProfiler`,
+`LiteRtGetProfileSummary` in libLiteRt.so) has no Python binding in `compiled_model.py`. So
+this script measures by cutting the graph:
 
 - Partitions. The file runs with XNNPACK (the default delegate); every DELEGATE node of the
   interpreter is traced back from its outputs to its inputs to list the ops it took. Ops in no
   partition run on TFLite's own (reference or optimised builtin) kernels.
 - Ops. Every op is cut out into a one-op .tflite (same tensors, quantisation and weights; inputs
   random) and timed with the default delegate, which takes it exactly when it takes it in the
-  whole graph. So is every partition, and the whole file. The op times add up to within a few
-  per cent of the whole frame where XNNPACK runs most of it (what differs: cache warmth and
-  XNNPACK's in-partition fusions).
+  whole graph. So is every partition, and the whole file. The op times add up to the whole
+  frame within about 10-15%: alone an op starts from cold caches, and a RESHAPE that costs
+  time alone is free inside an XNNPACK partition.
 - Floor. A stack of plain 1x1 convolutions (128 -> 128 channels at 128x256, the classifier's
   shape) converted the same way, float32 and int8: the MAC rate XNNPACK sustains on this CPU. The
   model's MACs (counted from the graph's CONV_2D / DEPTHWISE_CONV_2D ops) at that rate is the
@@ -22,8 +23,8 @@ libLiteRt's C API with no Python binding). So this script measures by cutting th
 Timings interleave: every round times every unit (whole, partition, op) of the exports of one
 head (its fast and plain graph) once (`--iters` invocations, median), and each unit's result is
 the median over `--rounds`; the whole cls frames of every export and PyTorch's are compared in
-rounds of their own. Shares and ratios measured in one
-run compare; absolute times depend on the host and on what else it runs (say so with `--note`).
+rounds of their own. Shares and ratios measured in one run compare; absolute times depend on
+the host and on what else it runs (say so with `--note`).
 
     python benchmarks/tflite_profile.py                                   # 1024x2048 and 360x480
     python benchmarks/tflite_profile.py --sizes 1024x2048 --rounds 3 --note "training in background"
@@ -36,7 +37,6 @@ import importlib.util
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

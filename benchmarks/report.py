@@ -307,7 +307,25 @@ def tflite_profile_section(result: dict, top: int = 8) -> list[str]:
                             "×".join(map(str, o["shape"])) + f" {o['dtype']}",
                             _number(o["ms"]), f"{100 * o['ms'] / total:.0f}",
                             "yes" if o["xnnpack"] else "no"] for o in heavy])]
+        lines += ["", *(f"- {line}" for line in (head_line(cls[p], floor[p], p)
+                                                   for p in precisions))]
     return lines + ["", provenance(result)]
+
+
+def head_line(export: dict, floor: dict, precision: str) -> str:
+    """What the full-size head (every op after the last convolution) and the network before it
+    cost in one export, the network against the convolution floor."""
+    ops = export["ops"]
+    last_conv = max(o["index"] for o in ops if o["macs"])
+    head = [o for o in ops if o["index"] > last_conv]
+    head_ms = sum(o["ms"] for o in head)
+    network_ms = export["ops_sum_ms"] - head_ms
+    floor_ms = sum(o["macs"] for o in ops) / (floor["gmacs_per_s"] * 1e6)
+    names = " + ".join(f"`{o['op']}`" for o in head)
+    return (f"{precision} cls: the full-size head ({names}) is {_number(head_ms)} ms = "
+            f"{100 * head_ms / export['ops_sum_ms']:.0f}% of the summed op time; the network "
+            f"before it {_number(network_ms)} ms = {network_ms / floor_ms:.1f}× its convolution "
+            f"floor ({_number(floor_ms)} ms at {floor['gmacs_per_s']:g} GMAC/s).")
 
 
 def train_step_section(result: dict) -> list[str]:

@@ -63,10 +63,10 @@ def test_a_cut_of_every_op_computes_what_the_whole_graph_computes(graphs):
 
 
 def _profile_result():
-    op = {"index": 0, "op": "ARG_MAX", "shape": [1, 8, 8], "dtype": "int32", "macs": 0,
+    op = {"index": 1, "op": "ARG_MAX", "shape": [1, 8, 8], "dtype": "int32", "macs": 0,
           "partition": None, "xnnpack": False, "ms": 3.0}
-    conv = {**op, "index": 1, "op": "CONV_2D", "shape": [1, 8, 8, 4], "dtype": "int8",
-            "macs": 100, "partition": 0, "xnnpack": True, "ms": 1.0}
+    conv = {**op, "index": 0, "op": "CONV_2D", "shape": [1, 8, 8, 4], "dtype": "int8",
+            "macs": 200_000_000, "partition": 0, "xnnpack": True, "ms": 1.0}
 
     def export(precision, graph, ms):
         return {"mode": "cls", "precision": precision, "graph": graph, "size": "1024x2048",
@@ -107,6 +107,10 @@ def test_profile_section_states_the_targets_as_ratios_of_one_run_and_the_load():
     assert "**Load:** a training job ran" in text
     assert "| cls int8 1024×2048 | 100 | 2 | 1 | 3.00 (ARG_MAX) | 6.70 | 25.0 | 4.0× |" in text
     assert "| `ARG_MAX` | 1 | none | 3.00 (75%) | 3.00 (75%) |" in text
+    # what remains: the head after the last conv, and the network against its conv floor
+    assert ("int8 cls: the full-size head (`ARG_MAX`) is 3.00 ms = 75% of the summed op time; "
+            "the network before it 1.00 ms = 1.3× its convolution floor (0.77 ms at 260 "
+            "GMAC/s)") in text
 
 
 def test_profile_section_is_in_the_readme_block(tmp_path):

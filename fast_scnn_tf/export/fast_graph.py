@@ -59,10 +59,10 @@ class SubtractMean(keras.layers.Layer):
         x = tf.cast(images, tf.float32)
         height, width, channels = x.shape[1:]
         if height is None or width is None:
-            return x - tf.constant(self.mean)
+            return tf.cast(x - tf.constant(self.mean), self.compute_dtype)
         rows = tf.reshape(x, (-1, height, width * channels))
         rows = rows - tf.constant(np.tile(np.array(self.mean, np.float32), width))
-        return tf.reshape(rows, (-1, height, width, channels))
+        return tf.cast(tf.reshape(rows, (-1, height, width, channels)), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -78,8 +78,8 @@ def _scale_foldable(layer) -> keras.layers.Conv2D | None:
         layer = consumers[0]
         if type(layer) is not keras.layers.ZeroPadding2D:
             break
-    if type(layer) is not keras.layers.Conv2D:
-        return None
+    if type(layer) is not keras.layers.Conv2D or len(layer._inbound_nodes) != 1:
+        return None  # not a conv, or a conv called elsewhere too (its kernel is shared)
     return layer if layer.groups == 1 and layer.data_format == "channels_last" else None
 
 
@@ -104,7 +104,7 @@ def fast_graph(model: keras.Model) -> keras.Model:
 
     def clone(layer):
         if layer in folds:
-            new = SubtractMean(layer.mean, name=layer.name)
+            new = SubtractMean(layer.mean, name=layer.name, dtype=layer.dtype_policy)
         elif layer in dilated:
             new = NativeDilatedDepthwiseConv2D.from_config(layer.get_config())
         else:

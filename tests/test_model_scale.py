@@ -44,6 +44,7 @@ def test_scale_matches_the_shorter_side_and_keeps_the_aspect():
     assert min(scaled_size((100, 200), tiny)) == 32  # never under the network's minimum
 
 
+@pytest.mark.slow  # a training run (or a model build) of several seconds
 def test_checkpoint_predictor_runs_at_the_models_scale(tmp_path):
     run = _sharp_run(tmp_path / "run", input_size=(32, 48))
     model = load_run(run, which="latest").model

@@ -187,6 +187,7 @@ def test_a_step_that_overflows_the_weights_is_never_saved_as_good(data_dir, tmp_
     assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")) is None
 
 
+@pytest.mark.slow  # a training run (or a model build) of several seconds
 def test_sigterm_during_validation_stops_before_the_rest_of_it(data_dir, tmp_path, monkeypatch):
     # A scheduler's grace period is short: the signal must not wait for the whole validation.
     frames = []
@@ -255,6 +256,7 @@ def test_init_checkpoint_of_another_model_family_is_refused_naming_both(tmp_path
         np.testing.assert_array_equal(value, variable.numpy())  # nothing half-copied
 
 
+@pytest.mark.slow  # a training run (or a model build) of several seconds
 def test_partial_checkpoint_folders_of_a_killed_save_are_removed_on_the_next_start(
         finished_run, tmp_path, caplog):
     # A kill or a full disk during a save leaves ckpt-N_temp/ (3-7 MB each) behind.
@@ -297,6 +299,7 @@ def test_resume_refuses_a_different_class_count(tmp_path):
         check_resume(other, str(tmp_path))
 
 
+@pytest.mark.slow  # a training run (or a model build) of several seconds
 def test_a_run_at_input_scale_2_validates_at_that_scale_and_records_it(data_dir, tmp_path):
     """Validation feeds the val frames at 2x (its TensorBoard pictures too) and scores them at
     the labels' size; the run records the frame size it was trained to see."""

@@ -25,7 +25,7 @@ import sys
 
 from fast_scnn_tf import cli, files
 
-cli.import_tensorflow()  # quietly: the run-folder constants below come with TensorFlow
+tf = cli.import_tensorflow()  # quietly: the run-folder constants below come with it too
 
 from fast_scnn_tf.checkpoint import LATEST_DIR  # noqa: E402
 from fast_scnn_tf.config import CONFIG_FILE  # noqa: E402
@@ -38,17 +38,12 @@ INDEX = "checkpoint"  # the CheckpointManager's index file
 
 def latest_prefix(run_dir: str) -> str:
     """The latest checkpoint's name (`ckpt-N`) from the run's checkpoint index."""
-    path = os.path.join(run_dir, LATEST_DIR, INDEX)
-    try:
-        with open(path) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model_checkpoint_path":
-                    return os.path.basename(value.strip().strip('"'))
-    except OSError:
-        pass
-    raise ValueError(f"'{run_dir}' has no checkpoint to carry ({path} is missing or empty): "
-                     "expected a run folder written by train.py")
+    prefix = tf.train.latest_checkpoint(os.path.join(run_dir, LATEST_DIR))
+    if prefix is None:
+        raise ValueError(f"'{run_dir}' has no checkpoint to carry (no index in "
+                         f"{os.path.join(run_dir, LATEST_DIR)}): expected a run folder written "
+                         "by train.py")
+    return os.path.basename(prefix)
 
 
 def pack(run_dir: str, dest: str, limit: int = LIMIT_BYTES) -> dict:

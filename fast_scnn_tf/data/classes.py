@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 IGNORE_LABEL = 255
+MAX_CLASSES = IGNORE_LABEL - 1  # a class table's limit: 8-bit labels, 255 kept for ignored
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +25,8 @@ class ClassTable:
     def __post_init__(self):
         if not self.names:
             raise ValueError("a class table needs at least one class")
-        if len(self.names) >= IGNORE_LABEL:
-            raise ValueError(f"at most {IGNORE_LABEL - 1} classes, got {len(self.names)}")
+        if len(self.names) > MAX_CLASSES:
+            raise ValueError(f"at most {MAX_CLASSES} classes, got {len(self.names)}")
         if len(self.colors) != len(self.names):
             raise ValueError(f"{len(self.colors)} colours for {len(self.names)} classes")
         if len(set(self.names)) != len(self.names):

@@ -76,9 +76,8 @@ def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
         return os.path.join(image_dir, city, os.path.basename(label)[:-len(label_suffix)]
                             + IMAGE_SUFFIX)
 
-    pairs = pair_with_labels(images, image_dir, label_dir, label_path, EXPECTED_LAYOUT,
-                             label_suffix, image_path)
-    return pairs
+    return pair_with_labels(images, image_dir, label_dir, label_path, EXPECTED_LAYOUT,
+                            label_suffix, image_path)
 
 
 def list_frames(data_dir: str, split: str, use_coarse: bool = False) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 
-from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable, default_colors
+from fast_scnn_tf.data.classes import IGNORE_LABEL, MAX_CLASSES, ClassTable, default_colors
 from fast_scnn_tf.data.dataset import (
     LABEL_TABLE_SIZE, Dataset, find_images, pair_with_labels, value_table)
 
@@ -48,9 +48,8 @@ def read_classes(data_dir: str) -> tuple[ClassTable, int]:
     if unknown:
         raise ValueError(f"'{path}' has unknown keys {sorted(unknown)}: expected \"classes\" and "
                          "optionally \"ignore_index\"")
-    max_classes = LABEL_TABLE_SIZE - 2  # 8-bit labels, with one value left for ignored pixels
-    if len(entries) > max_classes:
-        raise ValueError(f"'{path}' lists {len(entries)} classes: at most {max_classes} (labels "
+    if len(entries) > MAX_CLASSES:  # before ignore_index's range, which it would make empty
+        raise ValueError(f"'{path}' lists {len(entries)} classes: at most {MAX_CLASSES} (labels "
                          "are 8-bit class indices and one value marks ignored pixels)")
     names, colors = [], []
     fallback = default_colors(len(entries))

@@ -138,9 +138,10 @@ class Loop:
                 done = current + 1
                 if terms.pop("finite") < 1.0:
                     raise NonFiniteLossError(
-                        f"non-finite loss, gradients or weights at step {current} (epoch {epoch + 1}, "
-                        f"loss {terms['loss']}); stopped without saving, the last good "
-                        f"checkpoint is {self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
+                        f"non-finite loss, gradients or weights at step {current} (epoch "
+                        f"{epoch + 1}, loss {terms['loss']}); stopped without saving, the last "
+                        f"good checkpoint is "
+                        f"{self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
                 lr = float(self.schedule(current))
                 if bar is not None:
                     bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),

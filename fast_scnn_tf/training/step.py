@@ -49,16 +49,14 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
                 loss = optimizer.scale_loss(loss)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        # A finite loss can still give non-finite gradients (e.g. a diverging learning rate) that
-        # poison the weights; flag both. Under loss scaling, overflowing fp16 gradients are
-        # normal: the loss-scale optimizer skips that update and lowers the scale.
-        # Finite gradients can still overflow the update (a huge learning rate, Adam's squared
-        # gradients): the weights and optimizer slots after it are checked too, so that a
-        # checkpoint the loop saves, and calls good, never holds inf or NaN.
+        # A finite loss can still give non-finite gradients (a diverging learning rate), and
+        # finite gradients can still overflow the update (a huge learning rate, Adam's squared
+        # gradients): the loss, the gradients and the weights and optimizer slots after the
+        # update are all checked, so a checkpoint the loop saves, and calls good, never holds inf
+        # or NaN. Under loss scaling, overflowing fp16 gradients are normal (the loss-scale
+        # optimizer skips that update and lowers the scale): only the state is checked.
         finite = tf.math.is_finite(terms["loss"])
-        checked = state
-        if not mixed:
-            checked = [*grads, *state]
+        checked = state if mixed else [*grads, *state]
         finite = tf.logical_and(finite, tf.reduce_all(
             [tf.reduce_all(tf.math.is_finite(v)) for v in checked]))
         terms["finite"] = tf.cast(finite, tf.float32)

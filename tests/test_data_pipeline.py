@@ -103,6 +103,29 @@ def test_evaluation_scale_resizes_image_not_label(root, scale):
     assert label.shape == (1,) + SIZE
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_unlabelled_frames_are_the_evaluation_images_with_an_all_ignore_label(root, scale):
+    """A split without public labels (here val, its labels left unread) in the parser's
+    unlabelled mode: the evaluation images and names, a full-size label that scores no pixel."""
+    unlabelled = as_numpy(build_dataset(config(root), "val", False, 1, scale=scale,
+                                        with_names=True, labelled=False))
+    evaluation = as_numpy(build_dataset(config(root), "val", False, 1, scale=scale,
+                                        with_names=True))
+    assert len(unlabelled) == len(evaluation) == NUM_VAL
+    for (image, label, name), (want_image, _, want_name) in zip(unlabelled, evaluation):
+        assert name == want_name
+        np.testing.assert_array_equal(image, want_image)
+        assert label.shape == (1,) + SIZE and label.dtype == np.uint8
+        assert np.all(label == labels.IGNORE_LABEL)
+
+
+def test_unlabelled_frames_are_read_from_files_and_not_trained_on(root):
+    with pytest.raises(ValueError, match="--source folder"):
+        build_dataset(config(root, source="tfds"), "test", False, 1, labelled=False)
+    with pytest.raises(ValueError, match="training needs labels"):
+        build_dataset(config(root), "train", True, 1, labelled=False)
+
+
 def test_scale_is_for_evaluation_only(root):
     with pytest.raises(ValueError, match="1 for training"):
         build_dataset(config(root), "train", True, 1, scale=0.5)

@@ -9,7 +9,7 @@ import pytest
 
 from fast_scnn_tf.convert import torch_module
 from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
-from fast_scnn_tf.model.ffnet.layers import ResizeToMatch
+from fast_scnn_tf.model.layers import ResizeLike
 
 # Trainable parameters of the official PyTorch models (FFNET.md, measured with torch), 19 classes.
 OFFICIAL_PARAMETERS = {
@@ -109,7 +109,8 @@ def test_config_round_trip():
     model = build_ffnet("ffnet18_dAAC", num_classes=4)
     clone = keras.Model.from_config(model.get_config())
     assert _trainable(clone) == _trainable(model)
-    modes = {layer.mode for layer in clone.layers if isinstance(layer, ResizeToMatch)}
+    modes = {layer.mode for layer in clone.layers
+             if isinstance(layer, ResizeLike) and layer.name.startswith("head_")}  # the up-head's
     assert modes == {"bilinear_align_corners"}
 
 
@@ -127,7 +128,7 @@ def test_invalid_arguments_are_refused(kwargs, message):
 def test_nearest_resize_is_pytorch_legacy_nearest():
     """PyTorch's mode="nearest" reads source floor(i * in / out), for non-integer ratios too."""
     x = np.arange(5 * 7, dtype=np.float32).reshape(1, 5, 7, 1)
-    y = ResizeToMatch("nearest")([x, np.zeros((1, 13, 10, 1), np.float32)]).numpy()
+    y = ResizeLike("nearest")([x, np.zeros((1, 13, 10, 1), np.float32)]).numpy()
     rows = np.floor(np.arange(13) * 5 / 13).astype(int)
     cols = np.floor(np.arange(10) * 7 / 10).astype(int)
     np.testing.assert_array_equal(y[0, :, :, 0], x[0, rows][:, cols, 0])
@@ -136,7 +137,7 @@ def test_nearest_resize_is_pytorch_legacy_nearest():
 def test_bilinear_resize_aligns_corners():
     """align_corners=True: output pixel i samples input position i * (in - 1) / (out - 1)."""
     x = np.random.default_rng(0).normal(size=(1, 1, 6, 1)).astype(np.float32)
-    y = ResizeToMatch("bilinear_align_corners")([x, np.zeros((1, 1, 11, 1), np.float32)]).numpy()
+    y = ResizeLike("bilinear_align_corners")([x, np.zeros((1, 1, 11, 1), np.float32)]).numpy()
     expected = np.interp(np.arange(11) * 5 / 10, np.arange(6), x[0, 0, :, 0])
     np.testing.assert_allclose(y[0, 0, :, 0], expected, atol=1e-6)
 

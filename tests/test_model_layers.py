@@ -62,6 +62,16 @@ def test_resize_like_uses_half_pixel_centres():
     np.testing.assert_allclose(y, [0.0, 0.25, 0.75, 1.0])
 
 
+def test_resize_to_match_of_older_keras_files_loads_as_resize_like():
+    """FFNet's up-head resizes were saved as `ResizeToMatch` before they became ResizeLike modes."""
+    saved = {"module": "fast_scnn_tf.model.ffnet.layers", "class_name": "ResizeToMatch",
+             "config": {"name": "head_branch2_resize", "trainable": True, "dtype": "float32",
+                        "mode": "nearest"},
+             "registered_name": "fast_scnn_tf>ResizeToMatch"}
+    layer = keras.saving.deserialize_keras_object(saved)
+    assert isinstance(layer, ResizeLike) and layer.mode == "nearest"
+
+
 def test_normalize_standardises_per_channel():
     layer = Normalize(mean=(10.0, 20.0, 30.0), std=(2.0, 4.0, 5.0))
     y = layer(np.array([[[[12, 20, 40]]]], np.uint8)).numpy().ravel()

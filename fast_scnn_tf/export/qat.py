@@ -45,7 +45,14 @@ class Normalize(tf_keras.layers.Layer):
 
 
 class ResizeLike(tf_keras.layers.Layer):
+    def __init__(self, mode=k3.BILINEAR, **kwargs):
+        super().__init__(**kwargs)
+        self.mode = mode
+
     call = k3.ResizeLike.call
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
 
 
 class AdaptiveAveragePooling2D(tf_keras.layers.Layer):
@@ -79,7 +86,7 @@ def _mirror_layer(layer):
     if kind == "AdaptiveAveragePooling2D":
         return AdaptiveAveragePooling2D(config["bins"], name=layer.name)
     if kind == "ResizeLike":
-        return ResizeLike(name=layer.name)
+        return ResizeLike(config["mode"], name=layer.name)
     if isinstance(layer, keras.layers.BatchNormalization):  # layers.BatchNorm included
         kind = "BatchNormalization"
     if kind not in _BUILTIN_ARGS:

@@ -6,7 +6,8 @@ The four paper modules are the four functions below; `build_fast_scnn` wires the
                  -> global_feature_extractor (1/32, 128 ch, pyramid pooling) -> feature_fusion
                  -> classifier (1/8, num_classes) -> bilinear to the input size
 
-Framework choices, written down where they differ from PyTorch ports:
+Framework choices, written down where they differ from PyTorch ports (the layers are the shared
+vocabulary of `layers.py`):
 - BatchNorm momentum 0.9 / epsilon 1e-5: PyTorch's defaults (momentum 0.1 there), as the ports we
   compare against use (`layers.BatchNorm`, Keras' layer with a fused training step).
 - Stride-2 convs use TensorFlow "same" padding (pads bottom/right when the size is even; PyTorch's
@@ -19,7 +20,8 @@ from __future__ import annotations
 import keras
 
 from fast_scnn_tf.model.contract import LOGITS
-from fast_scnn_tf.model.layers import AdaptiveAveragePooling2D, BatchNorm, Normalize, ResizeLike
+from fast_scnn_tf.model.layers import (
+    AdaptiveAveragePooling2D, Normalize, ResizeLike, batch_norm, conv2d, conv_bn_relu, relu)
 
 # Output keys of the training model (aux=True) besides LOGITS, and names of the module outputs.
 AUX_LTD = "aux_ltd"  # auxiliary logits from the Learning to Downsample output
@@ -35,32 +37,14 @@ BOTTLENECKS = ((6, 64, 3, 2), (6, 96, 3, 2), (6, 128, 3, 1))  # Table 1: t, c, n
 PYRAMID_BINS = (1, 2, 3, 6)
 
 
-def _bn(x, name):
-    return BatchNorm(name=name)(x)
-
-
-def _relu(x, name):
-    return keras.layers.ReLU(name=name)(x)
-
-
-def _conv(x, filters, kernel, name, strides=1):
-    return keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
-                               name=name)(x)
-
-
 def _depthwise(x, name, strides=1, dilation=1):
     return keras.layers.DepthwiseConv2D(3, strides=strides, dilation_rate=dilation,
                                         padding="same", use_bias=False, name=name)(x)
 
 
-def conv_bn_relu(x, filters, kernel, name, strides=1):
-    return _relu(_bn(_conv(x, filters, kernel, name + "_conv", strides), name + "_bn"),
-                 name + "_relu")
-
-
 def ds_conv(x, filters, name, strides=1):
     """Depthwise-separable conv: depthwise 3x3 + BN (no non-linearity), pointwise 1x1 + BN + ReLU."""
-    x = _bn(_depthwise(x, name + "_dw", strides), name + "_dw_bn")
+    x = batch_norm(_depthwise(x, name + "_dw", strides), name + "_dw_bn")
     return conv_bn_relu(x, filters, 1, name + "_pw")
 
 
@@ -68,8 +52,8 @@ def bottleneck(x, expansion, filters, strides, name):
     """MobileNetV2 inverted residual (Table 2); the 1x1 projection is linear."""
     in_channels = x.shape[-1]
     y = conv_bn_relu(x, expansion * in_channels, 1, name + "_expand")
-    y = _relu(_bn(_depthwise(y, name + "_dw", strides), name + "_dw_bn"), name + "_dw_relu")
-    y = _bn(_conv(y, filters, 1, name + "_project"), name + "_project_bn")
+    y = relu(batch_norm(_depthwise(y, name + "_dw", strides), name + "_dw_bn"), name + "_dw_relu")
+    y = batch_norm(conv2d(y, filters, 1, name + "_project"), name + "_project_bn")
     if strides == 1 and in_channels == filters:
         y = keras.layers.Add(name=name + "_add")([x, y])
     return y
@@ -108,10 +92,10 @@ def feature_fusion(high_res, low_res, filters=128):
     size, then depthwise 3x3 dilation 4 + BN + ReLU and 1x1 + BN (linear); the skip gets 1x1 + BN
     (linear); the two are added and passed through ReLU."""
     low = ResizeLike(name="ffm_upsample")([low_res, high_res])
-    low = _relu(_bn(_depthwise(low, "ffm_dw", dilation=4), "ffm_dw_bn"), "ffm_dw_relu")
-    low = _bn(_conv(low, filters, 1, "ffm_low_conv"), "ffm_low_bn")
-    high = _bn(_conv(high_res, filters, 1, "ffm_skip_conv"), SKIP_BN)
-    return _relu(keras.layers.Add(name="ffm_add")([low, high]), "ffm_relu")
+    low = relu(batch_norm(_depthwise(low, "ffm_dw", dilation=4), "ffm_dw_bn"), "ffm_dw_relu")
+    low = batch_norm(conv2d(low, filters, 1, "ffm_low_conv"), "ffm_low_bn")
+    high = batch_norm(conv2d(high_res, filters, 1, "ffm_skip_conv"), SKIP_BN)
+    return relu(keras.layers.Add(name="ffm_add")([low, high]), "ffm_relu")
 
 
 def classifier(x, num_classes, dropout):

@@ -1,8 +1,17 @@
-"""Small layers the Fast-SCNN and FFNet graphs need that Keras does not provide in the form we want.
+"""The layer vocabulary every model family builds from: conv (with a padding mode), BatchNorm and
+ReLU, Conv-BN-ReLU, the resize to a reference's size (with its modes), `spatial_size`, and the
+layers Keras does not provide in the form we want.
 
 Normalize, ResizeLike and AdaptiveAveragePooling2D work with static and dynamic input sizes and
 convert to TFLite (builtin ops only) and to SavedModel, which is where peers' ports broke;
 BatchNorm is Keras' BatchNormalization with a faster training step on the CPU.
+
+Where TensorFlow and PyTorch differ, the choice is made here, once:
+- BatchNorm momentum 0.9 / epsilon 1e-5 (`BN_MOMENTUM`, `BN_EPSILON`): PyTorch's defaults.
+- Padding of stride-2 convs (`conv2d`): TensorFlow's "same" (Fast-SCNN, trained here) or
+  PyTorch's `padding=k // 2` on every side (FFNet, whose official weights must see PyTorch's grid).
+- Resize semantics (`ResizeLike`): half-pixel bilinear, PyTorch's legacy nearest, or bilinear with
+  `align_corners=True`.
 """
 
 from __future__ import annotations
@@ -76,29 +85,116 @@ class BatchNorm(keras.layers.BatchNormalization):
         return tf.cast(y, self.compute_dtype)
 
 
+def batch_norm(x, name):
+    return BatchNorm(name=name)(x)
+
+
+def relu(x, name):
+    return keras.layers.ReLU(name=name)(x)
+
+
+SAME = "same"  # TensorFlow's: ceil(L / stride) outputs, the extra pad row/column bottom/right
+TORCH = "torch"  # PyTorch's `padding=kernel // 2` on every side, for every stride
+PADDINGS = (SAME, TORCH)
+
+
+def conv2d(x, filters, kernel, name, strides=1, padding=SAME, use_bias=False):
+    """A square convolution named `name`; no bias by default (a following BatchNorm's beta is one).
+
+    `padding` matters for stride 2 only: "same" pads the extra pixel bottom/right when the size is
+    even; "torch" pads `kernel // 2` zeros on every side (an explicit `name_pad` layer, then
+    "valid"), so that converted PyTorch weights see the same grid. Both give ceil(L / 2) outputs.
+    """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if padding == TORCH and strides > 1 and kernel > 1:
+        x = keras.layers.ZeroPadding2D(kernel // 2, name=name + "_pad")(x)
+        keras_padding = "valid"
+    else:  # stride 1 with an odd kernel (or any 1x1): the same on every side in both frameworks
+        keras_padding = "same"
+    return keras.layers.Conv2D(filters, kernel, strides=strides, padding=keras_padding,
+                               use_bias=use_bias, name=name)(x)
+
+
+def conv_bn_relu(x, filters, kernel, name, strides=1, padding=SAME, use_bias=False, suffix=""):
+    """Conv -> BatchNorm -> ReLU, the layers named `{name}_conv{suffix}`, `{name}_bn{suffix}` and
+    `{name}_relu{suffix}` (FFNet numbers its stem and block layers by `suffix`)."""
+    x = conv2d(x, filters, kernel, f"{name}_conv{suffix}", strides, padding, use_bias)
+    return relu(batch_norm(x, f"{name}_bn{suffix}"), f"{name}_relu{suffix}")
+
+
+def spatial_size(x):
+    """(height, width) of an NHWC tensor, each a Python int where the shape is static (a
+    fixed-size graph such as TFLite keeps constant sizes), else an int32 scalar tensor. TensorFlow
+    packs the pair into one size tensor wherever it takes one (`tf.image.resize`)."""
+    static = tuple(x.shape[1:3])
+    if None not in static:
+        return static
+    dynamic = tf.shape(x)
+    return tuple(dynamic[i] if size is None else size for i, size in enumerate(static, start=1))
+
+
+BILINEAR = "bilinear"  # half-pixel centres: TensorFlow's resize, PyTorch's align_corners=False
+NEAREST = "nearest"  # PyTorch's legacy F.interpolate(mode="nearest"): FFNet's mobile up-heads
+BILINEAR_ALIGN_CORNERS = "bilinear_align_corners"  # PyTorch's align_corners=True: FFNet's GPU heads
+RESIZE_MODES = (BILINEAR, NEAREST, BILINEAR_ALIGN_CORNERS)
+
+
 @keras.saving.register_keras_serializable(package="fast_scnn_tf")
 class ResizeLike(keras.layers.Layer):
-    """Bilinear resize of `x` to the spatial size of `reference`: `ResizeLike()([x, reference])`.
+    """Resize `x` to the spatial size of `reference`: `ResizeLike(mode)([x, reference])`.
 
     Sizes come from the reference tensor, so odd input sizes (not multiples of 32) come back at
-    exactly their own size. Half-pixel centres, i.e. PyTorch's `align_corners=False`.
+    exactly their own size. `mode` is one of:
+    - "bilinear" (the default; every model's last layer): half-pixel centres, i.e. PyTorch's
+      `align_corners=False`. Training graphs upsampling by whole even factors use a faster
+      gradient (`_upsample_bilinear`).
+    - "nearest": PyTorch's `F.interpolate(mode="nearest")`, which reads source pixel
+      floor(i * in / out); TF's ResizeNearestNeighbor op without half-pixel centres computes
+      exactly that for every size ratio (`tf.image.resize`, with half-pixel centres, agrees only
+      for integer factors).
+    - "bilinear_align_corners": PyTorch's bilinear `align_corners=True`, which Keras does not
+      offer; TF's ResizeBilinear op with `align_corners=True` is the same mapping.
+    All are TFLite builtins (RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR) for any input size.
     We do not use `keras.layers.Resizing`: in Keras 3.15.1 it leaks `training=True` into later
     BatchNorm layers when a model is called without `training=False`.
     """
 
+    def __init__(self, mode: str = BILINEAR, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in RESIZE_MODES:
+            raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")
+        self.mode = mode
+
     def call(self, inputs, training=None):
         x, reference = inputs
-        size = _spatial_size(reference)
-        factors = _even_factors(x, reference)
-        if training and factors:
-            y = _upsample_bilinear(x, factors)
+        size = spatial_size(reference)
+        if self.mode == BILINEAR:
+            factors = _even_factors(x, reference)
+            if training and factors:
+                y = _upsample_bilinear(x, factors)
+            else:
+                y = tf.image.resize(x, size, method="bilinear")
+        # The raw ops: their v1 wrappers (tf.compat.v1.image.resize_*) are deprecated.
+        elif self.mode == NEAREST:
+            y = tf.raw_ops.ResizeNearestNeighbor(images=x, size=size, align_corners=False,
+                                                 half_pixel_centers=False)
         else:
-            y = tf.image.resize(x, size, method="bilinear")
+            y = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True,
+                                          half_pixel_centers=False)
         return tf.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shapes):
         x_shape, ref_shape = input_shapes
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+# FFNet's up-head resizes were a class of their own, `ResizeToMatch`, before they became modes of
+# ResizeLike; `.keras` files saved then name it (always with its `mode`), so the name still loads.
+keras.saving.get_custom_objects()["fast_scnn_tf>ResizeToMatch"] = ResizeLike
 
 
 def _even_factors(x, reference):
@@ -175,7 +271,7 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
         self.bins = int(bins)
 
     def call(self, x):
-        height, width = _spatial_size(x, as_list=True)
+        height, width = spatial_size(x)
         rows = [tf.reduce_mean(x[:, start:end], axis=1, keepdims=True)
                 for start, end in _cells(height, self.bins)]
         x = tf.concat(rows, axis=1) if self.bins > 1 else rows[0]
@@ -194,14 +290,3 @@ def _cells(length, bins):
     """(start, end) of every adaptive-pooling cell; Python ints when `length` is static."""
     return [((i * length) // bins, ((i + 1) * length + bins - 1) // bins) for i in range(bins)]
 
-
-def _spatial_size(x, as_list=False):
-    """(height, width) of an NHWC tensor: static ints where known, else scalar tensors."""
-    static = x.shape[1:3]
-    dynamic = tf.shape(x)[1:3]
-    sizes = [static[i] if static[i] is not None else dynamic[i] for i in range(2)]
-    if as_list:
-        return sizes
-    if all(isinstance(s, int) for s in sizes):
-        return sizes
-    return tf.stack([tf.cast(s, tf.int32) for s in sizes])

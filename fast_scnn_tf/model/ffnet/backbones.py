@@ -3,7 +3,7 @@
 Mehta et al., "Simple and Efficient Architectures for Semantic Segmentation", CVPR-W 2022;
 depths and widths as in github.com/Qualcomm-AI-research/FFNet (`models/resnet.py`).
 Layer names mirror the official modules: stage s, block b is `stage{s}_block{b}_*`
-(`backbone_model.layer{s}.{b}.*`); backbone convs carry no bias.
+(`backbone_model.layer{s}.{b}.*`); backbone convs carry no bias and pad as PyTorch (`TORCH`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import dataclasses
 
 import keras
 
-from fast_scnn_tf.model.ffnet.layers import batch_norm, conv2d, relu
 from fast_scnn_tf.model.ffnet.stems import STEMS
+from fast_scnn_tf.model.layers import TORCH, batch_norm, conv2d, conv_bn_relu, relu
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +55,12 @@ BACKBONES = {
 def basic_block(x, filters, strides, name):
     """ResNet basic block: conv3x3(stride) BN ReLU, conv3x3 BN, plus the shortcut (a 1x1 conv
     with the same stride + BN when the width or the size changes), then ReLU."""
-    y = conv2d(x, filters, 3, name + "_conv1", strides)
-    y = relu(batch_norm(y, name + "_bn1"), name + "_relu1")
-    y = batch_norm(conv2d(y, filters, 3, name + "_conv2"), name + "_bn2")
+    y = conv_bn_relu(x, filters, 3, name, strides, padding=TORCH, suffix=1)
+    y = batch_norm(conv2d(y, filters, 3, name + "_conv2", padding=TORCH), name + "_bn2")
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
-        # 1x1 stride 2 "valid" takes the same pixels as PyTorch (no padding involved).
-        shortcut = conv2d(x, filters, 1, name + "_shortcut_conv", strides)
+        # A 1x1 conv pads nothing, in either framework: stride 2 takes the same pixels.
+        shortcut = conv2d(x, filters, 1, name + "_shortcut_conv", strides, padding=TORCH)
         shortcut = batch_norm(shortcut, name + "_shortcut_bn")
     y = keras.layers.Add(name=name + "_add")([shortcut, y])
     return relu(y, name + "_relu")

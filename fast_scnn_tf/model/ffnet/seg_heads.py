@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from fast_scnn_tf.model.ffnet.layers import batch_norm, conv2d, relu
+from fast_scnn_tf.model.layers import conv2d, conv_bn_relu
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +28,5 @@ SEG_HEADS = {
 
 def segmentation_head(x, spec: SegHeadSpec, num_classes: int):
     """3x3 conv (bias) -> BN -> ReLU -> classifier conv (bias): `seg_conv` .. `seg_classifier`."""
-    x = conv2d(x, spec.mid_channels, 3, "seg_conv", use_bias=True)
-    x = relu(batch_norm(x, "seg_bn"), "seg_relu")
+    x = conv_bn_relu(x, spec.mid_channels, 3, "seg", use_bias=True)
     return conv2d(x, num_classes, spec.classifier_kernel, "seg_classifier", use_bias=True)

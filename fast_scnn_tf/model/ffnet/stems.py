@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import keras
 
-from fast_scnn_tf.model.ffnet.layers import batch_norm, conv2d, relu
-
-
-def _conv_bn_relu(x, filters, kernel, index, strides):
-    x = conv2d(x, filters, kernel, f"stem_conv{index}", strides)
-    return relu(batch_norm(x, f"stem_bn{index}"), f"stem_relu{index}")
+from fast_scnn_tf.model.layers import TORCH, conv_bn_relu
 
 
 def stem_a(x):
     """ResNet stem: conv 7x7/2 (64) BN ReLU, then max-pool 3x3/2 with padding 1."""
-    x = _conv_bn_relu(x, 64, 7, 1, strides=2)
+    x = conv_bn_relu(x, 64, 7, "stem", strides=2, padding=TORCH, suffix=1)
     # PyTorch pads the pool with -inf; zeros are equivalent here because the input is post-ReLU.
     x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, padding="valid", name="stem_pool")(x)
@@ -28,16 +23,16 @@ def stem_a(x):
 
 def stem_b(x):
     """Slim stem of the S backbones: conv 3x3/2 (32), conv 3x3/2 (64), each BN ReLU."""
-    x = _conv_bn_relu(x, 32, 3, 0, strides=2)
-    return _conv_bn_relu(x, 64, 3, 1, strides=2)
+    x = conv_bn_relu(x, 32, 3, "stem", strides=2, padding=TORCH, suffix=0)
+    return conv_bn_relu(x, 64, 3, "stem", strides=2, padding=TORCH, suffix=1)
 
 
 def stem_c(x, filters=64):
     """Deeper stem of the three-stage NS backbones: 3x3/2, 3x3/2, 3x3/1 (64 each), BN ReLU.
     Its output is the backbone's 1/4 feature."""
-    x = _conv_bn_relu(x, 64, 3, 0, strides=2)
-    x = _conv_bn_relu(x, 64, 3, 1, strides=2)
-    return _conv_bn_relu(x, filters, 3, 2, strides=1)
+    x = conv_bn_relu(x, 64, 3, "stem", strides=2, padding=TORCH, suffix=0)
+    x = conv_bn_relu(x, 64, 3, "stem", strides=2, padding=TORCH, suffix=1)
+    return conv_bn_relu(x, filters, 3, "stem", strides=1, padding=TORCH, suffix=2)
 
 
 STEMS = {"A": stem_a, "B": stem_b, "C": stem_c}

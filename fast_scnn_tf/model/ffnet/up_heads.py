@@ -17,7 +17,7 @@ import dataclasses
 
 import keras
 
-from fast_scnn_tf.model.ffnet.layers import ResizeToMatch, conv_bn_relu
+from fast_scnn_tf.model.layers import ResizeLike, conv_bn_relu
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,12 +49,12 @@ def up_head(features, spec: UpHeadSpec, resize_mode: str):
     for k in (3, 2, 1, 0):
         if k < 3:
             # No ReLU after the add: the official UpBranch feeds the sum straight to the convs.
-            up = ResizeToMatch(resize_mode, name=f"head_branch{k}_resize")([up, adapted[k]])
+            up = ResizeLike(resize_mode, name=f"head_branch{k}_resize")([up, adapted[k]])
             x = keras.layers.Add(name=f"head_branch{k}_add")([up, adapted[k]])
         smooth[k] = conv_bn_relu(x, spec.branch_widths[k], 3, f"head_branch{k}_smooth")
         if k > 0:
             up = conv_bn_relu(x, spec.adapter_widths[k - 1], 1, f"head_branch{k}_up")
     resized = [smooth[0]] + [
-        ResizeToMatch(resize_mode, name=f"head_concat_resize{k}")([smooth[k], smooth[0]])
+        ResizeLike(resize_mode, name=f"head_concat_resize{k}")([smooth[k], smooth[0]])
         for k in (1, 2, 3)]
     return keras.layers.Concatenate(name="head_concat")(resized)

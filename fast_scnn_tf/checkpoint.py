@@ -45,6 +45,19 @@ def make_checkpoint(model: keras.Model, **trackables) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(model=model, **trackables)
 
 
+def write_run(directory: str, config: Config, model: keras.Model, folder: str = LATEST_DIR,
+              number: int | None = None, **trackables) -> str:
+    """Write a run folder that `load_run` loads: `config.json` and one checkpoint of the training
+    `model` (plus `trackables`, e.g. step, optimizer) in `folder` (`checkpoints/` or `best/`),
+    numbered `number` (None: the manager's count, ckpt-1), with the manager's `checkpoint` index.
+    The one way a run folder is written outside training: the converter and the tests' runs.
+    Returns the checkpoint prefix."""
+    config.save(directory)
+    manager = tf.train.CheckpointManager(make_checkpoint(model, **trackables),
+                                         os.path.join(directory, folder), max_to_keep=1)
+    return manager.save(checkpoint_number=number)
+
+
 def damage(prefix: str) -> str | None:
     """None if every tensor of the checkpoint reads back (the reader checks each one's CRC32C),
     else a one-line reason naming the damaged file."""

@@ -1,6 +1,6 @@
 """What the command-line tools (train.py, evaluate.py, export.py, predict.py) share: the default
-paths the README's commands rely on, TensorFlow's start-up noise hidden, every error as one line
-that names the file or flag, and what --overwrite may replace (`check_replaceable`).
+paths the README's commands rely on, TensorFlow's start-up noise hidden (`quiet.py`), every error
+as one line that names the file or flag, and what --overwrite may replace (`check_replaceable`).
 
 Nothing here imports TensorFlow at module level: the scripts parse their arguments first, then
 call `import_tensorflow(args.verbose)`.
@@ -8,79 +8,17 @@ call `import_tensorflow(args.verbose)`.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import re
-import sys
-import tempfile
 
 from fast_scnn_tf.data import datasets
+from fast_scnn_tf.quiet import import_tensorflow, native_output_hidden  # noqa: F401 (the tools)
 
 DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where the README puts Cityscapes
 DEFAULT_RUN_DIR = os.path.join("runs", "fast_scnn")  # train.py writes it; the others read it
 DEFAULT_EXPORT_DIR = "exports"
 MISSING_DATA_HINT = ("put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for another "
                      "dataset); what DIR holds for each NAME: " + datasets.describe())
-
-
-_verbose = False  # set by import_tensorflow: --verbose shows the native libraries' lines too
-
-
-def import_tensorflow(verbose: bool = False):
-    """Import TensorFlow and initialise its devices, hiding the C++ start-up lines unless
-    `verbose`; returns the module.
-
-    TF_CPP_MIN_LOG_LEVEL=2 hides INFO and WARNING lines but not `E0000 ... failed call to cuInit`,
-    which every machine without a GPU prints when CUDA is first initialised, nor absl's "All log
-    messages before absl::InitializeLog()". Level 3 would also hide real errors for the whole run,
-    and CUDA_VISIBLE_DEVICES="" would hide GPUs. So the output file descriptors point at a temp
-    file only while TensorFlow is imported and lists its devices (when CUDA initialises), then are
-    put back (`native_output_hidden`): GPUs stay usable and later errors are shown. TensorFlow's
-    Python INFO lines ("Assets written to ...") are hidden too; the tools log their own progress.
-    """
-    global _verbose
-    _verbose = verbose
-    if verbose:
-        import tensorflow as tf
-        return tf
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with native_output_hidden():
-        import tensorflow as tf
-        tf.config.list_physical_devices()
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    return tf
-
-
-@contextlib.contextmanager
-def native_output_hidden():
-    """Point stdout's and stderr's file descriptors at a temp file for the block, so lines that
-    C++ libraries print (TensorFlow's start-up, the TFLite converter's "fully_quantize: ...",
-    "Created TensorFlow Lite XNNPACK delegate") do not reach the user; if the block raises, they
-    are replayed before the exception. Does nothing after `import_tensorflow(verbose=True)`."""
-    if _verbose:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 1)
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved[1], 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
 
 
 def error_line(error: BaseException) -> str:

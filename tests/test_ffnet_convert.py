@@ -19,6 +19,7 @@ from fast_scnn_tf import convert  # noqa: E402
 from fast_scnn_tf.checkpoint import find_checkpoint, load_run  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model.ffnet import build_ffnet  # noqa: E402
+from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict  # noqa: E402
 from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -61,7 +62,7 @@ def test_converted_logits_match_pytorch(variant, size):
     image = smooth_image(*size)
     with torch.no_grad():
         expected = torch_model(ref.preprocess(image)).numpy().transpose(0, 2, 3, 1)
-    model = convert.convert_ffnet_state_dict(variant, state_dict, resize_to_input=False)
+    model = convert_ffnet_state_dict(variant, state_dict, resize_to_input=False)
     logits = model(image, training=False).numpy()
     assert logits.shape == expected.shape
     assert expected.std() > 0.1  # not a degenerate (constant) output
@@ -75,23 +76,23 @@ def test_resized_logits_match_the_official_evaluation():
     with torch.no_grad():
         expected = torch.nn.functional.interpolate(
             torch_model(ref.preprocess(image)), (75, 130), mode="bilinear", align_corners=False)
-    model = convert.convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
+    model = convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
     logits = model(image, training=False).numpy()
     assert np.abs(logits - expected.numpy().transpose(0, 2, 3, 1)).max() <= TOLERANCE
 
 
 def test_class_count_comes_from_the_classifier():
     _, state_dict = reference_and_state_dict("ffnet46NS_CCC_mobile", num_classes=7)
-    model = convert.convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict)
+    model = convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict)
     assert model.output.shape[-1] == 7
     with pytest.raises(ValueError, match=r"'head.layers.3.last_layer.3.weight' has 7 classes"):
-        convert.convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict, num_classes=19)
+        convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict, num_classes=19)
 
 
 def test_pre_downsampling_kernel_is_accepted(dAAC_state_dict):
     """Released BCC/CCC weights carry the `_pre_down` models' fixed Gaussian buffer."""
     state_dict = {**dAAC_state_dict, "smoothing.weight": np.zeros((3, 1, 5, 5), np.float32)}
-    convert.convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
+    convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
 
 
 KEY = "backbone_model.layer2.0.downsample.1.running_var"
@@ -113,13 +114,13 @@ def test_bad_state_dicts_fail_naming_the_key(dAAC_state_dict, change, message):
     state_dict = dict(dAAC_state_dict)
     change(state_dict)
     with pytest.raises(ValueError, match=message) as error:
-        convert.convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
+        convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
     assert "\n" not in str(error.value)
 
 
 def test_wrong_variant_fails(dAAC_state_dict):
     with pytest.raises(ValueError, match="missing key 'backbone_model.conv0.weight'"):
-        convert.convert_ffnet_state_dict("ffnet40S_dBBB_mobile", dAAC_state_dict)
+        convert_ffnet_state_dict("ffnet40S_dBBB_mobile", dAAC_state_dict)
 
 
 @pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from fast_scnn_tf.convert import torch_module
+from fast_scnn_tf.model.ffnet.torch_weights import torch_module
 from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
 from fast_scnn_tf.model.layers import ResizeLike
 

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.cli import native_output_hidden
+from fast_scnn_tf.quiet import native_output_hidden
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 # Ops that may stay in float in an int8 model: the uint8 input cast/quantise and output dequantise,

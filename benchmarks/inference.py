@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks import record  # noqa: E402
 from benchmarks import report  # noqa: E402
-from fast_scnn_tf.evaluation import speed  # noqa: E402
+from benchmarks import speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
 from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import record  # noqa: E402
-from fast_scnn_tf.evaluation import speed  # noqa: E402
+from benchmarks import speed  # noqa: E402
 from fast_scnn_tf.export import tflite  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402

@@ -27,7 +27,7 @@ def save(result: dict, path: str, script: str, argv: list[str] | None) -> dict:
     """Add `environment` (device, versions incl. PyTorch's when it was timed, date, threads) and
     `command` to `result`, write it to `path` via a temporary file; returns the completed
     result."""
-    from fast_scnn_tf.evaluation import speed
+    from benchmarks import speed
     from fast_scnn_tf.files import write_json
 
     environment = speed.environment()

@@ -1,11 +1,11 @@
-"""Timing helpers: statistics, heads, TFLite timing (speed targets live in benchmarks/)."""
+"""Timing helpers of the benchmarks (benchmarks/speed.py): statistics, heads, TFLite timing."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.evaluation import speed
+from benchmarks import speed
 from fast_scnn_tf.model import build_fast_scnn
 
 

@@ -93,7 +93,8 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     from fast_scnn_tf.checkpoint import make_checkpoint
     from fast_scnn_tf.config import Config, ModelConfig
     from fast_scnn_tf.data.classes import ClassTable, default_colors
-    from fast_scnn_tf.evaluation import evaluate, speed
+    from benchmarks import speed
+    from fast_scnn_tf.evaluation import evaluate
     from fast_scnn_tf.predictor import load_predictor
 
     from fast_scnn_tf.export import qat

@@ -1,6 +1,5 @@
-"""Evaluation: Cityscapes metrics, the evaluation loop, benchmark-format predictions, timing."""
+"""Evaluation: Cityscapes metrics, the evaluation loop, benchmark-format predictions."""
 
-from fast_scnn_tf.evaluation import speed
 from fast_scnn_tf.evaluation.evaluator import (
     ablate_skip, evaluate, make_predict_step)
 from fast_scnn_tf.evaluation.frames import evaluation_frames, unlabelled_frames

@@ -52,6 +52,20 @@ RUNTIMES = ("keras", "savedmodel", "tflite", "pytorch")  # pytorch: eager NCHW a
 MAIN_PRECISIONS = ("none", "int8")  # tflite.QUANTIZATIONS names; "none" is float32
 EXTRA_PRECISIONS = ("float16", "dynamic")  # cls only, first size only
 DEFAULT_OUTPUT = record.default_output("inference")  # the full run; README table source
+SHIPPED_HEADS = "shipped"  # the JSON's `heads`: every runtime timed the heads export.py ships
+HEAD_ALONE = "cls head alone"  # the bilinear x8 upsample + argmax, without the network
+
+
+def format_header() -> str:
+    return (f"{'runtime':<11}{'output':<15}{'precision':<10}{'size':>10}{'median ms':>11}"
+            f"{'mean':>9}{'p90':>9}{'FPS':>8}{'file':>11}")
+
+
+def format_row(row: dict) -> str:
+    """One row as a fixed-width line (all of median, mean, p90, FPS and the file size)."""
+    return (f"{row['runtime']:<11}{row['head']:<15}{row['precision']:<10}{row['resolution']:>10}"
+            f"{row['median_ms']:>11.1f}{row['mean_ms']:>9.1f}{row['p90_ms']:>9.1f}"
+            f"{row['fps']:>8.1f}{report.megabytes(row.get('bytes')):>11}")
 
 
 def head_alone(num_classes: int, size: tuple[int, int]) -> keras.Model:
@@ -89,7 +103,7 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
         rows.append({"runtime": runtime, "head": head, "precision": precision,
                      "resolution": f"{resolution[0]}x{resolution[1]}",
                      "bytes": bytes_on_disk(path) if path else None, **timing})
-        print(report.format_row(rows[-1]), flush=True)
+        print(format_row(rows[-1]), flush=True)
 
     pytorch = None
     if "pytorch" in runtimes:
@@ -137,7 +151,7 @@ def time_tflite_variants(model: keras.Model, size: tuple[int, int], first: bool,
         path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
         with open(path, "wb") as f:
             f.write(tflite.convert(head_alone(model.output.shape[-1], size)))
-        add("tflite", report.HEAD_ALONE, "float32", size,
+        add("tflite", HEAD_ALONE, "float32", size,
             time_every_input(path, warmup, iters, threads), path)
 
 
@@ -202,7 +216,7 @@ def main(argv=None) -> int:
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()
-    print(report.format_header())
+    print(format_header())
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
         rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
@@ -212,7 +226,7 @@ def main(argv=None) -> int:
             rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
                        args.calibration_frames, tmp, runtimes)
     result = {"batch": 1, "warmup": args.warmup, "iters": args.iters,
-              "heads": report.SHIPPED_HEADS, "tflite_threads": tflite_threads,
+              "heads": SHIPPED_HEADS, "tflite_threads": tflite_threads,
               "weights": args.checkpoint or "random", "calibration": "synthetic",
               "results": rows}
     if output:

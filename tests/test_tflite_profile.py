@@ -68,10 +68,13 @@ def _profile_result():
     conv = {**op, "index": 0, "op": "CONV_2D", "shape": [1, 8, 8, 4], "dtype": "int8",
             "macs": 200_000_000, "partition": 0, "xnnpack": True, "ms": 1.0}
 
+    rates = {"float32": 60.0, "int8": 260.0}  # GMAC/s of the floor's convolution
+
     def export(precision, graph, ms):
         return {"mode": "cls", "precision": precision, "graph": graph, "size": "1024x2048",
                 "ms": ms, "op_count": 2, "partition_count": 1, "ops_sum_ms": 4.0, "gmacs": 6.7,
-                "floor_ms": 25.0, "outside_xnnpack": {"count": 1, "ms": 3.0, "ops": ["ARG_MAX"]},
+                "floor_ms": round(conv["macs"] / (rates[precision] * 1e6), 2),
+                "outside_xnnpack": {"count": 1, "ms": 3.0, "ops": ["ARG_MAX"]},
                 "partitions": [], "ops": [op, conv],
                 "op_types": [{"op": "ARG_MAX", "count": 1, "ms": 3.0, "xnnpack": 0, "macs": 0,
                               "share": 0.75},
@@ -92,25 +95,31 @@ def _profile_result():
             "note": "a training job ran", "load_average": [3.0, 3.5],
             "floor": {p: {"conv": "1x1 128->128 at 128x256", "gmacs_per_s": r, "macs": 1,
                           "ms": 1.0, "xnnpack": True}
-                      for p, r in (("float32", 60.0), ("int8", 260.0))},
+                      for p, r in rates.items()},
             "comparison": rows,
             "exports": [export("float32", "fast", 200.0), export("int8", "fast", 100.0)]}
 
 
 def test_profile_section_states_the_targets_as_ratios_of_one_run_and_the_load():
-    text = "\n".join(report.tflite_profile_section(_profile_result()))
-    assert "vs PyTorch channels-last (target 5×): **6.00×**" in text
-    assert "int8 vs float32 cls (target 1.8×): **2.00×**" in text
-    assert "float32 cls vs PyTorch channels-last (target 3.5×): **3.00×**" in text
-    assert "int8 cls, fast_graph vs plain graph: **1.25×**" in text
-    assert "float32 cls, fast_graph vs plain graph" not in text  # no plain float32 row
-    assert "**Load:** a training job ran" in text
-    assert "| cls int8 1024×2048 | 100 | 2 | 1 | 3.00 (ARG_MAX) | 6.70 | 25.0 | 4.0× |" in text
-    assert "| `ARG_MAX` | 1 | none | 3.00 (75%) | 3.00 (75%) |" in text
+    from tests.test_benchmarks import table_with
+
+    text = report.section("tflite_profile", _profile_result())
+    ratios = {line.split(": **")[0][2:]: line.split("**")[1] for line in text.split("\n")
+              if line.startswith("- ") and ": **" in line}
+    assert ratios == {"TFLite int8 cls vs PyTorch channels-last (target 5×)": "6.00×",
+                      "int8 vs float32 cls (target 1.8×)": "2.00×",
+                      "float32 cls vs PyTorch channels-last (target 3.5×)": "3.00×",
+                      "int8 cls, fast_graph vs plain graph": "1.25×"}  # no plain float32 row
+    assert "a training job ran" in text and "3.0 → 3.5" in text
+    int8 = table_with(text, "× floor")[1]
+    assert list(int8.values()) == ["cls int8 1024×2048", "100", "2", "1", "3.00 (ARG_MAX)",
+                                   "6.70", "0.77", "129.9×"]
+    arg_max = table_with(text, "op type")[0]
+    assert list(arg_max.values()) == ["`ARG_MAX`", "1", "none", "3.00 (75%)", "3.00 (75%)"]
     # what remains: the head after the last conv, and the network against its conv floor
-    assert ("int8 cls: the full-size head (`ARG_MAX`) is 3.00 ms = 75% of the summed op time; "
-            "the network before it 1.00 ms = 1.3× its convolution floor (0.77 ms at 260 "
-            "GMAC/s)") in text
+    head = next(line for line in text.split("\n") if line.startswith("- int8 cls:"))
+    for part in ("(`ARG_MAX`)", "3.00 ms = 75%", "1.00 ms = 1.3×", "(0.77 ms at 260 GMAC/s)"):
+        assert part in head
 
 
 def test_profile_section_is_in_the_readme_block(tmp_path):

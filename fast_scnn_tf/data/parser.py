@@ -1,4 +1,4 @@
-"""One parser for every kind of frame: a decoded frame (from either source) -> what the model is fed.
+"""One parser for every kind of frame: a decoded frame, from either source, -> the model's input.
 
     train       augmented as in the paper (`augment.py`), cropped or padded to `cfg.crop_size`
     eval        the image resized by `scale` (bilinear), the label at full size

@@ -60,18 +60,14 @@ def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> st
     best on val for a run on train, the last for one on train + val (val is not held out)."""
     import dataclasses
 
-    import tensorflow as tf
-
-    from fast_scnn_tf.checkpoint import BEST_DIR, load_run, make_checkpoint
+    from fast_scnn_tf.checkpoint import BEST_DIR, load_run, write_run
 
     run = load_run(run_dir, which=which, aux=True)
     model, config, prefix = run.model, run.config, run.checkpoint
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, data_dir=data_dir))
     os.makedirs(directory, exist_ok=False)
-    config.save(directory)
     step = int(prefix.rsplit("-", 1)[1])
-    path = tf.train.CheckpointManager(make_checkpoint(model), os.path.join(directory, BEST_DIR),
-                                      max_to_keep=1).save(checkpoint_number=step)
+    path = write_run(directory, config, model, folder=BEST_DIR, number=step)
     print(f"shipped {prefix} as {path}")
     return path
 

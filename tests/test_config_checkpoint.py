@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_run,
-                                     make_checkpoint, newest_intact)
+                                     make_checkpoint, newest_intact, write_run)
 from fast_scnn_tf.config import Config, ConfigError
 
 
@@ -88,10 +88,8 @@ def _save_run(model_dir, num_classes=3, subdir=LATEST_DIR):
     model = build_fast_scnn(num_classes=num_classes, aux=True)
     config = Config()
     config.model.num_classes = num_classes
-    config.save(str(model_dir))
-    ckpt = make_checkpoint(model, optimizer=keras.optimizers.SGD(0.1),
-                           step=tf.Variable(7, dtype=tf.int64))
-    tf.train.CheckpointManager(ckpt, os.path.join(model_dir, subdir), 1).save()
+    write_run(str(model_dir), config, model, folder=subdir, optimizer=keras.optimizers.SGD(0.1),
+              step=tf.Variable(7, dtype=tf.int64))
     return model
 
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import evaluate
-from fast_scnn_tf.checkpoint import make_checkpoint
+from fast_scnn_tf.checkpoint import write_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.model import build_fast_scnn
 
@@ -27,9 +27,8 @@ def clean_data(synthetic_cityscapes):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, clean_data):
     path = str(tmp_path_factory.mktemp("run"))
-    Config(model=ModelConfig(num_classes=19), data=DataConfig(data_dir=clean_data)).save(path)
-    tf.train.CheckpointManager(make_checkpoint(build_fast_scnn(num_classes=19, aux=True)),
-                               os.path.join(path, "checkpoints"), 1).save()
+    write_run(path, Config(model=ModelConfig(num_classes=19), data=DataConfig(data_dir=clean_data)),
+              build_fast_scnn(num_classes=19, aux=True))
     return path
 
 

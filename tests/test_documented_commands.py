@@ -129,9 +129,7 @@ def test_the_two_commands_people_are_told_to_run_work_as_written(tmp_path):
     a run in runs/fast_scnn from data/cityscapes at the paper's crop and batch. The export command
     then runs on a checkpoint the test saves into that run folder. Neither command may show
     TensorFlow's start-up noise."""
-    import tensorflow as tf
-
-    from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
+    from fast_scnn_tf.checkpoint import write_run
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.synthetic import generate
     from fast_scnn_tf.model import build_fast_scnn
@@ -154,9 +152,7 @@ def test_the_two_commands_people_are_told_to_run_work_as_written(tmp_path):
     run_dir = tmp_path / "runs" / "fast_scnn"
     assert run_dir.is_dir()
 
-    Config().save(str(run_dir))
-    tf.train.CheckpointManager(make_checkpoint(build_fast_scnn(aux=True)),
-                               str(run_dir / LATEST_DIR), 1).save()
+    write_run(str(run_dir), Config(), build_fast_scnn(aux=True))
     export = subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), "--mode", "cls",
                              "--tflite"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=1200)

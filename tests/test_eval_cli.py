@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import evaluate
-from fast_scnn_tf.checkpoint import make_checkpoint
+from fast_scnn_tf.checkpoint import write_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
 from fast_scnn_tf.model import build_fast_scnn
@@ -18,12 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def fabricate_run(path, data_dir, num_classes=19):
-    model = build_fast_scnn(num_classes=num_classes, aux=True)
-    Config(model=ModelConfig(num_classes=num_classes), data=DataConfig(data_dir=data_dir)).save(
-        path)
-    step = tf.Variable(0, dtype=tf.int64)
-    tf.train.CheckpointManager(make_checkpoint(model, step=step),
-                               os.path.join(path, "checkpoints"), 3).save()
+    config = Config(model=ModelConfig(num_classes=num_classes), data=DataConfig(data_dir=data_dir))
+    write_run(path, config, build_fast_scnn(num_classes=num_classes, aux=True),
+              step=tf.Variable(0, dtype=tf.int64))
     return str(path)
 
 

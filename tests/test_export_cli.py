@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import export
-from fast_scnn_tf.checkpoint import make_checkpoint
+from fast_scnn_tf.checkpoint import write_run
 from fast_scnn_tf.config import Config, ModelConfig
 from fast_scnn_tf.model import build_fast_scnn
 
@@ -44,10 +44,8 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
 @pytest.mark.slow
 def test_exports_saved_model_and_tflite_from_checkpoint(tmp_path):
     run_dir = str(tmp_path / "run")
-    Config(model=ModelConfig(num_classes=5)).save(run_dir)
-    model = build_fast_scnn(num_classes=5, aux=True)
-    checkpoint = make_checkpoint(model, step=tf.Variable(0, dtype=tf.int64))
-    tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), 1).save()
+    write_run(run_dir, Config(model=ModelConfig(num_classes=5)),
+              build_fast_scnn(num_classes=5, aux=True), step=tf.Variable(0, dtype=tf.int64))
     out = str(tmp_path / "out")
     common = ["--checkpoint", run_dir, "--output", out, "--input-size", "64", "96",
               "--validation-frames", "1"]

@@ -90,7 +90,7 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     """Export, evaluation, prediction, the speed benchmark and QAT all compute their outputs with
     `head_outputs`: replacing it changes what each of them returns."""
     import fast_scnn_tf.model.head as head_module
-    from fast_scnn_tf.checkpoint import make_checkpoint
+    from fast_scnn_tf.checkpoint import BEST_DIR, write_run
     from fast_scnn_tf.config import Config, ModelConfig
     from fast_scnn_tf.data.classes import ClassTable, default_colors
     from benchmarks import speed
@@ -108,9 +108,8 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     monkeypatch.setattr(qat, "head_outputs", every_label_is_4)  # qat imports it by name
     image = frames[:1, :64, :96]
 
-    Config(model=ModelConfig(num_classes=5)).save(str(tmp_path))
-    tf.train.CheckpointManager(make_checkpoint(build_fast_scnn(num_classes=5, aux=True)),
-                               str(tmp_path / "best"), 1).save()
+    write_run(str(tmp_path), Config(model=ModelConfig(num_classes=5)),
+              build_fast_scnn(num_classes=5, aux=True), folder=BEST_DIR)
     classes = ClassTable(names=tuple("abcde"), colors=default_colors(5))
     frames_ds = tf.data.Dataset.from_tensors((image.astype(np.float32), image[..., 0] * 0))
     outputs = {

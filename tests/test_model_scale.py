@@ -2,7 +2,6 @@
 (checkpoint and SavedModel), carried by exports, and evaluate.py scoring exported files."""
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import tensorflow as tf
 
 import evaluate
 import export
-from fast_scnn_tf.checkpoint import LATEST_DIR, load_run, make_checkpoint
+from fast_scnn_tf.checkpoint import load_run, write_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import CLS, head_at_size
@@ -28,9 +27,8 @@ def _sharp_run(path, input_size, data_dir="", num_classes=NUM_CLASSES):
     model = build_fast_scnn(num_classes=num_classes, aux=True)
     kernel = model.get_layer("cls_logits").kernel
     kernel.assign(kernel * 50.0)
-    Config(model=ModelConfig(num_classes=num_classes, input_size=input_size),
-           data=DataConfig(data_dir=data_dir)).save(str(path))
-    tf.train.CheckpointManager(make_checkpoint(model), os.path.join(path, LATEST_DIR), 1).save()
+    write_run(str(path), Config(model=ModelConfig(num_classes=num_classes, input_size=input_size),
+                                data=DataConfig(data_dir=data_dir)), model)
     return str(path)
 
 

@@ -7,12 +7,11 @@ import os
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import predict
 from fast_scnn_tf import annotate
 from fast_scnn_tf import build_fast_scnn
-from fast_scnn_tf.checkpoint import LATEST_DIR, make_checkpoint
+from fast_scnn_tf.checkpoint import LATEST_DIR, write_run
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import images
 from fast_scnn_tf.data.images import read_image
@@ -26,9 +25,7 @@ def model_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("run")
     config = Config()
     config.model.num_classes = NUM_CLASSES
-    config.save(str(directory))
-    ckpt = make_checkpoint(build_fast_scnn(num_classes=NUM_CLASSES, aux=True))
-    tf.train.CheckpointManager(ckpt, os.path.join(directory, LATEST_DIR), 1).save()
+    write_run(str(directory), config, build_fast_scnn(num_classes=NUM_CLASSES, aux=True))
     return str(directory)
 
 

@@ -28,7 +28,7 @@ import logging
 import os
 import sys
 
-from fast_scnn_tf import cli
+from fast_scnn_tf import cli, files
 from fast_scnn_tf.config import DATASETS, SOURCES
 
 SCALES = (1.0, 0.5, 0.25)
@@ -112,13 +112,13 @@ def check_prediction_folders(args, data_dir: str) -> None:
     for flag, folder in folders.items():
         if not folder:
             continue
-        cli.check_output_dir(folder, flag)
-        if data_dir and cli.is_inside(folder, data_dir):
+        files.check_output_dir(folder, flag)
+        if data_dir and files.is_inside(folder, data_dir):
             raise ValueError(f"{flag} '{folder}' is inside the dataset '{data_dir}': its files "
                              "would take the images' names; choose a folder outside it")
     predictions, overlays = args.save_predictions, args.save_overlays
-    if predictions and overlays and (cli.is_inside(predictions, overlays)
-                                     or cli.is_inside(overlays, predictions)):
+    if predictions and overlays and (files.is_inside(predictions, overlays)
+                                     or files.is_inside(overlays, predictions)):
         raise ValueError(f"--save-predictions '{predictions}' and --save-overlays '{overlays}' "
                          "must be two separate folders: the official evaluation rejects two "
                          "PNGs per frame")
@@ -178,11 +178,9 @@ def run_evaluation(args) -> int:
     metrics_path = os.path.join(output_dir, prefix + metrics_filename(args.split, args.scale,
                                                                       args.ablate_skip))
     if labelled:
-        cli.check_output_dir(output_dir, "--output" if args.output else
-                             "--output (default: the model directory)")
-        if os.path.exists(metrics_path) and not args.overwrite:
-            raise FileExistsError(f"'{metrics_path}' exists: pass --overwrite to replace it, or "
-                                  "--output DIR to write elsewhere")
+        flag = "--output" if args.output else "--output (default: the model directory)"
+        files.check_output_dir(output_dir, flag, args.overwrite, outputs=[metrics_path],
+                               instead=", or --output DIR to write elsewhere")
     saving = bool(args.save_predictions or args.save_overlays)
     # A checkpoint sees frames at the scale it was trained for (train.py --input-scale), reduced
     # further by --scale; an export's predictor resizes them itself. Labels stay at full size.

@@ -18,6 +18,7 @@ import sys
 
 from fast_scnn_tf import cli
 from fast_scnn_tf.data.datasets import describe as describe_datasets
+from fast_scnn_tf.files import check_output_dir
 
 # model.head.MODES and export.tflite.QUANTIZATIONS, spelled here because those modules import
 # TensorFlow and the arguments are parsed before it (test_export_cli checks that they agree).
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         cli.check_model_path(args.checkpoint, "--checkpoint")
-        cli.check_output_dir(args.output, "--output")
+        check_output_dir(args.output, "--output")
     except (FileNotFoundError, ValueError) as e:
         print(f"export.py: error: {e}", file=sys.stderr)
         return 1

@@ -23,7 +23,7 @@ import argparse
 import os
 import sys
 
-from fast_scnn_tf import cli
+from fast_scnn_tf import cli, files
 from fast_scnn_tf.annotate import (VIDEO_EXTENSIONS, check_outputs_apart, collect_inputs,
                                    output_names, planned_outputs, predict_images, predict_video)
 from fast_scnn_tf.data.images import MAX_PIXELS
@@ -78,12 +78,9 @@ def main(argv=None):
     jobs = [(path, planned_outputs(stem, i >= len(images), args.output, not args.no_overlay))
             for i, (path, stem) in enumerate(zip(paths, output_names(paths)))]
     try:
-        cli.check_output_dir(args.output, "--output")
         check_outputs_apart(args.inputs, jobs, args.output)
-        existing = [p for _, outputs in jobs for p in outputs if os.path.exists(p)]
-        if existing and not args.overwrite:
-            raise FileExistsError(f"'{existing[0]}' exists ({len(existing)} of the outputs do): "
-                                  "pass --overwrite to replace them")
+        files.check_output_dir(args.output, "--output", args.overwrite,
+                               outputs=[p for _, outputs in jobs for p in outputs])
         cli.import_tensorflow(args.verbose)
         from fast_scnn_tf.predictor import load_predictor
         predict, description, classes = load_predictor(args.model, which=args.which,

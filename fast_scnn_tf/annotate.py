@@ -81,7 +81,7 @@ def check_outputs_apart(inputs, jobs, output: str) -> None:
     would be predicted on by the next run over that folder, and --overwrite could replace a
     user's own files), or if a planned output is an input file. `jobs`: (input path, output
     paths)."""
-    from fast_scnn_tf.cli import is_inside
+    from fast_scnn_tf.files import is_inside
     for folder in inputs:
         if os.path.isdir(folder) and is_inside(output, folder):
             raise ValueError(f"--output '{output}' is inside the input folder '{folder}': the "

@@ -1,6 +1,7 @@
 """What the command-line tools (train.py, evaluate.py, export.py, predict.py) share: the default
 paths the README's commands rely on, TensorFlow's start-up noise hidden (`quiet.py`), every error
-as one line that names the file or flag, and what --overwrite may replace (`check_replaceable`).
+as one line that names the file or flag. What a tool may write over is `files.py`'s
+(`check_output_dir`, `check_replaceable`).
 
 Nothing here imports TensorFlow at module level: the scripts parse their arguments first, then
 call `import_tensorflow(args.verbose)`.
@@ -45,21 +46,6 @@ def os_error_line(error: OSError) -> str:
     return f"{where}{error.strerror or error}"
 
 
-def check_output_dir(path: str, flag: str) -> None:
-    """Raise ValueError (one line naming `flag`) unless `path` is, or can be created as, a
-    folder this process can write into; checked before any work is done."""
-    existing = os.path.abspath(path)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        what = "is a file" if existing == os.path.abspath(path) else f"is inside the file " \
-               f"'{existing}'"
-        raise ValueError(f"{flag} '{path}' {what}: expected a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} '{path}' is read-only ('{existing}' cannot be written): "
-                         "choose a folder you can write to")
-
-
 def check_model_path(path: str, flag: str, also: str = "", files: tuple = ()) -> None:
     """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder, a
     checkpoint prefix (DIR/best/ckpt-12, beside its .index file) or a file ending in one of
@@ -73,48 +59,3 @@ def check_model_path(path: str, flag: str, also: str = "", files: tuple = ()) ->
         raise ValueError(f"{flag} '{path}' is a file: {expected}")
     hint = " (the default: train one with `python train.py`)" if path == DEFAULT_RUN_DIR else ""
     raise FileNotFoundError(f"{flag} '{path}' does not exist{hint}: {expected}")
-
-
-def is_inside(path: str, folder: str) -> bool:
-    """True if `path` is `folder` or lies inside it (symbolic links resolved)."""
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-# What --overwrite may replace: folders this project wrote, known by what they hold. A run folder
-# (checkpoint.py): config.json beside best/ or checkpoints/. An exported SavedModel version
-# (export/saved_model.py): saved_model.pb beside assets.extra/config.json. Named here rather than
-# imported, so that the check needs no TensorFlow; a test holds them to the tools' names.
-RUN_FOLDER_MARKS = ("config.json", ("best", "checkpoints"))
-SAVED_MODEL_MARKS = ("saved_model.pb", os.path.join("assets.extra", "config.json"))
-
-
-def written_by_this_project(path: str) -> bool:
-    """True if the folder `path` is a run folder or an exported SavedModel version."""
-    def has(name):
-        return os.path.exists(os.path.join(path, name))
-    config, checkpoints = RUN_FOLDER_MARKS
-    return (has(config) and any(has(d) for d in checkpoints)) or all(map(has, SAVED_MODEL_MARKS))
-
-
-def check_replaceable(path: str, flag: str, overwrite: bool) -> None:
-    """Raise FileExistsError (one line naming `flag`) unless a tool may write the folder `path`
-    in place of what is there: nothing, an empty folder, or, with `overwrite`, a folder this
-    project wrote (`written_by_this_project`). Never the current folder or one above it, and
-    never a user's own folder, whatever the flags: --overwrite replaces only our own output."""
-    if not os.path.exists(path):
-        return
-    if not os.path.isdir(path):
-        raise FileExistsError(f"{flag} '{path}' is a file: expected a folder")
-    if is_inside(os.getcwd(), path):
-        raise FileExistsError(f"{flag} '{path}' is the current folder or holds it: it cannot be "
-                              "replaced; choose a new folder")
-    if not os.listdir(path):
-        return
-    if not overwrite:
-        raise FileExistsError(f"{flag} '{path}' is not empty: pass --overwrite to replace it")
-    if not written_by_this_project(path):
-        raise FileExistsError(
-            f"{flag} '{path}' is not a run folder or an export this project wrote (config.json "
-            "with best/ or checkpoints/; saved_model.pb with assets.extra/config.json): "
-            "--overwrite replaces only those; choose a new or empty folder")

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 from fast_scnn_tf import cli
-from fast_scnn_tf.files import staging_dir
+from fast_scnn_tf.files import check_replaceable, is_inside, staging_dir
 
 
 def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
@@ -55,14 +55,14 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
     """Write the converted `model` as a run folder (`checkpoint.write_run`: `config.json` and
     `best/ckpt-0`). Written beside `model_dir` under a temporary name and renamed into place, so a
     failure never leaves a half-written folder. An existing `model_dir` is replaced only if it is
-    empty or, with `overwrite`, a run folder (`cli.check_replaceable`)."""
+    empty or, with `overwrite`, a run folder (`files.check_replaceable`)."""
     import keras
 
     from fast_scnn_tf.checkpoint import BEST_DIR, write_run
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.model import LOGITS
 
-    cli.check_replaceable(model_dir, "--model-dir", overwrite)
+    check_replaceable(model_dir, "--model-dir", overwrite)
     with staging_dir(model_dir) as tmp:  # umask permissions; an old folder swapped out whole
         config = Config()
         config.model.name = variant
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
     from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict
     try:
         # Before the slow part; the weights would be deleted with the folder they are read from.
-        cli.check_replaceable(args.model_dir, "--model-dir", args.overwrite)
-        if os.path.exists(args.model_dir) and cli.is_inside(args.weights, args.model_dir):
+        check_replaceable(args.model_dir, "--model-dir", args.overwrite)
+        if os.path.exists(args.model_dir) and is_inside(args.weights, args.model_dir):
             raise ValueError(f"--weights '{args.weights}' is inside --model-dir "
                              f"'{args.model_dir}', which is replaced: move it out first")
         state_dict = load_torch_state_dict(args.weights)

@@ -1,7 +1,8 @@
 """Writing files and folders so that a crash or a failed step never leaves a half-written one:
 everything is written to a temporary name beside the target and renamed into place
 (`staging_dir` for whole folders: exports, which also replace an old one without a moment with
-none)."""
+none). And what a tool may write over: `check_output_dir` (the one "pass --overwrite" check) and
+`check_replaceable` (a whole folder replaced: only one this project wrote)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,82 @@ def write_png(path: str, array: np.ndarray) -> None:
     write_bytes(path, encoded.tobytes())
 
 
-STAGING_MARKS = (".tmp-", ".old-")  # `.<name>.tmp-<host>-<pid>-<random>`: staging, old version
 STALE_AFTER_SECONDS = 86400  # staging folders whose process cannot be checked (another host)
+
+
+def check_output_dir(folder: str, name: str, overwrite: bool = False, outputs=(),
+                     empty: bool = False, instead: str = "") -> None:
+    """Refuse, before any work and in one line naming `name` (the flag, or what the folder is) or
+    the file, to write into `folder` where that would fail or replace earlier output:
+    - ValueError: `folder` is a file, inside one, or read-only (it need not exist yet);
+    - FileExistsError, unless `overwrite`: one of `outputs` (the paths the tool will write)
+      exists, or with `empty`, the folder already holds files. `instead` adds another way out
+      to the message, e.g. ", or another --version"."""
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is a file" if existing == os.path.abspath(folder) else f"is inside the file " \
+               f"'{existing}'"
+        raise ValueError(f"{name} '{folder}' {what}: expected a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} '{folder}' is read-only ('{existing}' cannot be written): "
+                         "choose a folder you can write to")
+    if overwrite:
+        return
+    if empty and os.path.isdir(folder) and os.listdir(folder):
+        raise FileExistsError(f"{name} '{folder}' already holds files: pass --overwrite to "
+                              f"replace them{instead or ', or choose an empty or new folder'}")
+    found = [path for path in outputs if os.path.exists(path)]
+    if found:
+        many = len(found) > 1
+        raise FileExistsError(f"'{found[0]}' already exists"
+                              + (f" ({len(found)} of the outputs do)" if many else "")
+                              + f": pass --overwrite to replace {'them' if many else 'it'}"
+                              + instead)
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """True if `path` is `folder` or lies inside it (symbolic links resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+# What --overwrite may replace: folders this project wrote, known by what they hold. A run folder
+# (checkpoint.py): config.json beside best/ or checkpoints/. An exported SavedModel version
+# (export/saved_model.py): saved_model.pb beside assets.extra/config.json. Named here rather than
+# imported, so that the check needs no TensorFlow; a test holds them to the tools' names.
+RUN_FOLDER_MARKS = ("config.json", ("best", "checkpoints"))
+SAVED_MODEL_MARKS = ("saved_model.pb", os.path.join("assets.extra", "config.json"))
+
+
+def written_by_this_project(path: str) -> bool:
+    """True if the folder `path` is a run folder or an exported SavedModel version."""
+    def has(name):
+        return os.path.exists(os.path.join(path, name))
+    config, checkpoints = RUN_FOLDER_MARKS
+    return (has(config) and any(has(d) for d in checkpoints)) or all(map(has, SAVED_MODEL_MARKS))
+
+
+def check_replaceable(path: str, flag: str, overwrite: bool) -> None:
+    """Raise FileExistsError (one line naming `flag`) unless a tool may write the folder `path`
+    in place of what is there: nothing, an empty folder, or, with `overwrite`, a folder this
+    project wrote (`written_by_this_project`). Never the current folder or one above it, and
+    never a user's own folder, whatever the flags: --overwrite replaces only our own output."""
+    if not os.path.exists(path):
+        check_output_dir(path, flag)
+        return
+    if not os.path.isdir(path):
+        raise FileExistsError(f"{flag} '{path}' is a file: expected a folder")
+    if is_inside(os.getcwd(), path):
+        raise FileExistsError(f"{flag} '{path}' is the current folder or holds it: it cannot be "
+                              "replaced; choose a new folder")
+    check_output_dir(path, flag, overwrite, empty=True)
+    if os.listdir(path) and not written_by_this_project(path):
+        raise FileExistsError(
+            f"{flag} '{path}' is not a run folder or an export this project wrote (config.json "
+            "with best/ or checkpoints/; saved_model.pb with assets.extra/config.json): "
+            "--overwrite replaces only those; choose a new or empty folder")
 
 
 @contextlib.contextmanager

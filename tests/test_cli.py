@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fast_scnn_tf import cli
+from fast_scnn_tf import cli, files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,12 +45,12 @@ def test_error_line_keeps_the_assertion_and_its_file():
 
 
 def test_output_dir_checks(tmp_path):
-    cli.check_output_dir(str(tmp_path / "new" / "deeper"), "--output")  # creatable: fine
+    files.check_output_dir(str(tmp_path / "new" / "deeper"), "--output")  # creatable: fine
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="--output .* is a file"):
-        cli.check_output_dir(str(tmp_path / "file"), "--output")
+        files.check_output_dir(str(tmp_path / "file"), "--output")
     with pytest.raises(ValueError, match="inside the file"):
-        cli.check_output_dir(str(tmp_path / "file" / "sub"), "--output")
+        files.check_output_dir(str(tmp_path / "file" / "sub"), "--output")
 
 
 def _predict_with_missing_model(tmp_path, *extra):
@@ -148,25 +148,25 @@ def _saved_model(path):
 
 def test_overwrite_replaces_only_folders_this_project_wrote(tmp_path):
     """`--model-dir . --overwrite` emptied the current folder: --overwrite replaced any folder."""
-    cli.check_replaceable(str(tmp_path / "absent"), "--model-dir", overwrite=False)
+    files.check_replaceable(str(tmp_path / "absent"), "--model-dir", overwrite=False)
     (tmp_path / "empty").mkdir()
-    cli.check_replaceable(str(tmp_path / "empty"), "--model-dir", overwrite=False)
-    cli.check_replaceable(_run_folder(tmp_path / "run"), "--model-dir", overwrite=True)
-    cli.check_replaceable(_saved_model(tmp_path / "export"), "--version", overwrite=True)
+    files.check_replaceable(str(tmp_path / "empty"), "--model-dir", overwrite=False)
+    files.check_replaceable(_run_folder(tmp_path / "run"), "--model-dir", overwrite=True)
+    files.check_replaceable(_saved_model(tmp_path / "export"), "--version", overwrite=True)
     with pytest.raises(FileExistsError, match="pass --overwrite"):
-        cli.check_replaceable(str(tmp_path / "run"), "--model-dir", overwrite=False)
+        files.check_replaceable(str(tmp_path / "run"), "--model-dir", overwrite=False)
 
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("keep me")
     (mine / "config.json").write_text("{}")  # a config.json alone does not make a run folder
     with pytest.raises(FileExistsError) as error:
-        cli.check_replaceable(str(mine), "--model-dir", overwrite=True)
+        files.check_replaceable(str(mine), "--model-dir", overwrite=True)
     assert "--model-dir" in str(error.value) and "mine" in str(error.value)
     assert "\n" not in str(error.value)
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError, match="is a file"):
-        cli.check_replaceable(str(tmp_path / "file"), "--model-dir", overwrite=True)
+        files.check_replaceable(str(tmp_path / "file"), "--model-dir", overwrite=True)
 
 
 def test_overwrite_never_replaces_the_current_folder(tmp_path, monkeypatch):
@@ -174,12 +174,12 @@ def test_overwrite_never_replaces_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(os.path.join(run, "best"))
     for path in (".", "..", run):  # a run folder, but the one the user stands in or above it
         with pytest.raises(FileExistsError, match="current folder"):
-            cli.check_replaceable(path, "--model-dir", overwrite=True)
+            files.check_replaceable(path, "--model-dir", overwrite=True)
 
 
 def test_the_marks_of_a_run_folder_are_the_ones_the_tools_write():
     from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
     from fast_scnn_tf.config import CONFIG_FILE
     from fast_scnn_tf.export.saved_model import EXTRA_DIR
-    assert cli.RUN_FOLDER_MARKS == (CONFIG_FILE, (BEST_DIR, LATEST_DIR))
-    assert cli.SAVED_MODEL_MARKS == ("saved_model.pb", os.path.join(EXTRA_DIR, CONFIG_FILE))
+    assert files.RUN_FOLDER_MARKS == (CONFIG_FILE, (BEST_DIR, LATEST_DIR))
+    assert files.SAVED_MODEL_MARKS == ("saved_model.pb", os.path.join(EXTRA_DIR, CONFIG_FILE))

@@ -18,7 +18,7 @@ import numpy as np
 
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.data.dataset import Dataset
-from fast_scnn_tf.files import write_png
+from fast_scnn_tf.files import check_output_dir, write_png
 
 
 
@@ -40,11 +40,7 @@ def overlay(classes: ClassTable, image: np.ndarray, class_ids: np.ndarray,
 def prepare_output_dir(path: str, overwrite: bool, what: str = "prediction") -> None:
     """Create `path`, refusing an existing non-empty folder unless `overwrite` (then files with
     the same names are replaced and other files are left alone)."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise FileExistsError(f"{what} directory '{path}' is a file")
-    if os.path.isdir(path) and os.listdir(path) and not overwrite:
-        raise FileExistsError(f"{what} directory '{path}' already holds files: choose an empty "
-                              "or new directory, or pass --overwrite to replace them")
+    check_output_dir(path, f"{what} directory", overwrite, empty=True)
     os.makedirs(path, exist_ok=True)
 
 

@@ -16,13 +16,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf import cli
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
-from fast_scnn_tf.files import staging_dir, write_bytes, write_json
+from fast_scnn_tf.files import (check_output_dir, check_replaceable, staging_dir, write_bytes,
+                                write_json)
 from fast_scnn_tf.export.validate import validate
 from fast_scnn_tf.model.head import LABELS, build_head
 
@@ -43,14 +43,13 @@ def keras_fn(head: keras.Model):
 def saved_model_dir(output: str, model_name: str, version: int | None, overwrite: bool) -> str:
     """`<output>/<model_name>/<version>`; the next free version when `version` is None. An existing
     version is an error unless `overwrite`, and even then unless it is an export (or run folder)
-    this project wrote (`cli.check_replaceable`)."""
+    this project wrote (`files.check_replaceable`)."""
     root = os.path.join(output, model_name)
     version = saved_model.next_version(root) if version is None else version
     path = os.path.join(root, str(version))
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"SavedModel version '{path}' already exists: pass --overwrite or "
-                              "another --version")
-    cli.check_replaceable(path, "SavedModel version", overwrite)
+    check_output_dir(root, "SavedModel folder", overwrite, outputs=[path],
+                     instead=", or another --version")
+    check_replaceable(path, "SavedModel version", overwrite)
     return path
 
 
@@ -92,8 +91,7 @@ def write_tflite(content: bytes, head: keras.Model, config: Config, output: str,
     """Validate TFLite `content` against the Keras `head`, then write it and then its JSON, each
     atomically."""
     path = os.path.join(output, tflite_filename(mode, variant, input_size, config.model.name))
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"'{path}' already exists: pass --overwrite")
+    check_output_dir(output, "--output", overwrite, outputs=[path])
     interp = tflite.interpreter(content)
     report = validate(variant, keras_fn(head), lambda frame: tflite.run(interp, frame), frames,
                       min_agreement)

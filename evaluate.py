@@ -29,7 +29,7 @@ import os
 import sys
 
 from fast_scnn_tf import cli, files
-from fast_scnn_tf.config import DATASETS, SOURCES
+from fast_scnn_tf.config import DATASETS, SOURCES, WHICH
 
 SCALES = (1.0, 0.5, 0.25)
 
@@ -45,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="model directory written by train.py, a checkpoint prefix like "
                              "DIR/best/ckpt-12, or an export: a .tflite file or a SavedModel "
                              "(scored through the exported file)")
-    parser.add_argument("--which", choices=("best", "latest"), default="best",
+    parser.add_argument("--which", choices=WHICH, default="best",
                         help="which checkpoint of a model directory to load")
     parser.add_argument("--dataset", choices=DATASETS,
                         help="what --data-dir holds; default: the dataset the model was trained "

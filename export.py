@@ -17,6 +17,7 @@ import os
 import sys
 
 from fast_scnn_tf import cli
+from fast_scnn_tf.config import WHICH
 from fast_scnn_tf.data.datasets import describe as describe_datasets
 from fast_scnn_tf.files import check_output_dir
 
@@ -44,7 +45,7 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--checkpoint", default=cli.DEFAULT_RUN_DIR,
                         help="model directory written by train.py, or a checkpoint prefix")
-    parser.add_argument("--which", choices=("best", "latest"), default="best",
+    parser.add_argument("--which", choices=WHICH, default="best",
                         help="which checkpoint of a model directory to export")
     parser.add_argument("--mode", choices=MODES, default="cls", help=MODES_HELP)
     parser.add_argument("--output", default=cli.DEFAULT_EXPORT_DIR,

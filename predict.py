@@ -26,6 +26,7 @@ import sys
 from fast_scnn_tf import cli, files
 from fast_scnn_tf.annotate import (VIDEO_EXTENSIONS, check_outputs_apart, collect_inputs,
                                    output_names, planned_outputs, predict_images, predict_video)
+from fast_scnn_tf.config import WHICH
 from fast_scnn_tf.data.images import MAX_PIXELS
 
 def parse_args(argv=None):
@@ -41,7 +42,7 @@ def parse_args(argv=None):
                              "--output folder) or a .tflite file (images are resized to its input "
                              f"size and labels resized back) (default: {cli.DEFAULT_RUN_DIR})")
     parser.add_argument("--output", required=True, help="folder for the label maps and overlays")
-    parser.add_argument("--which", choices=("best", "latest"), default="best",
+    parser.add_argument("--which", choices=WHICH, default="best",
                         help="checkpoint to use from a training model directory (default: best)")
     parser.add_argument("--native-size", action="store_true",
                         help="predict at each image's own size; by default an image is first "

@@ -21,6 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks import record  # noqa: E402
+from fast_scnn_tf.config import WHICH  # noqa: E402
 
 # Published CamVid results, all trained from scratch at 360x480 and scored as class-average IoU
 # on the 233 test frames: on the 367 train frames, or on train + val (468 frames).
@@ -131,7 +132,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ship-to", metavar="DIR",
                         help="write the run's best weights and config into DIR (a new folder), "
                              "then stop")
-    parser.add_argument("--which", choices=("best", "latest"), default="best",
+    parser.add_argument("--which", choices=WHICH, default="best",
                         help="the checkpoint --ship-to ships: best on val (train protocol) or the "
                              "last (train+val, where val is not held out) [%(default)s]")
     parser.add_argument("--data-dir-in-config", default="data/CamVid",

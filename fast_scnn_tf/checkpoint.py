@@ -24,7 +24,7 @@ import os
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.config import CONFIG_FILE, Config
+from fast_scnn_tf.config import CONFIG_FILE, WHICH, Config
 from fast_scnn_tf.model import build_model, inference_model
 
 log = logging.getLogger(__name__)
@@ -124,8 +124,8 @@ def find_checkpoint(path: str, which: str = "best") -> str:
     folder, a damaged newest checkpoint gives way to the newest intact one, with a warning; a
     damaged prefix named explicitly is a ValueError naming the file.
     """
-    if which not in ("best", "latest"):
-        raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
+    if which not in WHICH:
+        raise ValueError(f"which must be one of {WHICH}, got {which!r}")
     if tf.io.gfile.exists(path + ".index"):
         problem = damage(path)
         if problem:

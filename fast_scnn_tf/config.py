@@ -21,6 +21,7 @@ SOURCES = ("folder", "tfds")  # DataConfig.source
 CLASS_WEIGHTINGS = {"none": None, "enet": 1.02, "erfnet": 1.10}
 OPTIMIZERS = ("sgd", "adam")  # TrainConfig.optimizer
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # TrainConfig.strategy
+WHICH = ("best", "latest")  # the checkpoint of a run folder that a tool loads (--which)
 MIN_CROP = 32  # the network downsamples 32x: smaller crops leave no global context
 
 

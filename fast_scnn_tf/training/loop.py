@@ -84,9 +84,10 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class Loop:
-    """The state of one `train` call and the loop over its steps."""
+    """The state of one `train` call and the loop over its steps (built by `trainer.train`, by
+    keyword: sixteen fields in a row are easy to swap unnoticed)."""
 
     config: Config
     model_dir: str

@@ -97,9 +97,11 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
                                                 max_to_keep=tc.keep_checkpoints)
             best = tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, BEST_DIR),
                                               max_to_keep=1)
-            loop = Loop(config, model_dir, model, strategy, optimizer, schedule, step,
-                        trackables["best_miou"], latest, best, steps_per_epoch, total, chief,
-                        validate, progress, class_weights)
+            loop = Loop(config=config, model_dir=model_dir, model=model, strategy=strategy,
+                        optimizer=optimizer, schedule=schedule, step=step,
+                        best_miou=trackables["best_miou"], latest=latest, best=best,
+                        steps_per_epoch=steps_per_epoch, total=total, chief=chief,
+                        validate=validate, progress=progress, class_weights=class_weights)
             return loop.run(stop_at_step)
 
 

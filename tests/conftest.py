@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.data.labels import id_to_train_id_table
+from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.synthetic import generate, render_scene
 from fast_scnn_tf.training.losses import masked_cross_entropy

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cityscapes_ids import id_to_train_id_table, train_id_to_id_table  # tests/ on sys.path
 from fast_scnn_tf.data import cityscapes, decode, labels
 
 # (labelId, trainId) copied from cityscapesscripts/helpers/labels.py, independently of labels.py.
@@ -15,12 +16,12 @@ OFFICIAL = {
 
 
 def test_every_official_id_maps_to_its_train_id():
-    table = labels.id_to_train_id_table()
+    table = id_to_train_id_table()
     assert {i: int(table[i]) for i in OFFICIAL} == OFFICIAL
 
 
 def test_unknown_ids_are_ignored():
-    table = labels.id_to_train_id_table()
+    table = id_to_train_id_table()
     assert table.dtype == np.uint8 and table.shape == (256,)
     assert np.all(table[34:] == labels.IGNORE_LABEL)  # includes 255, where id -1 would wrap
 
@@ -31,8 +32,8 @@ def test_license_plate_is_ignored():
 
 
 def test_train_id_to_id_inverts_the_table():
-    to_id = labels.train_id_to_id_table()
-    to_train = labels.id_to_train_id_table()
+    to_id = train_id_to_id_table()
+    to_train = id_to_train_id_table()
     for train_id in range(labels.NUM_CLASSES):
         assert to_train[to_id[train_id]] == train_id
     assert to_id[0] == 7 and to_id[18] == 33
@@ -45,7 +46,7 @@ def test_class_names_follow_train_ids():
 
 
 def test_colorize_uses_the_official_palette():
-    rgb = labels.colorize(np.array([[0, 10], [13, 255]], np.uint8))
+    rgb = labels.CLASSES.colorize(np.array([[0, 10], [13, 255]], np.uint8))
     assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
     assert rgb[0, 0].tolist() == [128, 64, 128]  # road
     assert rgb[0, 1].tolist() == [70, 130, 180]  # sky
@@ -57,7 +58,7 @@ def test_graph_lookup_matches_the_table_for_every_cityscapes_id():
     ids = tf.constant(np.arange(34, dtype=np.int32).reshape(2, 17))
     train_ids = decode.to_class_ids(ids, cityscapes.dataset().label_values, tf.constant("x.png"))
     assert train_ids.dtype == tf.uint8
-    np.testing.assert_array_equal(train_ids.numpy().ravel(), labels.id_to_train_id_table()[:34])
+    np.testing.assert_array_equal(train_ids.numpy().ravel(), id_to_train_id_table()[:34])
 
 
 @pytest.mark.parametrize("bad", [34, 200, 255, 1000])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
 from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf import synthetic
 from fast_scnn_tf.data import build_dataset, labels, list_frames, num_frames
@@ -93,7 +94,7 @@ def test_evaluation_keeps_full_frames_in_file_order(root):
         assert name[0].decode() in image_path
         np.testing.assert_array_equal(image[0], cv2.imread(image_path)[:, :, ::-1])
         label_ids = cv2.imread(label_path, cv2.IMREAD_UNCHANGED)
-        np.testing.assert_array_equal(label[0], labels.id_to_train_id_table()[label_ids])
+        np.testing.assert_array_equal(label[0], id_to_train_id_table()[label_ids])
 
 
 @pytest.mark.parametrize("scale", [0.5, 0.25])

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cityscapes_ids import id_to_train_id_table, train_id_to_id_table  # tests/ is on sys.path
 from fast_scnn_tf.data.labels import (
-    CATEGORY_NAMES, CLASS_NAMES, CITYSCAPES_LABELS, TRAIN_ID_TO_CATEGORY, id_to_train_id_table,
-    train_id_to_id_table)
+    CATEGORY_NAMES, CLASS_NAMES, CITYSCAPES_LABELS, TRAIN_ID_TO_CATEGORY)
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import category_confusion, compute_metrics, confusion_matrix
 

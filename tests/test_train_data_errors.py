@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import train as train_cli
+from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.data.labels import id_to_train_id_table
 from fast_scnn_tf.data.pipeline import label_pixel_counts
 from fast_scnn_tf.training.data_checks import warn_if_class_indices
 

@@ -6,7 +6,7 @@ imported when first asked for (the synthetic-scene writer uses the layout withou
 
 from fast_scnn_tf.data.labels import (
     CATEGORY_NAMES, CITYSCAPES_LABELS, CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES, PALETTE,
-    TRAIN_ID_TO_CATEGORY, colorize, id_to_train_id_table, overlay, train_id_to_id_table)
+    TRAIN_ID_TO_CATEGORY)
 from fast_scnn_tf.data.layout import frame_name, list_frames, list_images
 
 _PIPELINE = ("build_dataset", "evaluation_image", "num_frames")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
 from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable
 
 NUM_CLASSES = 19
@@ -76,27 +74,3 @@ CLASSES = ClassTable(names=CLASS_NAMES, colors=tuple(l.color for l in _TRAIN_LAB
 # RGB colour of every train id, and IGNORE_LABEL drawn black.
 PALETTE = CLASSES.palette
 
-
-def id_to_train_id_table() -> np.ndarray:
-    """A 256-entry uint8 lookup table: label id -> train id; unknown ids -> IGNORE_LABEL.
-
-    (The input pipeline uses `cityscapes.DATASET.label_values`, where unknown ids are an error.)"""
-    table = np.full(256, IGNORE_LABEL, np.uint8)
-    for label in CITYSCAPES_LABELS:
-        if label.id >= 0:
-            table[label.id] = label.train_id
-    return table
-
-
-def train_id_to_id_table() -> np.ndarray:
-    """A 256-entry uint8 lookup table: train id -> label id (for benchmark-format predictions).
-
-    IGNORE_LABEL and ids outside 0..18 map to 0 ("unlabeled")."""
-    table = np.zeros(256, np.uint8)
-    for label in _TRAIN_LABELS:
-        table[label.train_id] = label.id
-    return table
-
-
-colorize = CLASSES.colorize
-overlay = CLASSES.overlay

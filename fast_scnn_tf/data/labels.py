@@ -73,4 +73,3 @@ CLASSES = ClassTable(names=CLASS_NAMES, colors=tuple(l.color for l in _TRAIN_LAB
                      categories=CATEGORY_NAMES, class_category=TRAIN_ID_TO_CATEGORY)
 # RGB colour of every train id, and IGNORE_LABEL drawn black.
 PALETTE = CLASSES.palette
-

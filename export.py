@@ -1,4 +1,4 @@
-"""Export a trained Fast-SCNN for deployment: a TF Serving SavedModel or TFLite files.
+"""Export a trained model for deployment: a TF Serving SavedModel or TFLite files.
 
     python export.py --mode cls                  # runs/fast_scnn -> exports/fast_scnn/<version>/
     python export.py --mode cls --tflite         # -> exports/fast_scnn_cls_float32_1024x2048.tflite
@@ -35,13 +35,14 @@ QUANT_HELP = ("TFLite variants (one or more): none = float32; float16 = float16 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description="Export a Fast-SCNN checkpoint. Without --tflite: a TF Serving SavedModel in "
+        description="Export a trained run. Without --tflite: a TF Serving SavedModel in "
         "OUTPUT/MODEL_NAME/VERSION/ with signatures 'serving_default' (uint8 images [B,H,W,3], "
         "any H/W -> 'labels'[, 'probabilities']) and 'serving_bytes' (encoded PNG/JPEG strings "
         "'image_bytes' -> PNG label maps 'label_png_bytes'). With --tflite: fixed-size .tflite "
-        "files OUTPUT/fast_scnn_MODE_VARIANT_HxW.tflite. Every export is checked against the Keras "
-        "model (label-map pixel agreement, max probability difference) and not written if it "
-        "falls below its threshold; config.json and metadata travel with it.",
+        "files OUTPUT/MODEL_MODE_VARIANT_HxW.tflite (MODEL: the run's model, e.g. fast_scnn). "
+        "Every export is checked against the Keras model (label-map pixel agreement, max "
+        "probability difference) and not written if it falls below its threshold; config.json "
+        "and metadata travel with it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--checkpoint", default=cli.DEFAULT_RUN_DIR,
                         help="model directory written by train.py, or a checkpoint prefix")

@@ -1,4 +1,4 @@
-"""Segment your own images, folders of images or videos with a trained or exported Fast-SCNN.
+"""Segment your own images, folders of images or videos with a trained or exported model.
 
     python predict.py --model runs/demo photos/ street.jpg drive.mp4 --output predictions/
 

@@ -1,4 +1,4 @@
-"""fast-scnn-tf: Fast-SCNN (Poudel et al., BMVC 2019) in TensorFlow/Keras."""
+"""fast-scnn-tf: Fast-SCNN (Poudel et al., BMVC 2019), and FFNet beside it, in TensorFlow/Keras."""
 
 __version__ = "0.1.0"
 _MODEL_EXPORTS = ("FastSCNN", "build_fast_scnn", "inference_model")

@@ -1,4 +1,5 @@
-"""Evaluation: Cityscapes metrics, the evaluation loop, benchmark-format predictions."""
+"""Evaluation: metrics counted as the Cityscapes benchmark counts them (for every dataset), the
+evaluation loop, predictions in each dataset's label format."""
 
 from fast_scnn_tf.evaluation.evaluator import (
     ablate_skip, evaluate, make_predict_step)

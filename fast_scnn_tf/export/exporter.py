@@ -1,10 +1,10 @@
-"""Export a trained Fast-SCNN: a versioned SavedModel for TF Serving and TFLite files.
+"""Export a trained model: a versioned SavedModel for TF Serving and TFLite files.
 
 Every export is validated against the Keras model before it is moved into place, and carries the
 resolved run config and a metadata JSON (classes, palette, input size, mean/std, validation).
 
     <output>/<model_name>/<version>/saved_model.pb, variables/, assets.extra/{config,metadata}.json
-    <output>/fast_scnn_<mode>_<variant>_<H>x<W>.tflite  (+ .json beside it)
+    <output>/<model>_<mode>_<variant>_<H>x<W>.tflite  (+ .json beside it; <model>: the run's)
 """
 
 from __future__ import annotations

@@ -201,17 +201,6 @@ def _matching(rows: list[dict], key: dict) -> dict | None:
     return next((row for row in rows if all(row.get(k) == v for k, v in key.items())), None)
 
 
-def _head(export: dict) -> dict:
-    """The full-size head of a cls export (every op after the last convolution) as
-    tflite_profile.py records it in `head`; computed from every op for files written before it
-    recorded `head`."""
-    if "head" in export:
-        return export["head"]
-    ops = export["ops"]
-    last_conv = max(op["index"] for op in ops if op["macs"])
-    head = [op for op in ops if op["index"] > last_conv]
-    ms = sum(op["ms"] for op in head)
-    return {"ops": [op["op"] for op in head], "ms": ms, "network_ms": export["ops_sum_ms"] - ms}
 
 
 def _tflite_profile(result: dict, spec: dict) -> dict:
@@ -259,7 +248,7 @@ def _tflite_profile(result: dict, spec: dict) -> dict:
                                                "size": size})
     heads = []
     for p in precisions:
-        head = _head(cls[p])
+        head = cls[p]["head"]
         heads.append(fill(spec["head"], {
             "precision": p, "names": " + ".join(f"`{op}`" for op in head["ops"]),
             "ms": head["ms"], "percent": 100 * head["ms"] / cls[p]["ops_sum_ms"],

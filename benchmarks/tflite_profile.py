@@ -54,6 +54,8 @@ MAC_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 # The floor's convolution: 1x1, 128 -> 128 channels on a 128x256 map (the classifier's pointwise
 # convs at 1024x2048), a few in a row so the graph is one XNNPACK partition.
 FLOOR_SHAPE, FLOOR_CHANNELS, FLOOR_LAYERS = (128, 256), 128, 4
+# Single ops kept per export in the JSON, the slowest first (the op types sum all of them).
+TOP_OPS = 12
 
 
 # --- the graph ----------------------------------------------------------------------------------
@@ -289,8 +291,19 @@ def summarize(name: dict, table: list[dict], parts: list[list[int]], whole: Unit
         "partitions": [{"first": part[0], "last": part[-1], "ops": len(part),
                         "ms": round(unit.ms, 2)} for part, unit in zip(parts, part_units)],
         "op_types": types,
-        "ops": ops,
+        "head": head_summary(ops),
+        "ops": sorted(ops, key=lambda op: -op["ms"])[:TOP_OPS],
     }
+
+
+def head_summary(ops: list[dict]) -> dict:
+    """The full-size head: every op after the last convolution (the upsample of the logits and
+    what follows it), and what it and the network before it cost, summed over single ops."""
+    last_conv = max(op["index"] for op in ops if op["macs"])
+    head = [op for op in ops if op["index"] > last_conv]
+    head_ms = sum(op["ms"] for op in head)
+    return {"ops": [op["op"] for op in head], "ms": round(head_ms, 3),
+            "network_ms": round(sum(op["ms"] for op in ops) - head_ms, 3)}
 
 
 def profile_exports(models: list[tuple[dict, bytes]], threads: int, rounds: int, iters: int,

@@ -76,6 +76,7 @@ def _profile_result():
                 "floor_ms": round(conv["macs"] / (rates[precision] * 1e6), 2),
                 "outside_xnnpack": {"count": 1, "ms": 3.0, "ops": ["ARG_MAX"]},
                 "partitions": [], "ops": [op, conv],
+                "head": {"ops": ["ARG_MAX"], "ms": 3.0, "network_ms": 1.0},
                 "op_types": [{"op": "ARG_MAX", "count": 1, "ms": 3.0, "xnnpack": 0, "macs": 0,
                               "share": 0.75},
                              {"op": "CONV_2D", "count": 1, "ms": 1.0, "xnnpack": 1, "macs": 100,
@@ -127,3 +128,11 @@ def test_profile_section_is_in_the_readme_block(tmp_path):
     block = report.render(report.load(str(tmp_path)))
     assert "### TFLite op by op" in block
     assert block.index("_inference: not measured") < block.index("### TFLite op by op")
+
+
+def test_head_summary_is_every_op_after_the_last_convolution():
+    ops = [{"index": i, "op": name, "macs": macs, "ms": ms} for i, (name, macs, ms) in enumerate(
+        [("CONV_2D", 10, 4.0), ("ADD", 0, 1.0), ("CONV_2D", 10, 2.0),
+         ("RESIZE_BILINEAR", 0, 3.0), ("ARG_MAX", 0, 5.0)])]
+    assert tflite_profile.head_summary(ops) == {"ops": ["RESIZE_BILINEAR", "ARG_MAX"],
+                                                "ms": 8.0, "network_ms": 7.0}

@@ -2,10 +2,11 @@
 at each model's native Cityscapes input (all of them), TFLite float32 and int8 `cls` latency on
 this CPU for the models named with --time, and the published Cityscapes val mIoU — the
 speed/accuracy trade-off at a glance. Random weights (speed depends on none), int8 calibrated on
-synthetic frames; batch 1.
+synthetic frames; batch 1. The files are what export.py writes (`fast_graph(model)` converted),
+and all of them are timed in the same interleaved rounds, so the rows compare.
 
     python benchmarks/models.py                     # the README's run
-    python benchmarks/models.py --time fast_scnn ffnet40S_BCC_mobile --warmup 2 --iters 5
+    python benchmarks/models.py --time fast_scnn ffnet40S_BCC_mobile --rounds 3
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import record  # noqa: E402
-from benchmarks import speed  # noqa: E402
+from benchmarks.tflite_profile import Unit, timed_rounds  # noqa: E402
 from fast_scnn_tf.export import tflite  # noqa: E402
+from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402
 from fast_scnn_tf.model.families import MODEL_NAMES, build_model, family_of  # noqa: E402
@@ -37,26 +39,36 @@ def describe(name: str) -> dict:
             "source": published.source}
 
 
-def measure(name: str, timed: bool, warmup: int, iters: int, threads: int,
-            calibration_frames: int, directory: str) -> dict:
+def measure(name: str, timed: bool, calibration_frames: int, directory: str) -> dict:
+    """One row: size and MACs; for a timed model also its float32 and int8 cls files, converted
+    from `fast_graph(model)` as export.py writes them (the paths, timed later, in `files`)."""
     row = {"model": name, **describe(name)}
     size = row["input_size"]
     model = build_model(name, input_shape=(*size, 3))
     row.update(parameters=trainable_parameters(model), gmacs=round(macs(model) / 1e9, 2))
     if timed:
-        head = build_head(model, CLS, size)
+        head = build_head(fast_graph(model), CLS, size)
         frames = synthetic_frames(size, calibration_frames)
+        row["files"] = {}
         for quantize in ("none", "int8"):
             path = os.path.join(directory, f"{name}_{quantize}.tflite")
             with open(path, "wb") as f:
                 f.write(tflite.convert(head, quantize, lambda: frames))
-            timing = speed.time_tflite(path, warmup, iters, threads)
-            row[f"tflite_{tflite.variant_name(quantize)}"] = {
-                **{k: timing[k] for k in ("median_ms", "mean_ms", "p90_ms")},
-                "bytes": os.path.getsize(path)}
-            print(f"{name} {tflite.variant_name(quantize)}: {timing['median_ms']:.0f} ms",
-                  flush=True)
+            row["files"][f"tflite_{tflite.variant_name(quantize)}"] = path
+        print(f"{name}: converted", flush=True)
     return row
+
+
+def time_files(rows: list[dict], threads: int, rounds: int, iters: int) -> None:
+    """Time every converted file in the same interleaved rounds (`tflite_profile.timed_rounds`:
+    each round runs each file `iters` times, median; the result is the median over rounds)."""
+    units = [(row, key, path, Unit(open(path, "rb").read(), threads))
+             for row in rows for key, path in row.pop("files", {}).items()]
+    timed_rounds([unit for *_, unit in units], rounds, iters)
+    for row, key, path, unit in units:
+        row[key] = {"median_ms": round(unit.ms, 2), "rounds_ms": [round(t, 2) for t in unit.times],
+                    "bytes": os.path.getsize(path)}
+        print(f"{row['model']} {key}: {unit.ms:.1f} ms", flush=True)
 
 
 def main(argv=None) -> int:
@@ -64,21 +76,24 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--time", nargs="*", default=list(DEFAULT_TIMED), choices=MODEL_NAMES,
                         metavar="MODEL", help="models to time as TFLite (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
+    parser.add_argument("--iters", type=int, default=3, help="invocations per file and round")
     parser.add_argument("--threads", type=int, default=0, help="TFLite threads (0: all cores)")
     parser.add_argument("--calibration-frames", type=int, default=4)
+    parser.add_argument("--note", default="", help="what else the machine ran, for the record")
     parser.add_argument("--output", default=record.default_output("models"))
     args = parser.parse_args(argv)
 
-    rows = []
     with tempfile.TemporaryDirectory() as directory:
-        for name in MODEL_NAMES:
-            rows.append(measure(name, name in args.time, args.warmup, args.iters,
-                                args.threads or os.cpu_count(), args.calibration_frames,
-                                directory))
-    record.save({"batch": 1, "warmup": args.warmup, "iters": args.iters, "head": CLS,
-                 "weights": "random", "calibration": "synthetic", "models": rows},
+        rows = [measure(name, name in args.time, args.calibration_frames, directory)
+                for name in MODEL_NAMES]
+        load_before = os.getloadavg()[0]
+        time_files(rows, args.threads or os.cpu_count(), args.rounds, args.iters)
+    record.save({"batch": 1, "rounds": args.rounds, "iters": args.iters, "head": CLS,
+                 "graph": "fast", "weights": "random", "calibration": "synthetic",
+                 "note": args.note,
+                 "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                 "models": rows},
                 args.output, __file__, argv)
     return 0
 

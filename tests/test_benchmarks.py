@@ -263,13 +263,6 @@ def test_readme_without_markers_is_an_error(tmp_path, capsys):
     assert "benchmarks:begin" in capsys.readouterr().err
 
 
-def test_readme_without_markers_is_an_error(tmp_path, capsys):
-    readme = tmp_path / "README.md"
-    readme.write_text("# no markers\n")
-    assert report.main(["--results", str(tmp_path), "--readme", str(readme)]) == 2
-    assert "benchmarks:begin" in capsys.readouterr().err
-
-
 @pytest.mark.slow  # ~5 s: three TensorFlow imports at once
 def test_every_benchmark_script_explains_itself():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

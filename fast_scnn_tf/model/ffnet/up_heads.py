@@ -46,14 +46,13 @@ def up_head(features, spec: UpHeadSpec, resize_mode: str):
                for k, (f, width) in enumerate(zip(features, spec.adapter_widths))]
     smooth = [None] * 4
     x = adapted[3]
-    for k in (3, 2, 1, 0):
-        if k < 3:
-            # No ReLU after the add: the official UpBranch feeds the sum straight to the convs.
-            up = ResizeLike(resize_mode, name=f"head_branch{k}_resize")([up, adapted[k]])
-            x = keras.layers.Add(name=f"head_branch{k}_add")([up, adapted[k]])
+    smooth[3] = conv_bn_relu(x, spec.branch_widths[3], 3, "head_branch3_smooth")
+    for k in (2, 1, 0):
+        up = conv_bn_relu(x, spec.adapter_widths[k], 1, f"head_branch{k + 1}_up")
+        up = ResizeLike(resize_mode, name=f"head_branch{k}_resize")([up, adapted[k]])
+        # No ReLU after the add: the official UpBranch feeds the sum straight to the convs.
+        x = keras.layers.Add(name=f"head_branch{k}_add")([up, adapted[k]])
         smooth[k] = conv_bn_relu(x, spec.branch_widths[k], 3, f"head_branch{k}_smooth")
-        if k > 0:
-            up = conv_bn_relu(x, spec.adapter_widths[k - 1], 1, f"head_branch{k}_up")
     resized = [smooth[0]] + [
         ResizeLike(resize_mode, name=f"head_concat_resize{k}")([smooth[k], smooth[0]])
         for k in (1, 2, 3)]

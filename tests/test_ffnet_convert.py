@@ -18,7 +18,6 @@ from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
 from fast_scnn_tf import convert  # noqa: E402
 from fast_scnn_tf.checkpoint import find_checkpoint, load_run  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
-from fast_scnn_tf.model.ffnet import build_ffnet  # noqa: E402
 from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict  # noqa: E402
 from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
 

@@ -10,6 +10,9 @@ from fast_scnn_tf.data.labels import (
 from fast_scnn_tf.data.layout import frame_name, list_frames, list_images
 
 _PIPELINE = ("build_dataset", "evaluation_image", "num_frames")
+__all__ = ["CATEGORY_NAMES", "CITYSCAPES_LABELS", "CLASS_NAMES", "IGNORE_LABEL", "NUM_CLASSES",
+           "PALETTE", "TRAIN_ID_TO_CATEGORY", "frame_name", "list_frames", "list_images",
+           *_PIPELINE]
 
 
 def __getattr__(name):

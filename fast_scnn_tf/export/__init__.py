@@ -6,3 +6,5 @@ to tf_keras for the whole process.
 """
 
 from fast_scnn_tf.export.exporter import export_saved_model, export_tflite
+
+__all__ = ["export_saved_model", "export_tflite"]

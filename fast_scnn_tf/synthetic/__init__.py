@@ -9,3 +9,5 @@ the input pipeline, which reads whatever folder they are written to).
 
 from fast_scnn_tf.synthetic.generate import frame_paths, generate, main
 from fast_scnn_tf.synthetic.scene import ID, render_scene
+
+__all__ = ["frame_paths", "generate", "main", "ID", "render_scene"]

@@ -18,3 +18,7 @@ from fast_scnn_tf.training.loop import NonFiniteLossError, TrainingInterrupted
 from fast_scnn_tf.training.resume import check_resume, init_from_checkpoint
 from fast_scnn_tf.training.strategy import make_strategy
 from fast_scnn_tf.training.trainer import run_length, train
+
+__all__ = ["l2_penalty", "masked_cross_entropy", "regularized_kernels", "training_loss", "PRESETS",
+           "apply_preset", "poly_schedule", "NonFiniteLossError", "TrainingInterrupted",
+           "check_resume", "init_from_checkpoint", "make_strategy", "run_length", "train"]

@@ -3,3 +3,5 @@ variant table. `build_ffnet(name)` builds one; `torch_weights.py` maps the offic
 weights onto it (`python -m fast_scnn_tf.convert`; imported only by that command)."""
 
 from fast_scnn_tf.model.ffnet.ffnet import FFNET_VARIANTS, FFNetVariant, build_ffnet
+
+__all__ = ["FFNET_VARIANTS", "FFNetVariant", "build_ffnet"]

@@ -148,8 +148,13 @@ def load_model(args):
 
 def run_evaluation(args) -> int:
     from fast_scnn_tf.data.datasets import dataset_for
-    from fast_scnn_tf.evaluation import (PredictionWriter, ablate_skip, evaluate,
-                                         evaluation_frames, format_table)
+    from fast_scnn_tf.evaluation import (
+        PredictionWriter,
+        ablate_skip,
+        evaluate,
+        evaluation_frames,
+        format_table,
+    )
     from fast_scnn_tf.files import write_json
     model, config, loaded, default_output, prefix = load_model(args)
     scale = args.scale * config.data.input_scale if prefix == "" else 1.0  # exports scale frames

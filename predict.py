@@ -24,10 +24,18 @@ import os
 import sys
 
 from fast_scnn_tf import cli, files
-from fast_scnn_tf.annotate import (VIDEO_EXTENSIONS, check_outputs_apart, collect_inputs,
-                                   output_names, planned_outputs, predict_images, predict_video)
+from fast_scnn_tf.annotate import (
+    VIDEO_EXTENSIONS,
+    check_outputs_apart,
+    collect_inputs,
+    output_names,
+    planned_outputs,
+    predict_images,
+    predict_video,
+)
 from fast_scnn_tf.config import WHICH
 from fast_scnn_tf.data.images import MAX_PIXELS
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(

@@ -27,8 +27,16 @@ from fast_scnn_tf import cli  # noqa: E402
 cli.import_tensorflow(verbose="--verbose" in sys.argv[1:])
 
 from fast_scnn_tf.config import (  # noqa: E402
-    CLASS_WEIGHTINGS, CONFIG_FILE, DATASETS, OPTIMIZERS, SOURCES, STRATEGIES, Config, ConfigError,
-    DataConfig)
+    CLASS_WEIGHTINGS,
+    CONFIG_FILE,
+    DATASETS,
+    OPTIMIZERS,
+    SOURCES,
+    STRATEGIES,
+    Config,
+    ConfigError,
+    DataConfig,
+)
 from fast_scnn_tf.data.datasets import describe as describe_datasets  # noqa: E402
 from fast_scnn_tf.model.families import MODEL_NAMES, names_help  # noqa: E402
 from fast_scnn_tf.training.presets import PRESETS, apply_preset  # noqa: E402

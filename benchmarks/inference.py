@@ -38,9 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks import record  # noqa: E402
-from benchmarks import report  # noqa: E402
-from benchmarks import speed  # noqa: E402
+from benchmarks import record, report, speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
 from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tensorflow as tf  # noqa: E402
 
 from benchmarks import record  # noqa: E402
-from fast_scnn_tf.config import DataConfig  # noqa: E402
 from fast_scnn_tf import synthetic  # noqa: E402
+from fast_scnn_tf.config import DataConfig  # noqa: E402
 from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
 
 

@@ -11,11 +11,10 @@ objects 2-3x larger in a 1024x2048 photo hard to read; `native=True` keeps the i
 
 from __future__ import annotations
 
-import os
-from typing import Callable
-
 import json
 import logging
+import os
+from typing import Callable
 
 import cv2
 import numpy as np

@@ -9,8 +9,15 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf import build_fast_scnn
-from fast_scnn_tf.checkpoint import (BEST_DIR, LATEST_DIR, find_checkpoint, load_run,
-                                     make_checkpoint, newest_intact, write_run)
+from fast_scnn_tf.checkpoint import (
+    BEST_DIR,
+    LATEST_DIR,
+    find_checkpoint,
+    load_run,
+    make_checkpoint,
+    newest_intact,
+    write_run,
+)
 from fast_scnn_tf.config import Config, ConfigError
 
 

@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
-from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf import synthetic
+from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import build_dataset, labels, list_frames, num_frames
 
 SIZE = (48, 80)

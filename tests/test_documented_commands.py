@@ -131,8 +131,8 @@ def test_the_two_commands_people_are_told_to_run_work_as_written(tmp_path):
     TensorFlow's start-up noise."""
     from fast_scnn_tf.checkpoint import write_run
     from fast_scnn_tf.config import Config
-    from fast_scnn_tf.synthetic import generate
     from fast_scnn_tf.model import build_fast_scnn
+    from fast_scnn_tf.synthetic import generate
     generate(str(tmp_path / "data" / "cityscapes"), num_train=12, num_val=1, size=(64, 128),
              seed=0)
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.evaluation import ablate_skip, evaluate
 from fast_scnn_tf.data.classes import ClassTable, default_colors
+from fast_scnn_tf.evaluation import ablate_skip, evaluate
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.fast_scnn import LOGITS, SKIP_BN

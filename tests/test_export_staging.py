@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from fast_scnn_tf.config import Config, ModelConfig
 from fast_scnn_tf import files
+from fast_scnn_tf.config import Config, ModelConfig
 from fast_scnn_tf.export import exporter
 from fast_scnn_tf.files import staging_dir
 

@@ -13,13 +13,12 @@ import pytest
 torch = pytest.importorskip("torch", reason="conversion tests need torch: "
                                             "pip install -r requirements-torch.txt")
 import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
-from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
-
 from fast_scnn_tf import convert  # noqa: E402
 from fast_scnn_tf.checkpoint import find_checkpoint, load_run  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict  # noqa: E402
 from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
+from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
 
 TOLERANCE = 1e-4
 

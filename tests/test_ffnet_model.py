@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from fast_scnn_tf.model.ffnet.torch_weights import torch_module
 from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
+from fast_scnn_tf.model.ffnet.torch_weights import torch_module
 from fast_scnn_tf.model.layers import ResizeLike
 
 # Trainable parameters of the official PyTorch models (FFNET.md, measured with torch), 19 classes.

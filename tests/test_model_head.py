@@ -8,7 +8,13 @@ import tensorflow as tf
 
 from fast_scnn_tf.model import build_fast_scnn, build_model
 from fast_scnn_tf.model.head import (
-    LABELS, PROBABILITIES, build_head, head_at_size, head_outputs, low_res_logits)
+    LABELS,
+    PROBABILITIES,
+    build_head,
+    head_at_size,
+    head_outputs,
+    low_res_logits,
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +96,13 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     """Export, evaluation, prediction, the speed benchmark and QAT all compute their outputs with
     `head_outputs`: replacing it changes what each of them returns."""
     import fast_scnn_tf.model.head as head_module
+    from benchmarks import speed
     from fast_scnn_tf.checkpoint import BEST_DIR, write_run
     from fast_scnn_tf.config import Config, ModelConfig
     from fast_scnn_tf.data.classes import ClassTable, default_colors
-    from benchmarks import speed
     from fast_scnn_tf.evaluation import evaluate
-    from fast_scnn_tf.predictor import load_predictor
-
     from fast_scnn_tf.export import qat
+    from fast_scnn_tf.predictor import load_predictor
 
     real = head_module.head_outputs
 

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import predict
-from fast_scnn_tf import annotate
-from fast_scnn_tf import build_fast_scnn
+from fast_scnn_tf import annotate, build_fast_scnn
 from fast_scnn_tf.checkpoint import LATEST_DIR, write_run
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import images
@@ -307,8 +306,8 @@ def _keras_labels(model, image):
 @pytest.fixture(scope="module")
 def export_root(tmp_path_factory, trained_like_model):
     """An export.py output folder: <root>/fast_scnn/3/saved_model.pb."""
-    from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.model.head import build_head
     root = tmp_path_factory.mktemp("exports")
     write_saved_model(build_head(trained_like_model, "cls"), str(root / "fast_scnn" / "3"))
     return root
@@ -430,8 +429,8 @@ def test_a_frame_the_saved_model_refuses_is_one_line_naming_the_file(
         tmp_path, trained_like_model, capsys):
     # --native-size (or a raised --max-pixels) can hand an export a frame over its own limit:
     # that was a graph-execution traceback that ended the run.
-    from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.model.head import build_head
     export = tmp_path / "export" / "1"
     write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=2000)
     inputs = tmp_path / "in"

@@ -20,10 +20,14 @@ from fast_scnn_tf.checkpoint import make_checkpoint, write_run
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.model import build_model
+from fast_scnn_tf.training import (
+    NonFiniteLossError,
+    TrainingInterrupted,
+    check_resume,
+    init_from_checkpoint,
+    train,
+)
 from fast_scnn_tf.training import loop as loop_module
-from fast_scnn_tf.training import (NonFiniteLossError, TrainingInterrupted, check_resume,
-                                   init_from_checkpoint,
-                                   train)
 from fast_scnn_tf.training.data_checks import with_dataset_classes
 from fast_scnn_tf.training.resume import resume
 from fast_scnn_tf.training.trainer import make_train_step

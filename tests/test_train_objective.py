@@ -8,8 +8,14 @@ import tensorflow as tf
 from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.model import AUX_GFE, AUX_LTD, LOGITS
-from fast_scnn_tf.training import (apply_preset, l2_penalty, masked_cross_entropy, poly_schedule,
-                                   regularized_kernels, training_loss)
+from fast_scnn_tf.training import (
+    apply_preset,
+    l2_penalty,
+    masked_cross_entropy,
+    poly_schedule,
+    regularized_kernels,
+    training_loss,
+)
 
 
 def _np_cross_entropy(labels, logits):

@@ -70,6 +70,7 @@ def python_runner(model: str, image: np.ndarray, threads: int):
     """One timed frame of ai_edge_litert per call (ms): `image` resized to the model's input, as
     predict.py feeds it."""
     import cv2
+
     from fast_scnn_tf.export import tflite
 
     interp = tflite.interpreter(model, num_threads=threads)

@@ -5,8 +5,14 @@ imported when first asked for (the synthetic-scene writer uses the layout withou
 """
 
 from fast_scnn_tf.data.labels import (
-    CATEGORY_NAMES, CITYSCAPES_LABELS, CLASS_NAMES, IGNORE_LABEL, NUM_CLASSES, PALETTE,
-    TRAIN_ID_TO_CATEGORY)
+    CATEGORY_NAMES,
+    CITYSCAPES_LABELS,
+    CLASS_NAMES,
+    IGNORE_LABEL,
+    NUM_CLASSES,
+    PALETTE,
+    TRAIN_ID_TO_CATEGORY,
+)
 from fast_scnn_tf.data.layout import frame_name, list_frames, list_images
 
 _PIPELINE = ("build_dataset", "evaluation_image", "num_frames")

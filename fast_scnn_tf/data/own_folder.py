@@ -21,7 +21,12 @@ import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, MAX_CLASSES, ClassTable, default_colors
 from fast_scnn_tf.data.dataset import (
-    LABEL_TABLE_SIZE, Dataset, find_images, pair_with_labels, value_table)
+    LABEL_TABLE_SIZE,
+    Dataset,
+    find_images,
+    pair_with_labels,
+    value_table,
+)
 
 CLASSES_FILE = "classes.json"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")

@@ -21,7 +21,6 @@ from fast_scnn_tf.data.dataset import Dataset
 from fast_scnn_tf.files import check_output_dir, write_png
 
 
-
 def image_like(image: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
     """The image fed to the model resized to its prediction's size: evaluation at another scale
     (`--scale`, a model's input scale) feeds another size than the full-resolution labels."""

@@ -21,9 +21,14 @@ from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
-from fast_scnn_tf.files import (check_output_dir, check_replaceable, staging_dir, write_bytes,
-                                write_json)
 from fast_scnn_tf.export.validate import validate
+from fast_scnn_tf.files import (
+    check_output_dir,
+    check_replaceable,
+    staging_dir,
+    write_bytes,
+    write_json,
+)
 from fast_scnn_tf.model.head import LABELS, build_head
 
 log = logging.getLogger(__name__)

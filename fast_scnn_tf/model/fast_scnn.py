@@ -21,7 +21,14 @@ import keras
 
 from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.layers import (
-    AdaptiveAveragePooling2D, Normalize, ResizeLike, batch_norm, conv2d, conv_bn_relu, relu)
+    AdaptiveAveragePooling2D,
+    Normalize,
+    ResizeLike,
+    batch_norm,
+    conv2d,
+    conv_bn_relu,
+    relu,
+)
 
 # Output keys of the training model (aux=True) besides LOGITS, and names of the module outputs.
 AUX_LTD = "aux_ltd"  # auxiliary logits from the Learning to Downsample output

@@ -10,12 +10,16 @@
     losses.py, schedule.py, presets.py  the objective, the poly schedule, the two recipes
 """
 
-from fast_scnn_tf.training.losses import (
-    l2_penalty, masked_cross_entropy, regularized_kernels, training_loss)
-from fast_scnn_tf.training.presets import PRESETS, apply_preset
-from fast_scnn_tf.training.schedule import poly_schedule
 from fast_scnn_tf.training.loop import NonFiniteLossError, TrainingInterrupted
+from fast_scnn_tf.training.losses import (
+    l2_penalty,
+    masked_cross_entropy,
+    regularized_kernels,
+    training_loss,
+)
+from fast_scnn_tf.training.presets import PRESETS, apply_preset
 from fast_scnn_tf.training.resume import check_resume, init_from_checkpoint
+from fast_scnn_tf.training.schedule import poly_schedule
 from fast_scnn_tf.training.strategy import make_strategy
 from fast_scnn_tf.training.trainer import run_length, train
 

@@ -30,9 +30,11 @@ from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR, build_training_model, 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import num_frames
 from fast_scnn_tf.training.data_checks import (
-    class_weights_for, warn_if_class_indices, with_dataset_classes)
-from fast_scnn_tf.training.loop import (  # noqa: F401 (public names)
-    NonFiniteLossError, Loop, TrainingInterrupted)
+    class_weights_for,
+    warn_if_class_indices,
+    with_dataset_classes,
+)
+from fast_scnn_tf.training.loop import Loop
 from fast_scnn_tf.training.resume import check_resume, init_from_checkpoint, resume
 from fast_scnn_tf.training.run_folder import locked_run_folder
 from fast_scnn_tf.training.schedule import poly_schedule

@@ -22,10 +22,10 @@ import re
 
 import keras
 
+from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.ffnet.backbones import BACKBONES, backbone
 from fast_scnn_tf.model.ffnet.seg_heads import SEG_HEADS, segmentation_head
 from fast_scnn_tf.model.ffnet.up_heads import UP_HEADS, up_head
-from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.layers import BILINEAR_ALIGN_CORNERS, NEAREST, Normalize, ResizeLike
 
 

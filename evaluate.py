@@ -2,7 +2,8 @@
 CamVid, your own folder). Timing lives in `benchmarks/inference.py`.
 
     python evaluate.py --checkpoint runs/paper --data-dir /data/cityscapes
-    python evaluate.py --checkpoint models/camvid --dataset camvid --data-dir data/CamVid --split test
+    python evaluate.py --checkpoint models/camvid --dataset camvid --data-dir data/CamVid \
+        --split test
     python evaluate.py --checkpoint runs/paper --scale 0.5            # Table 7, reduced input
     python evaluate.py --checkpoint runs/paper --ablate-skip          # §4.2, no LtD skip
     python evaluate.py --checkpoint runs/paper --save-predictions preds --save-overlays overlays

@@ -9,9 +9,9 @@ Every row times the head export.py ships (`fast_scnn_tf.model.head.build_head`: 
 prob returns the softmax and the label map): in Keras as a tf.function, and as SavedModel and
 TFLite files written by `fast_scnn_tf.export` into a temporary folder (--keep DIR keeps them).
 Random weights unless --checkpoint, and int8 is calibrated on synthetic frames: speed depends on
-neither. TFLite always runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is installed (not a project
-requirement) it also times a minimal PyTorch Fast-SCNN (`pytorch_reference.py`) on the CPU,
-in PyTorch's default NCHW layout and channels-last,
+neither. TFLite always runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is
+installed (not a project requirement) it also times a minimal PyTorch Fast-SCNN
+(`pytorch_reference.py`) on the CPU, in PyTorch's default NCHW layout and channels-last,
 for the "five times faster than the PyTorch port" comparison. Prints the table and the speed
 targets as ratios measured in this run; writes JSON with device, versions, date, threads and the
 command, from which `benchmarks/report.py` builds the README table.

@@ -1,10 +1,11 @@
 """A minimal PyTorch Fast-SCNN, as the public PyTorch ports build it, for one speed comparison:
-`inference.py` times it on the CPU beside the TFLite models when `torch` is installed (it is not
-a project requirement: `pip install torch` to include it). Random weights; eval mode, eager,
+`inference.py` times it on the CPU beside the TFLite models when `torch` is installed (it is not a
+project requirement: `pip install torch` to include it). Random weights; eval mode, eager,
 `torch.inference_mode`, in PyTorch's default NCHW layout or channels-last (NHWC in memory, the
-faster form on CPUs for depthwise-heavy networks). Same layers as `fast_scnn_tf/model/fast_scnn.py` (Table 1 of the paper):
-DSConv = depthwise 3x3 + BN, then pointwise 1x1 + BN + ReLU; linear bottleneck projections;
-PPM bins 1, 2, 3, 6; FFM with a dilation-4 depthwise conv; bilinear x8 to the input size.
+faster form on CPUs for depthwise-heavy networks). Same layers as `fast_scnn_tf/model/fast_scnn.py`
+(Table 1 of the paper): DSConv = depthwise 3x3 + BN, then pointwise 1x1 + BN + ReLU; linear
+bottleneck projections; PPM bins 1, 2, 3, 6; FFM with a dilation-4 depthwise conv; bilinear x8 to
+the input size.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ def parse_resolution(text: str) -> tuple[int, int]:
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise ValueError(f"resolution must look like 1024x2048 (HEIGHTxWIDTH), got {text!r}")
+        raise ValueError(
+            f"resolution must look like 1024x2048 (HEIGHTxWIDTH), got {text!r}") from None
     if height < 32 or width < 32:
         raise ValueError(f"resolution must be at least 32x32, got {text!r}")
     return height, width

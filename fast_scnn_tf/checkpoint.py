@@ -4,7 +4,8 @@ them (`load_run`).
 A model directory written by `train.py` holds:
 
     config.json           the resolved run config (fast_scnn_tf.config.Config)
-    checkpoints/ckpt-N.*  latest checkpoints (tf.train.CheckpointManager): model, optimizer, step, ...
+    checkpoints/ckpt-N.*  latest checkpoints (tf.train.CheckpointManager): model, optimizer,
+                          step, ...
     best/ckpt-N.*         the checkpoint with the best validation mIoU so far
 
 Every checkpoint stores the *training* model (aux heads included) under the key `model`, so

@@ -18,8 +18,8 @@ from fast_scnn_tf.quiet import import_tensorflow, native_output_hidden  # noqa: 
 DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where the README puts Cityscapes
 DEFAULT_RUN_DIR = os.path.join("runs", "fast_scnn")  # train.py writes it; the others read it
 DEFAULT_EXPORT_DIR = "exports"
-MISSING_DATA_HINT = ("put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for another "
-                     "dataset); what DIR holds for each NAME: " + datasets.describe())
+MISSING_DATA_HINT = ("put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for "
+                     "another dataset); what DIR holds for each NAME: " + datasets.describe())
 
 
 def error_line(error: BaseException) -> str:

@@ -138,7 +138,8 @@ class TrainConfig:
     init_checkpoint: str = ""  # start from these weights (a model dir or checkpoint prefix)
     # "none", "enet" or "erfnet": weight each class's pixels by 1 / ln(c + its share of the
     # training pixels), c = 1.02 (ENet, Paszke et al. 2016; up to ~50x) or 1.10 (ERFNet, and
-    # ESPNet/CGNet/DABNet on CamVid; up to ~10x), so rare classes (poles, signs, cyclists) count more.
+    # ESPNet/CGNet/DABNet on CamVid; up to ~10x), so rare classes (poles, signs, cyclists) count
+    # more.
     class_weighting: str = "none"
 
 
@@ -265,8 +266,8 @@ class Config:
         """Read `directory`/config.json; a syntax error or an unknown key names the file."""
         path = os.path.join(directory, CONFIG_FILE)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"no {CONFIG_FILE} in '{directory}': expected a model directory "
-                                    "written by train.py")
+            raise FileNotFoundError(f"no {CONFIG_FILE} in '{directory}': expected a model "
+                                    "directory written by train.py")
         try:
             with open(path) as f:
                 return cls.from_dict(json.load(f))

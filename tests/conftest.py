@@ -1,7 +1,8 @@
 """Fixtures shared by the test modules.
 
     synthetic_cityscapes  a synthetic set in the Cityscapes layout, made once per session for
-                    each (num_train, num_val, size, seed); read-only (tests that damage files copy it)
+                    each (num_train, num_val, size, seed); read-only (tests that damage files
+                    copy it)
     trained_model   Fast-SCNN (19 classes) trained briefly on synthetic street scenes: confident,
                     varied predictions, for tests that hold exports to their agreement thresholds
     scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames (validation)

@@ -61,8 +61,9 @@ def test_same_seed_same_frames_whatever_the_count(tmp_path, root):
 # sha256 of image bytes + label bytes, recorded from the renderer before it moved out of
 # fast_scnn_tf/data/ (commit c291920): refactoring the renderer must not change a single pixel.
 # (OpenCV's blur and resize are in the pipeline: another OpenCV build could move low bits.)
-RENDERED = {(0, 0, 0, (64, 128)): "32a849cfe7d1598b87fc48618e579891d833c2ed682ceb8ae3fb5a471d90e93a",
-            (0, 1, 3, (96, 192)): "eab635729f0454e164be5b905fd8ba389d080f79e56c566c0abf54b97f57ac6d"}
+RENDERED = {
+    (0, 0, 0, (64, 128)): "32a849cfe7d1598b87fc48618e579891d833c2ed682ceb8ae3fb5a471d90e93a",
+    (0, 1, 3, (96, 192)): "eab635729f0454e164be5b905fd8ba389d080f79e56c566c0abf54b97f57ac6d"}
 
 
 @pytest.mark.parametrize("key", sorted(RENDERED))

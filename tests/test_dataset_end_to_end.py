@@ -52,5 +52,6 @@ def test_folder_dataset_trains_evaluates_exports_and_predicts(tmp_path):
     overlay = cv2.imread(os.path.join(preds, "street0_overlay.png"))[..., ::-1]
     colors = np.array(meta["palette"], np.float64)
     source = cv2.imread(image)[..., ::-1].astype(np.float64)
-    expected = np.rint(0.5 * source + 0.5 * colors[labels])  # the dataset's palette, not Cityscapes'
+    # the dataset's palette, not Cityscapes'
+    expected = np.rint(0.5 * source + 0.5 * colors[labels])
     np.testing.assert_allclose(overlay, expected, atol=1)

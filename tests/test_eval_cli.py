@@ -1,4 +1,5 @@
-"""evaluate.py end to end on a tiny synthetic Cityscapes and a fabricated (or trained) checkpoint."""
+"""evaluate.py end to end on a tiny synthetic Cityscapes and a fabricated (or trained)
+checkpoint."""
 
 import json
 import os
@@ -135,7 +136,8 @@ def test_test_split_predictions_for_submission(run_dir, data_dir, tmp_path, scal
     assert sorted(os.listdir(preds)) == test_images
     label_ids = cv2.imread(str(preds / test_images[0]), cv2.IMREAD_UNCHANGED)
     assert label_ids.shape == (64, 128)  # full resolution, also when fed at half scale
-    assert set(label_ids.ravel()) <= {l.id for l in CITYSCAPES_LABELS if l.train_id != 255}
+    assert set(label_ids.ravel()) <= {label.id for label in CITYSCAPES_LABELS
+                                      if label.train_id != 255}
     assert not any(name.startswith("metrics") for name in os.listdir(tmp_path))
 
 

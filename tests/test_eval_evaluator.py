@@ -52,9 +52,10 @@ def dataset_of(images, labels, names=None):
 def test_confusion_is_accumulated_over_frames_not_averaged():
     labels = labelled_frames([(33, 47), (20, 64)])
     # The model predicts class 0 everywhere: frames of different sizes weigh by pixels.
-    images = [np.zeros(l.shape + (3,), np.float32) for l in labels]
+    images = [np.zeros(label.shape + (3,), np.float32) for label in labels]
     result = evaluate(oracle_model(), dataset_of(images, labels), CLASSES, progress=False)
-    expected = sum(confusion_matrix(l, np.zeros_like(l), NUM_CLASSES).numpy() for l in labels)
+    expected = sum(confusion_matrix(label, np.zeros_like(label), NUM_CLASSES).numpy()
+                   for label in labels)
     np.testing.assert_array_equal(result["confusion"], expected)
     assert result["miou"] == pytest.approx(compute_metrics(expected, None)["miou"])
     assert result["num_frames"] == 2

@@ -105,10 +105,10 @@ def test_confusion_matrix_excludes_ignore_and_works_in_tf_function():
     labels[0, 0, :5] = 255
     preds = rng.integers(0, 19, (2, 13, 17)).astype(np.uint8)
     expected = np.zeros((19, 19), np.int64)
-    for l, p in zip(labels.ravel(), preds.ravel()):
-        if l < 19:
-            expected[l, p] += 1
-    got = tf.function(lambda l, p: confusion_matrix(l, p, 19))(labels, preds)
+    for label, pred in zip(labels.ravel(), preds.ravel()):
+        if label < 19:
+            expected[label, pred] += 1
+    got = tf.function(lambda y, p: confusion_matrix(y, p, 19))(labels, preds)
     assert got.dtype == tf.int64
     np.testing.assert_array_equal(got.numpy(), expected)
 
@@ -134,7 +134,7 @@ def test_mean_class_accuracy_averages_recall_over_present_classes():
 
 # --- The official evaluation written out literally on the 34 Cityscapes label ids -----------
 
-_BY_ID = {l.id: l for l in CITYSCAPES_LABELS if l.id >= 0}
+_BY_ID = {label.id: label for label in CITYSCAPES_LABELS if label.id >= 0}
 _EVAL_IDS = sorted(_BY_ID)
 _IGNORED = {i for i in _EVAL_IDS if _BY_ID[i].train_id == 255}  # ignoreInEval
 
@@ -149,12 +149,12 @@ def _official_scores(gt_ids: np.ndarray, pred_ids: np.ndarray):
             continue
         tp = conf[i, i]
         fn = conf[i, :].sum() - tp
-        fp = conf[[l for l in _EVAL_IDS if l not in _IGNORED and l != i], i].sum()
+        fp = conf[[j for j in _EVAL_IDS if j not in _IGNORED and j != i], i].sum()
         classes[_BY_ID[i].name] = tp / (tp + fp + fn) if tp + fp + fn else math.nan
     categories = {}
     for cat in CATEGORY_NAMES:
         ids = [i for i in _EVAL_IDS if _BY_ID[i].category == cat and i not in _IGNORED]
-        others = [l for l in _EVAL_IDS if l not in _IGNORED and _BY_ID[l].category != cat]
+        others = [j for j in _EVAL_IDS if j not in _IGNORED and _BY_ID[j].category != cat]
         tp = conf[np.ix_(ids, ids)].sum()
         fn = conf[ids, :].sum() - tp
         fp = conf[np.ix_(others, ids)].sum()

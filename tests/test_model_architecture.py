@@ -111,7 +111,8 @@ def test_bottleneck_projection_is_linear(full_size_model, graph):
     for layer, parents in graph.items():
         for parent in parents:
             consumers.setdefault(parent, []).append(layer)
-    projections = [l.name for l in full_size_model.layers if l.name.endswith("_project_bn")]
+    projections = [layer.name for layer in full_size_model.layers
+                   if layer.name.endswith("_project_bn")]
     assert len(projections) == 9
     for name in projections:
         for consumer in consumers[name]:
@@ -128,8 +129,8 @@ def test_every_relu_follows_batchnorm(full_size_model, graph):
 
 
 def test_residuals_only_where_stride_1_and_same_channels(full_size_model):
-    adds = sorted(l.name for l in full_size_model.layers
-                  if isinstance(l, keras.layers.Add) and l.name.startswith("gfe_"))
+    adds = sorted(layer.name for layer in full_size_model.layers
+                  if isinstance(layer, keras.layers.Add) and layer.name.startswith("gfe_"))
     assert adds == [f"gfe_bottleneck{s}_{i}_add" for s in (1, 2, 3) for i in (2, 3)]
 
 
@@ -141,10 +142,11 @@ def test_pyramid_pooling_bins_and_reduction(full_size_model):
 
 
 def test_dropout_only_before_last_classifier_layer(full_size_model, graph):
-    dropouts = [l.name for l in full_size_model.layers if isinstance(l, keras.layers.Dropout)]
+    dropouts = [layer.name for layer in full_size_model.layers
+                if isinstance(layer, keras.layers.Dropout)]
     assert dropouts == ["cls_dropout"]
     assert graph["cls_logits"] == ["cls_dropout"]
 
 
 def test_no_keras_resizing_layer(full_size_model):
-    assert not any(isinstance(l, keras.layers.Resizing) for l in full_size_model.layers)
+    assert not any(isinstance(layer, keras.layers.Resizing) for layer in full_size_model.layers)

@@ -69,7 +69,7 @@ def test_inference_model_shares_weights_with_training_model():
     infer = inference_model(train_model)
     train_ids = {id(w) for w in train_model.weights}
     assert all(id(w) in train_ids for w in infer.weights)
-    assert not any(l.name.startswith("aux_") for l in infer.layers)
+    assert not any(layer.name.startswith("aux_") for layer in infer.layers)
     kernel = train_model.get_layer("cls_logits").kernel
     kernel.assign(kernel + 1.0)  # a change through one model shows in the other
     images = _images(64, 64)

@@ -1,7 +1,7 @@
 """The model contract (fast_scnn_tf/model/contract.py), checked for every registered family: a new
 family gets this whole battery by its entry in `families.FAMILIES`. The heavy checks (forward at
-odd sizes, one training step, checkpoint and .keras save/load, TFLite export) build each family's small
-`test_variant` at tiny sizes; the table's own checks cover every variant. The TFLite export is
+odd sizes, one training step, checkpoint and .keras save/load, TFLite export) build each family's
+small `test_variant` at tiny sizes; the table's own checks cover every variant. The TFLite export is
 marked slow (10-25 s a family on 2 cores; test_export_tflite keeps a fast float one)."""
 
 import keras

@@ -101,7 +101,8 @@ def test_train_ids_saved_as_label_ids_are_reported(data_dir, tmp_path, caplog):
     table = id_to_train_id_table()
     for ignore in (255, 0):  # with void pixels (255) or without (every pixel a class)
         root = _with_labels(data_dir, tmp_path / str(ignore),
-                            lambda label: np.where(table[label] == 255, ignore, table[label]))
+                            lambda label, ignore=ignore: np.where(table[label] == 255, ignore,
+                                                                  table[label]))
         with caplog.at_level(logging.WARNING):
             warn_if_class_indices(config.override("data", "data_dir", root))
         [record] = caplog.records

@@ -8,7 +8,8 @@ from fast_scnn_tf.data import labels, layout
 from fast_scnn_tf.data.dataset import Dataset, value_table
 
 # The tensorflow-datasets builders holding Cityscapes (`--data-source tfds`, data/tfds_source.py):
-# the fine annotations, and train_extra with coarse ones (gtCoarse.zip + leftImg8bit_trainextra.zip).
+# the fine annotations, and train_extra with coarse ones (gtCoarse.zip +
+# leftImg8bit_trainextra.zip).
 TFDS_NAME = "cityscapes/semantic_segmentation"
 TFDS_COARSE_NAME = "cityscapes/semantic_segmentation_extra"
 
@@ -17,7 +18,8 @@ def dataset(use_coarse: bool = False) -> Dataset:
     """`use_coarse` adds gtCoarse/train_extra to the train split (the paper's coarse experiment)."""
     return Dataset(
         name="cityscapes", classes=labels.CLASSES,
-        label_values=value_table({l.id: l.train_id for l in labels.CITYSCAPES_LABELS if l.id >= 0}),
+        label_values=value_table({label.id: label.train_id for label in labels.CITYSCAPES_LABELS
+                                  if label.id >= 0}),
         list_frames=lambda data_dir, split: layout.list_frames(data_dir, split, use_coarse),
         list_images=layout.list_images, frame_name=layout.frame_name,
         splits=("train", "val", "test"), labelled_splits=("train", "val"),

@@ -60,12 +60,13 @@ class Dataset:
             raise ValueError(f"{self.name} has no split '{split}': expected one of "
                              f"{', '.join(self.splits)}")
         if labelled and split not in self.labelled_splits:
-            raise ValueError(f"split '{split}' has no labels in {self.name} (not public): use one of "
-                             f"{', '.join(self.labelled_splits)}")
+            raise ValueError(f"split '{split}' has no labels in {self.name} (not public): use one "
+                             f"of {', '.join(self.labelled_splits)}")
 
 
 def value_table(mapping: dict[int, int]) -> np.ndarray:
-    """A label lookup from {stored value: class index or IGNORE_LABEL}; every other value INVALID."""
+    """A label lookup from {stored value: class index or IGNORE_LABEL}; every other value
+    INVALID."""
     table = np.full(LABEL_TABLE_SIZE, INVALID, np.int32)
     for value, class_id in mapping.items():
         table[value] = class_id

@@ -1,4 +1,5 @@
-"""Image and label bytes -> image and class-id label tensors, in the graph (so tf.data can run it in parallel).
+"""Image and label bytes -> image and class-id label tensors, in the graph (so tf.data can run it
+in parallel).
 
 A failing `tf.io.decode_png` inside tf.data does not say which file it was reading, so cheap checks
 run first and name the file in their message: the PNG signature, the IEND trailer (catches truncated

@@ -129,6 +129,7 @@ def ablate_skip(model: keras.Model) -> None:
     try:
         layer = model.get_layer(SKIP_BN)
     except ValueError as e:
-        raise ValueError(f"model has no layer '{SKIP_BN}': not a Fast-SCNN from this project") from e
+        raise ValueError(f"model has no layer '{SKIP_BN}': not a Fast-SCNN from this "
+                         "project") from e
     layer.gamma.assign(tf.zeros_like(layer.gamma))
     layer.beta.assign(tf.zeros_like(layer.beta))

@@ -3,9 +3,10 @@
 Conversion goes through Keras' own `model.export` (a SavedModel) -> `from_saved_model`, the route
 `from_keras_model` uses internally, minus its printout: with TF 2.21 it is numerically correct for
 this model, while `from_concrete_functions` and a hand-written `tf.function` SavedModel gave NaN.
-Every variant takes uint8 [1, H, W, 3] RGB (the cast and normalisation are in the graph). For int8 the weights and activations are int8;
-the uint8 input is cast and quantised with the calibrated scale, which is exact for 0..255 ints.
-Models run with `ai_edge_litert` (the `tf.lite.Interpreter` is deprecated).
+Every variant takes uint8 [1, H, W, 3] RGB (the cast and normalisation are in the graph). For int8
+the weights and activations are int8; the uint8 input is cast and quantised with the calibrated
+scale, which is exact for 0..255 ints. Models run with `ai_edge_litert` (the `tf.lite.Interpreter`
+is deprecated).
 """
 
 from __future__ import annotations

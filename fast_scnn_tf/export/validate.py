@@ -54,7 +54,8 @@ def validate(variant: str, reference_fn: Callable, exported_fn: Callable,
     if not agreements:
         raise ValidationError(f"{variant}: no frames to validate on")
     result = {"variant": variant, "frames": len(agreements),
-              "agreement": float(np.mean(agreements)), "min_frame_agreement": float(np.min(agreements)), "threshold": threshold}
+              "agreement": float(np.mean(agreements)),
+              "min_frame_agreement": float(np.min(agreements)), "threshold": threshold}
     if prob_diffs:
         result["max_prob_diff"] = float(np.max(prob_diffs))
     log.info("%s vs Keras on %d frames: label agreement %.4f%% (threshold %.2f%%)%s", variant,

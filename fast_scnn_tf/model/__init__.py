@@ -1,5 +1,6 @@
 """The networks: Fast-SCNN (the four paper modules) and FFNet, built by name with `build_model`
-from the table of model families (`families.py`); the contract every model meets is `contract.py`."""
+from the table of model families (`families.py`); the contract every model meets is
+`contract.py`."""
 
 from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.families import FAMILIES, MODEL_NAMES, build_model, family_of

@@ -50,7 +50,8 @@ def _depthwise(x, name, strides=1, dilation=1):
 
 
 def ds_conv(x, filters, name, strides=1):
-    """Depthwise-separable conv: depthwise 3x3 + BN (no non-linearity), pointwise 1x1 + BN + ReLU."""
+    """Depthwise-separable conv: depthwise 3x3 + BN (no non-linearity), pointwise 1x1 + BN +
+    ReLU."""
     x = batch_norm(_depthwise(x, name + "_dw", strides), name + "_dw_bn")
     return conv_bn_relu(x, filters, 1, name + "_pw")
 

@@ -60,7 +60,8 @@ class _Canvas:
         h, w = mask.shape
         window = (slice(y0, y0 + h), slice(x0, x0 + w))
         fine, mid, coarse = texture
-        shade = 1.0 + fine * self.fine[window] + mid * self.mid[window] + coarse * self.coarse[window]
+        shade = (1.0 + fine * self.fine[window] + mid * self.mid[window]
+                 + coarse * self.coarse[window])
         if stripes > 0:  # vertical boards/slats, period in pixels
             shade = shade * (0.8 + 0.2 * (np.sin(np.arange(x0, x0 + w) * 2 * np.pi / stripes) > 0))
         self.image[window][m] = (np.asarray(colour, np.float32) * shade[..., None])[m]

@@ -79,7 +79,8 @@ def warn_if_class_indices(config: Config) -> None:
     n = dataset.classes.num_classes
     if config.data.source != "folder" or np.array_equal(dataset.label_values[:n], np.arange(n)):
         return  # the files store class indices themselves: nothing to mix up
-    paths = [label for _, label in dataset.list_frames(config.data.data_dir, config.data.train_split)]
+    paths = [label for _, label in dataset.list_frames(config.data.data_dir,
+                                                       config.data.train_split)]
     values = set()
     for path in paths[:LABEL_CHECK_FRAMES]:
         values.update(np.unique(decode.decode_label_values(tf.io.read_file(path), path)).tolist())

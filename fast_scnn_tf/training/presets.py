@@ -13,7 +13,8 @@ import dataclasses
 from fast_scnn_tf.config import Config
 
 PRESETS = {
-    # §4.1: SGD 0.9, batch 12, poly 0.045 → 0 over 1,000 epochs of fine train, full 1024x2048 frames.
+    # §4.1: SGD 0.9, batch 12, poly 0.045 → 0 over 1,000 epochs of fine train, full 1024x2048
+    # frames.
     "paper": {
         "train": dict(epochs=1000, total_steps=0, batch_size=12, learning_rate=0.045,
                       end_learning_rate=0.0, weight_decay=4e-5, decay_all_parameters=False),

@@ -1,4 +1,5 @@
-"""The "poly" learning rate of §4.1: lr = base · (1 − step/total)^0.9, then held at the end value."""
+"""The "poly" learning rate of §4.1: lr = base · (1 − step/total)^0.9, then held at the end
+value."""
 
 from __future__ import annotations
 

@@ -1,14 +1,14 @@
 """One optimizer step as a `tf.function` run through a `tf.distribute` strategy.
 
 The global batch is split over the replicas and gradients are summed, so each replica's loss is
-divided by the replica count. BatchNorm normalises over each replica's frames; Keras keeps a copy
-of its moving statistics per replica (aggregation NONE), each updated from that replica's frames
-only, so they are averaged over the replicas after every step: every replica, and every worker of
-a multi-worker run, then holds the same model, and the statistics follow all frames of the batch
-(without it, the saved model had the first replica's). Keras' SGD folds the learning rate into the momentum buffer
-(m = 0.9·m − lr·g); TF1's MomentumOptimizer and PyTorch scale after (m = 0.9·m + g; w −= lr·m).
-The two agree while the rate is constant and differ negligibly under the slowly decaying poly
-schedule.
+divided by the replica count. BatchNorm normalises over each replica's frames; Keras keeps a copy of
+its moving statistics per replica (aggregation NONE), each updated from that replica's frames only,
+so they are averaged over the replicas after every step: every replica, and every worker of a
+multi-worker run, then holds the same model, and the statistics follow all frames of the batch
+(without it, the saved model had the first replica's). Keras' SGD folds the learning rate into the
+momentum buffer (m = 0.9·m − lr·g); TF1's MomentumOptimizer and PyTorch scale after (m = 0.9·m + g;
+w −= lr·m). The two agree while the rate is constant and differ negligibly under the slowly decaying
+poly schedule.
 """
 
 from __future__ import annotations

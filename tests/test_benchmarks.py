@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from benchmarks import report
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paths import ROOT
 
 SCRIPTS = ("inference.py", "train_step.py", "input_pipeline.py", "report.py",
            "camvid_epoch.py", "camvid_ablation.py", "train_profile.py")

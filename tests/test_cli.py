@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from fast_scnn_tf import cli, files
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paths import ROOT
 
 
 class _OpError(Exception):

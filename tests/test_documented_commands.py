@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paths import ROOT
+
 DOCS = ("README.md", os.path.join("fast_scnn_tf", "export", "README.md"))
 
 

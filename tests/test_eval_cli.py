@@ -14,8 +14,7 @@ from fast_scnn_tf.checkpoint import write_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
 from fast_scnn_tf.model import build_fast_scnn
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paths import ROOT
 
 
 def fabricate_run(path, data_dir, num_classes=19):

@@ -18,6 +18,7 @@ from fast_scnn_tf.checkpoint import find_checkpoint, load_run  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict  # noqa: E402
 from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
+from paths import ROOT  # noqa: E402
 from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -236,7 +237,7 @@ def test_the_converter_hides_tensorflows_start_up_lines(tmp_path):
     run = subprocess.run([sys.executable, "-m", "fast_scnn_tf.convert", "ffnet", "--variant",
                           "ffnet40S_dBBB_mobile", "--weights", str(weights), "--model-dir",
                           str(tmp_path / "run")], capture_output=True, text=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                         cwd=ROOT)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [line for line in run.stderr.strip().splitlines()
                                                if line.startswith("convert: error:")], run.stderr

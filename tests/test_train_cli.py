@@ -1,6 +1,5 @@
 """train.py: presets, flag overrides, resume config and argument errors (no training here)."""
 
-import os
 import subprocess
 import sys
 
@@ -9,8 +8,7 @@ import pytest
 import train as train_cli
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.training import apply_preset
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from paths import ROOT
 
 
 def _resolve(argv):

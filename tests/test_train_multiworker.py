@@ -26,8 +26,8 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf.synthetic import generate
+from paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
 # 8 frames, global batch 4: 2 steps per epoch, 4 in all; the first launch stops at step 1.
 ARGS = ["--epochs", "2", "--batch-size", "4", "--crop-size", "64", "128", "--deterministic",

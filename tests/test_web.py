@@ -21,8 +21,9 @@ import pytest
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.synthetic import render_scene
+from paths import ROOT
 
-WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+WEB = os.path.join(ROOT, "web")
 MODEL_SIZE = (64, 96)
 # Which page files a served test folder links to (its models/ folder holds the test's exports).
 PAGE_FILES = ("index.html", "style.css", "js", "node_modules")

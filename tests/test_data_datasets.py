@@ -1,7 +1,6 @@
 """Datasets as one concept: the CamVid (SegNet) and own-folder layouts, their class tables and
 label values, on tiny generated data in each layout."""
 
-import json
 import os
 
 import cv2
@@ -9,61 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fabricate
+from fabricate import FRAME_SIZE
 from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import build_dataset, num_frames
 from fast_scnn_tf.data.datasets import dataset_for
 from fast_scnn_tf.data.pipeline import label_pixel_counts
-
-SIZE = (36, 48)
-
-
-def write_frame(image_path, label_path, label, rng, jpeg=False):
-    os.makedirs(os.path.dirname(image_path), exist_ok=True)
-    os.makedirs(os.path.dirname(label_path), exist_ok=True)
-    image = rng.integers(0, 255, (*label.shape, 3), dtype=np.uint8)
-    cv2.imwrite(image_path, image, [cv2.IMWRITE_JPEG_QUALITY, 95] if jpeg else [])
-    cv2.imwrite(label_path, label)
-
-
-def make_camvid(root, counts=(3, 2, 2), seed=0, max_value=11):
-    """The SegNet CamVid layout with random labels 0..max_value (11 = void)."""
-    rng = np.random.default_rng(seed)
-    for split, count in zip(("train", "val", "test"), counts):
-        for i in range(count):
-            name = f"0001TP_{i:06d}.png"
-            label = rng.integers(0, max_value + 1, SIZE).astype(np.uint8)
-            write_frame(os.path.join(root, split, name), os.path.join(root, split + "annot", name),
-                        label, rng)
-    return str(root)
-
-
-def make_folder(root, classes=("background", "road", "car"), counts=(4, 2), seed=0,
-                ignore=None, jpeg=False):
-    """An own-folder dataset: classes.json, images/<split>/<sub>/..., labels/<split>/<sub>/...
-    Labels are blocks of class indices (learnable from the image colour) plus ignore pixels."""
-    rng = np.random.default_rng(seed)
-    spec = {"classes": [{"name": c} for c in classes]}
-    if ignore is not None:
-        spec["ignore_index"] = ignore
-    os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, "classes.json"), "w") as f:
-        json.dump(spec, f)
-    for split, count in zip(("train", "val"), counts):
-        for i in range(count):
-            label = rng.integers(0, len(classes), (SIZE[0] // 12, SIZE[1] // 12)).astype(np.uint8)
-            label = np.kron(label, np.ones((12, 12), np.uint8))
-            label[0, :] = 255 if ignore is None else ignore
-            image = (label[:, :, None] * np.array([80, 40, 20], np.uint8)).clip(0, 255)
-            name = f"street{i}"
-            ext = ".jpg" if jpeg else ".png"
-            image_path = os.path.join(root, "images", split, "seq", name + ext)
-            os.makedirs(os.path.dirname(image_path), exist_ok=True)
-            cv2.imwrite(image_path, image.astype(np.uint8))
-            label_path = os.path.join(root, "labels", split, "seq", name + ".png")
-            os.makedirs(os.path.dirname(label_path), exist_ok=True)
-            cv2.imwrite(label_path, label)
-    return str(root)
-
 
 # --- CamVid ---------------------------------------------------------------------------------
 
@@ -71,7 +21,7 @@ def test_camvid_trainval_is_train_then_val_and_trains(tmp_path):
     """The CGNet/DABNet protocol's split: every train frame, then every val frame."""
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.training.data_checks import class_weights_for
-    cfg = DataConfig(dataset="camvid", data_dir=make_camvid(tmp_path / "CamVid"),
+    cfg = DataConfig(dataset="camvid", data_dir=fabricate.camvid(tmp_path / "CamVid"),
                      train_split="trainval", crop_size=(32, 48))
     dataset = dataset_for(cfg)
     assert dataset.list_frames(cfg.data_dir, "trainval") == (
@@ -84,7 +34,7 @@ def test_camvid_trainval_is_train_then_val_and_trains(tmp_path):
 
 
 def test_camvid_pairs_frames_and_maps_void_to_ignore(tmp_path):
-    cfg = DataConfig(dataset="camvid", data_dir=make_camvid(tmp_path / "CamVid"))
+    cfg = DataConfig(dataset="camvid", data_dir=fabricate.camvid(tmp_path / "CamVid"))
     dataset = dataset_for(cfg)
     assert dataset.classes.num_classes == 11 and dataset.classes.names[0] == "sky"
     assert [num_frames(cfg, s) for s in ("train", "val", "test")] == [3, 2, 2]
@@ -99,9 +49,9 @@ def test_camvid_pairs_frames_and_maps_void_to_ignore(tmp_path):
 
 
 def test_camvid_label_values_above_void_stop_naming_the_file(tmp_path):
-    root = make_camvid(tmp_path / "CamVid", counts=(1, 1, 1))
+    root = fabricate.camvid(tmp_path / "CamVid", counts=(1, 1, 1))
     bad = os.path.join(root, "valannot", "0001TP_000000.png")
-    label = np.zeros(SIZE, np.uint8)
+    label = np.zeros(FRAME_SIZE, np.uint8)
     label[3, 4], label[5, 6] = 12, 40
     cv2.imwrite(bad, label)
     cfg = DataConfig(dataset="camvid", data_dir=root)
@@ -111,7 +61,7 @@ def test_camvid_label_values_above_void_stop_naming_the_file(tmp_path):
 
 
 def test_camvid_missing_label_and_missing_folder_are_named(tmp_path):
-    root = make_camvid(tmp_path / "CamVid", counts=(2, 1, 1))
+    root = fabricate.camvid(tmp_path / "CamVid", counts=(2, 1, 1))
     os.remove(os.path.join(root, "trainannot", "0001TP_000001.png"))
     cfg = DataConfig(dataset="camvid", data_dir=root)
     with pytest.raises(FileNotFoundError, match="0001TP_000001.png' has no label"):
@@ -121,7 +71,7 @@ def test_camvid_missing_label_and_missing_folder_are_named(tmp_path):
 
 
 def test_training_batches_of_camvid_are_cropped_and_within_the_table(tmp_path):
-    cfg = DataConfig(dataset="camvid", data_dir=make_camvid(tmp_path / "CamVid"),
+    cfg = DataConfig(dataset="camvid", data_dir=fabricate.camvid(tmp_path / "CamVid"),
                      crop_size=(32, 32), deterministic=True)
     image, label = next(iter(build_dataset(cfg, "train", True, 2)))
     assert image.shape == (2, 32, 32, 3) and label.shape == (2, 32, 32)
@@ -131,29 +81,29 @@ def test_training_batches_of_camvid_are_cropped_and_within_the_table(tmp_path):
 # --- your own folder --------------------------------------------------------------------------
 
 def test_folder_dataset_reads_classes_nested_folders_and_jpeg(tmp_path):
-    root = make_folder(tmp_path / "mine", jpeg=True)
+    root = fabricate.own_folder(tmp_path / "mine", jpeg=True)
     cfg = DataConfig(dataset="folder", data_dir=root)
     dataset = dataset_for(cfg)
     assert dataset.classes.names == ("background", "road", "car")
     assert len(set(dataset.classes.colors)) == 3  # colours chosen for classes given without
     assert num_frames(cfg, "train") == 4
     image, label, name = next(iter(build_dataset(cfg, "val", False, 1, with_names=True)))
-    assert image.shape == (1, *SIZE, 3) and name.numpy()[0] == b"seq/street0"
+    assert image.shape == (1, *FRAME_SIZE, 3) and name.numpy()[0] == b"seq/street0"
     stored = cv2.imread(os.path.join(root, "labels", "val", "seq", "street0.png"),
                         cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(label.numpy()[0], stored)
 
 
 def test_folder_ignore_index_maps_to_the_ignore_label(tmp_path):
-    cfg = DataConfig(dataset="folder", data_dir=make_folder(tmp_path / "mine", ignore=7))
+    cfg = DataConfig(dataset="folder", data_dir=fabricate.own_folder(tmp_path / "mine", ignore=7))
     _, label = next(iter(build_dataset(cfg, "val", False, 1)))
     assert set(np.unique(label.numpy()[0, 0])) == {255}
     counts = label_pixel_counts(cfg, "train")
-    assert counts[-1] == 4 * SIZE[1] and counts.sum() == 4 * SIZE[0] * SIZE[1]
+    assert counts[-1] == 4 * FRAME_SIZE[1] and counts.sum() == 4 * FRAME_SIZE[0] * FRAME_SIZE[1]
 
 
 def test_folder_label_value_outside_the_classes_names_the_file(tmp_path):
-    root = make_folder(tmp_path / "mine")
+    root = fabricate.own_folder(tmp_path / "mine")
     path = os.path.join(root, "labels", "train", "seq", "street2.png")
     label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     label[5, 5] = 3  # only 0..2 are classes, 255 is the ignore value
@@ -163,7 +113,7 @@ def test_folder_label_value_outside_the_classes_names_the_file(tmp_path):
 
 
 def test_sixteen_bit_labels_keep_their_values(tmp_path):
-    root = make_folder(tmp_path / "mine", counts=(1, 1))
+    root = fabricate.own_folder(tmp_path / "mine", counts=(1, 1))
     path = os.path.join(root, "labels", "val", "seq", "street0.png")
     label8 = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     cv2.imwrite(path, label8.astype(np.uint16))  # same values, 16-bit PNG
@@ -198,7 +148,7 @@ def test_bad_classes_json_is_named(tmp_path, content, message):
 
 
 def test_folder_image_without_label_is_named(tmp_path):
-    root = make_folder(tmp_path / "mine")
+    root = fabricate.own_folder(tmp_path / "mine")
     os.remove(os.path.join(root, "labels", "train", "seq", "street1.png"))
     with pytest.raises(FileNotFoundError, match="street1.png' has no label"):
         num_frames(DataConfig(dataset="folder", data_dir=root), "train")
@@ -209,10 +159,10 @@ def test_a_label_without_its_image_is_named(tmp_path, dataset):
     # CamVid and own folders dropped such a label silently (Cityscapes refused it): usually an
     # image lost in a copy, so the split is smaller than the user thinks.
     if dataset == "camvid":
-        root = make_camvid(tmp_path / "CamVid", counts=(2, 1, 1))
+        root = fabricate.camvid(tmp_path / "CamVid", counts=(2, 1, 1))
         orphan = os.path.join(root, "train", "0001TP_000001.png")
     else:
-        root = make_folder(tmp_path / "mine")
+        root = fabricate.own_folder(tmp_path / "mine")
         orphan = os.path.join(root, "images", "train", "seq", "street1.png")
     os.remove(orphan)
     with pytest.raises(FileNotFoundError, match=r"000001.png' has no image|street1.png' has no im"):

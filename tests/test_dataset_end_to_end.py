@@ -10,14 +10,15 @@ import pytest
 
 import evaluate
 import export
+import fabricate
 import predict
 import train
-from test_data_datasets import make_folder
 
 
 @pytest.mark.slow
 def test_folder_dataset_trains_evaluates_exports_and_predicts(tmp_path):
-    data = make_folder(tmp_path / "mine", classes=("background", "road", "car"), counts=(8, 4))
+    data = fabricate.own_folder(tmp_path / "mine", classes=("background", "road", "car"),
+                                counts=(8, 4))
     run = str(tmp_path / "run")
     code = train.main(["--dataset", "folder", "--data-dir", data, "--model-dir", run,
                        "--epochs", "2", "--batch-size", "4", "--crop-size", "32", "48",

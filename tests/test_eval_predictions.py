@@ -1,12 +1,12 @@
 """Prediction files in each dataset's label format (Cityscapes: the benchmark's) and overlays."""
 
-import json
 import os
 
 import cv2
 import numpy as np
 import pytest
 
+import fabricate
 from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import camvid, cityscapes, layout
 from fast_scnn_tf.data.datasets import dataset_for
@@ -80,14 +80,10 @@ def test_folder_frames_with_one_name_in_two_sub_folders_keep_apart(tmp_path):
     """cam_a/f0.png and cam_b/f0.png were both written as f0.png: one frame's prediction lost."""
     from fast_scnn_tf.evaluation import evaluation_frames
     root = tmp_path / "mine"
-    (root / "classes.json").parent.mkdir()
-    (root / "classes.json").write_text(json.dumps({"classes": ["a", "b", "c"]}))
+    fabricate.classes_file(root, ["a", "b", "c"])
     for camera, value in (("cam_a", 1), ("cam_b", 2)):
-        for kind in ("images", "labels"):
-            (root / kind / "val" / camera).mkdir(parents=True)
-        cv2.imwrite(str(root / "images" / "val" / camera / "f0.png"), np.zeros((32, 48, 3)))
-        cv2.imwrite(str(root / "labels" / "val" / camera / "f0.png"),
-                    np.full((32, 48), value, np.uint8))
+        fabricate.own_folder_frame(root, "val", f"{camera}/f0", np.zeros((32, 48, 3), np.uint8),
+                                   np.full((32, 48), value, np.uint8))
     cfg = DataConfig(dataset="folder", data_dir=str(root))
     preds, overlays = tmp_path / "preds", tmp_path / "overlays"
     writer = PredictionWriter(dataset_for(cfg), str(preds), str(overlays))

@@ -10,9 +10,7 @@ import pytest
 import tensorflow as tf
 
 import evaluate
-from fast_scnn_tf.checkpoint import write_run
-from fast_scnn_tf.config import Config, DataConfig, ModelConfig
-from fast_scnn_tf.model import build_fast_scnn
+import fabricate
 
 FRAME = "dunmere_000000_000019"  # a val frame of the synthetic set below
 IMAGE = os.path.join("leftImg8bit", "val", "dunmere", FRAME + "_leftImg8bit.png")
@@ -26,10 +24,7 @@ def clean_data(synthetic_cityscapes):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, clean_data):
-    path = str(tmp_path_factory.mktemp("run"))
-    write_run(path, Config(model=ModelConfig(num_classes=19), data=DataConfig(data_dir=clean_data)),
-              build_fast_scnn(num_classes=19, aux=True))
-    return path
+    return fabricate.run_folder(tmp_path_factory.mktemp("run"), data_dir=clean_data)
 
 
 def _damage(path, how):

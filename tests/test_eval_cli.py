@@ -10,18 +10,10 @@ import pytest
 import tensorflow as tf
 
 import evaluate
-from fast_scnn_tf.checkpoint import write_run
-from fast_scnn_tf.config import Config, DataConfig, ModelConfig
+import fabricate
+from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
-from fast_scnn_tf.model import build_fast_scnn
 from paths import ROOT
-
-
-def fabricate_run(path, data_dir, num_classes=19):
-    config = Config(model=ModelConfig(num_classes=num_classes), data=DataConfig(data_dir=data_dir))
-    write_run(path, config, build_fast_scnn(num_classes=num_classes, aux=True),
-              step=tf.Variable(0, dtype=tf.int64))
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +23,8 @@ def data_dir(synthetic_cityscapes):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, data_dir):
-    return fabricate_run(tmp_path_factory.mktemp("run"), data_dir)
+    return fabricate.run_folder(tmp_path_factory.mktemp("run"), data_dir=data_dir,
+                                step=tf.Variable(0, dtype=tf.int64))
 
 
 def run_cli(*argv):
@@ -108,7 +101,8 @@ def test_directory_without_checkpoint(tmp_path, data_dir, capsys):
 
 
 def test_model_with_other_class_count(tmp_path, data_dir, capsys):
-    run = fabricate_run(tmp_path / "run5", data_dir, num_classes=5)
+    run = fabricate.run_folder(tmp_path / "run5", num_classes=5, data_dir=data_dir,
+                               step=tf.Variable(0, dtype=tf.int64))
     assert run_cli("--checkpoint", run, "--data-dir", data_dir) == 1
     assert "predicts 5 classes" in capsys.readouterr().err
 

@@ -8,9 +8,7 @@ import pytest
 import tensorflow as tf
 
 import export
-from fast_scnn_tf.checkpoint import write_run
-from fast_scnn_tf.config import Config, ModelConfig
-from fast_scnn_tf.model import build_fast_scnn
+import fabricate
 
 
 def test_help_explains_every_mode_and_flag():
@@ -43,9 +41,8 @@ def test_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_exports_saved_model_and_tflite_from_checkpoint(tmp_path):
-    run_dir = str(tmp_path / "run")
-    write_run(run_dir, Config(model=ModelConfig(num_classes=5)),
-              build_fast_scnn(num_classes=5, aux=True), step=tf.Variable(0, dtype=tf.int64))
+    run_dir = fabricate.run_folder(tmp_path / "run", num_classes=5,
+                                   step=tf.Variable(0, dtype=tf.int64))
     out = str(tmp_path / "out")
     common = ["--checkpoint", run_dir, "--output", out, "--input-size", "64", "96",
               "--validation-frames", "1"]

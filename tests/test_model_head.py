@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fabricate
 from fast_scnn_tf.model import build_fast_scnn, build_model
 from fast_scnn_tf.model.head import (
     LABELS,
@@ -97,8 +98,7 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     `head_outputs`: replacing it changes what each of them returns."""
     import fast_scnn_tf.model.head as head_module
     from benchmarks import speed
-    from fast_scnn_tf.checkpoint import BEST_DIR, write_run
-    from fast_scnn_tf.config import Config, ModelConfig
+    from fast_scnn_tf.checkpoint import BEST_DIR
     from fast_scnn_tf.data.classes import ClassTable, default_colors
     from fast_scnn_tf.evaluation import evaluate
     from fast_scnn_tf.export import qat
@@ -113,8 +113,7 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     monkeypatch.setattr(qat, "head_outputs", every_label_is_4)  # qat imports it by name
     image = frames[:1, :64, :96]
 
-    write_run(str(tmp_path), Config(model=ModelConfig(num_classes=5)),
-              build_fast_scnn(num_classes=5, aux=True), folder=BEST_DIR)
+    fabricate.run_folder(tmp_path, num_classes=5, folder=BEST_DIR)
     classes = ClassTable(names=tuple("abcde"), colors=default_colors(5))
     frames_ds = tf.data.Dataset.from_tensors((image.astype(np.float32), image[..., 0] * 0))
     outputs = {

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 import evaluate
 import export
-from fast_scnn_tf.checkpoint import load_run, write_run
+import fabricate
+from fast_scnn_tf.checkpoint import load_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import CLS, head_at_size
@@ -27,9 +28,9 @@ def _sharp_run(path, input_size, data_dir="", num_classes=NUM_CLASSES):
     model = build_fast_scnn(num_classes=num_classes, aux=True)
     kernel = model.get_layer("cls_logits").kernel
     kernel.assign(kernel * 50.0)
-    write_run(str(path), Config(model=ModelConfig(num_classes=num_classes, input_size=input_size),
-                                data=DataConfig(data_dir=data_dir)), model)
-    return str(path)
+    return fabricate.run_folder(path, config=Config(
+        model=ModelConfig(num_classes=num_classes, input_size=input_size),
+        data=DataConfig(data_dir=data_dir)), model=model)
 
 
 def test_scale_matches_the_shorter_side_and_keeps_the_aspect():

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+import fabricate
 import predict
 from fast_scnn_tf import annotate, build_fast_scnn
-from fast_scnn_tf.checkpoint import LATEST_DIR, write_run
-from fast_scnn_tf.config import Config
+from fast_scnn_tf.checkpoint import LATEST_DIR
 from fast_scnn_tf.data import images
 from fast_scnn_tf.data.images import read_image
 from image_headers import png_claiming  # tests/ is on sys.path under pytest
@@ -21,11 +21,7 @@ NUM_CLASSES = 4
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("run")
-    config = Config()
-    config.model.num_classes = NUM_CLASSES
-    write_run(str(directory), config, build_fast_scnn(num_classes=NUM_CLASSES, aux=True))
-    return str(directory)
+    return fabricate.run_folder(tmp_path_factory.mktemp("run"), num_classes=NUM_CLASSES)
 
 
 def _rng_image(shape, dtype=np.uint8, seed=0):

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import fabricate
 from fast_scnn_tf import build_fast_scnn
-from fast_scnn_tf.checkpoint import make_checkpoint, write_run
+from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
-from fast_scnn_tf.model import build_model
 from fast_scnn_tf.training import (
     NonFiniteLossError,
     TrainingInterrupted,
@@ -227,7 +227,7 @@ def test_mixed_precision_trains_and_restores_the_global_policy(data_dir, tmp_pat
 def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_path):
     source_dir = str(tmp_path / "source")
     source = build_fast_scnn(num_classes=19, aux=True)
-    write_run(source_dir, Config(), source)
+    fabricate.run_folder(source_dir, model=source)
     model = build_fast_scnn(num_classes=5, aux=True)
     restored, not_restored = init_from_checkpoint(model, source_dir)
     heads = {f"{head}_logits/{w}" for head in ("cls", "aux_ltd", "aux_gfe")
@@ -246,7 +246,7 @@ def test_init_checkpoint_of_another_model_family_is_refused_naming_both(tmp_path
     source_dir = str(tmp_path / "ffnet")
     config = Config()
     config.model = dataclasses.replace(config.model, name="ffnet40S_dBBB_mobile")
-    write_run(source_dir, config, build_model(config.model.name, num_classes=19))
+    fabricate.run_folder(source_dir, config=config)
     model = build_fast_scnn(num_classes=19, aux=True)
     before = [v.numpy() for v in model.variables]
     with pytest.raises(ValueError, match=r"ffnet40S_dBBB_mobile.*fast_scnn"):

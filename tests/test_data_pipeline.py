@@ -11,7 +11,6 @@ import pytest
 import tensorflow as tf
 
 from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
-from fast_scnn_tf import synthetic
 from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import build_dataset, labels, list_frames, num_frames
 
@@ -21,10 +20,8 @@ TRAIN_IDS = set(range(labels.NUM_CLASSES)) | {labels.IGNORE_LABEL}
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("cityscapes"))
-    synthetic.generate(root, NUM_TRAIN, NUM_VAL, size=SIZE, seed=3)
-    return root
+def root(synthetic_cityscapes):
+    return synthetic_cityscapes(NUM_TRAIN, NUM_VAL, size=SIZE, seed=3)
 
 
 def config(root, **kwargs):

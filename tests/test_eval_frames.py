@@ -10,14 +10,11 @@ from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.data.classes import IGNORE_LABEL
 from fast_scnn_tf.evaluation import evaluation_frames, unlabelled_frames
-from fast_scnn_tf.synthetic import generate
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("cityscapes"))
-    generate(root, num_train=1, num_val=2, size=(50, 90), seed=0)
-    return DataConfig(data_dir=root)
+def data(synthetic_cityscapes):
+    return DataConfig(data_dir=synthetic_cityscapes(num_train=1, num_val=2, size=(50, 90)))
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.5, 0.25])

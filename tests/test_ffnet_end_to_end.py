@@ -11,13 +11,11 @@ import evaluate
 import export
 import predict
 import train
-from fast_scnn_tf.synthetic import generate
 
 
 @pytest.mark.slow
-def test_ffnet_run_trains_evaluates_exports_and_predicts(tmp_path):
-    data = str(tmp_path / "data")
-    generate(data, num_train=8, num_val=2, size=(64, 128), seed=0)
+def test_ffnet_run_trains_evaluates_exports_and_predicts(tmp_path, synthetic_cityscapes):
+    data = synthetic_cityscapes(num_train=8, num_val=2)
     run = str(tmp_path / "run")
     assert train.main(["--model", "ffnet40S_BCC_mobile", "--data-dir", data, "--model-dir", run,
                        "--epochs", "2", "--batch-size", "4", "--crop-size", "64", "128",

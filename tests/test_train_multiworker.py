@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf.synthetic import generate
 from paths import ROOT
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
@@ -36,12 +35,10 @@ TOLERANCE = 1e-5
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def data_dir(synthetic_cityscapes):
     """As `python -m fast_scnn_tf.synthetic --out DIR --num-train 8 --num-val 4
     --size 128 256 --seed 0`."""
-    root = str(tmp_path_factory.mktemp("synthetic"))
-    generate(root, num_train=8, num_val=4, size=(128, 256), seed=0)
-    return root
+    return synthetic_cityscapes(num_train=8, num_val=4, size=(128, 256))
 
 
 def _free_ports(n: int) -> list[int]:

@@ -222,17 +222,6 @@ def test_checkpoint_that_is_a_file_says_what_was_expected(tmp_path, capsys):
     assert "is a file" in err and "expected" in err
 
 
-@pytest.mark.parametrize("flag", [["--benchmark"], ["--resolutions", "64x128"],
-                                  ["--iters", "100"]])
-def test_timing_flags_are_refused_timing_is_benchmarks_inference(run_dir, flag, capsys):
-    """evaluate.py evaluates; `benchmarks/inference.py` times (its --runtimes keras is §4.1)."""
-    with pytest.raises(SystemExit) as exit_info:
-        evaluate.parse_args(["--checkpoint", run_dir, *flag])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]  # not the usage line
-    assert "unrecognized arguments" in error and flag[0] in error
-
-
 def test_checkpoint_defaults_to_the_default_run_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit):

@@ -45,9 +45,36 @@ def test_keras_row_times_the_head_that_ships(tmp_path):
             np.testing.assert_array_equal(got[key].numpy(), shipped[key].numpy())
 
 
-def test_time_keras_reports_the_requested_frames():
-    stats = speed.time_keras(build_fast_scnn(num_classes=5), 64, 64, "cls", warmup=1, iters=3)
-    assert stats["iters"] == 3 and stats["mean_ms"] > 0 and stats["fps"] > 0
+def test_time_calls_times_each_call_after_the_warm_up(monkeypatch):
+    clock = [0.0]
+    durations = iter([5.0, 5.0, 0.010, 0.020, 0.060])  # two slow warm-up calls, three timed
+
+    def call():
+        clock[0] += next(durations)
+
+    monkeypatch.setattr(speed.time, "perf_counter", lambda: clock[0])
+    stats = speed.time_calls(call, warmup=2, iters=3)
+    assert stats["mean_ms"] == pytest.approx(30.0) and stats["median_ms"] == pytest.approx(20.0)
+    assert (stats["warmup"], stats["iters"]) == (2, 3)
+
+
+def test_time_keras_times_the_head_on_frames_of_the_requested_size(monkeypatch):
+    """warmup + iters calls of the exported head, each on one uint8 frame of height x width."""
+    calls = []
+    real = speed.head_function
+
+    def recorded(model, mode):
+        run = real(model, mode)
+
+        def record(image):
+            calls.append((tuple(image.shape), image.dtype, mode))
+            return run(image)
+        return record
+
+    monkeypatch.setattr(speed, "head_function", recorded)
+    stats = speed.time_keras(build_fast_scnn(num_classes=5), 64, 96, "prob", warmup=1, iters=3)
+    assert calls == [((1, 64, 96, 3), tf.uint8, "prob")] * 4
+    assert stats["iters"] == 3 and stats["fps"] == pytest.approx(1000 / stats["mean_ms"])
 
 
 def test_time_tflite_resizes_dynamic_input(tmp_path):

@@ -7,6 +7,10 @@
                     varied predictions, for tests that hold exports to their agreement thresholds
     scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames (validation)
     calibration_frames  other held-out scenes, for int8 calibration
+
+Modules beside them, imported by name (pytest puts tests/ on sys.path): `paths` (ROOT, the
+repository), `fabricate` (run folders, CamVid and own-folder datasets), `cityscapes_ids` (label
+id <-> train id tables) and `image_headers` (image headers that claim huge sizes).
 """
 
 from __future__ import annotations

@@ -241,6 +241,8 @@ class Config:
                 raise ValueError(f"config section '{field.name}' must be an object, got "
                                  f"{type(values).__name__}")
             values = dict(values)
+            if field.name == "data" and values.get("dataset") in datasets.RENAMED:
+                values["dataset"] = datasets.RENAMED[values["dataset"]]
             known = {f.name: f for f in dataclasses.fields(section_cls)}
             unknown = set(values) - set(known)
             if unknown:

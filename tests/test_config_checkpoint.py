@@ -38,6 +38,15 @@ def test_config_round_trips_through_json(tmp_path):
     assert Config.load(str(tmp_path)) == c
 
 
+def test_a_run_saved_with_the_own_data_datasets_old_name_loads_as_custom(tmp_path):
+    # `--dataset folder` became `custom` (it read like `--data-source folder`); runs keep loading
+    Config.from_dict({"data": {"dataset": "camvid"}}).save(str(tmp_path))
+    path = tmp_path / "config.json"
+    path.write_text(path.read_text().replace('"camvid"', '"folder"'))
+    assert Config.load(str(tmp_path)).data.dataset == "custom"
+    assert Config.from_dict({"data": {"dataset": "camvid"}}).data.dataset == "camvid"
+
+
 def test_unknown_config_key_is_an_error():
     with pytest.raises(ValueError, match="nope"):
         Config.from_dict({"train": {"nope": 1}})

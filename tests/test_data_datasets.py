@@ -82,7 +82,7 @@ def test_training_batches_of_camvid_are_cropped_and_within_the_table(tmp_path):
 
 def test_folder_dataset_reads_classes_nested_folders_and_jpeg(tmp_path):
     root = fabricate.own_folder(tmp_path / "mine", jpeg=True)
-    cfg = DataConfig(dataset="folder", data_dir=root)
+    cfg = DataConfig(dataset="custom", data_dir=root)
     dataset = dataset_for(cfg)
     assert dataset.classes.names == ("background", "road", "car")
     assert len(set(dataset.classes.colors)) == 3  # colours chosen for classes given without
@@ -95,7 +95,7 @@ def test_folder_dataset_reads_classes_nested_folders_and_jpeg(tmp_path):
 
 
 def test_folder_ignore_index_maps_to_the_ignore_label(tmp_path):
-    cfg = DataConfig(dataset="folder", data_dir=fabricate.own_folder(tmp_path / "mine", ignore=7))
+    cfg = DataConfig(dataset="custom", data_dir=fabricate.own_folder(tmp_path / "mine", ignore=7))
     _, label = next(iter(build_dataset(cfg, "val", False, 1)))
     assert set(np.unique(label.numpy()[0, 0])) == {255}
     counts = label_pixel_counts(cfg, "train")
@@ -109,7 +109,7 @@ def test_folder_label_value_outside_the_classes_names_the_file(tmp_path):
     label[5, 5] = 3  # only 0..2 are classes, 255 is the ignore value
     cv2.imwrite(path, label)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"(?s)street2\.png.*values found.*3"):
-        label_pixel_counts(DataConfig(dataset="folder", data_dir=root), "train")
+        label_pixel_counts(DataConfig(dataset="custom", data_dir=root), "train")
 
 
 def test_sixteen_bit_labels_keep_their_values(tmp_path):
@@ -118,7 +118,7 @@ def test_sixteen_bit_labels_keep_their_values(tmp_path):
     label8 = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     cv2.imwrite(path, label8.astype(np.uint16))  # same values, 16-bit PNG
     assert cv2.imread(path, cv2.IMREAD_UNCHANGED).dtype == np.uint16
-    _, label = next(iter(build_dataset(DataConfig(dataset="folder", data_dir=root), "val",
+    _, label = next(iter(build_dataset(DataConfig(dataset="custom", data_dir=root), "val",
                                        False, 1)))
     np.testing.assert_array_equal(label.numpy()[0], label8)
 
@@ -144,17 +144,17 @@ def test_bad_classes_json_is_named(tmp_path, content, message):
     if content is not None:
         (root / "classes.json").write_text(content)
     with pytest.raises((ValueError, FileNotFoundError), match=message):
-        dataset_for(DataConfig(dataset="folder", data_dir=str(root)))
+        dataset_for(DataConfig(dataset="custom", data_dir=str(root)))
 
 
 def test_folder_image_without_label_is_named(tmp_path):
     root = fabricate.own_folder(tmp_path / "mine")
     os.remove(os.path.join(root, "labels", "train", "seq", "street1.png"))
     with pytest.raises(FileNotFoundError, match="street1.png' has no label"):
-        num_frames(DataConfig(dataset="folder", data_dir=root), "train")
+        num_frames(DataConfig(dataset="custom", data_dir=root), "train")
 
 
-@pytest.mark.parametrize("dataset", ["camvid", "folder"])
+@pytest.mark.parametrize("dataset", ["camvid", "custom"])
 def test_a_label_without_its_image_is_named(tmp_path, dataset):
     # CamVid and own folders dropped such a label silently (Cityscapes refused it): usually an
     # image lost in a copy, so the split is smaller than the user thinks.

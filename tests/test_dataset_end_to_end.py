@@ -20,7 +20,7 @@ def test_folder_dataset_trains_evaluates_exports_and_predicts(tmp_path):
     data = fabricate.own_folder(tmp_path / "mine", classes=("background", "road", "car"),
                                 counts=(8, 4))
     run = str(tmp_path / "run")
-    code = train.main(["--dataset", "folder", "--data-dir", data, "--model-dir", run,
+    code = train.main(["--dataset", "custom", "--data-dir", data, "--model-dir", run,
                        "--epochs", "2", "--batch-size", "4", "--crop-size", "32", "48",
                        "--eval-every", "1", "--checkpoint-every", "2", "--class-weighting", "enet",
                        "--no-progress"])

@@ -84,7 +84,7 @@ def test_folder_frames_with_one_name_in_two_sub_folders_keep_apart(tmp_path):
     for camera, value in (("cam_a", 1), ("cam_b", 2)):
         fabricate.own_folder_frame(root, "val", f"{camera}/f0", np.zeros((32, 48, 3), np.uint8),
                                    np.full((32, 48), value, np.uint8))
-    cfg = DataConfig(dataset="folder", data_dir=str(root))
+    cfg = DataConfig(dataset="custom", data_dir=str(root))
     preds, overlays = tmp_path / "preds", tmp_path / "overlays"
     writer = PredictionWriter(dataset_for(cfg), str(preds), str(overlays))
     for image, label, name in evaluation_frames(cfg, "val", with_names=True):

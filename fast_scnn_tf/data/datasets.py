@@ -25,14 +25,17 @@ DATASETS = {
     "camvid": DatasetEntry(
         load=lambda cfg: camvid.DATASET,
         about="the SegNet layout: train/ trainannot/ val/ valannot/ test/ testannot/"),
-    "folder": DatasetEntry(
+    "custom": DatasetEntry(
         load=lambda cfg: own_folder.dataset(cfg.data_dir),
         about="your own: images/<split>/, labels/<split>/ and classes.json"),
 }
+# Names runs were saved with before a dataset was renamed (`custom` was `folder`, easily taken
+# for `--data-source folder`); Config.from_dict reads them as the new name.
+RENAMED = {"folder": "custom"}
 
 
 def dataset_for(data_cfg) -> Dataset:
-    """The Dataset a DataConfig names (`folder` reads `<data_dir>/classes.json`)."""
+    """The Dataset a DataConfig names (`custom` reads `<data_dir>/classes.json`)."""
     entry = DATASETS.get(data_cfg.dataset)
     if entry is None:
         raise ValueError(f"unknown dataset '{data_cfg.dataset}': expected one of "

@@ -1,4 +1,4 @@
-"""Your own labelled images as a dataset (`--dataset folder`).
+"""Your own labelled images as a dataset (`--dataset custom`).
 
     <data_dir>/classes.json
     <data_dir>/images/<split>/<any/sub/folders>/NAME.png|.jpg|.jpeg

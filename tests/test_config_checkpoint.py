@@ -121,6 +121,7 @@ def test_load_run_restores_weights_into_inference_model(tmp_path):
                                   saved(images, training=False)["logits"])
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_load_run_from_a_checkpoint_prefix_finds_its_folder(tmp_path):
     _save_run(tmp_path)
     _save_run(tmp_path, subdir=BEST_DIR)

@@ -17,6 +17,7 @@ from fast_scnn_tf.data.pipeline import label_pixel_counts
 
 # --- CamVid ---------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_camvid_trainval_is_train_then_val_and_trains(tmp_path):
     """The CGNet/DABNet protocol's split: every train frame, then every val frame."""
     from fast_scnn_tf.config import Config

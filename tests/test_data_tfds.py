@@ -24,6 +24,7 @@ def cfg(tmp_path):
         yield make_cfg(tmp_path)
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_training_batches_follow_the_contract(cfg):
     image, label = next(iter(build_dataset(cfg, "train", True, 1)))
     assert image.shape == (1, 64, 96, 3) and image.dtype == "float32"

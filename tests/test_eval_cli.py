@@ -68,12 +68,14 @@ def test_reduced_scale_scores_full_resolution_labels(run_dir, data_dir, tmp_path
     assert half["num_pixels"] == full["num_pixels"] > 0  # the same full-size labels scored
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_ablate_skip_gets_its_own_file(run_dir, data_dir, tmp_path):
     assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
                    "--ablate-skip") == 0
     assert json.load(open(tmp_path / "metrics_noskip.json"))["ablate_skip"] is True
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_save_predictions_in_benchmark_format(run_dir, data_dir, tmp_path):
     preds, overlays = tmp_path / "preds", tmp_path / "overlays"
     assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
@@ -112,6 +114,7 @@ def test_test_split_has_no_labels(run_dir, capsys):
     assert "no public labels" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 @pytest.mark.parametrize("scale", ["1", "0.5"])
 def test_test_split_predictions_for_submission(run_dir, data_dir, tmp_path, scale):
     """Test labels are not public: --save-predictions writes full-size files, scores nothing."""

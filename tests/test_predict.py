@@ -100,6 +100,7 @@ def test_decompression_bomb_is_refused_and_the_other_inputs_are_predicted(
     assert sorted(os.listdir(out)) == ["ok_labels.png", "ok_overlay.png"]
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_max_pixels_flag_sets_the_limit_for_images_and_videos(tmp_path, model_dir, capsys):
     cv2.imwrite(str(tmp_path / "a.png"), _rng_image((40, 40, 3)))  # 1600 pixels
     _write_video(tmp_path / "clip.mp4", 2)  # 48x32: 1536 pixels
@@ -114,6 +115,7 @@ def test_max_pixels_flag_sets_the_limit_for_images_and_videos(tmp_path, model_di
         predict.parse_args(["a.png", "--output", "o", "--max-pixels", "0"])
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_predicts_a_folder_and_reports_failures(tmp_path, model_dir, capsys):
     inputs = tmp_path / "in"
     (inputs / "sub").mkdir(parents=True)
@@ -176,6 +178,7 @@ def test_clashing_names_in_one_folder_keep_their_extension():
     assert len({n.lower() for n in names}) == 5  # unique, also on case-insensitive disks
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_same_name_different_extension_writes_both(tmp_path, model_dir, capsys):
     inputs = tmp_path / "in"
     inputs.mkdir()

@@ -241,6 +241,7 @@ def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_pa
             np.testing.assert_array_equal(v.numpy(), source_values[v.path])
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_init_checkpoint_of_another_model_family_is_refused_naming_both(tmp_path):
     # Fast-SCNN from an FFNet run matched 0 variables and trained from scratch with exit 0.
     source_dir = str(tmp_path / "ffnet")

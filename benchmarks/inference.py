@@ -208,6 +208,7 @@ def main(argv=None) -> int:
         parser.error("need --warmup >= 0, --iters >= 1, --threads >= 0, --calibration-frames >= 1")
 
     speed.configure_threads(args.threads)  # recorded in the JSON's environment
+    speed.keep_freed_memory()  # likewise; PyTorch's frames stop page-faulting
     tflite_threads = args.threads or os.cpu_count()
     if args.checkpoint:
         from fast_scnn_tf.checkpoint import load_run

@@ -119,7 +119,8 @@ def common_values(result: dict) -> dict:
     date = datetime.datetime.fromisoformat(env["date"]).astimezone(datetime.timezone.utc)
     versions = ", ".join(f"{name} {env[key]}" for name, key in SPEC["versions"] if env.get(key))
     threads = env.get("intra_op_threads", 0) or SPEC["default_threads"]
-    values = {"provenance": fill(SPEC["provenance"], {**result, "date": date,
+    malloc = SPEC["malloc"] if env.get("malloc", "default").startswith("glibc") else ""
+    values = {"provenance": fill(SPEC["provenance"], {**result, "date": date, "malloc": malloc,
                                                       "versions": versions, "threads": threads})}
     if "weights" in result:
         weights = "random_weights" if result["weights"] == "random" else "trained_weights"

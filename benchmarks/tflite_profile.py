@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from benchmarks import record  # noqa: E402
+from benchmarks import record, speed  # noqa: E402
 
 SIZES = ("1024x2048", "360x480")
 MODES = ("cls", "prob")
@@ -383,6 +383,7 @@ def main(argv=None) -> int:
     parser.add_argument("--note", default="", help="what else the machine ran, for the record")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
+    speed.keep_freed_memory()  # recorded in the JSON's environment (PyTorch's frames)
     sizes = [parse_size(text) for text in args.sizes]
     pytorch = not args.no_pytorch and importlib.util.find_spec("torch") is not None
 

@@ -373,3 +373,14 @@ def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
     assert report.fill(spec["curve_trained_on"], candidate) in shipped
     assert report.fill(spec["curve_held_out"], _camvid()) in held_out
     assert "40.0%" in held_out and "40.0%" not in shipped
+
+
+@pytest.mark.slow
+def test_benchmarks_keep_freed_memory_and_record_it():
+    # process-wide malloc settings: checked in a process of its own
+    code = ("from benchmarks import speed; print(speed.environment()['malloc']); "
+            "print(speed.keep_freed_memory()['malloc']); print(speed.environment()['malloc'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}).stdout
+    assert out.split("\n")[:3] == ["default", "glibc: no mmap, no trim",
+                                   "glibc: no mmap, no trim"]

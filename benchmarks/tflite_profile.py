@@ -244,7 +244,7 @@ def _int8_floats_in(make_converter, samples) -> bytes:
     not timed: only the CONV_2D ops are)."""
     import tensorflow as tf
 
-    from fast_scnn_tf.cli import native_output_hidden
+    from fast_scnn_tf.quiet import native_output_hidden
 
     converter = make_converter()
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

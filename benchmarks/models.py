@@ -20,13 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import record  # noqa: E402
-from benchmarks.tflite_profile import Unit, timed_rounds  # noqa: E402
-from fast_scnn_tf.export import tflite  # noqa: E402
-from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
+from benchmarks.tflite_profile import Unit, convert, timed_rounds  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402
 from fast_scnn_tf.model.families import MODEL_NAMES, build_model, family_of  # noqa: E402
-from fast_scnn_tf.model.head import CLS, build_head  # noqa: E402
+from fast_scnn_tf.model.head import CLS  # noqa: E402
 
 DEFAULT_TIMED = ("fast_scnn", "ffnet40S_BCC_mobile", "ffnet46NS_CCC_mobile", "ffnet40S_dBBB_mobile",
                  "ffnet18_dAAC")
@@ -47,14 +45,13 @@ def measure(name: str, timed: bool, calibration_frames: int, directory: str) -> 
     model = build_model(name, input_shape=(*size, 3))
     row.update(parameters=trainable_parameters(model), gmacs=round(macs(model) / 1e9, 2))
     if timed:
-        head = build_head(fast_graph(model), CLS, size)
         frames = synthetic_frames(size, calibration_frames)
         row["files"] = {}
-        for quantize in ("none", "int8"):
-            path = os.path.join(directory, f"{name}_{quantize}.tflite")
+        for precision in ("float32", "int8"):
+            path = os.path.join(directory, f"{name}_{precision}.tflite")
             with open(path, "wb") as f:
-                f.write(tflite.convert(head, quantize, lambda: frames))
-            row["files"][f"tflite_{tflite.variant_name(quantize)}"] = path
+                f.write(convert(model, CLS, precision, size, frames))
+            row["files"][f"tflite_{precision}"] = path
         print(f"{name}: converted", flush=True)
     return row
 

@@ -73,24 +73,31 @@ def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> st
     return path
 
 
+def test_frame(data_dir: str, name: str):
+    """CamVid test frame `name` (file name): the RGB image and its train-id labels (void 255)."""
+    import cv2
+
+    from fast_scnn_tf.data import camvid
+    from fast_scnn_tf.data.images import read_image
+
+    truth = cv2.imread(os.path.join(data_dir, "testannot", name), cv2.IMREAD_UNCHANGED)
+    return (read_image(os.path.join(data_dir, "test", name)),
+            camvid.DATASET.label_values[truth].astype("uint8"))
+
+
 def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: float = 0.5) -> None:
     """One row per CamVid test frame: the frame, the shipped model's prediction and the ground
     truth (void black), each as an overlay, downscaled by `scale`, written as a PNG."""
     import cv2
     import numpy as np
 
-    from fast_scnn_tf.data import camvid
-    from fast_scnn_tf.data.images import read_image
     from fast_scnn_tf.files import write_png
     from fast_scnn_tf.predictor import load_predictor
 
     predict, _, classes = load_predictor(model_dir)
     rows = []
     for name in names:
-        image = read_image(os.path.join(data_dir, "test", name + ".png"))
-        truth = cv2.imread(os.path.join(data_dir, "testannot", name + ".png"),
-                           cv2.IMREAD_UNCHANGED)
-        truth = camvid.DATASET.label_values[truth].astype(np.uint8)  # void -> 255 (black)
+        image, truth = test_frame(data_dir, name + ".png")
         tiles = [image, classes.overlay(image, predict(image), 0.6),
                  classes.overlay(image, truth, 0.6)]
         row = np.concatenate([cv2.resize(t, None, fx=scale, fy=scale,
@@ -100,14 +107,48 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     print(f"wrote {path}")
 
 
-def add_exports(output: str, metrics_files: list[str]) -> None:
-    """Merge the test metrics of the shipped model's exported files (evaluate.py on each
-    `<name>_metrics_test.json`) and today's peer table into the recorded result, leaving the
-    training record (stages, curve, environment) as it was."""
+def by_sequence(model_dir: str, data_dir: str) -> dict:
+    """The model's test metrics per CamVid sequence (a frame name's prefix: 0001TP, Seq05VD),
+    with how many train frames come from that sequence: does the score fall on footage the
+    model never saw?"""
+    from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
+    from fast_scnn_tf.predictor import load_predictor
+
+    def sequence(name):
+        return name.split("_")[0]
+
+    predict, _, classes = load_predictor(model_dir)
+    confusions, frames = {}, {}
+    for name in sorted(os.listdir(os.path.join(data_dir, "test"))):
+        image, truth = test_frame(data_dir, name)
+        counts = confusion_matrix(truth, predict(image), classes.num_classes).numpy()
+        key = sequence(name)
+        confusions[key] = confusions.get(key, 0) + counts
+        frames[key] = frames.get(key, 0) + 1
+    train = [sequence(name) for name in os.listdir(os.path.join(data_dir, "train"))]
+    result = {}
+    for key, counts in confusions.items():
+        metrics = compute_metrics(counts, classes)
+        result[key] = {"test_frames": frames[key], "train_frames": train.count(key),
+                       **{k: metrics[k] for k in ("miou", "pixel_accuracy", "class_iou")}}
+    return result
+
+
+def merge(output: str, fields: dict) -> None:
+    """Add `fields` to the recorded result, leaving the training record (stages, curve,
+    environment) as it was."""
     from fast_scnn_tf.files import write_json
     with open(output) as f:
         result = json.load(f)
-    exports = result.setdefault("exports", {})
+    write_json(output, {**result, **fields})
+    print(f"added {', '.join(fields)} to {output}")
+
+
+def add_exports(output: str, metrics_files: list[str]) -> None:
+    """Merge the test metrics of the shipped model's exported files (evaluate.py on each
+    `<name>_metrics_test.json`) and today's peer table into the recorded result."""
+    with open(output) as f:
+        exports = json.load(f).get("exports", {})
     for path in metrics_files:
         with open(path) as f:
             metrics = json.load(f)
@@ -118,10 +159,7 @@ def add_exports(output: str, metrics_files: list[str]) -> None:
                                                     "class_iou")},
                          "command": f"python evaluate.py --checkpoint exports/camvid/{name}.tflite "
                                     "--split test"}
-    result["peers"] = list(PEERS)
-    result.setdefault("protocol", TRAIN)
-    write_json(output, result)
-    print(f"added {', '.join(exports)} to {output}")
+    merge(output, {"exports": exports, "peers": list(PEERS)})
 
 
 def main(argv=None) -> int:
@@ -140,7 +178,11 @@ def main(argv=None) -> int:
     parser.add_argument("--figure", nargs="+", metavar=("PNG", "FRAME"),
                         help="write PNG: test frames FRAME... (e.g. 0001TP_008550) with the "
                              "--shipped model's prediction and the ground truth, then stop")
-    parser.add_argument("--data-dir", default="data/CamVid", help="CamVid root, for --figure")
+    parser.add_argument("--by-sequence", action="store_true",
+                        help="score the --shipped model on the test split per sequence (0001TP, "
+                             "Seq05VD), merge it into --output as test_by_sequence, then stop")
+    parser.add_argument("--data-dir", default="data/CamVid",
+                        help="CamVid root, for --figure and --by-sequence")
     parser.add_argument("--stages", help="JSON list of the run's train.py stages")
     parser.add_argument("--test-metrics",
                         help="metrics JSON of the shipped model on the test split (evaluate.py)")
@@ -161,6 +203,11 @@ def main(argv=None) -> int:
         if not args.run:
             parser.error("--ship-to needs --run")
         ship(args.run, args.ship_to, args.data_dir_in_config, args.which)
+        return 0
+    if args.by_sequence:
+        if not args.shipped:
+            parser.error("--by-sequence needs --shipped")
+        merge(args.output, {"test_by_sequence": by_sequence(args.shipped, args.data_dir)})
         return 0
     if args.figure:
         figure(args.shipped, args.data_dir, args.figure[1:], args.figure[0])

@@ -73,7 +73,7 @@ def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> st
     return path
 
 
-def test_frame(data_dir: str, name: str):
+def read_test_frame(data_dir: str, name: str):
     """CamVid test frame `name` (file name): the RGB image and its train-id labels (void 255)."""
     import cv2
 
@@ -97,7 +97,7 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     predict, _, classes = load_predictor(model_dir)
     rows = []
     for name in names:
-        image, truth = test_frame(data_dir, name + ".png")
+        image, truth = read_test_frame(data_dir, name + ".png")
         tiles = [image, classes.overlay(image, predict(image), 0.6),
                  classes.overlay(image, truth, 0.6)]
         row = np.concatenate([cv2.resize(t, None, fx=scale, fy=scale,
@@ -120,7 +120,7 @@ def by_sequence(model_dir: str, data_dir: str) -> dict:
     predict, _, classes = load_predictor(model_dir)
     confusions, frames = {}, {}
     for name in sorted(os.listdir(os.path.join(data_dir, "test"))):
-        image, truth = test_frame(data_dir, name)
+        image, truth = read_test_frame(data_dir, name)
         counts = confusion_matrix(truth, predict(image), classes.num_classes).numpy()
         key = sequence(name)
         confusions[key] = confusions.get(key, 0) + counts

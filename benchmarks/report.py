@@ -35,7 +35,7 @@ SECTIONS = ("inference", "tflite_profile", "models", "train_step", "camvid_epoch
 # The CamVid block: the shipped model, its recipe ablation, and full-length runs of the
 # ablation's winner recorded by benchmarks/camvid.py like the shipped one (they do not ship).
 CAMVID, ABLATION = "camvid", "camvid_ablation"
-CANDIDATES = ("camvid_sgd145", "camvid_adam80", "camvid_trainval80")
+CANDIDATES = ("camvid_sgd145", "camvid_adam80", "camvid_trainval80", "camvid_trainval300")
 
 
 # --- cells and tables ---------------------------------------------------------------------------

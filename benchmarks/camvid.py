@@ -73,16 +73,15 @@ def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> st
     return path
 
 
-def read_test_frame(data_dir: str, name: str):
-    """CamVid test frame `name` (file name): the RGB image and its train-id labels (void 255)."""
+def read_frame(image_path: str, label_path: str):
+    """A CamVid frame: the RGB image and its train-id labels (void 255)."""
     import cv2
 
     from fast_scnn_tf.data import camvid
     from fast_scnn_tf.data.images import read_image
 
-    truth = cv2.imread(os.path.join(data_dir, "testannot", name), cv2.IMREAD_UNCHANGED)
-    return (read_image(os.path.join(data_dir, "test", name)),
-            camvid.DATASET.label_values[truth].astype("uint8"))
+    truth = cv2.imread(label_path, cv2.IMREAD_UNCHANGED)
+    return read_image(image_path), camvid.DATASET.label_values[truth].astype("uint8")
 
 
 def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: float = 0.5) -> None:
@@ -97,7 +96,8 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     predict, _, classes = load_predictor(model_dir)
     rows = []
     for name in names:
-        image, truth = read_test_frame(data_dir, name + ".png")
+        image, truth = read_frame(os.path.join(data_dir, "test", name + ".png"),
+                                  os.path.join(data_dir, "testannot", name + ".png"))
         tiles = [image, classes.overlay(image, predict(image), 0.6),
                  classes.overlay(image, truth, 0.6)]
         row = np.concatenate([cv2.resize(t, None, fx=scale, fy=scale,
@@ -111,21 +111,22 @@ def by_sequence(model_dir: str, data_dir: str) -> dict:
     """The model's test metrics per CamVid sequence (a frame name's prefix: 0001TP, Seq05VD),
     with how many train frames come from that sequence: does the score fall on footage the
     model never saw?"""
+    from fast_scnn_tf.data import camvid
     from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
     from fast_scnn_tf.predictor import load_predictor
 
-    def sequence(name):
-        return name.split("_")[0]
+    def sequence(image_path):
+        return camvid.frame_name(image_path).split("_")[0]
 
     predict, _, classes = load_predictor(model_dir)
     confusions, frames = {}, {}
-    for name in sorted(os.listdir(os.path.join(data_dir, "test"))):
-        image, truth = read_test_frame(data_dir, name)
+    for image_path, label_path in camvid.list_frames(data_dir, "test"):
+        image, truth = read_frame(image_path, label_path)
         counts = confusion_matrix(truth, predict(image), classes.num_classes).numpy()
-        key = sequence(name)
+        key = sequence(image_path)
         confusions[key] = confusions.get(key, 0) + counts
         frames[key] = frames.get(key, 0) + 1
-    train = [sequence(name) for name in os.listdir(os.path.join(data_dir, "train"))]
+    train = [sequence(path) for path in camvid.list_images(data_dir, "train")]
     result = {}
     for key, counts in confusions.items():
         metrics = compute_metrics(counts, classes)

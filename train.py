@@ -59,6 +59,7 @@ OVERRIDES = {
     "learning_rate": ("train", "learning_rate"),
     "end_learning_rate": ("train", "end_learning_rate"),
     "weight_decay": ("train", "weight_decay"),
+    "warmup_steps": ("train", "warmup_steps"),
     "aux_weight": ("train", "aux_weight"),
     "mixed_precision": ("train", "mixed_precision"),
     "xla": ("train", "xla"),
@@ -123,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"base rate of the poly schedule [{d.train.learning_rate}]")
     p.add_argument("--end-learning-rate", type=float,
                    help=f"where the poly schedule ends [{d.train.end_learning_rate}]")
+    p.add_argument("--warmup-steps", type=int, metavar="STEPS",
+                   help="linear warm-up from the learning rate/3 before the poly schedule, as "
+                        f"DABNet trains CamVid (500) [{d.train.warmup_steps}]")
     p.add_argument("--weight-decay", type=float,
                    help=f"L2 on non-depthwise kernels, as wd*sum(w^2)/2 [{d.train.weight_decay}]")
     p.add_argument("--aux-weight", type=float,

@@ -113,7 +113,7 @@ class DataConfig:
 class TrainConfig:
     """The paper's recipe (§4.1); `preset="mmseg"` swaps in mmsegmentation's (see
     fast_scnn_tf.training.presets). The loss convention is in fast_scnn_tf.training.losses."""
-    preset: str = "paper"  # "paper" or "mmseg": which recipe the defaults came from
+    preset: str = "paper"  # "paper", "mmseg" or "camvid": which recipe the defaults came from
     epochs: int = 1000  # passes over the training frames (Cityscapes fine train: 2,975)
     total_steps: int = 0  # > 0 overrides epochs (the mmseg preset counts iterations)
     batch_size: int = 12  # global batch, split over all replicas
@@ -121,6 +121,8 @@ class TrainConfig:
     learning_rate: float = 0.045  # base rate of the poly schedule
     end_learning_rate: float = 0.0  # where poly ends (mmseg keeps a floor of 1e-4)
     lr_power: float = 0.9
+    # Steps of linear warm-up from learning_rate/3 before poly (DABNet's 500 on CamVid); 0: none.
+    warmup_steps: int = 0
     momentum: float = 0.9
     weight_decay: float = 4e-5  # L2 on every kernel except depthwise ones
     # L2 on every trainable parameter (depthwise kernels, BatchNorm gamma/beta, biases too), as
@@ -198,6 +200,7 @@ class Config:
             ("train", "end_learning_rate", 0 <= t.end_learning_rate <= t.learning_rate,
              ">= 0 and <= train.learning_rate"),
             ("train", "weight_decay", t.weight_decay >= 0, ">= 0"),
+            ("train", "warmup_steps", t.warmup_steps >= 0, ">= 0"),
             ("train", "aux_weight", t.aux_weight >= 0, ">= 0"),
             ("train", "strategy", t.strategy in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
             ("train", "checkpoint_every_steps", t.checkpoint_every_steps >= 1, ">= 1"),

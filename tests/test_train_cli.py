@@ -41,6 +41,14 @@ def test_issue_command_line_sets_crop_batch_and_epochs(tmp_path):
     assert c.train.mixed_precision and c.train.seed == 7
 
 
+def test_warmup_steps_flag_sets_the_config(tmp_path):
+    c = _resolve(["--data-dir", str(tmp_path), "--model-dir", str(tmp_path / "run"),
+                  "--optimizer", "adam", "--warmup-steps", "500"])
+    assert (c.train.optimizer, c.train.warmup_steps) == ("adam", 500)
+    assert _resolve(["--data-dir", str(tmp_path), "--model-dir", str(tmp_path / "r2")]
+                    ).train.warmup_steps == 0
+
+
 def test_resume_starts_from_the_saved_config(tmp_path):
     saved = apply_preset(Config(), "mmseg")
     saved.data.data_dir = str(tmp_path)
@@ -59,6 +67,7 @@ def test_unknown_preset_is_rejected():
 @pytest.mark.parametrize("argv, message", [
     (["--crop-size", "16", "64"], "--crop-size"),
     (["--batch-size", "0"], "--batch-size"),
+    (["--warmup-steps", "-1"], "--warmup-steps"),
     (["--data-dir", "/nonexistent/cityscapes"], "/nonexistent/cityscapes"),
 ])
 def test_bad_arguments_exit_2_with_the_flag_named(tmp_path, capsys, argv, message):

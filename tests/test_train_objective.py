@@ -42,6 +42,26 @@ def test_poly_schedule_with_floor_round_trips_through_its_config():
         assert float(clone(step)) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("step", [0, 100, 500, 501, 2750, 5000, 6000])
+def test_warmup_poly_is_dabnets_schedule(step):
+    # DABNet (Reagan1311/DABNet, utils/lr_scheduler.py WarmupPolyLR): linear from base/3 to base
+    # over the warm-up steps, then poly over the steps that remain.
+    base, total, warmup = 1e-3, 5000, 500
+    if step <= warmup:
+        expected = base * (1 / 3 + (2 / 3) * step / warmup)
+    else:
+        expected = base * (1 - (min(step, total) - warmup) / (total - warmup)) ** 0.9
+    schedule = poly_schedule(base, total, warmup_steps=warmup)
+    clone = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    for s in (schedule, clone):
+        assert float(s(step)) == pytest.approx(expected, rel=1e-5, abs=1e-10)
+
+
+def test_warmup_must_end_before_the_schedule():
+    with pytest.raises(ValueError, match="--warmup-steps 500 must be >= 0 and below the run's 500"):
+        poly_schedule(1e-3, 500, warmup_steps=500)
+
+
 def test_masked_cross_entropy_matches_numpy_and_skips_255():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(2, 5, 7, 4)).astype(np.float32)

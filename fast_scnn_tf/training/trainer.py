@@ -116,7 +116,8 @@ def _build(config: Config, strategy: tf.distribute.Strategy, total: int):
         trackables = dict(  # the step counts batches of `batch_size` (see resume.py)
             step=_counter("step", 0, tf.int64), best_miou=_counter("best_miou", -1.0),
             batch_size=_counter("batch_size", tc.batch_size, tf.int64))
-        schedule = poly_schedule(tc.learning_rate, total, tc.lr_power, tc.end_learning_rate)
+        schedule = poly_schedule(tc.learning_rate, total, tc.lr_power, tc.end_learning_rate,
+                                 tc.warmup_steps)
         learning_rate = lambda: schedule(trackables["step"])  # noqa: E731
         if tc.optimizer == "adam":  # the CamVid networks' choice (CGNet, DABNet): Adam 1e-3 poly
             optimizer = keras.optimizers.Adam(learning_rate=learning_rate)

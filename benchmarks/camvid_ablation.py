@@ -3,10 +3,12 @@ same epoch budget, scored by validation mIoU (the test split is not looked at).
 
     python benchmarks/camvid_ablation.py --data-dir data/CamVid --epochs 15 paper adam
     python benchmarks/camvid_ablation.py --data-dir data/CamVid --epochs 15 --seed 1 adam
+    python benchmarks/camvid_ablation.py --epochs 100 --eval-every 10 --runs runs/ablation100 \
+        paper dabnet paper_wd5e-4 paper_wd5e-4_erfnet
 
 Each row is a named set of `train.py` flags (ROWS below) on top of the common ones: batch 8,
 crop 360x480, ENet class weights, the paper's SGD 0.045 poly, augmentation 0.5-2, validation
-every 5 epochs, deterministic data. A row whose run folder (`--runs/<row>_s<seed>`) already
+every `--eval-every` epochs, deterministic data. A row whose run folder (`--runs/<row>_s<seed>`) already
 finished is read, not trained again, so an interrupted ablation continues where it stopped.
 Results (per row: the flags, the val curve, the final and best val mIoU, wall time) are merged
 into `benchmarks/results/camvid_ablation.json` after every row; `report.py` renders the table.
@@ -28,8 +30,8 @@ sys.path.insert(0, ROOT)
 from benchmarks import record  # noqa: E402
 
 COMMON = ["--dataset", "camvid", "--batch-size", "8", "--crop-size", "360", "480",
-          "--class-weighting", "enet", "--eval-every", "5", "--deterministic",
-          "--checkpoint-every", "1000", "--no-progress"]
+          "--class-weighting", "enet", "--deterministic", "--checkpoint-every", "1000",
+          "--no-progress"]
 # Each row changes the previous best in one place; the reason is the CamVid networks' recipe.
 ROWS = {
     "paper": ([], "the paper's SGD 0.045 poly, ENet weights (the shipped model's recipe)"),
@@ -50,6 +52,14 @@ ROWS = {
                       "360"], "+ 360x360 crops (CGNet's), batch 8"),
     "adam_wd5e-4": (["--optimizer", "adam", "--learning-rate", "0.001", "--weight-decay", "5e-4"],
                     "+ weight decay 5e-4 (CGNet's; DABNet 2e-4) instead of the paper's 4e-5"),
+    "paper_wd5e-4": (["--weight-decay", "5e-4"],
+                     "the paper's SGD with weight decay 5e-4 (CGNet's, ESPNet's) for 367 frames"),
+    "paper_wd5e-4_erfnet": (["--weight-decay", "5e-4", "--class-weighting", "erfnet"],
+                            "+ ERFNet's class weights 1/ln(1.10 + p) (ESPNet, CGNet, DABNet)"),
+    "dabnet": (["--optimizer", "adam", "--learning-rate", "0.001", "--weight-decay", "2e-4",
+                "--warmup-steps", "500", "--class-weighting", "erfnet"],
+               "DABNet's CamVid recipe: Adam 1e-3, weight decay 2e-4, 500-step warm-up + poly, "
+               "1/ln(1.10 + p)"),
 }
 
 
@@ -67,7 +77,7 @@ def run_row(name: str, args) -> dict:
     run_dir = os.path.join(args.runs, f"{name}_s{args.seed}")
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--data-dir", args.data_dir,
                "--model-dir", run_dir, "--epochs", str(args.epochs), "--seed", str(args.seed),
-               *COMMON, *flags]
+               "--eval-every", str(args.eval_every), *COMMON, *flags]
     curve = read_curve(run_dir)
     wall = None
     if not curve or curve[-1]["epoch"] < args.epochs:
@@ -94,6 +104,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default="data/CamVid", help="CamVid root [%(default)s]")
     parser.add_argument("--epochs", type=int, default=15, help="budget of every row [15]")
     parser.add_argument("--seed", type=int, default=0, help="seed of these rows [0]")
+    parser.add_argument("--eval-every", type=int, default=5,
+                        help="epochs between validation mIoU points [5]")
     parser.add_argument("--runs", default="runs/ablation", help="run folders [%(default)s]")
     parser.add_argument("--output", default=record.default_output("camvid_ablation"))
     args = parser.parse_args(argv)

@@ -8,8 +8,9 @@ same epoch budget, scored by validation mIoU (the test split is not looked at).
 
 Each row is a named set of `train.py` flags (ROWS below) on top of the common ones: batch 8,
 crop 360x480, ENet class weights, the paper's SGD 0.045 poly, augmentation 0.5-2, validation
-every `--eval-every` epochs, deterministic data. A row whose run folder (`--runs/<row>_s<seed>`) already
-finished is read, not trained again, so an interrupted ablation continues where it stopped.
+every `--eval-every` epochs, deterministic data. A row whose run folder
+(`--runs/<row>_s<seed>`) already finished is read, not trained again, so an interrupted
+ablation continues where it stopped.
 Results (per row: the flags, the val curve, the final and best val mIoU, wall time) are merged
 into `benchmarks/results/camvid_ablation.json` after every row; `report.py` renders the table.
 """

@@ -14,7 +14,9 @@ photo goes to a model trained on 360x480 CamVid frames at 360x720) and labelled 
 
 An image or video whose header declares more pixels than --max-pixels (64 megapixels, 8192x8192,
 by default) is refused before it is decoded: a 1 kB PNG can declare gigapixels. The output folder
-may not be an input folder or lie inside one, and no output may replace an input.
+may not be an input folder or lie inside one, and no output may replace an input. --overwrite
+replaces only files predict.py wrote, which carry its marker (a PNG text chunk, a trailing MP4
+'free' box): never a file of the same name from elsewhere, such as your own ground truth.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 from fast_scnn_tf import cli, files
 from fast_scnn_tf.annotate import (
     VIDEO_EXTENSIONS,
+    check_ours,
     check_outputs_apart,
     collect_inputs,
     output_names,
@@ -61,7 +64,8 @@ def parse_args(argv=None):
                         help="opacity of the class colours in overlays, 0..1 (default: 0.5)")
     parser.add_argument("--no-overlay", action="store_true", help="write label maps only")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing output files (default: refuse); never an input")
+                        help="replace existing output files that predict.py wrote (default: "
+                             "refuse); never an input or any other file")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                         help="refuse images and videos whose header declares more pixels "
                              "(height x width) than this, before decoding them: a small file can "
@@ -88,8 +92,9 @@ def main(argv=None):
             for i, (path, stem) in enumerate(zip(paths, output_names(paths)))]
     try:
         check_outputs_apart(args.inputs, jobs, args.output)
-        files.check_output_dir(args.output, "--output", args.overwrite,
-                               outputs=[p for _, outputs in jobs for p in outputs])
+        outputs = [p for _, planned in jobs for p in planned]
+        files.check_output_dir(args.output, "--output", args.overwrite, outputs=outputs)
+        check_ours(outputs)
         cli.import_tensorflow(args.verbose)
         from fast_scnn_tf.predictor import load_predictor
         predict, description, classes = load_predictor(args.model, which=args.which,

@@ -4,7 +4,10 @@ Inputs are expanded (folders recursively), each gets a unique output name, and i
 as `<name>_labels.png` (class ids, one byte per pixel) and `<name>_overlay.png`, videos as
 `<name>_overlay.mp4`. Unreadable inputs, and inputs whose header declares more than `max_pixels`
 (refused before decoding: `fast_scnn_tf.data.images.MAX_PIXELS`), are reported and skipped; the
-caller counts them. No output may replace an input (`check_outputs_apart`).
+caller counts them. No output may replace an input (`check_outputs_apart`), and --overwrite
+replaces only files predict.py wrote (`check_ours`): each carries a marker (`MARKER`) that image
+and video decoders ignore, a PNG text chunk or a trailing MP4 'free' box, so a user's own
+`street_labels.png` beside `street.png` is never taken for an output.
 Finding inputs and naming outputs import nothing heavy, so a script can check them before it
 imports TensorFlow (`cli.import_tensorflow`).
 """
@@ -12,7 +15,9 @@ imports TensorFlow (`cli.import_tensorflow`).
 from __future__ import annotations
 
 import os
+import struct
 import sys
+import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +26,16 @@ if TYPE_CHECKING:
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+# What marks a file as predict.py's output. In a PNG: a tEXt chunk right after the IHDR chunk
+# (the 8-byte signature and IHDR's 4 + 4 + 13 + 4 bytes). In an MP4: a 'free' box appended at the
+# end, a top-level box players skip.
+MARKER = b"fast-scnn-tf predict.py"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IHDR_END = 33
+_PNG_TEXT = (struct.pack(">I", len(b"Software\0" + MARKER)) + b"tEXt" + b"Software\0" + MARKER
+             + struct.pack(">I", zlib.crc32(b"tEXt" + b"Software\0" + MARKER)))
+_MP4_BOX = struct.pack(">I", 8 + len(MARKER)) + b"free" + MARKER
 
 
 def collect_inputs(inputs):
@@ -93,6 +108,54 @@ def check_outputs_apart(inputs, jobs, output: str) -> None:
                              f"('{planned[os.path.realpath(path)]}'): choose another --output")
 
 
+def write_png(path: str, array) -> None:
+    """A PNG of a (H, W) label map or an (H, W, 3) RGB image, with predict.py's marker."""
+    import cv2
+
+    from fast_scnn_tf.files import write_bytes
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", array)
+    if not ok:
+        raise OSError(f"could not encode '{path}' as PNG")
+    encoded = encoded.tobytes()
+    write_bytes(path, encoded[:_IHDR_END] + _PNG_TEXT + encoded[_IHDR_END:])
+
+
+def mark_video(path: str) -> None:
+    """Append predict.py's marker to the MP4 file `path` (a 'free' box, skipped by players)."""
+    with open(path, "ab") as f:
+        f.write(_MP4_BOX)
+
+
+def written_by_predict(path: str) -> bool:
+    """True if `path` is a regular file (not a link) carrying predict.py's marker."""
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_IHDR_END + len(_PNG_TEXT))
+            if head.startswith(_PNG_SIGNATURE) and head[_IHDR_END:] == _PNG_TEXT:
+                return True
+            size = f.seek(0, os.SEEK_END)
+            if size < len(_MP4_BOX):
+                return False
+            f.seek(size - len(_MP4_BOX))
+            return f.read() == _MP4_BOX
+    except OSError:
+        return False
+
+
+def check_ours(outputs) -> None:
+    """Raise FileExistsError (one line) for the first of `outputs` that exists and is not
+    predict.py's own output (`written_by_predict`): --overwrite replaces only those."""
+    for path in outputs:
+        if os.path.lexists(path) and not written_by_predict(path):
+            raise FileExistsError(
+                f"'{path}' exists and was not written by predict.py: --overwrite replaces only "
+                "predict.py's own outputs; move that file or choose another --output")
+
+
 def too_large(error: ValueError) -> str:
     """`error` as a line, with the flag that raises the limit when it is the pixel limit."""
     from fast_scnn_tf.data.images import TooManyPixels
@@ -108,7 +171,6 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
     import keras
 
     from fast_scnn_tf.data.images import MAX_PIXELS, read_image
-    from fast_scnn_tf.files import write_png
     bar = keras.utils.Progbar(len(jobs), unit_name="image")
     for done, (path, outputs) in enumerate(jobs, start=1):
         try:
@@ -175,6 +237,7 @@ def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: 
         failures.append(path)
         return
     writer.release()
+    mark_video(tmp)
     os.replace(tmp, out_path)
     if total and frames < total:
         message = f"'{path}': {frames} of {total} frames read (truncated or damaged)"

@@ -443,3 +443,42 @@ def test_a_frame_the_saved_model_refuses_is_one_line_naming_the_file(
     line = [x for x in captured.err.splitlines() if "big.png" in x]
     assert line and "45x67" in line[0] and "2000" in line[0]
     assert (tmp_path / "out" / "small_labels.png").exists()
+
+
+def test_overwrite_never_replaces_a_file_predict_did_not_write(tmp_path, model_dir):
+    """gt/street.png predicted into gt/: gt/street_labels.png is the user's own ground truth, not
+    an output of predict.py, and --overwrite must leave it alone."""
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    cv2.imwrite(str(gt / "street.png"), _rng_image((40, 40, 3)))
+    mine = gt / "street_labels.png"
+    cv2.imwrite(str(mine), _rng_image((40, 40), seed=5))
+    before = mine.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        predict.main([str(gt / "street.png"), "--model", model_dir, "--output", str(gt),
+                      "--overwrite", "--no-overlay"])
+    message = str(exit_info.value.code)
+    assert "street_labels.png" in message and "predict.py" in message and "\n" not in message
+    assert mine.read_bytes() == before and sorted(os.listdir(gt)) == ["street.png",
+                                                                       "street_labels.png"]
+
+
+def test_outputs_carry_a_marker_that_decoders_ignore(tmp_path):
+    """What --overwrite recognises as predict.py's own: a PNG text chunk, an MP4 'free' box at
+    the end; neither changes what the file decodes to."""
+    labels = _rng_image((30, 20), seed=1) % NUM_CLASSES
+    path = str(tmp_path / "a_labels.png")
+    annotate.write_png(path, labels)
+    assert annotate.written_by_predict(path)
+    np.testing.assert_array_equal(cv2.imread(path, cv2.IMREAD_UNCHANGED), labels)
+    plain = str(tmp_path / "plain.png")
+    cv2.imwrite(plain, labels)
+    assert not annotate.written_by_predict(plain)
+    video = tmp_path / "clip.mp4"
+    _write_video(video, 2)
+    assert not annotate.written_by_predict(str(video))
+    annotate.mark_video(str(video))
+    assert annotate.written_by_predict(str(video))
+    capture = cv2.VideoCapture(str(video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 and capture.read()[0]
+    assert not annotate.written_by_predict(str(tmp_path / "absent.png"))

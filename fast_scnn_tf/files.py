@@ -1,8 +1,9 @@
 """Writing files and folders so that a crash or a failed step never leaves a half-written one:
-everything is written to a temporary name beside the target and renamed into place
-(`staging_dir` for whole folders: exports, which also replace an old one without a moment with
-none). And what a tool may write over: `check_output_dir` (the one "pass --overwrite" check) and
-`check_replaceable` (a whole folder replaced: only one this project wrote)."""
+everything is written to a temporary name beside the target and renamed into place (`staging_dir`
+for whole folders: exports, which also replace an old one without a moment with none). A temporary
+file is created exclusively under a random name, so a link planted in an output folder is never
+written through. And what a tool may write over: `check_output_dir` (the one "pass --overwrite"
+check) and `check_replaceable` (a whole folder replaced: only one this project wrote)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
@@ -22,10 +24,34 @@ import numpy as np
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Write `data` to a new temporary file beside `path`, then rename it into place. The
+    temporary file is created exclusively under a random name (`_create_beside`), so a link
+    planted in the folder is never written through; a link at `path` itself is replaced, not
+    followed. On any error the temporary file is removed and `path` is left as it was."""
+    tmp, fd = _create_beside(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _create_beside(path: str) -> tuple[str, int]:
+    """A new file `.<name>.<random>.tmp` in `path`'s folder, open for writing: created with
+    O_EXCL (which never follows a link, dangling or not) and O_NOFOLLOW, with the permissions
+    of the user's umask like any file written. Returns its path and descriptor."""
+    folder, name = os.path.split(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue  # a name taken (or planted): draw another
+    raise FileExistsError(errno.EEXIST, "no free temporary name beside it", path)
 
 
 def write_json(path: str, data) -> None:

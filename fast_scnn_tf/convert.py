@@ -7,13 +7,19 @@ Reads the `.pth` state dict (needs torch: `pip install -r requirements-torch.txt
 command imports it, training and export never do), maps it onto the Keras FFNet with the family's
 key table (`model/ffnet/torch_weights.py`, where the key layout and the checks are described) and
 writes a run folder with `checkpoint.write_run`, as train.py's runs are laid out.
+
+`--overwrite` replaces only a run folder this project wrote (`check_own_run_folder`): its
+config.json in this project's schema and nothing inside that a run does not hold, so a user's
+folder with another tool's config.json beside a checkpoints/ folder is never deleted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import sys
 
 import numpy as np
@@ -51,18 +57,84 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
     return state_dict
 
 
+# What a run folder holds besides config.json and its checkpoint folders (checkpoint.py): the
+# TensorBoard logs, the val history and the lock (training/), and evaluate.py's metrics files.
+RUN_FILES = re.compile(r"train_log\.jsonl|train\.lock|metrics(_[\w.]+)?\.json")
+LOG_DIR, LOG_FILES = "logs", re.compile(r"events\.out\.tfevents\..+")
+CHECKPOINT_FILES = re.compile(r"checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
+
+
+def _foreign_entry(path: str) -> str | None:
+    """The first entry of the folder `path` (as a path) that a run folder of this project does
+    not hold, or None. Links are never a run's own."""
+    from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
+    from fast_scnn_tf.config import CONFIG_FILE
+    for name in sorted(os.listdir(path)):
+        entry = os.path.join(path, name)
+        if os.path.islink(entry):
+            return entry
+        if os.path.isdir(entry):
+            pattern = {BEST_DIR: CHECKPOINT_FILES, LATEST_DIR: CHECKPOINT_FILES,
+                       LOG_DIR: LOG_FILES}.get(name)
+            if pattern is None:
+                return entry
+            for inner in sorted(os.listdir(entry)):
+                inner_path = os.path.join(entry, inner)
+                if (not pattern.fullmatch(inner) or os.path.islink(inner_path)
+                        or not os.path.isfile(inner_path)):
+                    return inner_path
+        elif name != CONFIG_FILE and not RUN_FILES.fullmatch(name):
+            return entry
+    return None
+
+
+def check_own_run_folder(path: str, flag: str = "--model-dir") -> None:
+    """Raise FileExistsError (one line naming `flag`) unless the existing, non-empty folder
+    `path` is a run folder this project wrote: a config.json with every section of this project's
+    config (`Config.from_dict` accepts it) and nothing a run does not hold (`_foreign_entry`).
+    What --overwrite may replace: never a folder that merely looks like a run."""
+    from fast_scnn_tf.config import CONFIG_FILE, Config
+    config_path = os.path.join(path, CONFIG_FILE)
+    sections = set(Config().to_dict())
+    try:
+        with open(config_path) as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or set(data) != sections:
+            raise ValueError(f"expected the sections {sorted(sections)}")
+        Config.from_dict(data)
+    except (OSError, ValueError, TypeError) as e:
+        raise FileExistsError(
+            f"{flag} '{path}' is not a run folder this project wrote ('{config_path}' is not "
+            f"its config.json: {' '.join(str(e).split())}): --overwrite replaces only those; "
+            "choose a new or empty folder") from None
+    foreign = _foreign_entry(path)
+    if foreign:
+        raise FileExistsError(
+            f"{flag} '{path}' holds '{foreign}', which no run folder of this project holds: "
+            "--overwrite would delete it, so it replaces only folders with nothing else inside; "
+            "move it out or choose a new or empty folder")
+
+
+def check_model_dir(model_dir: str, overwrite: bool) -> None:
+    """May the converted run be written to `model_dir`? Nothing or an empty folder there, or,
+    with `overwrite`, a run folder this project wrote (`check_own_run_folder`)."""
+    check_replaceable(model_dir, "--model-dir", overwrite)
+    if os.path.isdir(model_dir) and os.listdir(model_dir):
+        check_own_run_folder(model_dir)
+
+
 def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = False) -> str:
     """Write the converted `model` as a run folder (`checkpoint.write_run`: `config.json` and
     `best/ckpt-0`). Written beside `model_dir` under a temporary name and renamed into place, so a
     failure never leaves a half-written folder. An existing `model_dir` is replaced only if it is
-    empty or, with `overwrite`, a run folder (`files.check_replaceable`)."""
+    empty or, with `overwrite`, a run folder this project wrote (`check_model_dir`)."""
     import keras
 
     from fast_scnn_tf.checkpoint import BEST_DIR, write_run
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.model import LOGITS
 
-    check_replaceable(model_dir, "--model-dir", overwrite)
+    check_model_dir(model_dir, overwrite)
     with staging_dir(model_dir) as tmp:  # umask permissions; an old folder swapped out whole
         config = Config()
         config.model.name = variant
@@ -97,8 +169,9 @@ def parse_args(argv=None):
     ffnet.add_argument("--model-dir", required=True, metavar="DIR",
                        help="run folder to write (must not exist or be empty)")
     ffnet.add_argument("--overwrite", action="store_true",
-                       help="replace a --model-dir that holds a run folder (config.json with "
-                       "best/ or checkpoints/); never any other folder")
+                       help="replace a --model-dir that holds a run folder this project wrote "
+                       "(its config.json, checkpoints, logs and metrics, nothing else); never "
+                       "any other folder")
     return parser.parse_args(argv)
 
 
@@ -113,6 +186,7 @@ def main(argv=None) -> int:
         if os.path.exists(args.model_dir) and is_inside(args.weights, args.model_dir):
             raise ValueError(f"--weights '{args.weights}' is inside --model-dir "
                              f"'{args.model_dir}', which is replaced: move it out first")
+        check_model_dir(args.model_dir, args.overwrite)
         state_dict = load_torch_state_dict(args.weights)
         model = convert_ffnet_state_dict(args.variant, state_dict)
         write_run_folder(model, args.variant, args.model_dir, args.overwrite)

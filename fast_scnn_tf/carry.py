@@ -13,6 +13,7 @@ A packed folder holds `carry.json` (the step and a SHA-256 of every file, the ch
 too). It arrives from elsewhere, so unpack trusts none of it: before writing anything it checks
 the manifest's shape, every file's hash and size, that every name stays inside the folders (no
 `..`, no absolute path, no link followed) and that the index names only the carried checkpoint.
+pack replaces only a folder it wrote, holding nothing its manifest does not list.
 With SGD a Fast-SCNN state is ~9 MB; Adam's two slots per weight make ~14 MB, over the limit:
 an Adam run has to finish within one session.
 """
@@ -65,8 +66,8 @@ def index_text(prefix: str) -> bytes:
 
 
 def pack(run_dir: str, dest: str, limit: int = LIMIT_BYTES) -> dict:
-    """Copy the run's latest state into `dest` (replacing an earlier pack there); returns the
-    manifest. Refuses, before writing anything, a state over `limit` bytes."""
+    """Copy the run's latest state into `dest` (empty, new, or an earlier pack holding nothing
+    else); returns the manifest. Refuses, before writing anything, a state over `limit` bytes."""
     prefix = latest_prefix(run_dir)
     checkpoints = os.path.join(run_dir, LATEST_DIR)
     names = [os.path.join(LATEST_DIR, n) for n in sorted(os.listdir(checkpoints))
@@ -78,8 +79,7 @@ def pack(run_dir: str, dest: str, limit: int = LIMIT_BYTES) -> dict:
         raise ValueError(f"the state of '{run_dir}' ({prefix}) is {size / 2**20:.1f} MB, over the "
                          f"{limit / 2**20:.0f} MB a carry may hold (Adam's slots make a "
                          "Fast-SCNN state ~14 MB; SGD's ~9 MB)")
-    if os.path.exists(dest) and not os.path.isfile(os.path.join(dest, MANIFEST)):
-        raise ValueError(f"'{dest}' exists and is not a carry folder: choose another destination")
+    _check_pack_destination(dest)
     with files.staging_dir(dest) as tmp:
         os.makedirs(os.path.join(tmp, LATEST_DIR))
         for name in names:
@@ -90,6 +90,45 @@ def pack(run_dir: str, dest: str, limit: int = LIMIT_BYTES) -> dict:
                                for n in [*names, INDEX_PATH]}}
         files.write_json(os.path.join(tmp, MANIFEST), manifest)
     return manifest
+
+
+def _check_pack_destination(dest: str) -> None:
+    """Refuse a destination pack would replace although it did not write it: a link, a file, or
+    a folder holding anything but an earlier pack's files (those its carry.json lists)."""
+    if os.path.islink(dest):
+        raise ValueError(f"'{dest}' is a link: pack into a folder, not a link")
+    if not os.path.exists(dest) or (os.path.isdir(dest) and not os.listdir(dest)):
+        return
+    if not os.path.isdir(dest) or not os.path.lexists(os.path.join(dest, MANIFEST)):
+        raise ValueError(f"'{dest}' exists and is not a carry folder: choose another destination")
+    foreign = _unlisted(dest, read_manifest(dest))
+    if foreign:
+        raise ValueError(f"'{dest}' holds '{foreign}', which pack did not write (its {MANIFEST} "
+                         "does not list it): move it away or choose another destination")
+
+
+def _unlisted(folder: str, manifest: dict) -> str | None:
+    """The first file, folder or link in the carry folder `folder` that its manifest does not
+    account for, relative to `folder`; None if there is none."""
+    listed = {MANIFEST, INDEX_PATH, *manifest["sha256"]}
+    folders = {d for n in listed for d in _ancestors(n)}
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            relative = os.path.relpath(path, folder)
+            expected = folders if name in dirs else listed
+            if os.path.islink(path) or relative not in expected:
+                return relative
+    return None
+
+
+def _ancestors(name: str) -> list[str]:
+    """The folders above the relative path `name`: a/b/c -> [a/b, a]."""
+    found = []
+    while os.path.dirname(name):
+        name = os.path.dirname(name)
+        found.append(name)
+    return found
 
 
 def unpack(source: str, run_dir: str) -> dict:

@@ -168,3 +168,32 @@ def test_a_carry_over_the_limit_or_not_a_file_is_refused_unread(packed, capsys, 
     (packed / "big.bin").unlink()
     os.mkfifo(packed / "big.bin")  # opened, it would block until a writer came
     _unpack_refused(packed, capsys, "big.bin", "not a file")
+
+
+# 5. pack replaces only a carry folder it wrote.
+
+def test_pack_refuses_a_carry_folder_holding_other_files(packed, tmp_path, capsys):
+    (packed / "notes.txt").write_text("keep")
+    capsys.readouterr()
+    assert carry.main(["pack", str(tmp_path / "source_run"), str(packed)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notes.txt" in err
+    assert (packed / "notes.txt").read_text() == "keep"
+
+
+def test_pack_replaces_its_own_output_and_fills_an_empty_folder(packed, tmp_path):
+    assert carry.main(["pack", str(tmp_path / "source_run"), str(packed)]) == 0
+    (tmp_path / "empty").mkdir()
+    assert carry.main(["pack", str(tmp_path / "source_run"), str(tmp_path / "empty")]) == 0
+    assert (tmp_path / "empty" / "carry.json").is_file()
+
+
+def test_pack_refuses_a_destination_that_is_a_link(tmp_path, capsys):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "dest").symlink_to(tmp_path / "elsewhere")
+    run = _run(tmp_path / "run")
+    capsys.readouterr()
+    assert carry.main(["pack", run, str(tmp_path / "dest")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dest" in err and "link" in err
+    assert (tmp_path / "dest").is_symlink() and os.listdir(tmp_path / "elsewhere") == []

@@ -6,6 +6,8 @@ CamVid, your own folder). Timing lives in `benchmarks/inference.py`.
         --split test
     python evaluate.py --checkpoint runs/paper --scale 0.5            # Table 7, reduced input
     python evaluate.py --checkpoint runs/paper --ablate-skip          # §4.2, no LtD skip
+    python evaluate.py --checkpoint models/camvid --dataset camvid --data-dir data/CamVid \
+        --split test --tta-scales 0.75 1 1.25 --tta-flip                # test-time augmentation
     python evaluate.py --checkpoint runs/paper --save-predictions preds --save-overlays overlays
     python evaluate.py --checkpoint exports/fast_scnn_cls_int8_360x480.tflite --split test
     python evaluate.py --checkpoint exports/fast_scnn --split test     # the SavedModel
@@ -62,6 +64,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="input scale (Table 7): the image is downscaled, the prediction "
                              "upsampled and scored against full-resolution labels; relative to "
                              "the scale the model was trained for (train.py --input-scale)")
+    parser.add_argument("--tta-scales", type=float, nargs="+", metavar="S", default=(1.0,),
+                        help="test-time augmentation: average the softmax over the frame seen at "
+                             "each of these scales (relative to --scale), as mmsegmentation's "
+                             "--aug-test; metrics go to *_tta.json. Single scale stays the "
+                             "number a model is compared by")
+    parser.add_argument("--tta-flip", action="store_true",
+                        help="test-time augmentation: average over the frame and its mirror "
+                             "image (left-right) too")
     parser.add_argument("--output", help="folder for the metrics file; default: the model "
                              "directory")
     parser.add_argument("--overwrite", action="store_true",
@@ -90,10 +100,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     cli.import_tensorflow(args.verbose)  # quietly, before main imports the package
+    from fast_scnn_tf.evaluation.tta import check_tta_scales
+    try:
+        args.tta_scales = check_tta_scales(args.tta_scales)
+    except ValueError as e:
+        parser.error(f"--tta-scales: {e}")
     return args
 
 
-def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
+def metrics_filename(split: str, scale: float, ablate_skip: bool, tta: bool = False) -> str:
     """metrics.json for val at scale 1; a suffix per departure from that (never a clash)."""
     parts = ["metrics"]
     if split != "val":
@@ -102,6 +117,8 @@ def metrics_filename(split: str, scale: float, ablate_skip: bool) -> str:
         parts.append(f"scale{scale:g}")
     if ablate_skip:
         parts.append("noskip")
+    if tta:
+        parts.append("tta")
     return "_".join(parts) + ".json"
 
 
@@ -125,6 +142,10 @@ def check_prediction_folders(args, data_dir: str) -> None:
                          "PNGs per frame")
 
 
+def tta(args) -> bool:
+    return args.tta_scales != (1.0,) or args.tta_flip
+
+
 def load_model(args):
     """(Keras model or an export's predict function, config, what was loaded, default output
     folder, metrics file prefix) for --checkpoint."""
@@ -134,9 +155,9 @@ def load_model(args):
     if kind is None:
         run = load_run(args.checkpoint, args.which)
         return run.model, run.config, run.checkpoint, run.directory, ""
-    if args.scale != 1.0 or args.ablate_skip:
-        raise ValueError("--scale and --ablate-skip change the network: they need a checkpoint, "
-                         f"not the export '{args.checkpoint}'")
+    if args.scale != 1.0 or args.ablate_skip or tta(args):
+        raise ValueError("--scale, --ablate-skip, --tta-scales and --tta-flip change the network: "
+                         f"they need a checkpoint, not the export '{args.checkpoint}'")
     config = export_config(args.checkpoint)
     if config is None:
         raise ValueError(f"the export '{args.checkpoint}' has no config beside it (export.py "
@@ -181,8 +202,8 @@ def run_evaluation(args) -> int:
                          "cannot be scored: evaluate another split, or write predictions "
                          "(for the benchmark server) with --save-predictions DIR")
     output_dir = args.output or default_output
-    metrics_path = os.path.join(output_dir, prefix + metrics_filename(args.split, args.scale,
-                                                                      args.ablate_skip))
+    metrics_path = os.path.join(output_dir, prefix + metrics_filename(
+        args.split, args.scale, args.ablate_skip, tta(args)))
     if labelled:
         flag = "--output" if args.output else "--output (default: the model directory)"
         files.check_output_dir(output_dir, flag, args.overwrite, outputs=[metrics_path],
@@ -196,7 +217,8 @@ def run_evaluation(args) -> int:
     if args.ablate_skip:
         ablate_skip(model)
     metrics = evaluate(model, frames, classes, progress=not args.no_progress,
-                       max_frames=args.max_frames, on_prediction=writer)
+                       max_frames=args.max_frames, on_prediction=writer,
+                       tta_scales=args.tta_scales, tta_flip=args.tta_flip)
     if not labelled:
         print(f"wrote {args.split} predictions of {writer.count} frames to "
               f"{args.save_predictions}: zip that folder and submit it to the benchmark server")
@@ -204,14 +226,17 @@ def run_evaluation(args) -> int:
     if metrics["num_pixels"] == 0:
         raise ValueError(f"split '{args.split}' has no labelled pixels (all 255): nothing to score")
     metrics.update(split=args.split, scale=args.scale, input_scale=data.input_scale,
-                   ablate_skip=args.ablate_skip,
+                   ablate_skip=args.ablate_skip, tta_scales=list(args.tta_scales),
+                   tta_flip=args.tta_flip,
                    checkpoint=loaded, which=args.which,
                    dataset=data.dataset, data_dir=data.data_dir, source=data.source)
     print(format_table(metrics))
     print(f"{metrics['num_frames']} frames, {dataset.name} split {args.split}, scale "
           f"{args.scale:g}" + (f" of the model's input scale {data.input_scale:g}"
                                if data.input_scale != 1 else "")
-          + (", LtD skip ablated" if args.ablate_skip else ""))
+          + (", LtD skip ablated" if args.ablate_skip else "")
+          + (f", test-time augmentation over scales {' '.join(f'{s:g}' for s in args.tta_scales)}"
+             + (" and a flip" if args.tta_flip else "") if tta(args) else ""))
     os.makedirs(output_dir, exist_ok=True)
     write_json(metrics_path, metrics)
     print(f"wrote {metrics_path}")

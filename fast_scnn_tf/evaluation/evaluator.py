@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
+from fast_scnn_tf.evaluation.tta import tta_at_size
 from fast_scnn_tf.model.fast_scnn import SKIP_BN
-from fast_scnn_tf.model.head import CLS, head_at_size
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 PredictionCallback = Callable[[str, np.ndarray, np.ndarray], None]
 
 
-def make_predict_step(model: keras.Model, num_classes: int):
+def make_predict_step(model: keras.Model, num_classes: int, tta_scales=(1.0,),
+                      tta_flip: bool = False):
     """A tf.function (images, labels) -> (confusion [C, C] int64, predictions uint8 [B, H, W]),
-    predictions at the labels' size (the cls head, `head_at_size`)."""
-    labels_at = head_at_size(model, CLS)
+    predictions at the labels' size (the cls head, `head_at_size`; with test-time augmentation,
+    `tta_at_size`)."""
+    labels_at = tta_at_size(model, tta_scales, tta_flip)
 
     @tf.function(reduce_retracing=True)
     def step(images, labels):
@@ -64,7 +66,8 @@ def export_predict_step(predict: Callable[[np.ndarray], np.ndarray], num_classes
 def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
              progress: bool = True, max_frames: int = 0,
              on_prediction: PredictionCallback | None = None,
-             should_stop: Callable[[], bool] | None = None) -> dict | None:
+             should_stop: Callable[[], bool] | None = None, tta_scales=(1.0,),
+             tta_flip: bool = False) -> dict | None:
     """Score `model` on `dataset` over the class table `classes`; returns `compute_metrics(...)`
     plus `num_frames` and `confusion`.
 
@@ -73,11 +76,16 @@ def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
     label) or (image, label, name) as `fast_scnn_tf.data.build_dataset(..., training=False)`
     makes them. `max_frames` > 0 stops early (for quick checks); `on_prediction` is called for
     every frame (to save predictions); `should_stop`, checked after every batch, abandons the
-    evaluation (the result is then None: a part of the frames is not a score).
+    evaluation (the result is then None: a part of the frames is not a score). `tta_scales` and
+    `tta_flip` average the prediction over views of each frame (`tta.py`; Keras models only).
     """
     num_classes = classes.num_classes
-    step = (make_predict_step(model, num_classes) if isinstance(model, keras.Model)
-            else export_predict_step(model, num_classes))
+    if isinstance(model, keras.Model):
+        step = make_predict_step(model, num_classes, tta_scales, tta_flip)
+    elif tuple(tta_scales) != (1.0,) or tta_flip:
+        raise ValueError("test-time augmentation needs a checkpoint, not an exported model")
+    else:
+        step = export_predict_step(model, num_classes)
     confusion = np.zeros((num_classes, num_classes), np.int64)
     bar = keras.utils.Progbar(_batch_count(dataset, max_frames), unit_name="batch") \
         if progress else None

@@ -1,0 +1,127 @@
+"""Calibrated class priors, a diagnostic: a trained model's logits shifted per class by
+−α·ln(w_c), where w_c is the class weight its loss used (`train.class_weighting`), with α chosen
+on val and the test split scored once at that α.
+
+A loss that weighs class c by w_c trains the model towards a prior tilted by w_c: rare classes,
+weighted up, are predicted more often than they occur, and IoU punishes the false positives.
+Subtracting α·ln(w_c) from the logits undoes the tilt post hoc (logit adjustment; Menon et al.,
+"Long-tail learning via logit adjustment", ICLR 2021); α = 0 is the model as trained.
+
+    python benchmarks/camvid_logit_adjustment.py --checkpoint models/camvid \\
+        --data-dir data/CamVid --output benchmarks/results/camvid_logit_adjustment.json
+
+Each frame's low-resolution logits are computed once and resized to the label's size; every α
+then costs one argmax. The result lists val mIoU per α, the chosen α, and test mIoU at α = 0 and
+at the chosen α.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from fast_scnn_tf import cli  # noqa: E402
+
+ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def confusions(model, config, split: str, offsets) -> list:
+    """One confusion matrix per row of `offsets` ([A, C]) over `split`, each counting the argmax
+    of the logits plus that row."""
+    import numpy as np
+    import tensorflow as tf
+
+    from fast_scnn_tf.evaluation import confusion_matrix, evaluation_frames
+    from fast_scnn_tf.model.head import low_res_logits
+
+    features = low_res_logits(model)
+    num_classes = config.model.num_classes
+    offsets = tf.constant(offsets, tf.float32)
+
+    @tf.function(reduce_retracing=True)
+    def step(images, labels):
+        logits = tf.image.resize(features(images, training=False), tf.shape(labels)[1:3],
+                                 method="bilinear")
+        shifted = logits[None] + offsets[:, None, None, None, :]
+        predictions = tf.argmax(shifted, axis=-1, output_type=tf.int32)
+        return tf.stack([confusion_matrix(labels, predictions[a], num_classes)
+                         for a in range(offsets.shape[0])])
+
+    total = np.zeros((offsets.shape[0], num_classes, num_classes), np.int64)
+    for images, labels in evaluation_frames(config.data, split, config.data.input_scale):
+        total += step(images, labels).numpy()
+    return list(total)
+
+
+def adjust(checkpoint: str, which: str, data_dir: str | None, alphas) -> dict:
+    import numpy as np
+
+    from fast_scnn_tf.checkpoint import load_run
+    from fast_scnn_tf.evaluation import compute_metrics
+    from fast_scnn_tf.training.data_checks import class_weights_for
+
+    run = load_run(checkpoint, which)
+    config = run.config
+    if data_dir:
+        config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                      data_dir=data_dir))
+    weights = class_weights_for(config)
+    if weights is None:
+        raise ValueError(f"'{checkpoint}' was trained without class weights "
+                         "(train.class_weighting none): there is no tilt to undo")
+    log_weights = np.log(np.asarray(weights, np.float64))
+    offsets = -np.outer(alphas, log_weights)
+    classes = config.class_table()
+    val = [compute_metrics(c, classes) for c in confusions(run.model, config, "val", offsets)]
+    best = int(np.argmax([m["miou"] for m in val]))
+    chosen = (0, best) if best else (0,)
+    test = [compute_metrics(c, classes)
+            for c in confusions(run.model, config, "test", offsets[list(chosen)])]
+    return {
+        "checkpoint": run.checkpoint, "class_weighting": config.train.class_weighting,
+        "class_weights": dict(zip(classes.names, map(float, weights))),
+        "val": [{"alpha": a, "miou": m["miou"], "class_iou": m["class_iou"]}
+                for a, m in zip(alphas, val)],
+        "alpha": alphas[best],
+        "test": [{"alpha": alphas[i], "miou": m["miou"], "class_iou": m["class_iou"],
+                  "pixel_accuracy": m["pixel_accuracy"], "mean_accuracy": m["mean_accuracy"]}
+                 for i, m in zip(chosen, test)],
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="models/camvid",
+                        help="run folder or checkpoint prefix [%(default)s]")
+    parser.add_argument("--which", default="best", help="best or latest [%(default)s]")
+    parser.add_argument("--data-dir", help="CamVid root; default: the run's data_dir")
+    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS, metavar="A",
+                        help="the α grid, chosen from on val [%(default)s]")
+    parser.add_argument("--output", help="JSON file for the result (default: print only)")
+    args = parser.parse_args(argv)
+    if 0.0 not in args.alphas or any(a < 0 for a in args.alphas):
+        parser.error("--alphas: expected values >= 0 including 0 (the model as trained)")
+    cli.import_tensorflow(False)
+    from benchmarks import record
+    try:
+        result = adjust(args.checkpoint, args.which, args.data_dir, tuple(args.alphas))
+    except (FileNotFoundError, ValueError) as e:
+        print(f"camvid_logit_adjustment.py: error: {e}", file=sys.stderr)
+        return 1
+    for entry in result["val"]:
+        print(f"val  alpha {entry['alpha']:g}: mIoU {100 * entry['miou']:.2f}")
+    for entry in result["test"]:
+        print(f"test alpha {entry['alpha']:g}: mIoU {100 * entry['miou']:.2f}")
+    if args.output:
+        record.save(result, args.output, __file__, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Train a model of --model (Fast-SCNN by default) with the Fast-SCNN paper's recipe (§4.1), or
-mmsegmentation's with `--preset mmseg`.
+"""Train a model of --model (Fast-SCNN by default) with the Fast-SCNN paper's recipe (§4.1),
+mmsegmentation's with `--preset mmseg`, or the CamVid recipe with `--preset camvid`.
 
     python train.py --data-dir /data/cityscapes --model-dir runs/paper
     python train.py --data-dir demo/data --model-dir demo/run --epochs 1 --batch-size 2 \\

@@ -11,7 +11,8 @@ from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
 from fast_scnn_tf.model.ffnet.torch_weights import torch_module
 from fast_scnn_tf.model.layers import ResizeLike
 
-# Trainable parameters of the official PyTorch models (FFNET.md, measured with torch), 19 classes.
+# Trainable parameters of the official PyTorch models (Qualcomm-AI-research/FFNet, counted with
+# torch), 19 classes.
 OFFICIAL_PARAMETERS = {
     "ffnet40S_dBBB_mobile": 13_911_283,
     "ffnet54S_dBBB_mobile": 18_044_659,

@@ -1,5 +1,6 @@
-"""Parameter and MAC counts against the published figures (Fast-SCNN: STACK.md's 6.7 GMACs at
-1024x2048; FFNet: the official models' GMACs at their native inputs, FFNET.md)."""
+"""Parameter and MAC counts against the published figures (Fast-SCNN: the 6.7 GMACs at 1024x2048
+quoted for it in published comparisons; FFNet: the official models' GMACs at their native inputs,
+from the FFNet paper, Mehta et al. CVPR-W 2022, and the README of Qualcomm-AI-research/FFNet)."""
 
 import pytest
 

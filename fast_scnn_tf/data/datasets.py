@@ -3,7 +3,7 @@
 
     cityscapes  the official layout; labelIds 0..33 -> 19 train ids (the default)
     camvid      the SegNet layout train/ trainannot/ val/ valannot/ test/ testannot/; 11 classes
-    folder      your own: images/<split>/..., labels/<split>/... and classes.json
+    custom      your own: images/<split>/..., labels/<split>/... and classes.json
 
 The input pipeline, the evaluation and the scripts ask `dataset_for(config)` and never branch on a
 dataset's name; each dataset's file (`cityscapes.py`, `camvid.py`, `own_folder.py`) holds its

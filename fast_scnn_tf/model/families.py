@@ -28,7 +28,7 @@ def _ffnet(name, num_classes, input_shape, dropout, aux):
 FAMILIES = {
     "fast_scnn": Family(
         build=_fast_scnn, test_variant="fast_scnn", aux_heads=(AUX_LTD, AUX_GFE), qat=True,
-        # Table 6 of the paper: fine data only, no ImageNet pre-training (PAPER.md).
+        # Table 6 of the paper: fine data only, no ImageNet pre-training.
         variants={"fast_scnn": Published((1024, 2048), 68.62,
                                          "Fast-SCNN paper, Table 6 (from scratch)")}),
     "ffnet": Family(

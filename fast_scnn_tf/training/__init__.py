@@ -1,4 +1,4 @@
-"""Training (§4.1 of the paper): the loop, the loss, the poly schedule and the two recipes.
+"""Training (§4.1 of the paper): the loop, the loss, the poly schedule and the three recipes.
 
     trainer.py      train(): plans the run, builds model and optimizer, resumes, runs the loop
     loop.py         the loop over the steps: logging, checkpoints, validation, stop signals
@@ -7,7 +7,7 @@
     resume.py       resume (also with another batch size) and --init-checkpoint
     run_folder.py   one writer per run folder (a lock the kernel releases when a process dies)
     data_checks.py  class table, class weights and label checks before the first step
-    losses.py, schedule.py, presets.py  the objective, the poly schedule, the two recipes
+    losses.py, schedule.py, presets.py  the objective, the poly schedule, the recipes
 """
 
 from fast_scnn_tf.training.loop import NonFiniteLossError, TrainingInterrupted

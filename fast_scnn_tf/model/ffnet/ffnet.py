@@ -39,7 +39,7 @@ class FFNetVariant:
     seg_head: str  # key of SEG_HEADS
     mobile: bool  # nearest resizes in the up-head; otherwise bilinear align_corners=True
     input_size: tuple[int, int]  # native (height, width) on Cityscapes
-    val_miou: float  # published Cityscapes val mIoU (FFNET.md / the paper)
+    val_miou: float  # published Cityscapes val mIoU (the paper / official README)
     miou_note: str = ""  # e.g. "FP16" where the paper quotes a quantised model
 
     @property

@@ -11,25 +11,8 @@ input's size; `contract.py`); the head starts from that layer's input (`low_res_
 the input for Fast-SCNN, 1/4 or 1/8 for FFNet) and does the resize itself, so a prediction at
 another size (the label's) is one bilinear resize, not two.
 
-The cls head (resize of C channels to full size, then ARG_MAX) costs ~20 ms + ~25 ms of the
-~155 ms float TFLite frame at 1024x2048 on 2 threads. Two exact reformulations were measured and
-rejected, both slower:
-- 64 interpolation phases as one depthwise 2x2 conv (multiplier 64), argmax, DEPTH_TO_SPACE:
-  189 ms vs 35 ms for the head alone.
-- Argmax only where it is unknown: where the 4 low-res neighbours of an 8x8 output cell share an
-  argmax, every interpolated pixel has that class (a convex combination of vectors that all peak
-  at class k peaks at k), so only disagreeing cells need interpolating (WHERE/GATHER_ND/
-  SCATTER_ND). 55 ms with 20% disagreeing cells, 125 ms with random weights, vs 23-27 ms: the
-  dynamic-shape ops and the full-size int32 assembly cost more than they save.
-Two approximate ones were measured (2026-12-06) and not taken, as neither computes this head:
-- Keys: logits rounded to 12-bit integers at low resolution, times 2^13, plus (31 - class); the
-  8x bilinear weights are multiples of 1/256, so the resized keys are exact and one REDUCE_MAX
-  (in XNNPACK) replaces ARG_MAX. The rounding decides near-ties differently: 99.76% of labels
-  agree on random logits, short of the 99.9% a float32 export must meet.
-- Candidates per 2x2 cell of low-res logits (ranked by the corners' argmax votes, then their
-  sum), interpolated by one 1x1 conv into the 64 phases and DEPTH_TO_SPACE. The true argmax is
-  among the top 2 for 99.19-99.82% of the pixels of trained CamVid logits (top 3: 99.90-99.99%,
-  top 4: >= 99.99%), and far fewer on untrained or noisy logits (top 2: ~50% on random ones).
+The cls head is one bilinear resize of the C low-resolution channels to the output size,
+then ARG_MAX over them.
 """
 
 from __future__ import annotations

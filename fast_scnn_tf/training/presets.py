@@ -31,12 +31,10 @@ PRESETS = {
                       end_learning_rate=1e-4, weight_decay=4e-5, decay_all_parameters=True),
         "data": dict(crop_size=(512, 1024)),
     },
-    # CamVid (360x480 frames, 367 train): what won this project's ablation on CamVid val
-    # (benchmarks/results/camvid_ablation.json, 15 epochs a row): Adam 1e-3 poly, as CGNet and
-    # DABNet train CamVid (52.5 and 52.4% over two seeds vs the paper's SGD 0.045 at 50.8 and
-    # 52.4%: ahead by less than the seeds differ), ENet's class weights (ERFNet's
-    # milder 1/ln(1.10 + p) scored 50.1%), frames at their own scale (seen at 2x: 48.6%), whole
-    # 360x480 frames as crops, batch 8 (the paper's 12 fits 2 CPU cores badly; DABNet uses 16).
+    # CamVid (360x480 frames, 367 train): the recipe that led this project's ablation on CamVid
+    # val (docs/camvid.md): Adam 1e-3 poly, as CGNet and DABNet train CamVid, ENet's class
+    # weights, frames at their own scale, whole 360x480 frames as crops, batch 8 (the paper's 12
+    # fits 2 CPU cores badly).
     "camvid": {
         "train": dict(epochs=80, batch_size=8, optimizer="adam", learning_rate=1e-3,
                       class_weighting="enet", eval_every_epochs=5),

@@ -213,6 +213,65 @@ def test_sigterm_during_validation_stops_before_the_rest_of_it(data_dir, tmp_pat
     assert tf.train.latest_checkpoint(str(tmp_path / "best")) is None  # half a validation
 
 
+def _sigterm_on_the_first_val_frame(monkeypatch, at_step):
+    """Make `train` stop by SIGTERM on the first frame of the validation at `at_step`."""
+    real_evaluate, real_validate = loop_module.evaluate, loop_module.Loop._validate
+    current = {}
+
+    def validate(self, done, should_stop):
+        current["step"] = done
+        return real_validate(self, done, should_stop)
+
+    def evaluate(model, dataset, classes, **kwargs):
+        def on_prediction(name, image, prediction):
+            if current["step"] == at_step:
+                os.kill(os.getpid(), signal.SIGTERM)
+        return real_evaluate(model, dataset, classes,
+                             **dict(kwargs, on_prediction=on_prediction))
+
+    monkeypatch.setattr(loop_module.Loop, "_validate", validate)
+    monkeypatch.setattr(loop_module, "evaluate", evaluate)
+
+
+def _validated_steps(model_dir):
+    with open(os.path.join(model_dir, "train_log.jsonl")) as f:
+        return [json.loads(line)["step"] for line in f]
+
+
+@pytest.mark.slow
+def test_a_final_validation_stopped_by_sigterm_runs_on_resume(data_dir, tmp_path, monkeypatch):
+    # The run's last step is saved with the stop; the resume has no step left, but still owes
+    # the validation the signal cut short (it used to log "nothing to do ... best None").
+    model_dir = str(tmp_path)
+    config = _config(data_dir, epochs=1)
+    with monkeypatch.context() as patch:
+        _sigterm_on_the_first_val_frame(patch, at_step=3)
+        with pytest.raises(TrainingInterrupted, match="at step 3"):
+            train(config, model_dir, progress=False)
+    assert tf.train.latest_checkpoint(str(tmp_path / "best")) is None
+    summary = train(config, model_dir, progress=False)
+    assert summary["steps_run"] == 0
+    assert summary["best_miou"] is not None and summary["val"] is not None
+    assert summary["best_checkpoint"].endswith("ckpt-3")
+    assert _validated_steps(model_dir) == [3]
+    assert train(config, model_dir, progress=False)["steps_run"] == 0  # validated only once
+    assert _validated_steps(model_dir) == [3]
+
+
+@pytest.mark.slow
+def test_a_scheduled_validation_stopped_by_sigterm_runs_on_resume(data_dir, tmp_path,
+                                                                   monkeypatch):
+    model_dir = str(tmp_path)
+    config = _config(data_dir, epochs=2, eval_every_epochs=1)
+    with monkeypatch.context() as patch:
+        _sigterm_on_the_first_val_frame(patch, at_step=3)
+        with pytest.raises(TrainingInterrupted, match="at step 3"):
+            train(config, model_dir, progress=False)
+    summary = train(config, model_dir, progress=False)
+    assert (summary["start_step"], summary["step"]) == (3, 6)
+    assert _validated_steps(model_dir) == [3, 6]
+
+
 @pytest.mark.slow
 def test_mixed_precision_trains_and_restores_the_global_policy(data_dir, tmp_path):
     config = _config(data_dir, mixed_precision=True)

@@ -107,16 +107,35 @@ class Loop:
     class_weights: np.ndarray | None
 
     def run(self, stop_at_step: int) -> dict:
-        tc = self.config.train
         start = int(self.step.numpy())
         end = min(self.total, stop_at_step) if stop_at_step > 0 else self.total
         self._start, self._saved_step, self._config_saved = start, -1, False
-        val = None
-        if start >= end:
+        owed = self._validation_owed(start)
+        if start >= end and not owed:
             log.info("nothing to do: step %d, run ends at %d", start, end)
-            return self._summary(val)
+            return self._summary(None)
         writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
                   if self.chief else tf.summary.create_noop_writer())
+        val = None
+        with _StopSignals() as stop, writer.as_default():
+            try:
+                if owed:
+                    log.info("validation at step %d was stopped before it finished: running it "
+                             "now", start)
+                    val = self._validate(start, lambda: stop.signum is not None)
+                    if stop.signum is not None:
+                        raise TrainingInterrupted(stop.signum, start)
+                if start < end:
+                    val = self._steps(start, end, stop) or val
+            finally:
+                writer.flush()
+        return self._summary(val)
+
+    def _steps(self, start: int, end: int, stop: _StopSignals) -> dict | None:
+        """Run steps `start` to `end`, saving and validating on schedule; returns the last
+        validation's metrics (None if none ran)."""
+        tc = self.config.train
+        val = None
         dataset = build_dataset(self.config.data, self.config.data.train_split, training=True,
                                 batch_size=tc.batch_size, repeat=True, seed=tc.seed,
                                 skip_batches=start)
@@ -128,45 +147,65 @@ class Loop:
         train_step = make_train_step(self.model, self.optimizer, self.strategy, self.config,
                                      self.step, self.class_weights)
         bar = None
-        with _StopSignals() as stop, writer.as_default():
-            for current in range(start, end):
-                epoch, index = divmod(current, self.steps_per_epoch)
-                if current == start or index == 0:
-                    bar = self._progress_bar(epoch, index)
-                tic = time.perf_counter()
-                terms = {k: float(v) for k, v in train_step(iterator).items()}
-                seconds = time.perf_counter() - tic
-                done = current + 1
-                if terms.pop("finite") < 1.0:
-                    raise NonFiniteLossError(
-                        f"non-finite loss, gradients or weights at step {current} (epoch "
-                        f"{epoch + 1}, loss {terms['loss']}); stopped without saving, the last "
-                        f"good checkpoint is "
-                        f"{self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
-                lr = float(self.schedule(current))
-                if bar is not None:
-                    bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),
-                                           ("img/s", tc.batch_size / seconds)])
-                if done % tc.log_every_steps == 0 or done == end:
-                    for name, value in terms.items():
-                        tf.summary.scalar(f"train/{name}", value, step=done)
-                    tf.summary.scalar("train/learning_rate", lr, step=done)
-                    tf.summary.scalar("train/images_per_second", tc.batch_size / seconds,
-                                      step=done)
-                if done % tc.checkpoint_every_steps == 0:
-                    self._save(done)
-                epoch_end = done % self.steps_per_epoch == 0
-                if self.validate and (done == self.total or (
-                        epoch_end and tc.eval_every_epochs > 0
-                        and (done // self.steps_per_epoch) % tc.eval_every_epochs == 0)):
-                    val = self._validate(done, lambda: stop.signum is not None)
-                if stop.signum is not None:
-                    self._save(done)
-                    writer.flush()
-                    raise TrainingInterrupted(stop.signum, done)
-            self._save(end)
-        writer.flush()
-        return self._summary(val)
+        for current in range(start, end):
+            epoch, index = divmod(current, self.steps_per_epoch)
+            if current == start or index == 0:
+                bar = self._progress_bar(epoch, index)
+            tic = time.perf_counter()
+            terms = {k: float(v) for k, v in train_step(iterator).items()}
+            seconds = time.perf_counter() - tic
+            done = current + 1
+            if terms.pop("finite") < 1.0:
+                raise NonFiniteLossError(
+                    f"non-finite loss, gradients or weights at step {current} (epoch "
+                    f"{epoch + 1}, loss {terms['loss']}); stopped without saving, the last "
+                    f"good checkpoint is "
+                    f"{self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
+            lr = float(self.schedule(current))
+            if bar is not None:
+                bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),
+                                       ("img/s", tc.batch_size / seconds)])
+            if done % tc.log_every_steps == 0 or done == end:
+                for name, value in terms.items():
+                    tf.summary.scalar(f"train/{name}", value, step=done)
+                tf.summary.scalar("train/learning_rate", lr, step=done)
+                tf.summary.scalar("train/images_per_second", tc.batch_size / seconds,
+                                  step=done)
+            if done % tc.checkpoint_every_steps == 0:
+                self._save(done)
+            if self.validate and self._validation_due(done):
+                val = self._validate(done, lambda: stop.signum is not None)
+            if stop.signum is not None:
+                self._save(done)
+                raise TrainingInterrupted(stop.signum, done)
+        self._save(end)
+        return val
+
+    def _validation_due(self, done: int) -> bool:
+        """Whether the schedule validates after step `done`: at the end of the run, and at the
+        end of every `eval_every_epochs`-th epoch."""
+        every = self.config.train.eval_every_epochs
+        return done == self.total or (done % self.steps_per_epoch == 0 and every > 0
+                                      and (done // self.steps_per_epoch) % every == 0)
+
+    def _validation_owed(self, step: int) -> bool:
+        """Whether the run starts at a step whose scheduled validation was never recorded in the
+        history: a stop signal (or a kill) cut it short after the step's checkpoint was saved,
+        and the resumed loop, starting after that step, would never run it."""
+        if not (self.validate and step > 0 and self._validation_due(step)):
+            return False
+        try:
+            with open(os.path.join(self.model_dir, HISTORY_FILE), errors="replace") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return True
+        for line in lines:
+            try:
+                if json.loads(line).get("step") == step:
+                    return False
+            except (ValueError, AttributeError):  # a line cut short by a kill: not a record
+                continue
+        return True
 
     def _progress_bar(self, epoch: int, index: int):
         log.info("epoch %d/%d", epoch + 1, math.ceil(self.total / self.steps_per_epoch))

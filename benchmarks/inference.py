@@ -12,7 +12,9 @@ Random weights unless --checkpoint, and int8 is calibrated on synthetic frames: 
 neither. TFLite always runs on the CPU (XNNPACK), also on a GPU machine. When `torch` is
 installed (not a project requirement) it also times a minimal PyTorch Fast-SCNN
 (`pytorch_reference.py`) on the CPU, in PyTorch's default NCHW layout and channels-last,
-for the "five times faster than the PyTorch port" comparison. Prints the table and the speed
+for the "five times faster than the PyTorch port" comparison, and, when `onnxruntime` is installed
+too, that model exported to ONNX and run by ONNX Runtime in float32 and static int8
+(`onnx_reference.py`): what a PyTorch user deploys on a CPU. Prints the table and the speed
 targets as ratios measured in this run; writes JSON with device, versions, date, threads and the
 command, from which `benchmarks/report.py` builds the README table.
 
@@ -46,7 +48,9 @@ from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.model.head import CLS, MODES, InferenceHead, build_head  # noqa: E402
 
 RESOLUTIONS = ("1024x2048", "512x1024", "256x512")
-RUNTIMES = ("keras", "savedmodel", "tflite", "pytorch")  # pytorch: eager NCHW and channels-last
+# pytorch: eager NCHW and channels-last; onnxruntime: that model exported to ONNX, cls only
+RUNTIMES = ("keras", "savedmodel", "tflite", "pytorch", "onnxruntime")
+OPTIONAL = {"pytorch": ("torch",), "onnxruntime": ("torch", "onnxscript", "onnxruntime")}
 MAIN_PRECISIONS = ("none", "int8")  # tflite.QUANTIZATIONS names; "none" is float32
 EXTRA_PRECISIONS = ("float16", "dynamic")  # cls only, first size only
 DEFAULT_OUTPUT = record.default_output("inference")  # the full run; README table source
@@ -125,6 +129,12 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
             for runtime, channels_last in (("pytorch", False), ("pytorch_cl", True)):
                 add(runtime, mode, "float32", size, speed.time_calls(
                     pytorch.head(mode, *size, threads, channels_last), warmup, iters))
+        if "onnxruntime" in runtimes:
+            from benchmarks import onnx_reference
+            for precision, path in onnx_reference.export(directory, *size,
+                                                         calibration_frames).items():
+                add("onnxruntime", CLS, precision, size, speed.time_calls(
+                    onnx_reference.session_runner(path, threads), warmup, iters), path)
     return rows
 
 
@@ -153,11 +163,16 @@ def time_tflite_variants(model: keras.Model, size: tuple[int, int], first: bool,
             time_every_input(path, warmup, iters, threads), path)
 
 
-def runtimes_to_time(requested, torch_installed: bool) -> tuple[str, ...]:
-    """--runtimes in `RUNTIMES` order; by default all, pytorch only where torch is installed."""
+def installed(runtime: str) -> bool:
+    """Whether the optional packages `runtime` needs are installed (always, for the others)."""
+    return all(importlib.util.find_spec(p) is not None for p in OPTIONAL.get(runtime, ()))
+
+
+def runtimes_to_time(requested) -> tuple[str, ...]:
+    """--runtimes in `RUNTIMES` order; by default all whose optional packages are installed."""
     if requested:
         return tuple(r for r in RUNTIMES if r in requested)
-    return tuple(r for r in RUNTIMES if r != "pytorch" or torch_installed)
+    return tuple(r for r in RUNTIMES if installed(r))
 
 
 def main(argv=None) -> int:
@@ -188,14 +203,14 @@ def main(argv=None) -> int:
                         help=f"JSON results file (default {DEFAULT_OUTPUT}, for a run of every "
                         "runtime; a run of some --runtimes writes only to --output)")
     args = parser.parse_args(argv)
-    torch_installed = importlib.util.find_spec("torch") is not None
-    runtimes = runtimes_to_time(args.runtimes, torch_installed)
-    if "pytorch" in runtimes and not torch_installed:
-        parser.error("--runtimes pytorch needs torch (pip install torch; not a project "
-                     "requirement)")
+    runtimes = runtimes_to_time(args.runtimes)
+    for runtime in runtimes:
+        if not installed(runtime):
+            parser.error(f"--runtimes {runtime} needs {', '.join(OPTIONAL[runtime])} (pip "
+                         "install -r requirements-torch.txt; not needed to train or export)")
     # The default file holds the full run the README table is rendered from: a run of some
     # runtimes writes JSON only where --output says, and never there.
-    partial = runtimes != runtimes_to_time(None, torch_installed)
+    partial = runtimes != runtimes_to_time(None)
     output = args.output or (None if partial else DEFAULT_OUTPUT)
     if partial and output and os.path.abspath(output) == os.path.abspath(DEFAULT_OUTPUT):
         parser.error(f"--output {args.output}: the README table is rendered from that file, "

@@ -31,8 +31,9 @@ def save(result: dict, path: str, script: str, argv: list[str] | None) -> dict:
     from fast_scnn_tf.files import write_json
 
     environment = speed.environment()
-    if "torch" in sys.modules:  # a PyTorch reference was timed in this run
-        environment["torch"] = sys.modules["torch"].__version__
+    for package in ("torch", "onnxruntime"):  # a PyTorch / ONNX Runtime reference was timed
+        if package in sys.modules:
+            environment[package] = sys.modules[package].__version__
     result = {"environment": environment, "command": command_line(script, argv), **result}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     write_json(path, result)

@@ -296,12 +296,17 @@ def test_models_table_has_every_model_with_size_speed_and_published_miou():
         ["`ffnet34_dAAC`", "1024×2048", "23.51M", "66.8", "–", "–", "79.1", "FFNet paper"]]
 
 
-def test_runtimes_default_to_all_and_keep_their_order():
+def test_runtimes_default_to_all_installed_and_keep_their_order(monkeypatch):
     from benchmarks import inference
 
-    assert inference.runtimes_to_time(None, torch_installed=True) == inference.RUNTIMES
-    assert "pytorch" not in inference.runtimes_to_time(None, torch_installed=False)
-    assert inference.runtimes_to_time(["tflite", "keras"], False) == ("keras", "tflite")
+    monkeypatch.setattr(inference.importlib.util, "find_spec", lambda name: object())
+    assert inference.runtimes_to_time(None) == inference.RUNTIMES
+    monkeypatch.setattr(inference.importlib.util, "find_spec",
+                        lambda name: None if name == "onnxruntime" else object())
+    assert inference.runtimes_to_time(None) == ("keras", "savedmodel", "tflite", "pytorch")
+    monkeypatch.setattr(inference.importlib.util, "find_spec", lambda name: None)
+    assert inference.runtimes_to_time(None) == ("keras", "savedmodel", "tflite")
+    assert inference.runtimes_to_time(["tflite", "keras"]) == ("keras", "tflite")
 
 
 def _fake_benchmark(monkeypatch):

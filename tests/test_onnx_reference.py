@@ -1,0 +1,35 @@
+"""benchmarks/onnx_reference.py: the PyTorch Fast-SCNN as ONNX Runtime runs it (float32, int8)."""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from benchmarks import onnx_reference
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    return onnx_reference.export(str(tmp_path_factory.mktemp("onnx")), 64, 128)
+
+
+def test_onnx_runtime_float32_labels_are_pytorchs(exported):
+    torch.manual_seed(0)  # the weights export() drew
+    reference = onnx_reference.ClsHead()
+    frame = onnx_reference.frames(64, 128, 1, seed=2)[0]
+    with torch.inference_mode():
+        want = reference(torch.from_numpy(frame)).numpy()
+    got = onnx_reference.session_runner(exported["float32"], 1)()
+    assert got.dtype == np.uint8 and got.shape == (1, 64, 128)
+    assert (got == want).mean() > 0.999
+
+
+def test_int8_file_is_quantised_per_channel_and_runs(exported):
+    graph = onnx.load(exported["int8"]).graph
+    ops = {node.op_type for node in graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    scales = [init for init in graph.initializer if init.name.endswith("_scale")]
+    assert any(len(s.dims) == 1 and s.dims[0] > 1 for s in scales)  # one scale per channel
+    labels = onnx_reference.session_runner(exported["int8"], 1)()
+    assert labels.dtype == np.uint8 and labels.shape == (1, 64, 128)

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                "batch and crop (explicit flags still win).")
     p.add_argument("--model-dir", default=cli.DEFAULT_RUN_DIR,
                    help="run folder: config.json, checkpoints/, best/, logs/ (TensorBoard), "
-                        "train_log.jsonl; resumed if it already holds a run "
+                        "train_log.jsonl; resumed if it already holds a run; a folder holding "
+                        "anything else (an export, other files) is refused "
                         f"[{cli.DEFAULT_RUN_DIR}]")
     p.add_argument("--model", choices=MODEL_NAMES, metavar="MODEL",
                    help=f"the network, by family: {names_help()}; saved with the run "

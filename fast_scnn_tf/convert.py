@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 
 import numpy as np
@@ -57,43 +56,13 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
     return state_dict
 
 
-# What a run folder holds besides config.json and its checkpoint folders (checkpoint.py): the
-# TensorBoard logs, the val history and the lock (training/), and evaluate.py's metrics files.
-RUN_FILES = re.compile(r"train_log\.jsonl|train\.lock|metrics(_[\w.]+)?\.json")
-LOG_DIR, LOG_FILES = "logs", re.compile(r"events\.out\.tfevents\..+")
-CHECKPOINT_FILES = re.compile(r"checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
-
-
-def _foreign_entry(path: str) -> str | None:
-    """The first entry of the folder `path` (as a path) that a run folder of this project does
-    not hold, or None. Links are never a run's own."""
-    from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
-    from fast_scnn_tf.config import CONFIG_FILE
-    for name in sorted(os.listdir(path)):
-        entry = os.path.join(path, name)
-        if os.path.islink(entry):
-            return entry
-        if os.path.isdir(entry):
-            pattern = {BEST_DIR: CHECKPOINT_FILES, LATEST_DIR: CHECKPOINT_FILES,
-                       LOG_DIR: LOG_FILES}.get(name)
-            if pattern is None:
-                return entry
-            for inner in sorted(os.listdir(entry)):
-                inner_path = os.path.join(entry, inner)
-                if (not pattern.fullmatch(inner) or os.path.islink(inner_path)
-                        or not os.path.isfile(inner_path)):
-                    return inner_path
-        elif name != CONFIG_FILE and not RUN_FILES.fullmatch(name):
-            return entry
-    return None
-
-
 def check_own_run_folder(path: str, flag: str = "--model-dir") -> None:
     """Raise FileExistsError (one line naming `flag`) unless the existing, non-empty folder
     `path` is a run folder this project wrote: a config.json with every section of this project's
-    config (`Config.from_dict` accepts it) and nothing a run does not hold (`_foreign_entry`).
+    config (`Config.from_dict` accepts it) and nothing a run does not hold (`foreign_entry`).
     What --overwrite may replace: never a folder that merely looks like a run."""
     from fast_scnn_tf.config import CONFIG_FILE, Config
+    from fast_scnn_tf.training.run_folder import foreign_entry
     config_path = os.path.join(path, CONFIG_FILE)
     sections = set(Config().to_dict())
     try:
@@ -107,7 +76,7 @@ def check_own_run_folder(path: str, flag: str = "--model-dir") -> None:
             f"{flag} '{path}' is not a run folder this project wrote ('{config_path}' is not "
             f"its config.json: {' '.join(str(e).split())}): --overwrite replaces only those; "
             "choose a new or empty folder") from None
-    foreign = _foreign_entry(path)
+    foreign = foreign_entry(path)
     if foreign:
         raise FileExistsError(
             f"{flag} '{path}' holds '{foreign}', which no run folder of this project holds: "

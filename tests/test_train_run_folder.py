@@ -72,3 +72,41 @@ def test_a_model_dir_that_cannot_be_written_is_one_line(config, tmp_path, monkey
     monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(ValueError, match=r"model dir '.*' cannot be written \(Permission denied\)"):
         train(config, str(tmp_path), progress=False)
+
+
+def _listing(root):
+    return sorted(os.path.relpath(os.path.join(d, n), root)
+                  for d, dirs, files in os.walk(root) for n in dirs + files)
+
+
+def test_a_saved_model_version_folder_is_refused_as_a_model_dir(config, tmp_path, capsys):
+    import tensorflow as tf
+
+    import train as train_cli
+    export = tmp_path / "exports" / "fast_scnn" / "1"
+    tf.saved_model.save(tf.Module(), str(export))
+    before = _listing(export)
+    rc = train_cli.main(["--data-dir", config.data.data_dir, "--model-dir", str(export),
+                         "--crop-size", "64", "64", "--epochs", "1", "--batch-size", "1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1, err
+    assert f"'{export}'" in err and "saved_model.pb" in err and "export" in err
+    assert _listing(export) == before  # no lock, no config.json, no checkpoint
+
+
+def test_a_model_dir_holding_other_files_is_refused_naming_one(config, tmp_path):
+    folder = tmp_path / "thesis"
+    (folder / "src").mkdir(parents=True)
+    (folder / "thesis.tex").write_text("\\documentclass{article}")
+    with pytest.raises(ValueError, match=f"model dir '{folder}' holds '{folder}/src'.* not a run"):
+        train(config, str(folder), progress=False)
+    assert _listing(folder) == ["src", "thesis.tex"]
+
+
+def test_a_model_dir_left_by_a_run_that_failed_its_checks_is_accepted(tmp_path):
+    # A run that stops before its first checkpoint leaves its lock (and TensorBoard logs) only.
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "events.out.tfevents.1.host").write_bytes(b"")
+    (tmp_path / LOCK_FILE).write_text("")
+    with locked_run_folder(str(tmp_path)):
+        pass

@@ -112,6 +112,8 @@ def main(argv=None):
                           args.max_pixels)
     except OSError as e:
         sys.exit(f"predict.py: error: cannot write {cli.os_error_line(e)}")
+    except ValueError as e:  # the model's labels are outside its classes (LabelsOutOfRange)
+        sys.exit(f"predict.py: error: {e}")
     written = len(jobs) - len(failures) + len(missing) - len(partial)
     print(f"{written} written to {args.output}"
           + (f", {len(partial)} partial ({'; '.join(partial)})" if partial else "")

@@ -171,6 +171,7 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
     import keras
 
     from fast_scnn_tf.data.images import MAX_PIXELS, read_image
+    from fast_scnn_tf.predictor import LabelsOutOfRange
     bar = keras.utils.Progbar(len(jobs), unit_name="image")
     for done, (path, outputs) in enumerate(jobs, start=1):
         try:
@@ -181,6 +182,8 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
             continue
         try:
             labels = predict(image)
+        except LabelsOutOfRange:  # the model is wrong, not the frame: stop
+            raise
         except ValueError as e:  # the model refused the frame (an export's own size bounds)
             print(f"\nskipped '{path}': {e}", file=sys.stderr)
             failures.append(path)

@@ -137,13 +137,16 @@ def find_checkpoint(path: str, which: str = "best") -> str:
                                 "written by train.py or a checkpoint prefix like DIR/ckpt-12")
     order = (BEST_DIR, LATEST_DIR) if which == "best" else (LATEST_DIR, BEST_DIR)
     damaged = []
-    for candidate in [os.path.join(path, d) for d in order] + [path]:
+    for i, candidate in enumerate([os.path.join(path, d) for d in order] + [path]):
         try:
             prefix = newest_intact(candidate)
         except ValueError as e:  # every checkpoint there is damaged: try the other folder
             damaged.append(str(e))
             continue
         if prefix:
+            if i > 0:  # the folder `which` names has none: say which one is used instead
+                log.info("no %s checkpoint in '%s': using '%s'", which,
+                         os.path.join(path, order[0]), prefix)
             return prefix
     if damaged:
         raise ValueError(damaged[0])

@@ -7,6 +7,11 @@ colours) and the frame size the model was trained to see (`ModelConfig.input_siz
 the config saved with the run or the export: an image is first resized to that scale (its shorter
 side onto the training frames' shorter side), as a model trained on 360x480 CamVid frames finds
 objects 2-3x larger in a 1024x2048 photo hard to read; `native=True` keeps the image's own size.
+
+An export is checked against what export.py writes before any frame is predicted (a TFLite file:
+one uint8 frame in, uint8 labels out; a SavedModel: `serving_default` taking uint8 `images` and
+giving `labels`), and against the config beside it (the class count, where the model shows it);
+labels outside the class range are an error (`LabelsOutOfRange`), never a silently wrong score.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.export import tflite
-from fast_scnn_tf.export.saved_model import EXTRA_DIR
-from fast_scnn_tf.model.head import CLS, LABELS, head_at_size
+from fast_scnn_tf.export.saved_model import DEFAULT_SIGNATURE, EXTRA_DIR, IMAGES_INPUT
+from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, head_at_size
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 log = logging.getLogger(__name__)
@@ -34,6 +39,11 @@ log = logging.getLogger(__name__)
 MODEL_EXPECTED = ("expected a model directory written by train.py, a checkpoint prefix like "
                   "DIR/best/ckpt-12, an exported SavedModel (its version folder, the model-name "
                   "folder above it, or export.py's --output folder) or a .tflite file")
+
+
+class LabelsOutOfRange(ValueError):
+    """An export predicted a label its class table does not have: every frame is suspect, so the
+    tools stop instead of skipping the frame."""
 
 
 def load_predictor(path: str, which: str = "best",
@@ -46,11 +56,14 @@ def load_predictor(path: str, which: str = "best",
     kind, found = find_export(path)
     if kind == "tflite":
         config = export_config(path)
-        return (_tflite_predictor(found), f"TFLite {found}", _class_table(config))
+        predict = _tflite_predictor(found, config)
+        return (_in_range(predict, found, _class_table(config)), f"TFLite {found}",
+                _class_table(config))
     if kind == "saved_model":
         config = export_config(path)
-        predict = _at_scale(_saved_model_predictor(found), config, native)
-        return predict, f"SavedModel {found}", _class_table(config)
+        predict = _at_scale(_saved_model_predictor(found, config), config, native)
+        return (_in_range(predict, found, _class_table(config)), f"SavedModel {found}",
+                _class_table(config))
     is_prefix = os.path.isfile(path + ".index")
     if not is_prefix and not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise FileNotFoundError(f"model '{path}' holds no {CONFIG_FILE}, SavedModel or "
@@ -81,12 +94,10 @@ def export_config(path: str) -> Config | None:
     it; a SavedModel: `assets.extra/config.json`); None, with a warning (Cityscapes' classes,
     images predicted at their own size), for a model exported elsewhere without one."""
     kind, found = find_export(path)
-    if kind == "tflite":
-        config_json, config_of = found[:-len(".tflite")] + ".json", lambda d: d["config"]
-    elif kind == "saved_model":
-        config_json, config_of = os.path.join(found, EXTRA_DIR, CONFIG_FILE), lambda d: d
-    else:
+    if kind is None:
         raise ValueError(f"'{path}' is not an export: {MODEL_EXPECTED}")
+    config_json = _config_json(kind, found)
+    config_of = (lambda d: d["config"]) if kind == "tflite" else (lambda d: d)
     if not os.path.isfile(config_json):
         log.warning("no '%s' beside the model: Cityscapes class names and colours assumed, "
                     "images predicted at their own size", config_json)
@@ -98,6 +109,42 @@ def export_config(path: str) -> Config | None:
             return config
         except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"'{config_json}' is not a config written by this project: {e}") from e
+
+
+def _config_json(kind: str, found: str) -> str:
+    """Where an export keeps its run config: `<name>.json` beside a .tflite file (the config
+    under "config"), `assets.extra/config.json` in a SavedModel."""
+    if kind == "tflite":
+        return found[:-len(".tflite")] + ".json"
+    return os.path.join(found, EXTRA_DIR, CONFIG_FILE)
+
+
+def _check_class_count(kind: str, found: str, scored: int | None, config: Config | None) -> None:
+    """Raise ValueError naming the model and its config file if the model scores another number
+    of classes than the config describes (`scored` None: the model does not show it)."""
+    if scored is None or config is None or scored == config.model.num_classes:
+        return
+    raise ValueError(f"the model '{found}' scores {scored} classes but "
+                     f"'{_config_json(kind, found)}' describes {config.model.num_classes}: that "
+                     "config belongs to another model; put the model's own config beside it "
+                     "(export.py writes both)")
+
+
+def _in_range(predict: Predictor, found: str, classes: ClassTable) -> Predictor:
+    """`predict`, raising LabelsOutOfRange (naming the model and the range) for labels outside
+    0..num_classes-1: they would be counted in other classes' cells of the confusion matrix."""
+    count = classes.num_classes
+
+    def checked(image):
+        labels = predict(image)
+        if labels.size and int(labels.max()) >= count:
+            raise LabelsOutOfRange(
+                f"the model '{found}' predicted the label {int(labels.max())}, outside the "
+                f"range 0..{count - 1} of its {count} classes: expected an export whose labels "
+                "index the classes of the config beside it")
+        return labels
+
+    return checked
 
 
 def _class_table(config: Config | None) -> ClassTable:
@@ -170,10 +217,38 @@ def _keras_predictor(model, config: Config | None) -> Predictor:
     return predict
 
 
-def _saved_model_predictor(directory: str) -> Predictor:
+def _serving_signature(directory: str):
+    """The SavedModel's `serving_default` signature, once it is known to take uint8 `images`
+    [batch, height, width, 3] and give `labels`; else a ValueError naming the folder and the
+    signatures it has (calling another signature dumped the whole image in a traceback)."""
+    signatures = tf.saved_model.load(directory).signatures
+    serve = signatures.get(DEFAULT_SIGNATURE)
+    spec = serve.structured_input_signature[1].get(IMAGES_INPUT) if serve else None
+    if (spec is not None and spec.dtype == tf.uint8 and spec.shape.rank == 4
+            and LABELS in serve.structured_outputs):
+        return serve
+    has = "; ".join(_described(name, fn) for name, fn in signatures.items())
+    raise ValueError(f"the SavedModel '{directory}' has no signature '{DEFAULT_SIGNATURE}' taking "
+                     f"uint8 '{IMAGES_INPUT}' [batch, height, width, 3] and giving '{LABELS}' "
+                     f"(it has {has or 'no signatures'}): expected a SavedModel written by "
+                     "export.py")
+
+
+def _described(name: str, signature) -> str:
+    """A signature as `name(input: dtype shape, ...) -> output, ...`."""
+    inputs = sorted(signature.structured_input_signature[1].items())
+    return (f"{name}({', '.join(f'{k}: {v.dtype.name} {v.shape}' for k, v in inputs)}) -> "
+            f"{', '.join(sorted(signature.structured_outputs))}")
+
+
+def _saved_model_predictor(directory: str, config: Config | None = None) -> Predictor:
     """The export's own signature; a frame its entry check refuses (e.g. over the export's
-    --max-pixels) is a ValueError with the check's words, not a graph-execution traceback."""
-    serve = tf.saved_model.load(directory).signatures["serving_default"]
+    --max-pixels) is a ValueError with the check's words, not a graph-execution traceback. The
+    class count of a prob head's probabilities is checked against `config`."""
+    serve = _serving_signature(directory)
+    probabilities = serve.structured_outputs.get(PROBABILITIES)
+    _check_class_count("saved_model", directory,
+                       probabilities.shape[-1] if probabilities is not None else None, config)
 
     def predict(image):
         try:
@@ -186,9 +261,13 @@ def _saved_model_predictor(directory: str) -> Predictor:
     return predict
 
 
-def _tflite_predictor(path: str) -> Predictor:
-    """TFLite models have a fixed input size: frames are resized to it, labels resized back."""
+def _tflite_predictor(path: str, config: Config | None = None) -> Predictor:
+    """TFLite models have a fixed input size: frames are resized to it, labels resized back. The
+    model must take and give what export.py's do (`tflite.check_head`) and score the classes
+    `config` describes."""
     interp = tflite.interpreter(path, num_threads=os.cpu_count())
+    tflite.check_head(interp, path)
+    _check_class_count("tflite", path, tflite.num_classes(interp), config)
     _, height, width, _ = interp.get_input_details()[0]["shape"]
 
     def predict(image):

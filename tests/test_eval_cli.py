@@ -2,6 +2,7 @@
 checkpoint."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -230,3 +231,13 @@ def test_checkpoint_defaults_to_the_default_run_folder(tmp_path, monkeypatch, ca
     with pytest.raises(SystemExit):
         evaluate.parse_args([])
     assert os.path.join("runs", "fast_scnn") in capsys.readouterr().err
+
+
+def test_the_checkpoint_it_falls_back_to_is_named(run_dir, data_dir, tmp_path, caplog):
+    """run_dir has no best/ yet: --which best (the default) evaluates the latest checkpoint, and
+    says so."""
+    caplog.set_level(logging.INFO)
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir,
+                   "--output", str(tmp_path)) == 0
+    fallback = os.path.join(run_dir, "checkpoints", "ckpt-1")
+    assert any(fallback in r.getMessage() and "best" in r.getMessage() for r in caplog.records)

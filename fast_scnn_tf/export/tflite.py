@@ -131,6 +131,35 @@ def interpreter(model: bytes | str, num_threads: int = 2, delegate: bool = True)
     return interp
 
 
+HEAD_EXPECTED = ("expected a TFLite model written by export.py, taking uint8 [1, H, W, 3] RGB "
+                 "frames and giving uint8 labels [1, H, W]")
+
+
+def check_head(interp, path: str) -> None:
+    """Raise ValueError (one line naming `path`) unless the model takes what `run` feeds, one
+    uint8 [1, H, W, 3] frame, and gives a uint8 [1, H, W] labels output."""
+    def described(details):
+        return ", ".join(f"{np.dtype(d['dtype']).name} {d['shape'].tolist()}" for d in details)
+
+    inputs, outputs = interp.get_input_details(), interp.get_output_details()
+    if (len(inputs) != 1 or inputs[0]["dtype"] != np.uint8 or len(inputs[0]["shape"]) != 4
+            or inputs[0]["shape"][-1] != 3):
+        raise ValueError(f"'{path}' takes {described(inputs)}: {HEAD_EXPECTED}")
+    if not any(d["dtype"] == np.uint8 and len(d["shape"]) == 3 for d in outputs):
+        raise ValueError(f"'{path}' gives {described(outputs)}, no labels: {HEAD_EXPECTED}")
+
+
+def num_classes(interp) -> int | None:
+    """The number of classes a head scores: the last axis of its probabilities output, else of
+    the input of its last ARG_MAX (the cls head's argmax over the logits); None if neither."""
+    for detail in interp.get_output_details():
+        if len(detail["shape"]) == 4:
+            return int(detail["shape"][-1])
+    shapes = {t["index"]: t["shape"] for t in interp.get_tensor_details()}
+    argmax = [op for op in interp._get_ops_details() if op["op_name"] == "ARG_MAX"]
+    return int(shapes[argmax[-1]["inputs"][0]][-1]) if argmax else None
+
+
 def run(interp, image: np.ndarray) -> dict[str, np.ndarray]:
     """Run one uint8 [1, H, W, 3] frame; returns outputs keyed "labels" / "probabilities"."""
     interp.set_tensor(interp.get_input_details()[0]["index"], np.asarray(image, np.uint8))

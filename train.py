@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Config:
     """The saved run's config (resume) or the preset's, with every flag given applied on top,
-    checked by `Config.validate` (its errors name the flag)."""
+    checked by `Config.validate`: its errors name the flag, or, for a value the saved run's
+    config.json holds, that file (a ValueError)."""
     resuming = os.path.isfile(os.path.join(args.model_dir, CONFIG_FILE))
     if resuming:
         config = Config.load(args.model_dir)
@@ -188,8 +189,14 @@ def resolve_config(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     try:
         config.validate()
     except ConfigError as e:
-        flags = {target: "--" + flag.replace("_", "-") for flag, target in OVERRIDES.items()}
-        parser.error(e.message_for(flags.get((e.section, e.field), f"{e.section}.{e.field}")))
+        # Name the flag only if it was given; a value from the saved run names its config.json.
+        given = {target: "--" + flag.replace("_", "-") for flag, target in OVERRIDES.items()
+                 if getattr(args, flag) is not None}
+        if (e.section, e.field) in given:
+            parser.error(e.message_for(given[e.section, e.field]))
+        if resuming:
+            raise ValueError(f"'{os.path.join(args.model_dir, CONFIG_FILE)}': {e}") from None
+        parser.error(str(e))
     if config.data.source == "folder" and not os.path.isdir(config.data.data_dir):
         parser.error(f"--data-dir '{config.data.data_dir}' is not a directory: expected a "
                      f"{config.data.dataset} dataset (see --dataset)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from typing import Any
 
@@ -40,6 +41,8 @@ def _typed(name: str, value, default):
     elif isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong("a number")
+        if not math.isfinite(value):  # JSON's NaN and Infinity: comparisons let NaN through
+            raise wrong("a finite number")
         return float(value)
     elif isinstance(default, str):
         if not isinstance(value, str):
@@ -181,7 +184,13 @@ class Config:
         """Raise ConfigError for the first value a run cannot use; returns self."""
         from fast_scnn_tf.model.families import MODEL_NAMES  # imports Keras: only when validating
         d, t = self.data, self.train
-        rules = [
+        # NaN fails every comparison below, so a rule written as a comparison would pass it or
+        # name the wrong rule: every float is checked for being finite first.
+        finite = [(name, field.name, math.isfinite(getattr(part, field.name)), "a finite number")
+                  for name in ("model", "data", "train") for part in [getattr(self, name)]
+                  for field in dataclasses.fields(part)
+                  if isinstance(getattr(part, field.name), float)]
+        rules = finite + [
             ("model", "name", self.model.name in MODEL_NAMES,
              f"a model of fast_scnn_tf.model.families ({', '.join(MODEL_NAMES)})"),
             ("data", "dataset", d.dataset in DATASETS, f"one of {', '.join(DATASETS)}"),

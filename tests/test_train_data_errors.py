@@ -2,6 +2,7 @@
 nothing persisted that a later run would resume from; 16-bit label PNGs train; train ids saved
 as labelIds are reported."""
 
+import dataclasses
 import glob
 import json
 import logging
@@ -14,7 +15,7 @@ import pytest
 
 import train as train_cli
 from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
-from fast_scnn_tf.config import Config
+from fast_scnn_tf.config import Config, ConfigError
 from fast_scnn_tf.data.pipeline import label_pixel_counts
 from fast_scnn_tf.training.data_checks import warn_if_class_indices
 
@@ -59,6 +60,46 @@ def test_a_broken_config_json_is_one_line_naming_it(tmp_path, capsys, text):
     assert train_cli.main(["--model-dir", str(tmp_path)]) == 1
     [line] = _error_lines(capsys)
     assert str(tmp_path / "config.json") in line
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-1.0"])
+def test_a_bad_learning_rate_in_config_json_names_the_file_and_field_not_a_flag(
+        data_dir, tmp_path, capsys, value):
+    # The user passed no --learning-rate: the value came from the saved config.
+    (tmp_path / "config.json").write_text(
+        '{"data": {"data_dir": "%s"}, "train": {"learning_rate": %s}}' % (data_dir, value))
+    assert train_cli.main(["--model-dir", str(tmp_path)]) == 1
+    [line] = _error_lines(capsys)
+    assert str(tmp_path / "config.json") in line and "train.learning_rate" in line, line
+    assert "--learning-rate" not in line
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_non_finite_flag_is_refused_naming_it(data_dir, tmp_path, capsys, value):
+    argv = ["--data-dir", data_dir, "--model-dir", str(tmp_path / "run"),
+            f"--learning-rate={value}"]
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--learning-rate must be a finite number" in err, err
+    assert not os.path.exists(tmp_path / "run")
+
+
+def _float_fields():
+    config = Config()
+    return [(section, field.name) for section in ("model", "data", "train")
+            for field in dataclasses.fields(getattr(config, section))
+            if isinstance(getattr(getattr(config, section), field.name), float)]
+
+
+@pytest.mark.parametrize("section, field", _float_fields())
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_every_float_field_refuses_non_finite_values(section, field, value):
+    with pytest.raises(ConfigError, match=rf"^{section}\.{field} must be a finite number"):
+        Config().override(section, field, value).validate()
+    with pytest.raises(ValueError, match=rf"{section}\.{field} must be a finite number"):
+        Config.from_dict({section: {field: value}})
 
 
 def test_a_model_dir_that_is_a_file_is_one_line(data_dir, tmp_path, capsys):

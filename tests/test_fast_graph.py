@@ -92,3 +92,40 @@ def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(trained
     for frame in scene_frames[:4]:
         got = tflite.run(tflite.interpreter(fast), frame)[LABELS]
         assert np.mean(got == head(frame).numpy()) >= 0.999
+
+
+def _random_batch_norm_statistics(model, seed=0):
+    """Moving statistics and affine parameters far from an untrained model's 0 and 1."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.5, beta.shape),
+                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.2, 3, variance.shape)])
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_folded_batch_norms_compute_the_same_logits(family):
+    model = build_model(FAMILIES[family].test_variant, num_classes=5)
+    _random_batch_norm_statistics(model)
+    fast = fast_graph(model, fold_batch_norms=True)
+    frame = _frame(2)
+    want = model(frame, training=False).numpy()
+    got = fast(frame, training=False).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    left = [layer for layer in fast.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    folded = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
+              and not isinstance(fast.get_layer(layer.name), keras.layers.BatchNormalization)]
+    assert folded and len(left) + len(folded) == sum(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+
+
+def test_fast_scnn_folds_every_batch_norm_that_follows_a_conv():
+    model = build_fast_scnn(num_classes=5)
+    fast = fast_graph(model, fold_batch_norms=True)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in fast.layers)
+    assert all(layer.use_bias for layer in fast.layers
+               if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)))
+    # without the flag the BatchNorms stay (the TFLite converter folds them itself)
+    assert any(isinstance(layer, keras.layers.BatchNormalization)
+               for layer in fast_graph(model).layers)

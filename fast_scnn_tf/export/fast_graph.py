@@ -14,6 +14,12 @@ Measured with `benchmarks/tflite_profile.py` (op by op, 1024x2048, 2 threads):
   mean stays a subtraction, so zero padding (the conv's own or an explicit ZeroPadding2D before
   it) still pads the normalised image with zeros. One full-size MUL (~8 ms at 1024x2048) goes,
   and the subtraction runs on rows of W x 3 values (`SubtractMean`), 2-5x faster.
+- With `fold_batch_norms` (the SavedModel's graph; the TFLite converter folds them itself), every
+  BatchNorm that alone follows a convolution becomes that convolution's bias, its scale folded
+  into the kernel: y = conv(x, W·s) + (b − mean)·s + beta, s = gamma / sqrt(var + eps). Keras'
+  inference BatchNorm is separate arithmetic ops over the whole feature map that TensorFlow runs
+  one by one; a conv with a bias (and the ReLU after it) is what Grappler fuses into one oneDNN
+  kernel.
 The subtraction is bit-identical; the folded scale and BatchNorm are exact up to float rounding
 (the same products, in another order).
 """
@@ -25,6 +31,8 @@ import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.model.layers import Normalize
+
+CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 
 
 class NativeDilatedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
@@ -68,6 +76,17 @@ class SubtractMean(keras.layers.Layer):
         return input_shape
 
 
+class FoldedBatchNorm(keras.layers.Layer):
+    """A BatchNorm whose function now lives in the convolution before it: passes its input on
+    (it takes the BatchNorm's call arguments, so the cloned graph calls it as it called that)."""
+
+    def call(self, inputs, training=None, mask=None):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 def _scale_foldable(layer) -> keras.layers.Conv2D | None:
     """The Conv2D that alone reads `layer`'s output, directly or through zero padding (FFNet's
     stem pads explicitly; zeros scaled are zeros), if there is exactly one such path."""
@@ -83,7 +102,36 @@ def _scale_foldable(layer) -> keras.layers.Conv2D | None:
     return layer if layer.groups == 1 and layer.data_format == "channels_last" else None
 
 
-def fast_graph(model: keras.Model) -> keras.Model:
+def _foldable_batch_norm(layer) -> keras.layers.BatchNormalization | None:
+    """The BatchNormalization (last axis, inference statistics) that alone reads the output of
+    the convolution `layer`, called once, if there is one."""
+    if type(layer) not in CONVOLUTIONS or len(layer._inbound_nodes) != 1 \
+            or layer.data_format != "channels_last":
+        return None
+    consumers = [node.operation for node in layer._outbound_nodes]
+    if len(consumers) != 1 or not isinstance(consumers[0], keras.layers.BatchNormalization):
+        return None
+    norm = consumers[0]
+    if len(norm._inbound_nodes) != 1 or norm.axis not in (-1, 3) or not (norm.scale
+                                                                          and norm.center):
+        return None
+    return norm
+
+
+def _fold(conv, weights: list, norm) -> list:
+    """The kernel and bias of `conv` (its `weights`) with `norm` folded in."""
+    gamma, beta, mean, variance = norm.get_weights()
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    kernel = weights[0]
+    bias = weights[1] if conv.use_bias else np.zeros_like(mean)
+    if isinstance(conv, keras.layers.DepthwiseConv2D):  # [kh, kw, in, multiplier]
+        kernel = kernel * scale.reshape(kernel.shape[2], kernel.shape[3])
+    else:  # [kh, kw, in, out]
+        kernel = kernel * scale
+    return [kernel.astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)]
+
+
+def fast_graph(model: keras.Model, fold_batch_norms: bool = False) -> keras.Model:
     """`model` with the rewrites above: a new functional model with copies of every layer and
     its weights (a shared layer would keep its place in `model`'s graph, which `head.build_head`
     reads); `model` itself is not changed. A model with nothing to rewrite comes back as it
@@ -97,26 +145,40 @@ def fast_graph(model: keras.Model) -> keras.Model:
     dilated = [layer for layer in model.layers
                if type(layer) is keras.layers.DepthwiseConv2D
                and tuple(layer.dilation_rate) != (1, 1) and layer.data_format == "channels_last"]
-    if not folds and not dilated:
+    norms = {}  # convolution -> the BatchNorm folded into it
+    if fold_batch_norms:
+        norms = {layer: norm for layer in model.layers
+                 if (norm := _foldable_batch_norm(layer)) is not None}
+    if not folds and not dilated and not norms:
         return model
     scaled = {conv: normalize for normalize, conv in folds.items()}
+    folded = set(norms.values())
     copies = {}
 
     def clone(layer):
+        config = layer.get_config()
+        if layer in norms:
+            config["use_bias"] = True
         if layer in folds:
             new = SubtractMean(layer.mean, name=layer.name, dtype=layer.dtype_policy)
+        elif layer in folded:
+            new = FoldedBatchNorm(name=layer.name, dtype=layer.dtype_policy)
         elif layer in dilated:
-            new = NativeDilatedDepthwiseConv2D.from_config(layer.get_config())
+            new = NativeDilatedDepthwiseConv2D.from_config(config)
         else:
-            new = layer.__class__.from_config(layer.get_config())
+            new = layer.__class__.from_config(config)
         copies[layer] = new
         return new
 
     rewritten = keras.models.clone_model(model, clone_function=clone)
     for old, new in copies.items():
+        if old in folded:
+            continue
         weights = old.get_weights()
         if old in scaled:
             inverse_std = np.array([1.0 / s for s in scaled[old].std], np.float32)
             weights[0] = weights[0] * inverse_std[None, None, :, None]
+        if old in norms:
+            weights = _fold(old, weights, norms[old])
         new.set_weights(weights)
     return rewritten

@@ -20,7 +20,7 @@ from fast_scnn_tf.export.frames import synthetic_frames
 from fast_scnn_tf.export.validate import ValidationError
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import LABELS, PROBABILITIES, build_head
-from image_headers import png_claiming  # tests/ is on sys.path under pytest
+from image_headers import png_chunk, png_claiming  # tests/ is on sys.path under pytest
 
 CONFIG = Config()
 
@@ -257,8 +257,12 @@ def test_bytes_signature_refuses_what_the_default_signature_refuses(limited, siz
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoded", [b"", b"GIF89a" + bytes(40), b"\x89PNG"],
-                         ids=["empty", "gif", "cut"])
+@pytest.mark.parametrize("encoded", [
+    b"", b"GIF89a" + bytes(40), b"\x89PNG",
+    # libpng skips an unknown chunk before the IHDR: its bytes are no size (they said 40x40 here
+    # while the IHDR declares 20000x20000)
+    png_claiming(20000, 20000, before_ihdr=png_chunk(b"prIv", (40).to_bytes(4, "big") * 2))],
+    ids=["empty", "gif", "cut", "png-chunk-before-ihdr"])
 def test_bytes_signature_takes_png_and_jpeg_only(limited, encoded):
     with pytest.raises(tf.errors.InvalidArgumentError, match="PNG or JPEG"):
         _serve_bytes(limited, encoded)

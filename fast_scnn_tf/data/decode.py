@@ -70,8 +70,10 @@ def _check_png(png: tf.Tensor, path: tf.Tensor, only_if=True) -> list:
 
 def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """(height, width) that one encoded PNG or JPEG declares in its header, read without decoding
-    it (PNG: the IHDR chunk, bytes 16..24, big-endian; JPEG: its frame header); (0, 0) for other
-    bytes."""
+    it, in the graph (the SavedModel's `serving_bytes` runs it where Python cannot); (0, 0) for
+    other bytes. PNG: the IHDR chunk, bytes 16..24, big-endian, when it is the first chunk (libpng
+    skips an unknown chunk before it, whose bytes 16..24 are no size); JPEG: its frame header,
+    read by libjpeg as the decoder reads it."""
     padded = tf.strings.join([encoded, tf.constant(bytes(24))])  # the reads stay inside a short one
 
     def png():
@@ -86,7 +88,8 @@ def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     def neither():
         return tf.constant(0), tf.constant(0)
 
-    is_png = tf.strings.substr(padded, 0, len(_PNG_SIGNATURE)) == _PNG_SIGNATURE
+    is_png = tf.strings.substr(padded, 0, len(_PNG_SIGNATURE) + 8) == (
+        _PNG_SIGNATURE + b"\0\0\0\x0dIHDR")  # the 13-byte IHDR first
     is_jpeg = tf.strings.substr(padded, 0, 3) == b"\xff\xd8\xff"
     return tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, neither))
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fabricate
 import train as train_cli
 from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
 from fast_scnn_tf.config import Config, ConfigError
@@ -150,3 +151,38 @@ def test_train_ids_saved_as_label_ids_are_reported(data_dir, tmp_path, caplog):
         assert "look like class indices (train ids)" in record.getMessage()
         assert "_gtFine_labelIds.png" in record.getMessage()
         caplog.clear()
+
+
+def _prefix_not_utf8(path) -> None:
+    """Rename `path` to a name starting with byte 0xE9 (Latin-1 'é', invalid as UTF-8)."""
+    directory, name = os.path.split(os.fsencode(str(path)))
+    os.rename(os.fsencode(str(path)), os.path.join(directory, b"\xe9" + name))
+
+
+@pytest.mark.parametrize("dataset", ["camvid", "custom"])
+def test_a_file_name_that_is_not_utf8_is_named_in_one_line(tmp_path, capsys, dataset):
+    if dataset == "camvid":
+        root = fabricate.camvid(tmp_path / "data")
+        image, label = "train/0001TP_000001.png", "trainannot/0001TP_000001.png"
+    else:
+        root = fabricate.own_folder(tmp_path / "data")
+        image, label = "images/train/seq/street1.png", "labels/train/seq/street1.png"
+    _prefix_not_utf8(os.path.join(root, image))
+    _prefix_not_utf8(os.path.join(root, label))
+    argv = ["--dataset", dataset, "--data-dir", root, "--model-dir", str(tmp_path / "run"),
+            "--crop-size", "32", "32"] + TINY[:4]
+    assert train_cli.main(argv) == 1
+    [line] = _error_lines(capsys)
+    expected = os.path.join(root, os.path.dirname(image), "\\xe9" + os.path.basename(image))
+    assert f"'{expected}'" in line and "UTF-8" in line, line
+    assert not os.path.exists(tmp_path / "run" / "config.json")
+
+
+def test_a_label_name_that_is_not_utf8_is_named(tmp_path):
+    from fast_scnn_tf.data import num_frames
+    root = fabricate.camvid(tmp_path)
+    (tmp_path / "trainannot" / "extra.png").write_bytes(b"")
+    _prefix_not_utf8(tmp_path / "trainannot" / "extra.png")
+    config = Config().override("data", "dataset", "camvid").override("data", "data_dir", root)
+    with pytest.raises(ValueError, match=r"'.*trainannot/\\xe9extra\.png'.* not UTF-8"):
+        num_frames(config.data, "train")

@@ -5,8 +5,8 @@ package but the class tables, so the dataset files and the table import it witho
 
 What a dataset provides (its contract): a class table; how each value stored in its label files
 maps to a class index or the ignore label (`label_values`); for each split, the sorted image paths
-and (image, label) pairs, with errors that name the path and the expected layout; a unique name
-per frame for written predictions.
+and (image, label) pairs, with errors that name the path and the expected layout (and any file
+name that is not UTF-8); a unique name per frame for written predictions.
 """
 
 from __future__ import annotations
@@ -98,6 +98,19 @@ def describe_bad_values(dataset: Dataset) -> str:
     return ", ".join(runs)
 
 
+def check_utf8_name(path: str) -> str:
+    """`path`, if it is UTF-8 text; otherwise a one-line ValueError naming it with its bad bytes
+    as \\x escapes. Python lists a name that is not UTF-8 with surrogates in it, which TensorFlow
+    cannot hold in a string tensor ("Error converting unicode string", naming no file)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise ValueError(f"file name '{shown}' is not UTF-8 text: expected UTF-8 file names "
+                         "(rename it)") from None
+    return path
+
+
 def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], list[str]],
                 what: str, layout: str) -> list[str]:
     """The sorted image paths `find(folder)` returns for `split`; the errors every dataset gives,
@@ -106,7 +119,7 @@ def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], li
         raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {layout}")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no folder '{folder}'; {layout}")
-    paths = sorted(find(folder))
+    paths = sorted(check_utf8_name(path) for path in find(folder))
     if not paths:
         raise ValueError(f"split '{split}' has zero frames: no {what} in '{folder}'; {layout}")
     return paths
@@ -123,7 +136,7 @@ def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
     if not os.path.isdir(label_dir):
         raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
                                 f"'{image_dir}'; {layout}")
-    pairs = [(image, label_of(image)) for image in images]
+    pairs = [(image, check_utf8_name(label_of(image))) for image in images]
     for image, label in pairs:
         if not os.path.isfile(label):
             raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")
@@ -131,7 +144,7 @@ def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
     for root, _, names in os.walk(label_dir):
         for name in sorted(names):
             label = os.path.normpath(os.path.join(root, name))
-            if name.endswith(label_suffix) and label not in paired:
+            if name.endswith(label_suffix) and check_utf8_name(label) not in paired:
                 expected = f"expected '{image_of(label)}'" if image_of else f"in '{image_dir}'"
                 raise FileNotFoundError(f"label '{label}' has no image: {expected}")
     return pairs

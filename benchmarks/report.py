@@ -1,14 +1,15 @@
-"""Render the benchmark JSON files (`benchmarks/results/*.json`) into README.md, between the lines
-`<!-- benchmarks:begin -->` and `<!-- benchmarks:end -->` (every benchmark) and
-`<!-- camvid:begin -->` and `<!-- camvid:end -->` (the CamVid results), so the README's numbers
+"""Render the benchmark JSON files (`benchmarks/results/*.json`) into the pages they belong to,
+between the lines `<!-- NAME:begin -->` and `<!-- NAME:end -->`: `benchmarks` (every benchmark)
+into docs/benchmarks.md, `camvid` (the CamVid results) into docs/camvid.md and `summary` (the
+shipped model's score beside its anchors, the speed ratios) into README.md, so the pages' numbers
 always come from a recorded run, never from typing.
 
 One renderer for every section: its paragraphs, tables and targets are templates in
 `benchmarks/report.toml`, filled from the section's JSON and from the few values derived here
 (a pivot, a ratio, the rows a table shows), each JSON's device, versions, date and command last.
 
-    python benchmarks/report.py            # rewrite the README blocks
-    python benchmarks/report.py --check    # exit 1 if a README block differs from the JSON
+    python benchmarks/report.py            # rewrite the generated blocks
+    python benchmarks/report.py --check    # exit 1 if a generated block differs from the JSON
     python benchmarks/report.py --print    # print the markdown, write nothing
 """
 
@@ -18,18 +19,26 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import string
 import sys
 import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
-README = os.path.join(ROOT, "README.md")
 with open(os.path.join(ROOT, "benchmarks", "report.toml"), "rb") as _f:
     SPEC = tomllib.load(_f)
-BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
-CAMVID_BEGIN, CAMVID_END = "<!-- camvid:begin -->", "<!-- camvid:end -->"
-# JSON file stems of the benchmarks block, in README order
+
+
+def markers(name: str) -> tuple[str, str]:
+    """The lines a page holds generated block `name` between."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
+BEGIN, END = markers("benchmarks")
+CAMVID_BEGIN, CAMVID_END = markers("camvid")
+SUMMARY_BEGIN, SUMMARY_END = markers("summary")
+# JSON file stems of the benchmarks block, in page order
 SECTIONS = ("inference", "tflite_profile", "models", "train_step", "camvid_epoch",
             "train_profile", "input_pipeline")
 # The CamVid block: the shipped model, its recipe ablation, and full-length runs of the
@@ -314,23 +323,66 @@ def _camvid(result: dict, spec: dict, candidates: dict[str, dict] | None = None)
         "curve_table": table(["epoch"] + [f"{e['epoch']:g}" for e in shown],
                              [["val mIoU %"] + [pct(e["miou"]) for e in shown]]),
         "hours": result["wall_seconds"] / 3600,
-        "stages_text": "; ".join(fill(spec["stage"], s) for s in result["stages"]),
+        "stages_list": bullets([fill(spec["stage"], s) for s in result["stages"]]),
         "notes_text": result.get("notes", "")}
 
 
-def candidate_line(result: dict) -> str:
-    """One sentence on a full-length run of a recipe: its best val (when val was held out), its
-    test score, its cost."""
+def candidate_line(result: dict, name: str = "") -> str:
+    """A full-length run of a recipe: its best val (when val was held out), its test score, its
+    cost, then its train.py stages, one command a line."""
     spec = SPEC["sections"]["camvid"]
     val = spec["candidate_held_out" if _held_out(result) else "candidate_trained_on"]
-    return fill(spec["candidate"], {
-        **result, "val_text": fill(val, result), "notes_text": result.get("notes", ""),
-        "stages_text": "; ".join(fill(spec["candidate_stage"], s) for s in result["stages"]),
-    }).strip()
+    text = fill(spec["candidate"], {
+        **result, "name": name, "val_text": fill(val, result),
+        "notes_text": result.get("notes", "")}).strip()
+    return text + "\n\n" + bullets([fill(spec["candidate_stage"], s) for s in result["stages"]])
+
+
+def _flag_groups(command: str) -> list[tuple[str, ...]]:
+    """`python train.py --a 1 2 --b` -> [("--a", "1", "2"), ("--b",)]: each flag with its
+    values."""
+    groups: list[tuple[str, ...]] = []
+    for token in shlex.split(command)[2:]:
+        if token.startswith("--") or not groups:
+            groups.append((token,))
+        else:
+            groups[-1] += (token,)
+    return groups
+
+
+def _effective(groups: list[tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """What each flag ends up as (the last time it is given wins)."""
+    return {group[0]: group[1:] for group in groups}
+
+
+def shared_flags(commands: list[str]) -> tuple[list[tuple[str, ...]], list[list[tuple[str, ...]]]]:
+    """The flags every command gives alike, and what each command adds to them: `python train.py
+    SHARED ADDED` means what the command does (when it would not, nothing is shared)."""
+    groups = [_flag_groups(c) for c in commands]
+    shared = [g for g in groups[0] if all(g in other for other in groups[1:])] if len(
+        groups) > 1 else []
+    added = [[g for g in own if g not in shared] for own in groups]
+    if any(_effective(shared + extra) != _effective(own) for own, extra in zip(groups, added)):
+        return [], groups
+    return shared, added
 
 
 def _camvid_ablation(result: dict, spec: dict) -> dict:
-    return {"commands": "; ".join(f"`{row['command']}`" for row in result["rows"])}
+    """One table per epoch budget; each row's command as the flags it adds to its table's
+    shared command."""
+    budgets = []
+    for epochs in sorted({row["epochs"] for row in result["rows"]}):
+        rows = [row for row in result["rows"] if row["epochs"] == epochs]
+        shared, added = shared_flags([row["command"] for row in rows])
+        program = " ".join(shlex.split(rows[0]["command"])[:2])
+        rows = [{**row, "flags": " ".join(shlex.join(g) for g in extra)}
+                for row, extra in zip(rows, added)]
+        columns = spec["columns"]
+        budgets.append(fill(spec["budget"], {
+            "epochs": epochs, "command": " ".join([program, *(shlex.join(g) for g in shared)])})
+            + "\n\n" + table([header for header, _ in columns],
+                             [[fill(cell, row) for _, cell in columns] for row in rows]))
+    return {"budgets": "\n\n".join(budgets)}
 
 
 DERIVED = {"inference": _inference, "tflite_profile": _tflite_profile,
@@ -339,7 +391,7 @@ DERIVED = {"inference": _inference, "tflite_profile": _tflite_profile,
            "camvid_ablation": _camvid_ablation}
 
 
-# --- the README blocks --------------------------------------------------------------------------
+# --- the generated blocks -----------------------------------------------------------------------
 def load(results_dir: str = RESULTS_DIR, names=SECTIONS) -> dict[str, dict]:
     """The JSON result of each of `names` (file stems) that has one, by name."""
     results = {}
@@ -359,7 +411,7 @@ def render(results: dict[str, dict]) -> str:
 
 
 def render_camvid(results_dir: str = RESULTS_DIR) -> str:
-    """The README's CamVid block (without the marker lines)."""
+    """The CamVid block of docs/camvid.md (without the marker lines)."""
     results = load(results_dir, (CAMVID, ABLATION))
     if CAMVID not in results:
         return SPEC["notice"] + "\n\n" + SPEC["camvid_missing"]
@@ -367,7 +419,44 @@ def render_camvid(results_dir: str = RESULTS_DIR) -> str:
     parts = [SPEC["notice"], section(CAMVID, results[CAMVID], candidates=candidates)]
     if ABLATION in results:
         parts.append(section(ABLATION, results[ABLATION]))
-    return "\n\n".join(parts + [candidate_line(result) for result in candidates.values()])
+    return "\n\n".join(parts + [candidate_line(result, name)
+                                for name, result in candidates.items()])
+
+
+def render_summary(results_dir: str = RESULTS_DIR) -> str:
+    """README.md's results table: the shipped CamVid model and its int8 file beside the peers
+    report.toml's [summary] names, then the speed targets as ratios of one inference run."""
+    spec = SPEC["summary"]
+    results = load(results_dir, (CAMVID, "inference"))
+    parts = [SPEC["notice"]]
+    if CAMVID in results:
+        camvid = results[CAMVID]
+        protocol = camvid.get("protocol", SPEC["sections"]["camvid"]["protocol"])
+        rows = [[fill(cell, {**camvid, "protocol": protocol}) for cell in spec["shipped_row"]]]
+        rows += [[fill(cell, {**e, "name": name, "protocol": protocol})
+                  for cell in spec["export_row"]]
+                 for name, e in camvid.get("exports", {}).items() if name in spec["exports"]]
+        rows += [[fill(cell, {"protocol": SPEC["sections"]["camvid"]["protocol"], **peer})
+                  for cell in spec["peer_row"]]
+                 for peer in camvid["peers"] if peer["model"] in spec["peers"]]
+        parts.append(table(spec["header"], rows))
+    else:
+        parts.append(SPEC["camvid_missing"])
+    if "inference" in results:
+        lines = [line for line in target_lines(results["inference"])
+                 if line.startswith(tuple(spec["speed_lines"]))]
+        parts.append(fill(spec["speed"], results["inference"]) + "\n\n" + bullets(lines))
+    else:
+        parts.append(fill(SPEC["missing"], {"name": "inference"}))
+    return "\n\n".join(parts)
+
+
+# Each generated block: the page it renders into (relative to the repository) and its renderer.
+BLOCKS = {"summary": ("README.md", render_summary),
+          "camvid": (os.path.join("docs", "camvid.md"), render_camvid),
+          "benchmarks": (os.path.join("docs", "benchmarks.md"),
+                         lambda results_dir: render(load(results_dir)))}
+PAGES = tuple(dict.fromkeys(page for page, _ in BLOCKS.values()))
 
 
 def replace_block(text: str, block: str, where: str = "README.md", begin: str = BEGIN,
@@ -379,12 +468,24 @@ def replace_block(text: str, block: str, where: str = "README.md", begin: str = 
     return text[:start + len(begin)] + "\n" + block + "\n" + text[stop:]
 
 
-def replace_blocks(text: str, results_dir: str, where: str = "README.md") -> str:
-    """Both generated blocks; the CamVid one only where the file has its markers."""
-    text = replace_block(text, render(load(results_dir)), where)
-    if CAMVID_BEGIN in text:
-        text = replace_block(text, render_camvid(results_dir), where, CAMVID_BEGIN, CAMVID_END)
+def replace_blocks(text: str, results_dir: str, where: str = "README.md",
+                   names: tuple[str, ...] | None = None) -> str:
+    """`text` with its generated blocks rendered: the blocks `names` (each must be there), or
+    without `names` every block whose begin marker it holds (at least one)."""
+    if names is None:
+        names = tuple(name for name in BLOCKS if markers(name)[0] in text) or ("benchmarks",)
+    for name in names:
+        text = replace_block(text, BLOCKS[name][1](results_dir), where, *markers(name))
     return text
+
+
+def page_blocks(root: str = ROOT) -> dict[str, tuple[str, ...]]:
+    """Each page's path under `root` and the names of the blocks it must hold."""
+    pages: dict[str, tuple[str, ...]] = {}
+    for name, (page, _) in BLOCKS.items():
+        path = os.path.join(root, page)
+        pages[path] = pages.get(path, ()) + (name,)
+    return pages
 
 
 def main(argv=None) -> int:
@@ -392,37 +493,43 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=RESULTS_DIR,
                         help="folder of benchmark JSON files (default %(default)s)")
-    parser.add_argument("--readme", default=README, help="file with the marker lines "
-                        "(default %(default)s)")
+    parser.add_argument("--page", action="append", metavar="FILE",
+                        help="render the blocks whose marker lines FILE holds (repeatable; "
+                             f"default: {', '.join(PAGES)}, each with its own blocks)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
-                      help="write nothing; exit 1 if a README block differs from the JSON")
+                      help="write nothing; exit 1 if a generated block differs from the JSON")
     mode.add_argument("--print", action="store_true", help="print the markdown, write nothing")
     args = parser.parse_args(argv)
 
     if args.print:
-        print(render(load(args.results)) + "\n\n" + render_camvid(args.results))
+        print("\n\n".join(render_block(args.results) for _, render_block in BLOCKS.values()))
         return 0
+    pages = {path: None for path in args.page} if args.page else page_blocks()
+    updates = {}
     try:
-        with open(args.readme) as f:
-            text = f.read()
-        updated = replace_blocks(text, args.results, args.readme)
+        for path, names in pages.items():
+            with open(path) as f:
+                text = f.read()
+            updates[path] = (text, replace_blocks(text, args.results, path, names))
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    stale = [path for path, (text, updated) in updates.items() if updated != text]
     if args.check:
-        if updated != text:
-            print(f"{args.readme}: a generated block differs from {args.results}/*.json; run "
+        for path in stale:
+            print(f"{path}: a generated block differs from {args.results}/*.json; run "
                   "`python benchmarks/report.py` to regenerate it", file=sys.stderr)
+        if stale:
             return 1
-        print(f"{args.readme}: benchmark block up to date")
+        print(f"generated blocks up to date: {', '.join(updates)}")
         return 0
-    if updated != text:
-        tmp = args.readme + ".tmp"
+    for path in stale:
+        tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.write(updated)
-        os.replace(tmp, args.readme)
-    print(f"wrote the benchmark block of {args.readme}")
+            f.write(updates[path][1])
+        os.replace(tmp, path)
+    print(f"wrote the generated blocks of {', '.join(updates)}")
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Benchmark scripts and the README blocks generated from their JSON (numbers are never typed):
-the tables hold the JSON's numbers in the right cells, the targets are ratios of one run."""
+"""Benchmark scripts and the blocks of README.md and docs/ generated from their JSON (numbers are
+never typed): the tables hold the JSON's numbers in the right cells, the targets are ratios of one
+run, and each block is in the page it belongs to."""
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 
@@ -57,13 +60,52 @@ def table_with(text: str, column: str) -> list[dict[str, str]]:
     return next(t for t in tables(text) if t and column in t[0])
 
 
-def test_committed_readme_block_is_the_rendering_of_the_committed_json():
-    with open(report.README) as f:
+@pytest.mark.parametrize("page", report.PAGES)
+def test_committed_blocks_are_the_rendering_of_the_committed_json(page):
+    with open(os.path.join(ROOT, page)) as f:
         text = f.read()
-    assert report.CAMVID_BEGIN in text
-    assert report.replace_blocks(text, report.RESULTS_DIR) == text, (
-        "a generated block of README.md was edited by hand or the JSON changed: run "
+    names = report.page_blocks(ROOT)[os.path.join(ROOT, page)]
+    assert names  # every page of PAGES holds a block
+    assert report.replace_blocks(text, report.RESULTS_DIR, page, names) == text, (
+        f"a generated block of {page} was edited by hand or the JSON changed: run "
         "`python benchmarks/report.py`")
+
+
+def test_each_block_renders_into_the_page_it_belongs_to():
+    assert report.BLOCKS["benchmarks"][0] == os.path.join("docs", "benchmarks.md")
+    assert report.BLOCKS["camvid"][0] == os.path.join("docs", "camvid.md")
+    assert report.BLOCKS["summary"][0] == "README.md"
+    for name, (page, _) in report.BLOCKS.items():
+        with open(os.path.join(ROOT, page)) as f:
+            text = f.read()
+        begin, end = report.markers(name)
+        assert text.count(begin) == text.count(end) == 1, (page, name)
+        for other, (elsewhere, _) in report.BLOCKS.items():
+            if elsewhere != page:  # a block is rendered in one page only
+                assert report.markers(other)[0] not in text, (page, other)
+
+
+def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_targets():
+    with open(os.path.join(ROOT, "benchmarks", "results", "camvid.json")) as f:
+        camvid = json.load(f)
+    with open(os.path.join(ROOT, "benchmarks", "results", "inference.json")) as f:
+        inference = json.load(f)
+    text = report.render_summary()
+    rows = {row["model"]: row for row in table_with(text, "CamVid test mIoU %")}
+    assert rows["**Fast-SCNN (this repo)**"]["CamVid test mIoU %"] == (
+        f"**{100 * camvid['test']['miou']:.1f}**")
+    assert rows["Fast-SCNN, TFLite int8"]["CamVid test mIoU %"] == (
+        f"{100 * camvid['exports']['TFLite int8']['miou']:.1f}")
+    peers = {peer["model"]: peer for peer in camvid["peers"]}
+    for model in report.SPEC["summary"]["peers"]:
+        assert rows[model] == {"model": model, "trained on": peers[model]["protocol"],
+                               "CamVid test mIoU %": f"{100 * peers[model]['test_miou']:.1f}"}
+    assert list(rows)[2:] == report.SPEC["summary"]["peers"]  # the listed peers, no others
+    lines = report.target_lines(inference)
+    speed = [line for line in lines if line.startswith(("TFLite int8 cls", "GPU"))]
+    assert len(speed) == 3  # the int8 target, the GPU target, the PyTorch ratio
+    for line in speed:
+        assert f"- {line}" in text
 
 
 def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_found(
@@ -235,8 +277,53 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
         {"op type": "`_MklSoftmax`", "ms per step": "120", "% of op time": "8.1"}]
     text = report.section("camvid_ablation", ablation)
     assert list(table_with(text, "recipe")[0].values()) == [
-        "`adam`", "1", "15", "51.2", "52.3", "Adam", "10"]
-    assert "`python train.py --optimizer adam`" in text
+        "`adam`", "1", "15", "51.2", "52.3", "Adam", "10", "`--optimizer adam`"]
+    assert "runs `python train.py` with its own flags" in text  # one row: nothing shared
+
+
+def _effective(command: str) -> dict[str, list[str]]:
+    """What each flag of a train.py command line ends up as (the last one given wins)."""
+    flags, current = {}, None
+    for token in shlex.split(command)[2:]:
+        if token.startswith("--"):
+            current = flags[token] = []
+        else:
+            current.append(token)
+    return flags
+
+
+def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
+    def row(name, seed, epochs, flags, miou):
+        return {"row": name, "seed": seed, "epochs": epochs, "final_val_miou": miou,
+                "best_val_miou": miou, "why": name, "wall_seconds": 60.0 * epochs,
+                "command": f"python train.py --model-dir runs/{name}_s{seed} --epochs {epochs} "
+                           f"--seed {seed} --eval-every {5 if epochs < 100 else 10} "
+                           f"--dataset camvid --crop-size 360 480 {flags}".strip()}
+    rows = [row("paper", 0, 15, "", 0.508), row("adam", 0, 15, "--optimizer adam", 0.525),
+            row("crop", 0, 15, "--optimizer adam --crop-size 360 360", 0.502),
+            row("paper", 0, 100, "", 0.60), row("dabnet", 0, 100, "--warmup-steps 500", 0.61)]
+    ablation = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_ablation.py",
+                "setup": "common", "rows": rows}
+    text = report.section("camvid_ablation", ablation)
+    found = [t for t in tables(text) if t and "recipe" in t[0]]
+    assert [[r["epochs"] for r in t] for t in found] == [["15"] * 3, ["100"] * 2]
+    shared = re.findall(r"Every row runs `([^`]*)` with its own flags", text)
+    assert len(shared) == 2 and "--eval-every 5" in shared[0] and "--eval-every 10" in shared[1]
+    rendered = [(r, shared[i]) for i, t in enumerate(found) for r in t]
+    for source, (cells, command) in zip(rows, rendered):
+        assert (cells["recipe"], cells["best val mIoU %"]) == (
+            f"`{source['row']}`", f"{100 * source['best_val_miou']:.1f}")
+        flags = cells["flags"].strip("`")
+        assert "\n" not in flags and "--model-dir" in flags  # one line, the row's own flags
+        # the shared command plus the row's flags means what the recorded command did
+        assert _effective(f"{command} {flags}") == _effective(source["command"])
+    assert "--crop-size 360 360" in found[0][2]["flags"]  # given after the shared 360 480
+
+
+def test_camvid_stages_are_one_command_a_line():
+    text = report.section("camvid", _camvid())
+    stage = _camvid()["stages"][0]
+    assert f"- `{stage['command']}` (steps 0–4500, 120 min)" in text.split("\n")
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
@@ -244,9 +331,9 @@ def test_missing_results_say_how_to_make_them(tmp_path):
 
 
 def test_check_fails_on_a_hand_edited_block_and_passes_after_regenerating(tmp_path):
-    readme = tmp_path / "README.md"
+    readme = tmp_path / "benchmarks.md"
     readme.write_text(f"# x\n\n{report.BEGIN}\n| typed | 99 ms |\n{report.END}\nafter\n")
-    args = ["--results", str(tmp_path), "--readme", str(readme)]
+    args = ["--results", str(tmp_path), "--page", str(readme)]
     assert report.main(args + ["--check"]) == 1
     assert report.main(args) == 0
     assert report.main(args + ["--check"]) == 0
@@ -255,11 +342,21 @@ def test_check_fails_on_a_hand_edited_block_and_passes_after_regenerating(tmp_pa
                                                                                "after\n")
 
 
-def test_readme_without_markers_is_an_error(tmp_path, capsys):
+def test_page_without_markers_is_an_error(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text("# no markers\n")
-    assert report.main(["--results", str(tmp_path), "--readme", str(readme)]) == 2
+    assert report.main(["--results", str(tmp_path), "--page", str(readme)]) == 2
     assert "benchmarks:begin" in capsys.readouterr().err
+
+
+def test_a_page_missing_the_block_it_should_hold_is_an_error(tmp_path, capsys):
+    """Each default page must hold its own blocks: a page that lost its markers is named."""
+    for page in report.PAGES:
+        (tmp_path / page).parent.mkdir(exist_ok=True)
+        (tmp_path / page).write_text("# no markers\n")
+    names = report.page_blocks(str(tmp_path))[str(tmp_path / "README.md")]
+    with pytest.raises(ValueError, match="summary:begin"):
+        report.replace_blocks("# no markers\n", str(tmp_path), "README.md", names)
 
 
 @pytest.mark.slow  # ~5 s: three TensorFlow imports at once
@@ -350,13 +447,14 @@ def test_partial_run_may_not_replace_the_readme_results_and_runtimes_are_checked
     assert argv[-1] in capsys.readouterr().err
 
 
-def test_a_full_length_candidate_run_is_one_sentence_of_its_numbers():
+def test_a_full_length_candidate_run_is_one_paragraph_of_its_numbers_then_its_commands():
     record = {**_camvid(), "notes": "Not shipped."}
-    line = report.candidate_line(record)
-    assert "\n" not in line and line.endswith("Not shipped.")
-    for part in ("`python train.py --dataset camvid`", "100 epochs, 120 min", "40.0%",
+    paragraph, commands = report.candidate_line(record, "camvid_x").split("\n\n")
+    assert "\n" not in paragraph and "Not shipped." in paragraph
+    for part in ("`benchmarks/results/camvid_x.json`", "100 epochs, 120 min", "40.0%",
                  "epoch 100", "52.3%", "70.1%"):
-        assert part in line
+        assert part in paragraph
+    assert commands == "- `python train.py --dataset camvid`"  # one line per stage
 
 
 def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():

@@ -1,4 +1,5 @@
-"""Every command the README, the export guide and `make demo` show exists, and its flags parse.
+"""Every command README.md, the pages in docs/, the model card and `make demo` show exists, and
+its flags parse.
 
 Each documented `python SCRIPT ...` line is fed to that script's own argument parser (stopped
 right after parsing, so nothing runs); `make` targets must exist in the Makefile.
@@ -17,7 +18,9 @@ import pytest
 import fabricate
 from paths import ROOT
 
-DOCS = ("README.md", os.path.join("fast_scnn_tf", "export", "README.md"))
+DOCS = ("README.md", os.path.join("models", "camvid", "README.md"),
+        *sorted(os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))
+                if name.endswith(".md")))
 
 
 def _code_block_commands(text):
@@ -84,6 +87,11 @@ def _load_main(target):
 
 def test_docs_show_the_two_quick_start_commands():
     assert {"make demo", "make test"} <= set(MAKE_COMMANDS)
+
+
+def test_every_page_is_read():
+    assert {"README.md", os.path.join("docs", "training.md"),
+            os.path.join("docs", "deployment.md")} <= set(DOCS)
 
 
 def test_documented_commands_were_found():

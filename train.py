@@ -210,7 +210,7 @@ def main(argv=None) -> int:
         parser.error("--stop-at-step must be >= 0")
     new_run = not os.path.isfile(os.path.join(args.model_dir, CONFIG_FILE))
     if new_run and args.data_dir is None and args.dataset in (None, DataConfig().dataset):
-        if not os.path.isdir(cli.DEFAULT_DATA_DIR):  # the README's place for Cityscapes
+        if not os.path.isdir(cli.DEFAULT_DATA_DIR):  # docs/training.md's place for Cityscapes
             parser.error(f"no dataset at '{cli.DEFAULT_DATA_DIR}' (the default --data-dir): "
                          + cli.MISSING_DATA_HINT)
         args.data_dir = cli.DEFAULT_DATA_DIR

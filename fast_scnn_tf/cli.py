@@ -1,5 +1,5 @@
 """What the command-line tools (train.py, evaluate.py, export.py, predict.py) share: the default
-paths the README's commands rely on, TensorFlow's start-up noise hidden (`quiet.py`), every error
+paths the documented commands rely on, TensorFlow's start-up noise hidden (`quiet.py`), every error
 as one line that names the file or flag. What a tool may write over is `files.py`'s
 (`check_output_dir`, `check_replaceable`).
 
@@ -15,7 +15,7 @@ import re
 from fast_scnn_tf.data import datasets
 from fast_scnn_tf.quiet import import_tensorflow, native_output_hidden  # noqa: F401 (the tools)
 
-DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where the README puts Cityscapes
+DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where docs/training.md puts Cityscapes
 DEFAULT_RUN_DIR = os.path.join("runs", "fast_scnn")  # train.py writes it; the others read it
 DEFAULT_EXPORT_DIR = "exports"
 MISSING_DATA_HINT = ("put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for "

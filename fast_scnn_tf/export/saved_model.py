@@ -35,7 +35,7 @@ IMAGES_INPUT = "images"
 BYTES_INPUT = "image_bytes"
 PNG_OUTPUT = "label_png_bytes"
 EXTRA_DIR = "assets.extra"
-MIN_SIZE = 32  # the smallest height and width the model takes (README, "The model")
+MIN_SIZE = 32  # the smallest height and width the model takes (docs/paper.md)
 
 
 def next_version(model_root: str) -> int:

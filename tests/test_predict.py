@@ -14,7 +14,7 @@ from fast_scnn_tf import annotate, build_fast_scnn
 from fast_scnn_tf.checkpoint import LATEST_DIR
 from fast_scnn_tf.data import images
 from fast_scnn_tf.data.images import read_image
-from image_headers import png_claiming  # tests/ is on sys.path under pytest
+from image_headers import gif, png_claiming, tiff_claiming, tiff_size_entries
 
 NUM_CLASSES = 4
 
@@ -56,7 +56,7 @@ def test_read_image_names_an_unreadable_file(tmp_path):
 @pytest.mark.parametrize("ext,params", [
     (".png", []), (".jpg", []), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]), (".bmp", []),
     (".tif", []), (".webp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]), (".ppm", []),
-    (".pgm", [])])
+    (".pgm", []), (".gif", [])])
 def test_declared_size_is_read_from_the_header(tmp_path, ext, params):
     path = str(tmp_path / ("x" + ext))
     shape = (37, 53) if ext == ".pgm" else (37, 53, 3)
@@ -82,22 +82,44 @@ def _decodes_no_bomb(monkeypatch):
     monkeypatch.setattr(cv2, "imread", imread)
 
 
+@pytest.mark.parametrize("name,data,size", [
+    ("bomb.png", png_claiming(20000, 20000), "20000x20000"),
+    ("bomb.jpg", gif(46000, 46000, pixels=False), "46000x46000")], ids=["png", "gif-named-jpg"])
 def test_decompression_bomb_is_refused_and_the_other_inputs_are_predicted(
-        tmp_path, model_dir, capsys, monkeypatch):
+        tmp_path, model_dir, capsys, monkeypatch, name, data, size):
     """A 1 kB PNG whose header says 20000x20000 RGB (1.2 GB decoded, more as floats in the
-    model) used to be decoded and the process killed for memory."""
+    model) used to be decoded and the process killed for memory; a GIF, whatever its name, is
+    sized from its screen and every frame like the other formats."""
     inputs = tmp_path / "in"
     inputs.mkdir()
-    (inputs / "bomb.png").write_bytes(png_claiming(20000, 20000))
+    (inputs / name).write_bytes(data)
     cv2.imwrite(str(inputs / "ok.png"), _rng_image((40, 40, 3)))
     _decodes_no_bomb(monkeypatch)
     out = tmp_path / "out"
     assert predict.main([str(inputs), "--model", model_dir, "--output", str(out)]) == 1
     captured = capsys.readouterr()
-    refusal = [line for line in captured.err.splitlines() if "bomb.png" in line]
-    assert len(refusal) == 1 and "20000x20000" in refusal[0] and "--max-pixels" in refusal[0]
+    refusal = [line for line in captured.err.splitlines() if name in line]
+    assert len(refusal) == 1 and size in refusal[0] and "--max-pixels" in refusal[0]
     assert "1 written" in captured.out and "1 failed" in captured.out
     assert sorted(os.listdir(out)) == ["ok_labels.png", "ok_overlay.png"]
+
+
+def test_a_tiff_repeating_its_size_tags_is_refused_and_the_other_inputs_are_predicted(
+        tmp_path, model_dir, capsys, monkeypatch):
+    """A TIFF declaring 20000x20000 and then 10x10 passed the check, which kept the last tags,
+    while libtiff decodes with the first: predict.py ended in a ResourceExhaustedError."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "bomb.tif").write_bytes(tiff_claiming(tiff_size_entries(20000, 20000)
+                                                    + tiff_size_entries(10, 10)))
+    cv2.imwrite(str(inputs / "ok.png"), _rng_image((40, 40, 3)))
+    _decodes_no_bomb(monkeypatch)
+    out = tmp_path / "out"
+    assert predict.main([str(inputs), "--model", model_dir, "--output", str(out)]) == 1
+    captured = capsys.readouterr()
+    refusal = [line for line in captured.err.splitlines() if "bomb.tif" in line]
+    assert len(refusal) == 1 and "gives ImageWidth more than once" in refusal[0]
+    assert "1 written" in captured.out and "1 failed" in captured.out
 
 
 @pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min

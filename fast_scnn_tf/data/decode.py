@@ -2,9 +2,12 @@
 in parallel).
 
 A failing `tf.io.decode_png` inside tf.data does not say which file it was reading, so cheap checks
-run first and name the file in their message: the PNG signature, the IEND trailer (catches truncated
-files, the usual corruption), every chunk's CRC (damage in the middle, which `decode_png` reports as
-"Invalid PNG data" without a name), the label's channel count and the image/label sizes.
+run first and name the file in their message: the PNG signature, the IEND trailer (catches
+truncated files, the usual corruption), every chunk's CRC (damage in the middle, which `decode_png`
+reports as "Invalid PNG data" without a name), then the image-size gate (`images.size_problem`:
+the size the decoder will allocate, read from the header, within MAX_PIXELS, for the formats
+`tf.io.decode_image` takes; others refused by name), and after decoding the label's channel count
+and the image/label sizes.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.data import images
 from fast_scnn_tf.data.dataset import LABEL_TABLE_SIZE
 from fast_scnn_tf.data.images import MAX_PIXELS
 
@@ -94,23 +98,32 @@ def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, neither))
 
 
-def _check_pixels(data: tf.Tensor, path: tf.Tensor) -> tf.Operation:
-    """Refuse, before decoding, a file whose header declares more than MAX_PIXELS: a 1 kB PNG can
-    declare 20000x20000 (1.2 GB decoded), which would take the training process's memory."""
-    height, width = declared_size(data)
-    pixels = tf.cast(height, tf.int64) * tf.cast(width, tf.int64)
-    return tf.debugging.Assert(pixels <= MAX_PIXELS, [
-        tf.strings.format("{}x{} pixels declared, over the limit of {}:", (height, width,
-                                                                           MAX_PIXELS)), path])
+def _size_problem(data) -> bytes:
+    """`images.size_problem` for `tf.numpy_function`, which passes bytes in graphs and a 0-d array
+    eagerly."""
+    data = data.item() if isinstance(data, np.ndarray) else data
+    problem = images.size_problem(data, MAX_PIXELS, images.TENSORFLOW_FORMATS)
+    return np.bytes_(problem.encode() + b":" if problem else b"")
+
+
+def _check_size(data: tf.Tensor, path: tf.Tensor, after=()) -> tf.Operation:
+    """Refuse, before decoding, a file that does not pass the image-size gate: a 1 kB PNG can
+    declare 20000x20000 (1.2 GB decoded), a 1.5 MB GIF 46000x46000, either of which would take the
+    training process's memory; a format whose size is not read is refused by name. Runs after the
+    checks in `after` (`_check_png`'s, more precise about a damaged PNG), so the error is the same
+    every run."""
+    with tf.control_dependencies(after):
+        problem = tf.numpy_function(_size_problem, [data], tf.string, stateful=False)
+    return tf.debugging.Assert(tf.equal(problem, ""), [problem, path])
 
 
 def decode_image(data: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
-    """PNG (or, in own-folder datasets, JPEG) bytes -> uint8 [H, W, 3] RGB; `path` (a string
-    tensor) names the file in errors. Files named *.png get the PNG checks first; every file's
-    declared size is checked against MAX_PIXELS before decoding."""
+    """Image bytes (any of images.TENSORFLOW_FORMATS, whatever the file's name) -> uint8
+    [H, W, 3] RGB; `path` (a string tensor) names the file in errors. Files named *.png get the
+    PNG checks first; every file passes the image-size gate before decoding."""
     is_png = tf.strings.regex_full_match(tf.strings.lower(path), r".*\.png")
-    with tf.control_dependencies([*_check_png(data, path, only_if=is_png),
-                                  _check_pixels(data, path)]):
+    with tf.control_dependencies([_check_size(data, path,
+                                              after=_check_png(data, path, only_if=is_png))]):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
@@ -121,7 +134,7 @@ def decode_label_values(png: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
 
     `decode_png` without a dtype scales 16-bit values down to 8 bits (every small id becomes 0), so
     the bit depth is read from the IHDR chunk (byte 24) and 16-bit files are decoded as uint16."""
-    with tf.control_dependencies([*_check_png(png, path), _check_pixels(png, path)]):
+    with tf.control_dependencies([_check_size(png, path, after=_check_png(png, path))]):
         sixteen_bit = tf.equal(tf.strings.substr(png, 24, 1), b"\x10")
         label = tf.cond(sixteen_bit,
                         lambda: tf.cast(tf.io.decode_png(png, channels=0, dtype=tf.uint16),

@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks import record, report, speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
+from fast_scnn_tf.export.exporter import serving_head  # noqa: E402
 from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
@@ -113,7 +114,7 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
     saved_models = {}
     for mode in MODES if "savedmodel" in runtimes else ():  # one per head: dynamic input size
         saved_models[mode] = os.path.join(directory, f"saved_model_{mode}")
-        saved_model.write_saved_model(build_head(model, mode), saved_models[mode])
+        saved_model.write_saved_model(serving_head(model, mode), saved_models[mode])
     for index, size in enumerate(resolutions):
         for mode in MODES if "keras" in runtimes else ():
             add("keras", mode, "float32", size,

@@ -58,16 +58,23 @@ def saved_model_dir(output: str, model_name: str, version: int | None, overwrite
     return path
 
 
+def serving_head(model: keras.Model, mode: str) -> keras.Model:
+    """The head the SavedModel serves: `fast_graph`'s rewrites with the BatchNorms folded into
+    the convolutions (the same function, in ops TensorFlow fuses)."""
+    return build_head(fast_graph(model, fold_batch_norms=True), mode)
+
+
 def export_saved_model(model: keras.Model, config: Config, output: str, mode: str, frames,
                        model_name: str = "fast_scnn", version: int | None = None,
                        overwrite: bool = False, min_agreement: float | None = None,
                        max_pixels: int = MAX_PIXELS) -> dict:
     """Write, reload and validate the TF Serving SavedModel, whose signatures refuse frames of
-    more than `max_pixels` (height * width); returns the export report."""
+    more than `max_pixels` (height * width); returns the export report. The graph written is
+    `serving_head(model, mode)`; it is validated against `model` itself."""
     path = saved_model_dir(output, model_name, version, overwrite)
     head = build_head(model, mode)
     with staging_dir(path) as tmp:
-        saved_model.write_saved_model(head, tmp, max_pixels)
+        saved_model.write_saved_model(serving_head(model, mode), tmp, max_pixels)
         serve = tf.saved_model.load(tmp).signatures[saved_model.DEFAULT_SIGNATURE]
         report = validate("saved_model", keras_fn(head),
                           lambda frame: _numpy_outputs(serve(images=tf.constant(frame))),

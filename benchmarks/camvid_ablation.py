@@ -118,9 +118,11 @@ def main(argv=None) -> int:
                 previous = json.load(f)
         rows = [r for r in previous.get("rows", [])
                 if (r["row"], r["seed"], r["epochs"]) != (name, args.seed, args.epochs)]
-        result = {"setup": "CamVid train (367 frames) -> val (101 frames), 11 classes; common "
-                           "flags: " + " ".join(COMMON),
-                  "rows": rows + [row]}
+        # The setup line is written once: notes added to it later (which rows shared the CPU
+        # with another job) stay.
+        setup = previous.get("setup", "CamVid train (367 frames) -> val (101 frames), 11 "
+                                      "classes; common flags: " + " ".join(COMMON))
+        result = {"setup": setup, "rows": rows + [row]}
         record.save(result, args.output, __file__, argv)
     return 0
 

@@ -25,6 +25,11 @@ from fast_scnn_tf.files import check_output_dir
 # TensorFlow and the arguments are parsed before it (test_export_cli checks that they agree).
 MODES = ("cls", "prob")
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+# The largest --input-size, in pixels (2048x2048, twice the paper's 1024x2048). An export's memory
+# grows with its input: about 0.9 GB plus 1.2 kB per pixel for a prob TFLite export (peaks of
+# 1.5 and 3.3 GB measured at 512x1024 and 1024x2048; cls 1.3 and 2.7 GB), so 4 megapixels peak
+# near 6 GB, the memory budget every size limit of the tools is set against.
+MAX_INPUT_PIXELS = 2048 * 2048
 MODES_HELP = ("cls: the label map only (uint8 train ids [B, H, W], argmax of the upsampled logits; "
               "the paper's 'Fast-SCNN cls'). prob: softmax probabilities float32 [B, H, W, C] plus "
               "the label map ('Fast-SCNN prob'). Both at the input's size; no auxiliary heads")
@@ -60,7 +65,9 @@ def parse_args(argv=None):
                         help="TFLite input height and width (the SavedModel takes any size; this "
                         "is then only the size of its validation frames); default: the frame "
                         "size the model was trained to see (config.json's model.input_size, "
-                        "e.g. 360 480 for CamVid), 1024 2048 for runs that did not record it")
+                        "e.g. 360 480 for CamVid), 1024 2048 for runs that did not record it; "
+                        f"at most {MAX_INPUT_PIXELS} pixels (2048x2048) in all, which an export "
+                        "can afford in about 6 GB of memory")
     parser.add_argument("--calibration-data", default=None,
                         help="a root of the dataset the model was trained on, in its layout "
                         f"({describe_datasets()}): train frames calibrate int8 and "
@@ -72,7 +79,8 @@ def parse_args(argv=None):
     parser.add_argument("--validation-frames", type=int, default=4,
                         help="frames each export is compared with the Keras model on")
     parser.add_argument("--min-agreement", type=float, default=None,
-                        help="override the label-agreement threshold (fraction, e.g. 0.95); "
+                        help="override the label-agreement threshold (a fraction 0..1, e.g. "
+                        "0.95); "
                         "defaults: SavedModel/float32 0.999, float16 0.995, dynamic 0.97, "
                         "int8/QAT 0.95 (thresholds assume a trained model)")
     parser.add_argument("--qat-steps", type=int, default=0,
@@ -115,8 +123,14 @@ def parse_args(argv=None):
         parser.error(f"--model-name must be a plain folder name (it is created inside "
                      f"--output), got {name!r}")
     args.quantize = args.quantize or ["none"]
-    if args.input_size is not None and min(args.input_size) < 32:
-        parser.error(f"--input-size must be at least 32x32, got {args.input_size}")
+    if args.input_size is not None:
+        try:
+            check_input_size(args.input_size, "--input-size")
+        except ValueError as e:
+            parser.error(str(e))
+    if args.min_agreement is not None and not 0 <= args.min_agreement <= 1:
+        parser.error(f"--min-agreement must be a fraction between 0 and 1, got "
+                     f"{args.min_agreement}")
     if args.qat_steps < 0 or args.calibration_steps < 1 or args.validation_frames < 1:
         parser.error("--qat-steps must be >= 0, --calibration-steps and --validation-frames >= 1")
     if args.max_pixels is not None and args.max_pixels < 32 * 32:
@@ -132,6 +146,18 @@ def parse_args(argv=None):
             args.calibration_data):
         parser.error(f"--calibration-data '{args.calibration_data}' is not a directory")
     return args
+
+
+def check_input_size(size, name: str) -> None:
+    """Raise ValueError (one line naming `name`) unless `size` (height, width) is at least 32x32
+    and at most MAX_INPUT_PIXELS in all: checked before anything of that size is allocated."""
+    height, width = size
+    if min(height, width) < 32:
+        raise ValueError(f"{name} must be at least 32x32, got {height}x{width}")
+    if height * width > MAX_INPUT_PIXELS:
+        raise ValueError(f"{name} must be at most {MAX_INPUT_PIXELS} pixels (2048x2048) in all, "
+                         f"got {height}x{width} = {height * width}: an export needs about 1.2 kB "
+                         "of memory per input pixel")
 
 
 def main(argv=None) -> int:
@@ -156,6 +182,9 @@ def main(argv=None) -> int:
         model, config = run.model, run.config
         size = tuple(args.input_size or (config.model.input_size if min(config.model.input_size)
                                          else (1024, 2048)))
+        if not args.input_size:
+            check_input_size(size, f"the run's model.input_size (in {run.directory}/config.json;"
+                                   " --input-size overrides it)")
         if args.qat_steps and not family_of(config.model.name).qat:
             qat_models = [name for family in FAMILIES.values() if family.qat
                           for name in family.variants]

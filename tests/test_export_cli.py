@@ -98,3 +98,37 @@ def test_model_name_is_a_plain_folder_name(name, capsys):
         export.parse_args(["--checkpoint", "run", "--output", "out", "--model-name", name])
     assert exit_info.value.code == 2
     assert "--model-name" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("argv,flag,expected", [
+    (["--tflite", "--input-size", "99999", "99999"], "--input-size", "4194304"),
+    (["--input-size", "32", "600000"], "--input-size", "4194304"),
+    (["--min-agreement", "2"], "--min-agreement", "between 0 and 1"),
+    (["--min-agreement", "-0.1"], "--min-agreement", "between 0 and 1"),
+    (["--min-agreement", "nan"], "--min-agreement", "between 0 and 1")])
+def test_sizes_and_thresholds_out_of_range_are_refused_when_parsed(argv, flag, expected, capsys):
+    """--input-size 99999 99999 failed after trying to allocate 224 GiB; --min-agreement 2 after
+    the whole export. Both are refused before anything is loaded, the size naming its limit."""
+    with pytest.raises(SystemExit) as exit_info:
+        export.parse_args(["--checkpoint", "run", "--output", "out", *argv])
+    assert exit_info.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert flag in line and expected in line
+
+
+def test_the_largest_input_size_is_accepted():
+    args = export.parse_args(["--checkpoint", "run", "--tflite", "--input-size", "2048", "2048",
+                              "--min-agreement", "1"])
+    assert args.input_size == [2048, 2048] and args.min_agreement == 1
+
+
+def test_a_recorded_input_size_over_the_limit_is_refused_before_exporting(tmp_path, capsys):
+    from fast_scnn_tf.config import Config, ModelConfig
+    run = fabricate.run_folder(tmp_path / "run",
+                               config=Config(model=ModelConfig(input_size=(4000, 4000))))
+    out = tmp_path / "out"
+    assert export.main(["--checkpoint", run, "--which", "latest", "--output", str(out),
+                        "--tflite"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "model.input_size" in err and "4194304" in err and len(err.splitlines()) == 1
+    assert not out.exists()

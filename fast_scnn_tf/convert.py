@@ -20,16 +20,64 @@ import json
 import logging
 import os
 import sys
+import zipfile
+import zlib
 
 import numpy as np
 
 from fast_scnn_tf import cli
 from fast_scnn_tf.files import check_replaceable, is_inside, staging_dir
 
+# The most a .pth of FFNet weights may inflate to. The largest variant, ffnet122NS_CCC_mobile,
+# holds 32,206,365 numbers in its state dict (parameters and BatchNorm statistics, 19 classes);
+# as float64, the widest dtype accepted, they take 258 MB. The margin covers the pickle, the
+# record names and a classifier for thousands of classes.
+LARGEST_VARIANT, LARGEST_STATE_DICT_VALUES = "ffnet122NS_CCC_mobile", 32_206_365
+INFLATED_MARGIN = 16 * 2**20
+MAX_INFLATED_BYTES = 8 * LARGEST_STATE_DICT_VALUES + INFLATED_MARGIN  # 274 MB
+_PIECE = 2**20  # archive entries are read in pieces of this many bytes
+
+
+def check_archive(path: str) -> None:
+    """Refuse (one-line ValueError) a .pth that is not a zip archive (torch.save's format since
+    PyTorch 1.6; the older format declares storage sizes that torch allocates before reading
+    them), or whose entries inflate to more than MAX_INFLATED_BYTES. torch.load inflates a
+    deflate-compressed entry whole, so the sizes the archive declares are checked before anything
+    is inflated, then each entry is inflated in pieces and must give its declared size and CRC."""
+    def refuse(reason: str):
+        return ValueError(f"'{path}' is not a readable PyTorch state dict ({reason}): expected a "
+                          ".pth file of tensors written by torch.save (PyTorch 1.6 or later)")
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise refuse(f"not a zip archive: {e}") from None
+    with archive:
+        entries = archive.infolist()
+        declared = sum(entry.file_size for entry in entries)
+        if declared > MAX_INFLATED_BYTES:
+            raise ValueError(
+                f"'{path}' would inflate to {declared / 1e6:.0f} MB, more than the "
+                f"{MAX_INFLATED_BYTES / 1e6:.0f} MB the largest FFNet variant's weights take "
+                f"({LARGEST_VARIANT}: {LARGEST_STATE_DICT_VALUES / 1e6:.1f} M numbers as "
+                "float64, and room for the rest): not an FFNet state dict")
+        for entry in entries:
+            inflated = 0
+            try:
+                with archive.open(entry) as f:
+                    while piece := f.read(_PIECE):
+                        inflated += len(piece)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError,
+                    zlib.error) as e:  # damaged data, a bad CRC, encryption, another method
+                raise refuse(f"entry '{entry.filename}': {e}") from None
+            if inflated != entry.file_size:
+                raise refuse(f"entry '{entry.filename}' inflates to {inflated} bytes, "
+                             f"not the {entry.file_size} it declares")
+
 
 def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
     """Read a .pth state dict as numpy arrays: a plain state dict or {"state_dict": ...}, with
-    any DataParallel `module.` prefix removed. Needs torch; loads tensors only (weights_only)."""
+    any DataParallel `module.` prefix removed. Needs torch; loads tensors only (weights_only),
+    from an archive whose inflated size is bounded first (`check_archive`)."""
     try:
         import torch
     except ImportError as e:
@@ -37,6 +85,7 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
                          ) from e
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file '{path}' does not exist")
+    check_archive(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a file that is not a tensor pickle

@@ -97,11 +97,21 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
         data = data["state_dict"]
     if not isinstance(data, dict):
         raise ValueError(f"'{path}' holds a {type(data).__name__}, not a state dict")
+    floats = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
     state_dict = {}
     for key, value in data.items():
         if not isinstance(value, torch.Tensor):
             raise ValueError(f"key '{key}' in '{path}' is a {type(value).__name__}, not a tensor")
-        state_dict[key.removeprefix("module.")] = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        try:
+            # Floating-point weights become float32 here (numpy has no bfloat16); other dtypes
+            # (integers, complex) stay as they are, for the converter to refuse by key.
+            state_dict[key.removeprefix("module.")] = (
+                value.to(torch.float32) if value.dtype in floats else value).numpy()
+        except (TypeError, RuntimeError):  # float8, quantised or sparse tensors
+            raise ValueError(f"key '{key}' in '{path}' is a {value.dtype} tensor ({value.layout}),"
+                             " which numpy cannot hold: expected float32, float16, bfloat16 or "
+                             "float64 weights") from None
     return state_dict
 
 

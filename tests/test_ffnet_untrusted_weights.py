@@ -82,3 +82,62 @@ def test_a_deflated_pth_within_the_cap_loads(tmp_path):
     path = _deflated_copy(tmp_path / "plain.pth", tmp_path / "deflated.pth")
     state_dict = convert.load_torch_state_dict(path)
     np.testing.assert_array_equal(state_dict["w"], np.arange(6.0).reshape(2, 3))
+
+
+KEY = "backbone_model.layer2.0.downsample.1.running_var"  # a BatchNorm statistic of 128 values
+CONV_KEY = "backbone_model.layer1.0.conv1.weight"
+
+
+@pytest.fixture(scope="module")
+def state_dict():
+    model = ref.randomize(ref.FFNetReference("ffnet18_dAAC"), seed=1)
+    return {k: v.numpy() for k, v in model.state_dict().items()}
+
+
+def _convert(state_dict, **changes):
+    from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict
+    return convert_ffnet_state_dict("ffnet18_dAAC", {**state_dict, **changes})
+
+
+def test_bfloat16_and_float16_tensors_are_read_as_float32(tmp_path):
+    # bfloat16 was a TypeError traceback (numpy has no bfloat16).
+    values = torch.tensor([0.5, -1.25, 3.0])
+    torch.save({"b": values.to(torch.bfloat16), "h": values.half()}, str(tmp_path / "w.pth"))
+    state_dict = convert.load_torch_state_dict(str(tmp_path / "w.pth"))
+    for key in "bh":
+        assert state_dict[key].dtype == np.float32
+        np.testing.assert_array_equal(state_dict[key], values.numpy())
+
+
+def test_integer_and_complex_tensors_keep_their_dtype_for_the_checks(tmp_path):
+    torch.save({"i": torch.arange(3), "c": torch.ones(2, dtype=torch.complex64)},
+               str(tmp_path / "w.pth"))
+    state_dict = convert.load_torch_state_dict(str(tmp_path / "w.pth"))
+    assert (state_dict["i"].dtype, state_dict["c"].dtype) == (np.int64, np.complex64)
+
+
+def test_a_tensor_numpy_cannot_hold_is_refused_naming_the_key(tmp_path):
+    torch.save({"w": torch.zeros(3).to(torch.float8_e4m3fn)}, str(tmp_path / "w.pth"))
+    with pytest.raises(ValueError, match=r"key 'w' in '.*w\.pth' .*float8_e4m3fn") as error:
+        convert.load_torch_state_dict(str(tmp_path / "w.pth"))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.complex64, np.bool_])
+def test_weights_that_are_not_real_floats_are_refused_naming_the_key(state_dict, dtype):
+    # int64 was truncated and complex lost its imaginary part, silently.
+    value = state_dict[CONV_KEY].astype(dtype)
+    with pytest.raises(ValueError, match=f"key '{CONV_KEY}' .*{np.dtype(dtype).name}") as error:
+        _convert(state_dict, **{CONV_KEY: value})
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("shape", [(), (19,), (19, 128)])
+def test_a_classifier_of_the_wrong_rank_is_refused_naming_it(state_dict, shape):
+    key = "head.layers.3.last_layer.3.weight"
+    with pytest.raises(ValueError, match=f"key '{key}' has shape {re_shape(shape)}"):
+        _convert(state_dict, **{key: np.zeros(shape, np.float32)})
+
+
+def re_shape(shape) -> str:
+    return str(tuple(shape)).replace("(", r"\(").replace(")", r"\)")

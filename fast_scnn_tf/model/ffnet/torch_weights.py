@@ -3,7 +3,8 @@
 The state dict is the one of the official repository (github.com/Qualcomm-AI-research/FFNet,
 Mehta et al., CVPR-W 2022): keys `backbone_model.*` and `head.layers.{0,1,3}.*`. Every tensor must
 map onto exactly one Keras weight and every Keras weight must be given: a missing key, an
-unexpected key or a wrong shape is an error naming the key, and nothing is loaded.
+unexpected key, a wrong shape or a dtype other than a real float is an error naming the key, and
+nothing is loaded.
 Conversion: conv weights (O, I, kh, kw) -> (kh, kw, I, O); BatchNorm weight, bias, running_mean,
 running_var -> gamma, beta, moving_mean, moving_variance. The layer names of the FFNet modules
 mirror the official module paths, so the table below stays short. Works on numpy arrays: reading a
@@ -82,7 +83,11 @@ def _num_classes(state_dict, num_classes):
     if CLASSIFIER_KEY not in state_dict:
         raise ValueError(f"missing key '{CLASSIFIER_KEY}' (the classifier weight): not an "
                          "official FFNet segmentation state dict")
-    found = int(np.shape(state_dict[CLASSIFIER_KEY])[0])
+    shape = tuple(np.shape(state_dict[CLASSIFIER_KEY]))
+    if len(shape) != 4 or shape[0] < 1:
+        raise ValueError(f"key '{CLASSIFIER_KEY}' has shape {shape}, expected a classifier "
+                         "convolution's (classes, channels, height, width)")
+    found = shape[0]
     if num_classes is not None and num_classes != found:
         raise ValueError(f"key '{CLASSIFIER_KEY}' has {found} classes, but num_classes="
                          f"{num_classes} was asked for")
@@ -121,6 +126,8 @@ def convert_ffnet_state_dict(variant: str, state_dict, num_classes: int | None =
         if tuple(np.shape(state_dict[key])) != shape:
             raise ValueError(f"key '{key}' has shape {tuple(np.shape(state_dict[key]))}, "
                              f"{variant} expects {shape}")
+    for key in expected:
+        _check_dtype(key, np.asarray(state_dict[key]))
 
     for layer, entries in table:
         values = [np.asarray(state_dict[key], dtype=np.float32) for key, _ in entries]
@@ -128,3 +135,12 @@ def convert_ffnet_state_dict(variant: str, state_dict, num_classes: int | None =
             values[0] = values[0].transpose(2, 3, 1, 0)
         layer.set_weights(values)
     return model
+
+
+def _check_dtype(key: str, value: np.ndarray) -> None:
+    """Weights are real floating-point numbers: an integer tensor would convert (truncated by
+    the training that made it, or not weights at all) and a complex one lose its imaginary part,
+    silently."""
+    if value.dtype.kind != "f":
+        raise ValueError(f"key '{key}' holds {value.dtype.name} values: expected floating-point "
+                         "weights (float32, float16, bfloat16 or float64)")

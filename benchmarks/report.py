@@ -39,7 +39,8 @@ BEGIN, END = markers("benchmarks")
 CAMVID_BEGIN, CAMVID_END = markers("camvid")
 SUMMARY_BEGIN, SUMMARY_END = markers("summary")
 # JSON file stems of the benchmarks block, in page order
-SECTIONS = ("inference", "tflite_profile", "models", "train_step", "camvid_epoch",
+SECTIONS = ("inference", "tflite_profile", "saved_model_profile", "models", "train_step",
+            "camvid_epoch",
             "train_profile", "input_pipeline")
 # The CamVid block: the shipped model, its recipe ablation, and full-length runs of the
 # ablation's winner recorded by benchmarks/camvid.py like the shipped one (they do not ship).
@@ -268,6 +269,18 @@ def _tflite_profile(result: dict, spec: dict) -> dict:
     return {**values, "heads": bullets(heads)}
 
 
+def _saved_model_profile(result: dict, spec: dict) -> dict:
+    """The served and plain graphs' op types side by side, the largest first, and their ratio."""
+    graphs = {g["graph"]: g for g in result["graphs"]}
+    ms = {name: {op["op"]: op["ms"] for op in g["op_types"]} for name, g in graphs.items()}
+    ops = sorted(set(ms["served"]) | set(ms["plain"]),
+                 key=lambda op: (-max(ms["served"].get(op, 0), ms["plain"].get(op, 0)), op))
+    rows = [{"op": op, **{name: number(ms[name][op]) if op in ms[name] else "–"
+                          for name in ("served", "plain")}} for op in ops[:spec["top"]]]
+    served, plain = graphs["served"]["median_ms"], graphs["plain"]["median_ms"]
+    return {"op_rows": rows, "served_ms": served, "plain_ms": plain, "speedup": plain / served}
+
+
 def _camvid_epoch(result: dict, spec: dict) -> dict:
     trees = [{**result[key], "label": fill(label, result[key]),
               "per_round": " / ".join(number(r["epoch_seconds"]) for r in result[key]["rounds"])}
@@ -386,6 +399,7 @@ def _camvid_ablation(result: dict, spec: dict) -> dict:
 
 
 DERIVED = {"inference": _inference, "tflite_profile": _tflite_profile,
+           "saved_model_profile": _saved_model_profile,
            "camvid_epoch": _camvid_epoch, "train_profile": _train_profile,
            "input_pipeline": _input_pipeline, "camvid": _camvid,
            "camvid_ablation": _camvid_ablation}

@@ -50,7 +50,8 @@ def op_times(logdir: str) -> collections.Counter:
                 meta = plane.event_metadata[event.metadata_id]
                 full = (meta.display_name or meta.name).strip()
                 if full in WRAPPERS or full.startswith(
-                        ("EagerLocalExecute", "__inference", "Iterator", "MakeIterator")):
+                        ("EagerLocalExecute", "__inference", "Iterator", "MakeIterator",
+                         "signature_wrapper")):
                     continue
                 totals[full.rsplit(":", 1)[-1].strip()] += event.duration_ps / 1e9
     return totals

@@ -1,6 +1,9 @@
 """The FFNet converter treats a .pth as untrusted data: its inflated size is bounded before anything
-is inflated. Needs torch: pip install -r requirements-torch.txt."""
+is inflated, and each tensor's dtype, shape and values (finite, BatchNorm variances >= 0) are
+checked before anything is converted, errors naming the key. Needs torch: pip install -r
+requirements-torch.txt."""
 
+import warnings
 import zipfile
 
 import numpy as np
@@ -141,3 +144,35 @@ def test_a_classifier_of_the_wrong_rank_is_refused_naming_it(state_dict, shape):
 
 def re_shape(shape) -> str:
     return str(tuple(shape)).replace("(", r"\(").replace(")", r"\)")
+
+
+def _with(state_dict, key, index, value):
+    array = np.array(state_dict[key])
+    array.flat[index] = value
+    return {key: array}
+
+
+@pytest.mark.parametrize("key, value", [
+    (CONV_KEY, np.nan), (KEY, np.inf), ("head.layers.3.last_layer.3.bias", -np.inf),
+])
+def test_non_finite_weights_are_refused_naming_the_key(state_dict, key, value):
+    # A NaN converted with rc 0, and the run then predicted class 0 everywhere.
+    with pytest.raises(ValueError, match=f"key '{key}' .*not finite") as error:
+        _convert(state_dict, **_with(state_dict, key, 5, value))
+    assert "\n" not in str(error.value)
+
+
+def test_a_float64_weight_beyond_float32_is_refused_naming_the_key(state_dict):
+    changed = {CONV_KEY: state_dict[CONV_KEY].astype(np.float64)}
+    changed[CONV_KEY].flat[0] = 1e300  # finite as float64, infinite as float32
+    with warnings.catch_warnings(), pytest.raises(ValueError,
+                                                  match=f"key '{CONV_KEY}' .*not finite"):
+        warnings.simplefilter("error")  # numpy's overflow warning would be a second line
+        _convert(state_dict, **changed)
+
+
+def test_a_negative_running_var_is_refused_naming_the_key(state_dict):
+    with pytest.raises(ValueError, match=f"key '{KEY}' .*negative") as error:
+        _convert(state_dict, **_with(state_dict, KEY, 3, -0.5))
+    assert "\n" not in str(error.value)
+    _convert(state_dict, **_with(state_dict, KEY, 3, 0.0))  # a zero variance is a variance

@@ -3,8 +3,8 @@
 The state dict is the one of the official repository (github.com/Qualcomm-AI-research/FFNet,
 Mehta et al., CVPR-W 2022): keys `backbone_model.*` and `head.layers.{0,1,3}.*`. Every tensor must
 map onto exactly one Keras weight and every Keras weight must be given: a missing key, an
-unexpected key, a wrong shape or a dtype other than a real float is an error naming the key, and
-nothing is loaded.
+unexpected key, a wrong shape, a dtype other than a real float, a value that is not finite (as
+float32) or a negative BatchNorm variance is an error naming the key, and nothing is loaded.
 Conversion: conv weights (O, I, kh, kw) -> (kh, kw, I, O); BatchNorm weight, bias, running_mean,
 running_var -> gamma, beta, moving_mean, moving_variance. The layer names of the FFNet modules
 mirror the official module paths, so the table below stays short. Works on numpy arrays: reading a
@@ -128,13 +128,30 @@ def convert_ffnet_state_dict(variant: str, state_dict, num_classes: int | None =
                              f"{variant} expects {shape}")
     for key in expected:
         _check_dtype(key, np.asarray(state_dict[key]))
+    with np.errstate(over="ignore"):  # a float64 beyond float32's range: named just below
+        weights = {key: np.asarray(state_dict[key], dtype=np.float32) for key in expected}
+    for key, value in weights.items():
+        _check_values(key, value)
 
     for layer, entries in table:
-        values = [np.asarray(state_dict[key], dtype=np.float32) for key, _ in entries]
+        values = [weights[key] for key, _ in entries]
         if len(values[0].shape) == 4:  # conv weight OIHW -> HWIO
             values[0] = values[0].transpose(2, 3, 1, 0)
         layer.set_weights(values)
     return model
+
+
+def _check_values(key: str, value: np.ndarray) -> None:
+    """Weights (as float32) are finite and BatchNorm variances not negative: a NaN or a negative
+    variance converts, and the model then predicts one class everywhere."""
+    bad = ~np.isfinite(value)
+    if bad.any():
+        raise ValueError(f"key '{key}' holds {int(bad.sum())} values that are not finite as "
+                         f"float32 (first {value.flat[int(np.argmax(bad))]} at index "
+                         f"{int(np.argmax(bad))}): expected finite weights")
+    if key.endswith(".running_var") and (value < 0).any():
+        raise ValueError(f"key '{key}' holds negative variances (smallest {value.min()}): "
+                         "expected BatchNorm running variances >= 0")
 
 
 def _check_dtype(key: str, value: np.ndarray) -> None:

@@ -11,8 +11,10 @@ web/measure.py.
 from __future__ import annotations
 
 import base64
+import http.client
 import importlib.util
 import os
+import socket
 import sys
 
 import cv2
@@ -28,8 +30,6 @@ MODEL_SIZE = (64, 96)
 # Which page files a served test folder links to (its models/ folder holds the test's exports).
 PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
 
-pytestmark = pytest.mark.slow
-
 
 def _load_headless():
     sys.path.insert(0, WEB)  # headless.py imports serve.py beside it
@@ -44,6 +44,7 @@ def _load_headless():
 
 
 headless = _load_headless()
+serve = headless.serve
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,7 @@ def _street_frame(tmp_path, size, seed, ext="png") -> str:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["float32", "int8"])
 def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, variant):
     """The same .tflite and photo through the page and through predict.py's predictor: a PNG at
@@ -143,6 +145,7 @@ def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, va
         assert float(page.get_attribute("#timing", "data-model-ms")) > 0
 
 
+@pytest.mark.slow
 def test_model_from_the_file_picker_with_its_metadata(url, exports, page, tmp_path):
     """A model chosen with the picker (the .tflite and its .json) replaces the loaded one; the
     legend shows the metadata's class names."""
@@ -161,6 +164,7 @@ def test_model_from_the_file_picker_with_its_metadata(url, exports, page, tmp_pa
     assert page.eval_on_selector("#overlay-canvas", "c => c.style.opacity") == "0.25"
 
 
+@pytest.mark.slow
 def test_resizes_are_opencvs_to_the_bit(url, page):
     """The page's INTER_LINEAR (photo -> model) and INTER_NEAREST (labels -> photo) against
     cv2.resize, shrinking and enlarging, on random pixels."""
@@ -192,6 +196,7 @@ def _b64(array: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["not_tflite", "truncated"])
 def test_a_broken_model_is_an_error_on_the_page(url, exports, page, damage):
     paths = exports
@@ -207,6 +212,7 @@ def test_a_broken_model_is_an_error_on_the_page(url, exports, page, damage):
     assert page.evaluate("document.body.dataset.state") == "error"
 
 
+@pytest.mark.slow
 def test_a_file_that_is_no_image_is_an_error_on_the_page(url, exports, page):
     paths = exports
     assert _open(page, url, paths["float32"]) == "ready"
@@ -217,12 +223,14 @@ def test_a_file_that_is_no_image_is_an_error_on_the_page(url, exports, page):
     assert "not an image" in page.inner_text("#error")
 
 
+@pytest.mark.slow
 def test_a_missing_model_is_an_error_on_the_page(url, page):
     page.goto(url + "?backend=wasm&model=models/absent.tflite")
     assert headless.wait_until_settled(page) == "error"
     assert "absent.tflite" in page.inner_text("#error") and "404" in page.inner_text("#error")
 
 
+@pytest.mark.slow
 def test_a_dropped_photo_is_segmented(url, exports, page, tmp_path):
     """Dropping a file on the page takes the picker's path."""
     assert _open(page, url, exports["float32"]) == "ready"
@@ -241,6 +249,7 @@ def test_a_dropped_photo_is_segmented(url, exports, page, tmp_path):
     assert (result["height"], result["width"]) == (48, 80), page.inner_text("#error")
 
 
+@pytest.mark.slow
 def test_the_webcam_is_segmented_frame_after_frame(url, exports, playwright_driver):
     """With Chromium's stand-in camera: frames keep coming, each segmented, and the page shows
     the frame rate it measures."""
@@ -259,6 +268,7 @@ def test_the_webcam_is_segmented_frame_after_frame(url, exports, playwright_driv
         assert page.inner_text("#webcam-button") == "Start webcam"
 
 
+@pytest.mark.slow
 def test_without_its_npm_packages_the_page_says_so(tmp_path, page):
     """A folder served without node_modules (no `npm ci`): a message, not a page that waits."""
     for name in ("index.html", "style.css", "js"):
@@ -272,3 +282,99 @@ def test_without_its_npm_packages_the_page_says_so(tmp_path, page):
 def test_a_missing_browser_fails_the_test_with_the_command_that_installs_it(monkeypatch):
     monkeypatch.setattr(headless, "CHROMIUM", "/nonexistent/chromium")
     assert "make setup-web" in headless.missing()
+
+
+# ---------- web/serve.py: its arguments and the paths it answers (no browser needed) ----------
+
+@pytest.fixture
+def serve_main(monkeypatch, tmp_path):
+    """serve.main with web/ replaced by an empty folder holding the one npm file it checks for,
+    and serve_forever returning at once (as Ctrl+C does): what main prints before serving."""
+    wasm = tmp_path / "node_modules" / "@litertjs" / "core" / "wasm"
+    wasm.mkdir(parents=True)
+    (wasm / "litert_wasm_internal.wasm").write_bytes(b"")
+    monkeypatch.setattr(serve, "FOLDER", str(tmp_path))
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(serve.http.server.ThreadingHTTPServer, "serve_forever", interrupted)
+    return serve.main
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "eighty"])
+def test_serve_refuses_a_port_out_of_range_in_one_line(serve_main, capsys, port):
+    with pytest.raises(SystemExit) as exit_info:
+        serve_main(["--port", port])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--port" in err and "0-65535" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no-such-host.invalid", "192.0.2.254"])
+def test_serve_names_the_host_it_cannot_listen_on(serve_main, capsys, host):
+    """An address that is not this machine's: the error names --host, and suggests no other port
+    (the port is not what failed)."""
+    assert serve_main(["--host", host, "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"--host {host}" in err and "--port" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_serve_suggests_another_port_only_when_the_port_is_taken(serve_main, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert serve_main(["--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"--port {port}" in err and "in use" in err and "--port 0" in err, err
+    assert "--host" not in err
+
+
+def test_serve_on_every_interface_prints_real_addresses_and_warns(serve_main, capsys):
+    """0.0.0.0 is no address a browser can open: the URLs printed are this machine's, and one
+    line warns that the page is open to the network."""
+    assert serve_main(["--host", "0.0.0.0", "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "http://127.0.0.1:" in out and "localhost" not in out and "0.0.0.0:" not in out, out
+    warning = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert len(warning) == 1 and "0.0.0.0" in warning[0] and "network" in warning[0], err
+
+
+def test_serve_on_loopback_does_not_warn(serve_main, capsys):
+    assert serve_main(["--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert "http://127.0.0.1:" in out and err == ""
+
+
+@pytest.fixture(scope="module")
+def small_site(tmp_path_factory):
+    """A served folder holding index.html, beside a secret.txt it must not serve: its address."""
+    root = tmp_path_factory.mktemp("small_site")
+    (root / "site").mkdir()
+    (root / "site" / "index.html").write_text("page")
+    (root / "secret.txt").write_text("secret")
+    with headless.served(str(root / "site")) as base:
+        yield base.split("/")[2]
+
+
+def _get(address: str, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection(address, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", ["/%00", "/index.html%00.txt", "/%ED%A0%80", "/%FF.png",
+                                  "/a%0Ab", "/../secret.txt", "/%2e%2e/secret.txt",
+                                  "/js/..%2f..%2fsecret.txt", "/js%5c..%5csecret.txt"])
+def test_serve_answers_an_unsafe_path_with_400_and_no_traceback(small_site, capfd, path):
+    """Paths that do not decode to a safe relative path: a NUL byte, bytes that are not UTF-8,
+    control characters, '..' (plain or %-encoded), backslashes."""
+    status, body = _get(small_site, path)
+    assert status == 400 and b"secret" not in body
+    assert _get(small_site, "/index.html") == (200, b"page")  # still serving
+    assert "Traceback" not in capfd.readouterr().err

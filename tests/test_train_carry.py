@@ -65,3 +65,16 @@ def test_over_the_limit_damaged_or_misplaced_is_one_clear_error(data_dir, tmp_pa
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ckpt-2.data" in err and "damaged" in err
     assert not os.path.exists(tmp_path / "next")
+
+
+@pytest.mark.slow
+def test_an_adam_state_fits_a_carry(data_dir, tmp_path):
+    """Adam keeps two slots per weight (~14 MB for Fast-SCNN): the DABNet-recipe runs of the
+    CamVid ablation must be carried too, within the 16 MB of a repository's carry/ folder."""
+    config = _config(data_dir)
+    config.train = dataclasses.replace(config.train, optimizer="adam", learning_rate=1e-3)
+    run = str(tmp_path / "run")
+    train(config, run, stop_at_step=1, progress=False)
+    carry.pack(run, str(tmp_path / "carry"))
+    size = sum(f.stat().st_size for f in (tmp_path / "carry").rglob("*") if f.is_file())
+    assert 12e6 < size <= carry.LIMIT_BYTES < 16e6

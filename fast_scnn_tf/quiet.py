@@ -24,7 +24,8 @@ def import_tensorflow(verbose: bool = False):
     and CUDA_VISIBLE_DEVICES="" would hide GPUs. So the output file descriptors point at a temp
     file only while TensorFlow is imported and lists its devices (when CUDA initialises), then are
     put back (`native_output_hidden`): GPUs stay usable and later errors are shown. TensorFlow's
-    Python INFO lines ("Assets written to ...") are hidden too; the tools log their own progress.
+    Python INFO lines ("Assets written to ...", "Sharding callback duration: ...") are hidden
+    too; the tools log their own progress.
     """
     global _verbose
     _verbose = verbose
@@ -35,7 +36,10 @@ def import_tensorflow(verbose: bool = False):
     with native_output_hidden():
         import tensorflow as tf
         tf.config.list_physical_devices()
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    # TensorFlow's Python INFO lines go to two loggers: "tensorflow", and "absl" for the
+    # checkpoint writer's "Sharding callback duration: ..." on every save.
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return tf
 
 

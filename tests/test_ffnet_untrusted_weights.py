@@ -3,6 +3,8 @@ is inflated, and each tensor's dtype, shape and values (finite, BatchNorm varian
 checked before anything is converted, errors naming the key. Needs torch: pip install -r
 requirements-torch.txt."""
 
+import subprocess
+import sys
 import warnings
 import zipfile
 
@@ -13,6 +15,7 @@ torch = pytest.importorskip("torch", reason="conversion tests need torch: "
                                             "pip install -r requirements-torch.txt")
 import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
 from fast_scnn_tf import convert  # noqa: E402
+from paths import ROOT  # noqa: E402
 
 
 def _deflated_copy(source, target, extra=None):
@@ -176,3 +179,16 @@ def test_a_negative_running_var_is_refused_naming_the_key(state_dict):
         _convert(state_dict, **_with(state_dict, KEY, 3, -0.5))
     assert "\n" not in str(error.value)
     _convert(state_dict, **_with(state_dict, KEY, 3, 0.0))  # a zero variance is a variance
+
+
+@pytest.mark.slow  # a process importing TensorFlow and torch, ~15 s on 2 cores
+def test_a_conversion_prints_only_its_own_line(tmp_path):
+    # TensorFlow's checkpoint writer logged "Sharding callback duration: ..." through absl.
+    model = ref.randomize(ref.FFNetReference("ffnet18_dAAC", 5), seed=1)
+    torch.save(model.state_dict(), str(tmp_path / "w.pth"))
+    run = subprocess.run([sys.executable, "-m", "fast_scnn_tf.convert", "ffnet", "--variant",
+                          "ffnet18_dAAC", "--weights", str(tmp_path / "w.pth"), "--model-dir",
+                          str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    lines = (run.stdout + run.stderr).strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'run'}: "), lines

@@ -82,9 +82,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    images, videos, missing = collect_inputs(args.inputs)
-    for path in missing:
-        print(f"skipped: '{path}' does not exist", file=sys.stderr)
+    images, videos, skipped = collect_inputs(args.inputs)
+    for path, why in skipped:
+        print(f"skipped: '{path}' {why}", file=sys.stderr)
     if not images and not videos:
         sys.exit("predict.py: error: no images or videos found in the inputs")
     paths = images + videos
@@ -103,7 +103,7 @@ def main(argv=None):
         sys.exit(f"predict.py: error: {e}")
     print(f"model: {description} ({classes.num_classes} classes: {', '.join(classes.names)})")
     os.makedirs(args.output, exist_ok=True)
-    failures, partial = list(missing), []
+    failures, partial = [path for path, _ in skipped], []
     try:
         predict_images(predict, classes, jobs[:len(images)], args.alpha, failures,
                        args.max_pixels)
@@ -114,7 +114,7 @@ def main(argv=None):
         sys.exit(f"predict.py: error: cannot write {cli.os_error_line(e)}")
     except ValueError as e:  # the model's labels are outside its classes (LabelsOutOfRange)
         sys.exit(f"predict.py: error: {e}")
-    written = len(jobs) - len(failures) + len(missing) - len(partial)
+    written = len(jobs) - len(failures) + len(skipped) - len(partial)
     print(f"{written} written to {args.output}"
           + (f", {len(partial)} partial ({'; '.join(partial)})" if partial else "")
           + f", {len(failures)} failed" + (": " + ", ".join(failures) if failures else ""))

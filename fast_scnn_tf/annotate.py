@@ -39,14 +39,18 @@ _MP4_BOX = struct.pack(">I", 8 + len(MARKER)) + b"free" + MARKER
 
 
 def collect_inputs(inputs):
-    """Expand folders; returns (images, videos, missing), each file once."""
-    images, videos, missing, seen = [], [], [], set()
+    """Expand folders; returns (images, videos, skipped), each file once. `skipped`: (path, why)
+    for an input that does not exist and for a file that is not a regular file (a FIFO, a
+    device), in a folder or given itself: such a file is never opened (reading a FIFO waits for
+    a writer, forever)."""
+    from fast_scnn_tf.files import not_a_regular_file
+    images, videos, skipped, seen = [], [], [], set()
     for path in inputs:
         if os.path.isdir(path):
             found = [os.path.join(root, f) for root, _, files in sorted(os.walk(path))
                      for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
-        elif not os.path.isfile(path):
-            missing.append(path)
+        elif not os.path.exists(path):
+            skipped.append((path, "does not exist"))
             continue
         else:
             found = [path]
@@ -54,9 +58,13 @@ def collect_inputs(inputs):
             if os.path.realpath(file) in seen:
                 continue
             seen.add(os.path.realpath(file))
+            problem = not_a_regular_file(file)
+            if problem:
+                skipped.append((file, problem))
+                continue
             # any file that is not a video is tried as an image
             (videos if file.lower().endswith(VIDEO_EXTENSIONS) else images).append(file)
-    return images, videos, missing
+    return images, videos, skipped
 
 
 def output_names(paths):

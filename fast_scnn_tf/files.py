@@ -16,6 +16,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import tempfile
 import time
 
@@ -52,6 +53,26 @@ def _create_beside(path: str) -> tuple[str, int]:
         except FileExistsError:
             continue  # a name taken (or planted): draw another
     raise FileExistsError(errno.EEXIST, "no free temporary name beside it", path)
+
+
+# What a path that is not a regular file is, for the message that refuses it.
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISDIR, "a folder"))
+
+
+def not_a_regular_file(path: str) -> str:
+    """"" if `path` is a regular file (links followed) or does not exist; else why it may not be
+    read, e.g. "is not a regular file (a FIFO)". Read from the path's status, without opening it:
+    opening a FIFO for reading waits, forever, for something to write into it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""
+    if stat.S_ISREG(mode):
+        return ""
+    kind = next((name for test, name in _KINDS if test(mode)), "")
+    return "is not a regular file" + (f" ({kind})" if kind else "")
 
 
 def write_json(path: str, data) -> None:

@@ -504,3 +504,48 @@ def test_outputs_carry_a_marker_that_decoders_ignore(tmp_path):
     capture = cv2.VideoCapture(str(video))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 2 and capture.read()[0]
     assert not annotate.written_by_predict(str(tmp_path / "absent.png"))
+
+
+@pytest.fixture
+def no_hang():
+    """Fail (instead of hanging the suite) if the test is still running after 20 s: opening a
+    FIFO for reading blocks until someone writes to it."""
+    import signal
+
+    def timeout(*_):
+        raise TimeoutError("hung for 20 s (a FIFO opened for reading?)")
+
+    previous = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_in_an_input_folder_is_skipped_and_named(tmp_path, model_dir, capsys, no_hang):
+    """A FIFO named x.png in a folder hung predict.py forever: it is never opened, but named."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "a.png"), _rng_image((40, 40, 3)))
+    os.mkfifo(inputs / "x.png")
+    code = predict.main([str(inputs), "--model", model_dir, "--output", str(tmp_path / "out"),
+                         "--no-overlay"])
+    captured = capsys.readouterr()
+    line = [x for x in captured.err.splitlines() if "x.png" in x]
+    assert code == 1 and len(line) == 1 and "not a regular file" in line[0] and "FIFO" in line[0]
+    assert (tmp_path / "out" / "a_labels.png").exists() and "1 failed" in captured.out
+
+
+def test_a_fifo_given_as_input_is_not_a_regular_file(tmp_path, model_dir, capsys, no_hang):
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(SystemExit):
+        predict.main([str(tmp_path / "pipe.png"), "--model", model_dir, "--output",
+                      str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert "pipe.png' is not a regular file (a FIFO)" in err and "does not exist" not in err
+
+
+def test_the_image_gate_never_opens_a_fifo(tmp_path, no_hang):
+    os.mkfifo(tmp_path / "pipe.png")
+    with pytest.raises(ValueError, match=r"pipe.png' is not a regular file \(a FIFO\)"):
+        read_image(str(tmp_path / "pipe.png"))

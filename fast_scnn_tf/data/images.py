@@ -23,6 +23,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from fast_scnn_tf.files import not_a_regular_file
+
 # The largest image read or served by default (height * width): 64 megapixels, 8192x8192. Decoded
 # as RGB that is 192 MiB, several GiB of activations in the model; a 1024x2048 Cityscapes frame is
 # 2 megapixels. predict.py --max-pixels and export_saved_model(max_pixels=) change it.
@@ -132,7 +134,11 @@ def declared_size(path: str) -> tuple[int, int]:
 
 def read_file_header(path: str, formats=OPENCV_FORMATS) -> Header:
     """`read_header` of a file; ValueError naming the file when it cannot be opened or its size
-    cannot be read (`formats`: the formats the message lists as accepted)."""
+    cannot be read (`formats`: the formats the message lists as accepted). A path that is not a
+    regular file (a FIFO, a device) is refused without being opened."""
+    problem = not_a_regular_file(path)
+    if problem:
+        raise ValueError(f"image '{path}' {problem}: expected an image file")
     try:
         with open(path, "rb") as f:
             return read_header(f, formats)

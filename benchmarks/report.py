@@ -174,6 +174,7 @@ def target_lines(result: dict) -> list[str]:
                 "verdict": "met" if ratio >= 1 else "missed"}))
     else:
         lines.append(fill(targets["gpu_missing"], {"target": targets["gpu_fps"], "size": size}))
+    lines += onnxruntime_lines(rows, size)
     # Against PyTorch in its fastest CPU form measured: what a user choosing would run.
     forms = SPEC["pytorch_forms"]
     int8 = _find(rows, "tflite", "cls", "int8", size)
@@ -190,6 +191,23 @@ def target_lines(result: dict) -> list[str]:
                                               "ratio": speedup / target, "target": target})]
 
 
+def onnxruntime_lines(rows: list[dict], size: str) -> list[str]:
+    """Each export's speed-up over ONNX Runtime running the PyTorch model, against its target."""
+    targets = SPEC["targets"]
+    lines = []
+    for line in targets["onnxruntime"]:
+        ours = _find(rows, **line["ours"], resolution=size)
+        theirs = _find(rows, "onnxruntime", "cls", line["theirs"], size)
+        if ours is None or theirs is None:
+            continue
+        speedup = theirs["median_ms"] / ours["median_ms"]
+        lines.append(fill(targets["onnxruntime_line"], {
+            **line, "size": size, "speedup": speedup, "ours_ms": ours["median_ms"],
+            "theirs_ms": theirs["median_ms"], "ratio": speedup / line["target"],
+            "verdict": "met" if speedup >= line["target"] else "missed"}))
+    return lines or [targets["onnxruntime_missing"]]
+
+
 def _inference(result: dict, spec: dict) -> dict:
     """One row per (runtime, output, precision), one column per input size; the targets."""
     rows = result["results"]
@@ -203,9 +221,11 @@ def _inference(result: dict, spec: dict) -> dict:
                       megabytes(first.get("bytes")),
                       *("–" if row is None else fill(spec["cell"], row) for row in found)])
     pytorch = any(row["runtime"] in SPEC["pytorch_forms"] for row in rows)
+    onnxruntime = any(row["runtime"] == "onnxruntime" for row in rows)
     return {"sizes": sizes, "table": table(spec["header"] + [_times(s) for s in sizes], cells),
             "targets": bullets(target_lines(result)),
-            "pytorch_note": fill(spec["pytorch_note"], result) if pytorch else ""}
+            "pytorch_note": fill(spec["pytorch_note"], result) if pytorch else "",
+            "onnxruntime_note": fill(spec["onnxruntime_note"], result) if onnxruntime else ""}
 
 
 def _matching(rows: list[dict], key: dict) -> dict | None:

@@ -15,8 +15,10 @@ imports TensorFlow (`cli.import_tensorflow`).
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import sys
+import tempfile
 import zlib
 from typing import TYPE_CHECKING
 
@@ -207,49 +209,65 @@ def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: 
                   ) -> None:
     """Overlay every frame into `out_path`; a video that ends before its header's frame count
     (truncated or damaged) is kept but reported as partial (added to `partial`). A video whose
-    frame size is over `max_pixels` (default `images.MAX_PIXELS`) is skipped before its first
-    frame is read."""
+    frame size is over `max_pixels` (default `images.MAX_PIXELS`), or whose frames the model
+    refuses (an export's own size bounds), is skipped and reported.
+
+    The video is written into a private folder made beside `out_path` (mkdtemp: a new name,
+    created exclusively, that no one else can write into) and renamed into place when it is
+    complete; the folder is removed whatever happens, so no error leaves a partial file behind
+    and a link planted in the output folder is never written through."""
     import cv2
     import keras
 
-    from fast_scnn_tf.data.images import MAX_PIXELS, check_pixels, to_rgb_uint8
+    from fast_scnn_tf.data.images import MAX_PIXELS, TooManyPixels, check_pixels, to_rgb_uint8
+    from fast_scnn_tf.predictor import LabelsOutOfRange
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         print(f"skipped: cannot open video '{path}'", file=sys.stderr)
         failures.append(path)
         return
+    folder = tempfile.mkdtemp(prefix=f".{os.path.basename(out_path)}.",
+                              dir=os.path.dirname(os.path.abspath(out_path)))
+    writer = None
     try:
         check_pixels(f"video '{path}'", int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                      int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), max_pixels or MAX_PIXELS)
-    except ValueError as e:
-        capture.release()
-        print(f"skipped: {too_large(e)}", file=sys.stderr)
-        failures.append(path)
-        return
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-    bar = keras.utils.Progbar(total, unit_name="frame")
-    tmp = out_path + ".tmp.mp4"
-    writer, frames = None, 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        image = to_rgb_uint8(frame, bgr=True)
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+        bar = keras.utils.Progbar(total, unit_name="frame")
+        tmp = os.path.join(folder, "overlay.mp4")
+        frames = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            image = to_rgb_uint8(frame, bgr=True)
+            if writer is None:
+                writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps,
+                                         (image.shape[1], image.shape[0]))
+            writer.write(classes.overlay(image, predict(image), alpha)[:, :, ::-1])
+            frames += 1
+            bar.update(frames)
         if writer is None:
-            writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                     (image.shape[1], image.shape[0]))
-        writer.write(classes.overlay(image, predict(image), alpha)[:, :, ::-1])
-        frames += 1
-        bar.update(frames)
-    capture.release()
-    if writer is None:
-        print(f"skipped: no frames could be read from video '{path}'", file=sys.stderr)
+            print(f"skipped: no frames could be read from video '{path}'", file=sys.stderr)
+            failures.append(path)
+            return
+        writer.release()
+        mark_video(tmp)
+        os.replace(tmp, out_path)
+    except LabelsOutOfRange:  # the model is wrong, not the video: stop
+        raise
+    except ValueError as e:  # over --max-pixels (the message names the video), or refused
+        named = isinstance(e, TooManyPixels)
+        where = "" if named else f" '{path}'"
+        print(f"\nskipped{where}: {too_large(e)}", file=sys.stderr)
         failures.append(path)
         return
-    writer.release()
-    mark_video(tmp)
-    os.replace(tmp, out_path)
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+        shutil.rmtree(folder, ignore_errors=True)
     if total and frames < total:
         message = f"'{path}': {frames} of {total} frames read (truncated or damaged)"
         print(f"\npartial: {message}; the overlay has those {frames}", file=sys.stderr)

@@ -549,3 +549,39 @@ def test_the_image_gate_never_opens_a_fifo(tmp_path, no_hang):
     os.mkfifo(tmp_path / "pipe.png")
     with pytest.raises(ValueError, match=r"pipe.png' is not a regular file \(a FIFO\)"):
         read_image(str(tmp_path / "pipe.png"))
+
+
+def test_a_link_planted_beside_a_video_output_is_not_written_through(tmp_path, model_dir):
+    """The overlay video was written to `<output>.tmp.mp4` and renamed: a link planted at that
+    name had the video written into its target. It is now written in a private folder."""
+    _write_video(tmp_path / "clip.mp4", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    os.symlink(victim, out / "clip_overlay.mp4.tmp.mp4")
+    assert predict.main([str(tmp_path / "clip.mp4"), "--model", model_dir, "--output",
+                         str(out)]) == 0
+    assert victim.read_text() == "mine"
+    assert sorted(os.listdir(out)) == ["clip_overlay.mp4", "clip_overlay.mp4.tmp.mp4"]
+
+
+@pytest.mark.slow
+def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
+        tmp_path, trained_like_model, capsys):
+    """A video over the SavedModel's --max-pixels ended predict.py and left `*.tmp.mp4` in the
+    output folder; it is skipped in one line and the next video is still written."""
+    from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.model.head import build_head
+    export = tmp_path / "export" / "1"
+    write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=1100)
+    _write_video(tmp_path / "big.mp4", 2)  # 48x32: 1536 pixels
+    _write_video(tmp_path / "small.mp4", 2, size=(32, 32))  # 1024
+    out = tmp_path / "out"
+    code = predict.main([str(tmp_path / "big.mp4"), str(tmp_path / "small.mp4"), "--model",
+                         str(export), "--output", str(out), "--native-size"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    line = [x for x in captured.err.splitlines() if "big.mp4" in x]
+    assert len(line) == 1 and "1100" in line[0]
+    assert os.listdir(out) == ["small_overlay.mp4"]

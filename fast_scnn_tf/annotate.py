@@ -19,7 +19,6 @@ import shutil
 import struct
 import sys
 import tempfile
-import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,14 +28,9 @@ if TYPE_CHECKING:
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
-# What marks a file as predict.py's output. In a PNG: a tEXt chunk right after the IHDR chunk
-# (the 8-byte signature and IHDR's 4 + 4 + 13 + 4 bytes). In an MP4: a 'free' box appended at the
-# end, a top-level box players skip.
+# What marks a file as predict.py's output: in a PNG a text chunk (`files.write_png`); in an MP4
+# a 'free' box appended at the end, a top-level box players skip.
 MARKER = b"fast-scnn-tf predict.py"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_IHDR_END = 33
-_PNG_TEXT = (struct.pack(">I", len(b"Software\0" + MARKER)) + b"tEXt" + b"Software\0" + MARKER
-             + struct.pack(">I", zlib.crc32(b"tEXt" + b"Software\0" + MARKER)))
 _MP4_BOX = struct.pack(">I", 8 + len(MARKER)) + b"free" + MARKER
 
 
@@ -120,16 +114,8 @@ def check_outputs_apart(inputs, jobs, output: str) -> None:
 
 def write_png(path: str, array) -> None:
     """A PNG of a (H, W) label map or an (H, W, 3) RGB image, with predict.py's marker."""
-    import cv2
-
-    from fast_scnn_tf.files import write_bytes
-    if array.ndim == 3:
-        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
-    ok, encoded = cv2.imencode(".png", array)
-    if not ok:
-        raise OSError(f"could not encode '{path}' as PNG")
-    encoded = encoded.tobytes()
-    write_bytes(path, encoded[:_IHDR_END] + _PNG_TEXT + encoded[_IHDR_END:])
+    from fast_scnn_tf.files import write_png
+    write_png(path, array, MARKER)
 
 
 def mark_video(path: str) -> None:
@@ -140,13 +126,13 @@ def mark_video(path: str) -> None:
 
 def written_by_predict(path: str) -> bool:
     """True if `path` is a regular file (not a link) carrying predict.py's marker."""
+    from fast_scnn_tf.files import has_png_marker
+    if has_png_marker(path, MARKER):
+        return True
     if os.path.islink(path) or not os.path.isfile(path):
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(_IHDR_END + len(_PNG_TEXT))
-            if head.startswith(_PNG_SIGNATURE) and head[_IHDR_END:] == _PNG_TEXT:
-                return True
             size = f.seek(0, os.SEEK_END)
             if size < len(_MP4_BOX):
                 return False

@@ -17,8 +17,10 @@ import secrets
 import shutil
 import socket
 import stat
+import struct
 import tempfile
 import time
+import zlib
 
 import cv2
 import numpy as np
@@ -80,14 +82,43 @@ def write_json(path: str, data) -> None:
     write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
-def write_png(path: str, array: np.ndarray) -> None:
-    """A PNG of a (H, W) label map or an (H, W, 3) RGB image."""
+def write_png(path: str, array: np.ndarray, marker: bytes = b"") -> None:
+    """A PNG of a (H, W) label map or an (H, W, 3) RGB image; with `marker`, a tEXt chunk
+    "Software" holding it right after the IHDR chunk, which decoders skip and `has_png_marker`
+    reads: how --overwrite recognises a tool's own output."""
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
     ok, encoded = cv2.imencode(".png", array)
     if not ok:
         raise OSError(f"could not encode '{path}' as PNG")
-    write_bytes(path, encoded.tobytes())
+    encoded = encoded.tobytes()
+    if marker:
+        encoded = encoded[:_IHDR_END] + _png_text(marker) + encoded[_IHDR_END:]
+    write_bytes(path, encoded)
+
+
+# A PNG's 8-byte signature and IHDR chunk (length, type, 13 bytes of data, CRC) end here.
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IHDR_END = 33
+
+
+def _png_text(marker: bytes) -> bytes:
+    data = b"tEXt" + b"Software\0" + marker
+    return struct.pack(">I", len(data) - 4) + data + struct.pack(">I", zlib.crc32(data))
+
+
+def has_png_marker(path: str, marker: bytes) -> bool:
+    """True if `path` is a regular file (not a link) holding a PNG written by `write_png` with
+    `marker`."""
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    chunk = _png_text(marker)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_IHDR_END + len(chunk))
+    except OSError:
+        return False
+    return head.startswith(_PNG_SIGNATURE) and head[_IHDR_END:] == chunk
 
 
 STALE_AFTER_SECONDS = 86400  # staging folders whose process cannot be checked (another host)

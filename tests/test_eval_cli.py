@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -241,3 +243,20 @@ def test_the_checkpoint_it_falls_back_to_is_named(run_dir, data_dir, tmp_path, c
                    "--output", str(tmp_path)) == 0
     fallback = os.path.join(run_dir, "checkpoints", "ckpt-1")
     assert any(fallback in r.getMessage() and "best" in r.getMessage() for r in caplog.records)
+
+
+def test_overwrite_never_replaces_a_prediction_evaluate_did_not_write(run_dir, data_dir, tmp_path,
+                                                                      capsys):
+    """A same-named PNG in --save-predictions was replaced with --overwrite; it is now refused by
+    name before the evaluation runs."""
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    mine = preds / "frankfurt_000000_000000_leftImg8bit.png"
+    cv2.imwrite(str(mine), np.zeros((8, 8), np.uint8))
+    before = mine.read_bytes()
+    assert run_cli("--checkpoint", run_dir, "--data-dir", data_dir, "--output", str(tmp_path),
+                   "--save-predictions", str(preds), "--overwrite") == 1
+    err = capsys.readouterr().err
+    assert str(mine) in err and len(err.strip().splitlines()) == 1
+    assert mine.read_bytes() == before and os.listdir(preds) == [mine.name]
+    assert not (tmp_path / "metrics.json").exists()

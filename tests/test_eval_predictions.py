@@ -104,3 +104,34 @@ def test_writer_refuses_a_second_frame_of_the_same_name(tmp_path):
     writer("aachen_000000_000019", *frame)
     with pytest.raises(ValueError, match="aachen_000000_000019"):
         writer("aachen_000000_000019", *frame)
+
+
+def test_written_pngs_carry_the_writers_marker(tmp_path):
+    """What --overwrite recognises as evaluate.py's own output: a PNG text chunk that decoders
+    ignore (the values are checked above)."""
+    from fast_scnn_tf.evaluation.predictions import written_by_evaluate
+    writer = PredictionWriter(CITYSCAPES, str(tmp_path / "p"), str(tmp_path / "o"))
+    writer("aachen_000000_000019", np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))
+    assert written_by_evaluate(str(tmp_path / "p" / "aachen_000000_000019_leftImg8bit.png"))
+    assert written_by_evaluate(str(tmp_path / "o" / "aachen_000000_000019_overlay.png"))
+    cv2.imwrite(str(tmp_path / "plain.png"), np.zeros((4, 4), np.uint8))
+    assert not written_by_evaluate(str(tmp_path / "plain.png"))
+
+
+@pytest.mark.parametrize("folder", ["p", "o"])
+def test_overwrite_refuses_a_png_the_writer_did_not_write(tmp_path, folder):
+    """--overwrite replaced any same-named file; now only the writer's own (marked) PNGs, and a
+    foreign one is named before anything is written."""
+    frame = (np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))
+    preds, overlays = str(tmp_path / "p"), str(tmp_path / "o")
+    PredictionWriter(CITYSCAPES, preds, overlays)("aachen_000000_000019", *frame)
+    PredictionWriter(CITYSCAPES, preds, overlays, overwrite=True)("aachen_000000_000019", *frame)
+    mine = tmp_path / folder / "sub" / "mine.png"
+    mine.parent.mkdir()
+    cv2.imwrite(str(mine), np.full((4, 4), 7, np.uint8))
+    before = mine.read_bytes()
+    with pytest.raises(FileExistsError) as refused:
+        PredictionWriter(CITYSCAPES, preds, overlays, overwrite=True)
+    message = str(refused.value)
+    assert str(mine) in message and "evaluate.py" in message and "\n" not in message
+    assert mine.read_bytes() == before

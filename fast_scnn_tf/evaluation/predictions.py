@@ -7,6 +7,10 @@ folder recursively for `<city>_<seq>_<frame>*.png`, and fail when two files matc
 gets one single-channel PNG `<city>_<seq>_<frame>_leftImg8bit.png` of *label ids* (not train
 ids) at full resolution, and overlays go to a separate folder. Frame names may hold folders (the
 own-folder dataset's `cam_a/f0`): the files go into those sub-folders.
+
+Every PNG carries evaluate.py's marker (`MARKER`, a PNG text chunk decoders skip), and with
+--overwrite the writer replaces only PNGs that carry it: a folder holding another PNG, which a
+frame's prediction could replace, is refused naming it before anything is written.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import numpy as np
 
 from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.data.dataset import Dataset
-from fast_scnn_tf.files import check_output_dir, write_png
+from fast_scnn_tf.files import check_output_dir, has_png_marker, write_png
+
+MARKER = b"fast-scnn-tf evaluate.py"
 
 
 def image_like(image: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
@@ -36,10 +42,28 @@ def overlay(classes: ClassTable, image: np.ndarray, class_ids: np.ndarray,
     return classes.overlay(image_like(image, class_ids), class_ids, alpha)
 
 
+def written_by_evaluate(path: str) -> bool:
+    """True if `path` is a PNG the writer wrote (a regular file carrying `MARKER`)."""
+    return has_png_marker(path, MARKER)
+
+
+def check_ours(path: str) -> None:
+    """Raise FileExistsError (one line naming it) if `path` exists and is not the writer's own."""
+    if os.path.lexists(path) and not written_by_evaluate(path):
+        raise FileExistsError(
+            f"'{path}' exists and was not written by evaluate.py: --overwrite replaces only "
+            "evaluate.py's own predictions and overlays; move that file or choose another folder")
+
+
 def prepare_output_dir(path: str, overwrite: bool, what: str = "prediction") -> None:
-    """Create `path`, refusing an existing non-empty folder unless `overwrite` (then files with
-    the same names are replaced and other files are left alone)."""
+    """Create `path`, refusing an existing non-empty folder unless `overwrite`; then the PNGs in
+    it (any of which a frame's file could replace) must all be the writer's own (`check_ours`),
+    and other files are left alone."""
     check_output_dir(path, f"{what} directory", overwrite, empty=True)
+    for root, _, names in os.walk(path):
+        for name in sorted(names):
+            if name.lower().endswith(".png"):
+                check_ours(os.path.join(root, name))
     os.makedirs(path, exist_ok=True)
 
 
@@ -79,4 +103,5 @@ class PredictionWriter:
     def _write(directory: str, name: str, array: np.ndarray) -> None:
         path = os.path.join(directory, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_png(path, array)
+        check_ours(path)  # a file that appeared after the folder was checked
+        write_png(path, array, MARKER)

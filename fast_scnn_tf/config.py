@@ -13,11 +13,11 @@ import os
 from typing import Any
 
 from fast_scnn_tf.data import datasets
+from fast_scnn_tf.data.config import SOURCES, DataConfig
 from fast_scnn_tf.files import write_json
 
 CONFIG_FILE = "config.json"
 DATASETS = tuple(datasets.DATASETS)  # DataConfig.dataset: the table of fast_scnn_tf.data.datasets
-SOURCES = ("folder", "tfds")  # DataConfig.source
 # TrainConfig.class_weighting: the constant c of 1 / ln(c + class share) per scheme
 CLASS_WEIGHTINGS = {"none": None, "enet": 1.02, "erfnet": 1.10}
 OPTIMIZERS = ("sgd", "adam")  # TrainConfig.optimizer
@@ -82,34 +82,6 @@ class ModelConfig:
     # times data.input_scale, set when a run starts. predict.py resizes a photo to this scale
     # (`scale_for`); (0, 0): not known (runs written before it was recorded).
     input_size: tuple[int, int] = (0, 0)
-
-
-@dataclasses.dataclass
-class DataConfig:
-    dataset: str = "cityscapes"  # a name of DATASETS (fast_scnn_tf.data.datasets)
-    source: str = "folder"  # "folder" (files on disk) or "tfds" (cityscapes/semantic_segmentation)
-    data_dir: str = ""  # dataset root (folder) or the tfds manual_dir holding the zips (tfds)
-    # The split training reads: train, or CamVid's trainval (train + val, the protocol of CGNet,
-    # DABNet and LMFFNet; epochs are then fixed in advance, as val is no longer held out).
-    train_split: str = "train"
-    tfds_data_dir: str = ""  # where tfds keeps the prepared dataset; "" = tfds default
-    use_coarse: bool = False  # add gtCoarse/train_extra to training (the paper's coarse experiment)
-    # The paper gives no crop size: full frames are our choice (the mmseg preset uses 512x1024).
-    crop_size: tuple[int, int] = (1024, 2048)
-    min_scale: float = 0.5
-    max_scale: float = 2.0
-    flip: bool = True
-    # Frames are resized by this factor before the model sees them: at validation, evaluation and
-    # prediction, and the random training resize (min_scale..max_scale) is relative to it. > 1
-    # gives the 1/32 branch more pixels on small frames (CamVid's 360x480: 12x15 at scale 1).
-    input_scale: float = 1.0
-    color_noise: float = 10.0  # std of a per-channel colour shift (one per frame), 0..255 units
-    brightness: float = 30.0  # max absolute brightness change, in 0..255 pixel units
-    # tfds source only: tfrecords are shuffled within windows of this many encoded frames
-    # (~2.5 MB each); the folder source draws a full permutation of its file list every epoch.
-    shuffle_buffer: int = 256
-    deterministic: bool = False  # ordered parallel map: same seed -> same batches (resumable)
-    seed: int = 0  # used when deterministic and no seed is passed to build_dataset
 
 
 @dataclasses.dataclass

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import decode
+from fast_scnn_tf.data.config import DataConfig
 from fast_scnn_tf.data.datasets import dataset_for
 
 

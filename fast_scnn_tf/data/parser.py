@@ -12,9 +12,9 @@ import dataclasses
 
 import tensorflow as tf
 
-from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import augment
 from fast_scnn_tf.data.classes import IGNORE_LABEL
+from fast_scnn_tf.data.config import DataConfig
 
 MODES = ("train", "eval", "unlabelled")
 

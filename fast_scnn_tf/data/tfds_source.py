@@ -15,10 +15,10 @@ import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.cityscapes import TFDS_COARSE_NAME as COARSE
 from fast_scnn_tf.data.cityscapes import TFDS_NAME as FINE
+from fast_scnn_tf.data.config import DataConfig
 from fast_scnn_tf.data.datasets import dataset_for
 
 _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test", "train_extra": "train_extra"}

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
+import image_headers as ih  # tests/ is on sys.path under pytest
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.synthetic import render_scene
 from paths import ROOT
@@ -228,6 +229,68 @@ def test_a_missing_model_is_an_error_on_the_page(url, page):
     page.goto(url + "?backend=wasm&model=models/absent.tflite")
     assert headless.wait_until_settled(page) == "error"
     assert "absent.tflite" in page.inner_text("#error") and "404" in page.inner_text("#error")
+
+
+@pytest.mark.slow
+def test_a_photo_over_the_pixel_limit_is_refused_before_it_is_decoded(url, exports, page,
+                                                                       tmp_path):
+    """Headers declaring 9000x8000 (72 MP, over the 64 MP limit) in each format the page reads:
+    refused by name with the size, and the browser is never asked to decode them. Small photos
+    in the same formats are segmented."""
+    assert _open(page, url, exports["float32"]) == "ready"
+    page.evaluate("""() => {
+        window.decodes = 0;
+        const decode = window.createImageBitmap;
+        window.createImageBitmap = (...args) => { window.decodes += 1; return decode(...args); };
+    }""")
+    claiming = {"big.png": ih.png_claiming(9000, 8000), "big.jpg": ih.jpeg_claiming(9000, 8000),
+                "big.gif": ih.gif(9000, 8000, pixels=False),
+                "big_frame.gif": ih.gif(16, 16, [(0, 0, 9000, 8000)], pixels=False),
+                "big.bmp": ih.bmp_claiming(9000, 8000),
+                "big_core.bmp": ih.bmp_claiming(9000, 8000, core=True),
+                "big_lossy.webp": ih.webp_claiming(9000, 8000, "VP8 "),
+                "big_lossless.webp": ih.webp_claiming(9000, 8000, "VP8L"),
+                "big_extended.webp": ih.webp_claiming(9000, 8000, "VP8X")}
+    for name, content in claiming.items():
+        page.set_input_files("#photo-file", {"name": name, "mimeType": "image/png",
+                                             "buffer": content})
+        page.wait_for_function(f"document.getElementById('error').textContent.includes('{name}')",
+                               timeout=30_000)
+        message = page.inner_text("#error")
+        assert name in message and "8000×9000" in message and "megapixels" in message, message
+    assert page.evaluate("window.decodes") == 0
+
+    image, _ = render_scene((48, 80), np.random.default_rng(17))
+    small = {"small.gif": ih.gif(80, 48), "small.bmp": cv2.imencode(".bmp", image)[1].tobytes(),
+             "small.webp": cv2.imencode(".webp", image)[1].tobytes()}
+    for name, content in small.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = headless.segment_photo(page, str(path))
+        assert (result["height"], result["width"]) == (48, 80), name
+
+
+@pytest.mark.slow
+def test_the_status_is_shown_before_the_photo_is_decoded(url, exports, page, tmp_path):
+    """What the page showed at its last frame before the decode started: "Segmenting…", not the
+    "Ready" of before (a large photo blocks the page for seconds after that)."""
+    assert _open(page, url, exports["float32"]) == "ready"
+    page.evaluate("""() => {
+        window.shownStatus = null;
+        const watch = () => {
+            window.shownStatus = document.getElementById('status').textContent;
+            requestAnimationFrame(watch);
+        };
+        requestAnimationFrame(watch);
+        const decode = window.createImageBitmap;
+        window.createImageBitmap = (...args) => {
+            window.statusAtDecode = window.shownStatus;
+            return decode(...args);
+        };
+    }""")
+    page.wait_for_function("window.shownStatus !== null")
+    headless.segment_photo(page, _street_frame(tmp_path, (120, 160), 18))
+    assert "Segmenting" in page.evaluate("window.statusAtDecode")
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@
 
 import {getGlobalLiteRt, getWebGpuDevice, loadAndCompile, loadLiteRt, supportsFeature, Tensor}
   from '@litertjs/core';
+import {FORMATS, photoSize, SizeUnknown} from './imagesize.js';
 import {classCounts, colourise, resizeBilinearRgb, resizeNearest, rgbaToRgb} from './segment.js';
 import {isTflite, withBatchOfOne} from './tflite.js';
 
@@ -55,6 +56,18 @@ function clearError() {
 
 function setStatus(text) {
   $('status').textContent = text;
+}
+
+// Let the browser show what the page says (a status, a busy state) before work that blocks it
+// for a while: the next frame, then a task after it (a timeout where frames are not drawn).
+function nextPaint() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 100);
+    requestAnimationFrame(() => setTimeout(() => {
+      clearTimeout(timer);
+      resolve();
+    }, 0));
+  });
 }
 
 window.addEventListener('error', (event) => showError(event.error || event.message));
@@ -307,22 +320,28 @@ function showResult(result) {
 }
 
 // Decode a photo exactly as stored: no colour-profile conversion and no premultiplied alpha,
-// as OpenCV reads it for predict.py.
+// as OpenCV reads it for predict.py. Its size is read from its header first: one over the limit
+// is refused before the browser allocates it.
 async function readPhoto(file) {
+  let size;
+  try {
+    size = await photoSize(file);
+  } catch (error) {
+    if (!(error instanceof SizeUnknown)) throw error;
+    throw new Error(`'${file.name}' is not an image the page can read: ${error.message}.`);
+  }
+  checkPixels(file.name, size.width, size.height);
   let bitmap;
   try {
     bitmap = await createImageBitmap(file, {colorSpaceConversion: 'none',
                                             premultiplyAlpha: 'none'});
   } catch {
     throw new Error(`'${file.name}' is not an image this browser can decode `
-                    + `(${file.type || 'unknown type'}): choose a PNG, JPEG or WebP photo.`);
+                    + `(its header says ${size.format}): choose a ${FORMATS} photo.`);
   }
   try {
     const {width, height} = bitmap;
-    if (width * height > MAX_PIXELS) {
-      throw new Error(`'${file.name}' is ${height}×${width}: over `
-                      + `${MAX_PIXELS / 1048576} megapixels`);
-    }
+    checkPixels(file.name, width, height);
     const canvas = $('photo-canvas');
     canvas.width = width;
     canvas.height = height;
@@ -334,10 +353,19 @@ async function readPhoto(file) {
   }
 }
 
+function checkPixels(name, width, height) {
+  if (width * height > MAX_PIXELS) {
+    throw new Error(`'${name}' is ${height}×${width} (${(width * height / 1e6).toFixed(1)} `
+                    + `megapixels): over the page's limit of ${MAX_PIXELS / 1048576} megapixels `
+                    + '(predict.py\'s --max-pixels); scale it down first.');
+  }
+}
+
 async function segmentPhoto() {
   const {rgba, width, height} = state.photo;
   document.body.dataset.state = 'busy';
   setStatus('Segmenting…');
+  await nextPaint();
   const result = await segmentPixels(rgba, width, height);
   showResult(result);
   renderLegend(result.labels);
@@ -349,6 +377,8 @@ async function segmentPhoto() {
 async function openPhoto(file) {
   if (!state.model) throw new Error('no model is loaded yet: load a .tflite first');
   stopWebcam();
+  setStatus(`Segmenting ${file.name}…`);
+  await nextPaint();  // decoding, resizing and the model block the page for a large photo
   state.photo = await readPhoto(file);
   await segmentPhoto();
 }

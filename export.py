@@ -100,8 +100,10 @@ def parse_args(argv=None):
     parser.add_argument("--max-pixels", type=int, default=None,
                         help="the largest frame (height x width) the SavedModel's signatures "
                         "take; larger requests, and PNG/JPEG bytes whose header declares more, "
-                        "are refused before decoding (default: 64 megapixels, 8192x8192; "
-                        "SavedModel only)")
+                        "are refused before decoding (default: the largest frame that serving "
+                        "can afford in a 6 GB memory budget, from the head and its class count: "
+                        "about 36 megapixels for a 19-class cls head, 23 for prob; a larger "
+                        "value is taken, with a warning of the memory it needs; SavedModel only)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing SavedModel version or TFLite file")
     parser.add_argument("--verbose", action="store_true",
@@ -171,10 +173,10 @@ def main(argv=None) -> int:
     tf = cli.import_tensorflow(args.verbose)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from fast_scnn_tf.checkpoint import load_run
-    from fast_scnn_tf.data.images import MAX_PIXELS
     from fast_scnn_tf.export import exporter
     from fast_scnn_tf.export.frames import frames_for
     from fast_scnn_tf.export.validate import ValidationError
+    from fast_scnn_tf.memory import over_budget
     from fast_scnn_tf.model.families import FAMILIES, family_of
 
     try:
@@ -194,10 +196,14 @@ def main(argv=None) -> int:
         frames = frames_for(config, args.calibration_data, size, args.validation_frames,
                             split="val", seed=1)
         if not args.tflite and not args.qat_steps:
+            note = args.max_pixels and over_budget(args.mode, config.model.num_classes,
+                                                   args.max_pixels)
+            if note:
+                logging.warning("warning: %s", note)
             exporter.export_saved_model(model, config, args.output, args.mode, frames,
                                         args.model_name or config.model.name, args.version,
                                         args.overwrite, args.min_agreement,
-                                        args.max_pixels or MAX_PIXELS)
+                                        args.max_pixels)
             return 0
         calibration = lambda: frames_for(config, args.calibration_data, size,  # noqa: E731
                                          args.calibration_steps, split="train")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fast_scnn_tf import memory
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model
@@ -52,7 +53,9 @@ def test_export_goes_to_versioned_directory_with_metadata(exported):
     assert Config.load(extra).model.num_classes == 19
     with open(os.path.join(extra, "metadata.json")) as f:
         size_limits = json.load(f)["input"]
-    assert (size_limits["min_size"], size_limits["max_pixels"]) == (32, MAX_PIXELS)
+    # the default limit is what serving a frame of this head can afford in the memory budget
+    assert (size_limits["min_size"], size_limits["max_pixels"]) == (
+        32, memory.serving_max_pixels("prob", 19))
 
 
 @pytest.mark.slow
@@ -274,3 +277,38 @@ def test_default_signature_refuses_more_pixels_than_the_limit(limited):
     assert serve(images=tf.zeros([1, 48, 48, 3], tf.uint8))[LABELS].shape == (1, 48, 48)
     with pytest.raises(tf.errors.InvalidArgumentError, match=rf"height \* width <= {LIMIT}"):
         serve(images=tf.zeros([1, 48, 49, 3], tf.uint8))
+
+
+# Peak RSS of a process that loaded an export.py SavedModel (untrained Fast-SCNN) and served one
+# frame through serving_default on 2 CPU cores: (mode, classes, pixels, bytes).
+MEASURED_PEAKS = [("cls", 19, 1024 * 1024, 879_714_304), ("cls", 19, 1024 * 2048, 1_025_658_880),
+                  ("cls", 19, 2048 * 2048, 1_309_831_168), ("prob", 19, 1024 * 1024, 982_196_224),
+                  ("prob", 19, 1024 * 2048, 1_194_106_880),
+                  ("prob", 19, 2048 * 2048, 1_646_460_928),
+                  ("cls", 59, 1024 * 2048, 1_368_649_728), ("cls", 59, 2048 * 2048, 1_998_168_064),
+                  ("prob", 59, 1024 * 2048, 1_882_148_864),
+                  ("prob", 59, 2048 * 2048, 3_022_049_280)]
+
+
+@pytest.mark.parametrize("mode,classes,pixels,measured", MEASURED_PEAKS)
+def test_the_serving_memory_model_covers_the_measured_peaks(mode, classes, pixels, measured):
+    assert measured <= memory.serving_peak(mode, classes, pixels) <= measured * 1.1
+
+
+@pytest.mark.parametrize("mode", ["cls", "prob"])
+@pytest.mark.parametrize("classes", [11, 19, 59])
+def test_the_default_pixel_limit_is_what_the_memory_budget_affords(mode, classes):
+    """The default --max-pixels (64 MP) admitted an 8000x8000 frame to serving_default, which
+    needs more than 6 GB: the default is now the largest frame whose predicted peak fits the
+    budget."""
+    limit = memory.serving_max_pixels(mode, classes)
+    assert memory.serving_peak(mode, classes, limit) <= memory.MEMORY_BUDGET
+    assert memory.serving_peak(mode, classes, limit + 1) > memory.MEMORY_BUDGET
+    assert 1024 * 2048 < limit < 8000 * 8000
+    assert memory.serving_max_pixels("cls", 2) == MAX_PIXELS  # never more than is decoded
+
+
+def test_an_explicit_limit_over_the_budget_is_stated():
+    assert memory.over_budget("cls", 19, memory.serving_max_pixels("cls", 19)) == ""
+    note = memory.over_budget("cls", 19, 8000 * 8000)
+    assert "64000000" in note and "GB" in note and "6 GB" in note

@@ -17,7 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
@@ -29,6 +28,7 @@ from fast_scnn_tf.files import (
     write_bytes,
     write_json,
 )
+from fast_scnn_tf.memory import MEMORY_BUDGET, serving_max_pixels, serving_peak
 from fast_scnn_tf.model.head import LABELS, build_head
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,14 @@ def serving_head(model: keras.Model, mode: str) -> keras.Model:
 def export_saved_model(model: keras.Model, config: Config, output: str, mode: str, frames,
                        model_name: str = "fast_scnn", version: int | None = None,
                        overwrite: bool = False, min_agreement: float | None = None,
-                       max_pixels: int = MAX_PIXELS) -> dict:
+                       max_pixels: int | None = None) -> dict:
     """Write, reload and validate the TF Serving SavedModel, whose signatures refuse frames of
-    more than `max_pixels` (height * width); returns the export report. The graph written is
-    `serving_head(model, mode)`; it is validated against `model` itself."""
+    more than `max_pixels` (height * width; default: the largest frame serving this head can
+    afford in the memory budget, `memory.serving_max_pixels`); returns the export report. The
+    graph written is `serving_head(model, mode)`; it is validated against `model` itself."""
+    num_classes = config.model.num_classes
+    if max_pixels is None:
+        max_pixels = serving_max_pixels(mode, num_classes)
     path = saved_model_dir(output, model_name, version, overwrite)
     head = build_head(model, mode)
     with staging_dir(path) as tmp:
@@ -85,6 +89,8 @@ def export_saved_model(model: keras.Model, config: Config, output: str, mode: st
         write_json(os.path.join(extra, METADATA_FILE), export_metadata(
             config, mode, None, min_size=saved_model.MIN_SIZE, max_pixels=max_pixels,
             format="saved_model", validation=report,
+            serving_memory={"budget_bytes": MEMORY_BUDGET, "peak_bytes_at_max_pixels":
+                            serving_peak(mode, num_classes, max_pixels)},
             signatures={saved_model.DEFAULT_SIGNATURE: saved_model.IMAGES_INPUT,
                         saved_model.BYTES_SIGNATURE: saved_model.BYTES_INPUT}))
     log.info("SavedModel written to %s", path)

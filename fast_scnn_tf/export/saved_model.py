@@ -10,8 +10,10 @@
   Each frame's size is read from its header and checked like `serving_default`'s before it is
   decoded: a 1 MB PNG can hold 20000x20000 pixels, and decoding it took the server down.
 
-max_pixels defaults to `fast_scnn_tf.data.images.MAX_PIXELS` (64 megapixels), the limit
-predict.py reads images with; a request over it fails with INVALID_ARGUMENT naming the limit.
+A request over max_pixels fails with INVALID_ARGUMENT naming the limit. export.py's default is
+what serving a frame can afford in the memory budget (`fast_scnn_tf.memory.serving_max_pixels`:
+about 36 megapixels for a 19-class cls head, 23 for prob); `write_saved_model` alone defaults to
+`fast_scnn_tf.data.images.MAX_PIXELS` (64 megapixels), the largest image the tools decode.
 
 Written with `keras.export.ExportArchive` (the Keras 3 route to a TF-Serving SavedModel); the
 resolved config and metadata go to `assets.extra/`, which TF Serving ignores.

@@ -226,9 +226,88 @@ def test_a_file_that_is_no_image_is_an_error_on_the_page(url, exports, page):
 
 @pytest.mark.slow
 def test_a_missing_model_is_an_error_on_the_page(url, page):
+    """The error replaces "loading the model…": nothing on the page says it is still loading."""
     page.goto(url + "?backend=wasm&model=models/absent.tflite")
     assert headless.wait_until_settled(page) == "error"
     assert "absent.tflite" in page.inner_text("#error") and "404" in page.inner_text("#error")
+    assert "loading" not in page.inner_text("#model-info").lower()
+    assert "absent.tflite" in page.inner_text("#model-info")
+
+
+# What `make web` writes into web/models/ (the page offers these names when they exist).
+SHIPPED_FLOAT32 = "models/fast_scnn_cls_float32_360x480.tflite"
+SHIPPED_INT8 = "models/fast_scnn_cls_int8_360x480.tflite"
+
+
+def _site(tmp_path, models: dict) -> str:
+    """A folder laid out as web/ is, its models/ holding `models` ({relative path: the file to
+    link, or bytes to write}): the page's shipped entries without `make web`."""
+    for name in PAGE_FILES:
+        os.symlink(os.path.join(WEB, name), tmp_path / name)
+    (tmp_path / "models").mkdir()
+    for name, content in models.items():
+        if isinstance(content, bytes):
+            (tmp_path / name).write_bytes(content)
+        else:
+            os.symlink(content, tmp_path / name)
+    return str(tmp_path)
+
+
+def _menu(page) -> list[str]:
+    return page.eval_on_selector_all("#model-select option", "options => options.map(o => o.value)")
+
+
+@pytest.fixture
+def shipped_site(exports, tmp_path):
+    """A folder laid out as web/ is after `make web` without data/CamVid: the float32 file (the
+    test's export, under the shipped name) and its JSON, no int8 file. Served; yields
+    (base URL, folder)."""
+    float32_json = exports["float32"][:-len(".tflite")] + ".json"
+    root = _site(tmp_path, {SHIPPED_FLOAT32: exports["float32"],
+                            SHIPPED_FLOAT32[:-len(".tflite")] + ".json": float32_json})
+    with headless.served(root) as base:
+        yield base, root
+
+
+@pytest.mark.slow
+def test_without_a_model_the_page_says_how_to_make_one(page, tmp_path):
+    """No model in models/: an error saying how to make one, in place of "loading the model…"."""
+    with headless.served(_site(tmp_path, {})) as base:
+        page.goto(base + "?backend=wasm")
+        assert headless.wait_until_settled(page) == "error"
+    assert "make web" in page.inner_text("#error")
+    assert "loading" not in page.inner_text("#model-info").lower()
+    assert _menu(page) == []
+
+
+@pytest.mark.slow
+def test_the_menu_offers_only_the_models_that_exist(shipped_site, page):
+    base, _ = shipped_site
+    page.goto(base + "?backend=wasm")
+    assert headless.wait_until_settled(page) == "ready", page.inner_text("#error")
+    assert _menu(page) == [SHIPPED_FLOAT32]
+
+
+@pytest.mark.slow
+def test_after_a_failed_switch_the_menu_shows_the_model_in_use(shipped_site, exports, page,
+                                                                tmp_path):
+    """A broken int8 file chosen from the menu: its error is shown, the menu goes back to
+    float32, which keeps segmenting."""
+    base, root = shipped_site
+    with open(exports["int8"], "rb") as f:
+        broken = f.read()[:2000]
+    with open(os.path.join(root, SHIPPED_INT8), "wb") as f:
+        f.write(broken)
+    page.goto(base + "?backend=wasm")
+    assert headless.wait_until_settled(page) == "ready", page.inner_text("#error")
+    page.select_option("#model-select", SHIPPED_INT8)
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert os.path.basename(SHIPPED_INT8) in page.inner_text("#error")
+    assert page.eval_on_selector("#model-select", "s => s.value") == SHIPPED_FLOAT32
+    assert page.inner_text("#model-info").startswith(os.path.basename(SHIPPED_FLOAT32))
+    frames = page.evaluate("fastScnn.frames")
+    page.set_input_files("#photo-file", _street_frame(tmp_path, MODEL_SIZE, 16))
+    page.wait_for_function(f"fastScnn.frames > {frames}", timeout=60_000)
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import {isTflite, withBatchOfOne} from './tflite.js';
 
 const WASM_DIR = new URL('../node_modules/@litertjs/core/wasm/', import.meta.url).href;
 // What `make web` exports from models/camvid (export.py's file names; int8 only where
-// data/CamVid is there to calibrate it).
+// data/CamVid is there to calibrate it): the menu offers those that exist.
 const SHIPPED = [
   {url: 'models/fast_scnn_cls_float32_360x480.tflite', label: 'CamVid float32 (shipped)'},
   {url: 'models/fast_scnn_cls_int8_360x480.tflite', label: 'CamVid int8 (shipped)'},
@@ -24,7 +24,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const state = {
   runtime: null,    // {accelerator, label, threads}
-  model: null,      // {compiled, name, width, height, labelIndex, classes, hasMeta}
+  model: null,      // {compiled, name, url, width, height, labelIndex, classes, hasMeta}
   photo: null,      // {rgba, width, height}: the last photo, for re-runs and the benchmark
   webcam: null,     // {stream, frameTimes}
   frames: 0,
@@ -170,7 +170,8 @@ function classTable(meta) {
   return {names, numClasses, palette};
 }
 
-async function loadModel(name, bytes, meta) {
+// `url`: where the model came from, null for a file the user opened.
+async function loadModel(name, bytes, meta, url = null) {
   setStatus(`Loading ${name}…`);
   document.body.dataset.state = 'loading';
   if (!isTflite(bytes)) {
@@ -199,8 +200,9 @@ async function loadModel(name, bytes, meta) {
   }
   state.model?.compiled.delete();
   state.modelTimes = [];
-  state.model = {compiled, name, height: shape[1], width: shape[2], labelIndex,
+  state.model = {compiled, name, url, height: shape[1], width: shape[2], labelIndex,
                  classes: classTable(meta), hasMeta: Boolean(meta)};
+  showModelInMenu();
   const fully = state.runtime.accelerator !== 'webgpu' || compiled.isFullyAccelerated;
   const metaSize = Array.isArray(meta?.input?.size) ? meta.input.size : null;
   const mismatch = metaSize && (metaSize[0] !== shape[1] || metaSize[1] !== shape[2])
@@ -218,7 +220,7 @@ async function loadModel(name, bytes, meta) {
 
 async function loadModelUrl(url) {
   const [bytes, meta] = await Promise.all([fetchBytes(url), fetchMetadata(url)]);
-  await loadModel(url.split('/').pop(), bytes, meta);
+  await loadModel(url.split('/').pop(), bytes, meta, url);
 }
 
 async function loadModelFiles(files) {
@@ -451,23 +453,84 @@ async function webcamFrame() {
 
 // ---------- wiring ----------
 
-function setUpControls() {
+// The URLs of the files in models/, from the server's listing of the folder (serve.py lists one
+// as Python's http.server does): no request for a file that is not there, which the browser
+// would print as a console error. An empty set when there is no models/ folder; null when the
+// server lists no folders.
+async function modelFolder() {
+  try {
+    const response = await fetch('models/');
+    if (response.status === 404) return new Set();
+    const type = response.headers.get('content-type') || '';
+    if (!response.ok || !type.startsWith('text/html')) return null;
+    const listing = new DOMParser().parseFromString(await response.text(), 'text/html');
+    return new Set(Array.from(listing.querySelectorAll('a[href]'),
+                              (a) => new URL(a.getAttribute('href'), response.url).href));
+  } catch {
+    return null;
+  }
+}
+
+async function exists(url, folder) {
+  if (folder) return folder.has(new URL(url, location.href).href);
+  try {
+    return (await fetch(url, {method: 'HEAD'})).ok;
+  } catch {
+    return false;
+  }
+}
+
+// The menu: the shipped models whose files exist, and the one the URL asks for (even if it does
+// not exist: loading it then says why). Selects the one to load first; none when there is none.
+async function fillModelMenu() {
   const select = $('model-select');
   const requested = params.get('model');
-  const choices = [...SHIPPED];
+  const folder = await modelFolder();
+  const found = await Promise.all(SHIPPED.map((choice) => exists(choice.url, folder)));
+  const choices = SHIPPED.filter((_, i) => found[i]);
   if (requested && !choices.some((c) => c.url === requested)) {
     choices.unshift({url: requested, label: requested});
   }
   for (const {url, label} of choices) select.append(new Option(label, url));
-  select.value = requested || SHIPPED[0].url;
-  select.addEventListener('change', guarded(() => loadModelUrl(select.value)));
+  select.value = requested || choices[0]?.url || '';
+}
+
+// The menu shows the model in use: its entry, or one for a model opened from a file (which the
+// menu cannot load again); none before a model is loaded.
+function showModelInMenu() {
+  const select = $('model-select');
+  select.querySelector('option[value=""]')?.remove();
+  if (state.model && state.model.url === null) {
+    const option = new Option(`${state.model.name} (opened file)`, '');
+    option.disabled = true;
+    select.prepend(option);
+  }
+  if (state.model) select.value = state.model.url ?? '';
+  else select.selectedIndex = -1;
+}
+
+// Switch to the model chosen in the menu; if it fails, the model in use stays, and so does its
+// entry in the menu.
+async function switchModel(url) {
+  try {
+    await loadModelUrl(url);
+  } catch (error) {
+    showModelInMenu();
+    if (!state.model) throw error;
+    throw new Error(`${describe(error)} (the page keeps ${state.model.name})`);
+  }
+}
+
+function setUpControls() {
+  const select = $('model-select');
+  select.addEventListener('change', guarded(() => switchModel(select.value)));
 
   const backend = $('backend-select');
   const requestedBackend = params.get('backend');
   backend.value = ['wasm', 'webgpu'].includes(requestedBackend) ? requestedBackend : 'auto';
   backend.addEventListener('change', () => {  // LiteRT.js loads one Wasm build per page
     params.set('backend', backend.value);
-    params.set('model', select.value);
+    if (state.model?.url) params.set('model', state.model.url);
     location.search = params.toString();
   });
 
@@ -530,9 +593,21 @@ window.fastScnn = {
 async function main() {
   setUpControls();
   document.body.dataset.state = 'loading';
+  await fillModelMenu();
   state.runtime = await startRuntime($('backend-select').value);
+  const url = $('model-select').value;
+  if (!url) {
+    throw new Error('no model in web/models/: `make web` exports the shipped CamVid model there '
+                    + '(float32, and int8 when data/CamVid is there to calibrate it); or open a '
+                    + '.tflite with "Open a .tflite".');
+  }
   $('model-info').textContent = `Runtime ready (${state.runtime.label}); loading the model…`;
-  await loadModelUrl($('model-select').value);
+  await loadModelUrl(url);
 }
 
-main().catch(showError);
+// A start-up failure replaces "loading…" (the error box says the same, as for any failure).
+main().catch((error) => {
+  $('model-info').textContent = `No model loaded: ${describe(error)}`;
+  showModelInMenu();
+  showError(error);
+});

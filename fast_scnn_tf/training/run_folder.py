@@ -30,8 +30,8 @@ LOCK_FILE = "train.lock"
 RUN_FILES = re.compile(r"train_log\.jsonl|train\.lock|metrics(_[\w.]+)?\.json")
 LOG_DIR, LOG_FILES = "logs", re.compile(r"events\.out\.tfevents\..+")
 CHECKPOINT_FILES = re.compile(r"checkpoint|ckpt-\d+\.(index|data-\d+-of-\d+)")
-# Files that mark a folder as an export (export.py's SavedModel folders, TFLite files).
-EXPORT_FILES = re.compile(r"saved_model\.pb(txt)?|.+\.tflite")
+# The files that mark a folder as a SavedModel (export.py's version folders).
+EXPORT_FILES = re.compile(r"saved_model\.pb(txt)?")
 
 
 class RunFolderBusy(ValueError):
@@ -63,17 +63,17 @@ def foreign_entry(path: str) -> str | None:
 
 
 def check_run_folder(model_dir: str) -> None:
-    """Refuse (one-line ValueError) a `model_dir` training must not write into: one that holds an
-    export (a SavedModel version folder, a .tflite), or, without a config.json (a run's, checked
-    when it is read), anything a run folder does not hold. A missing or empty folder is new."""
+    """Refuse (one-line ValueError) a `model_dir` training must not write into: a SavedModel
+    (export.py's version folder), or, without a config.json (a run's, checked when it is read),
+    a folder holding anything a run folder does not hold. A missing or empty folder is new."""
     from fast_scnn_tf.config import CONFIG_FILE
     if not os.path.isdir(model_dir):
         return
     exports = sorted(n for n in os.listdir(model_dir) if EXPORT_FILES.fullmatch(n))
     if exports:
-        raise ValueError(f"model dir '{model_dir}' holds '{exports[0]}', an export, not a run: "
-                         "expected a run folder (config.json, checkpoints/) or a new or empty "
-                         "folder")
+        raise ValueError(f"model dir '{model_dir}' holds '{exports[0]}': it is a SavedModel "
+                         "export, not a run; expected a run folder (config.json, checkpoints/) "
+                         "or a new or empty folder")
     if os.path.isfile(os.path.join(model_dir, CONFIG_FILE)):
         return
     foreign = foreign_entry(model_dir)

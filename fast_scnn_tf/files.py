@@ -199,6 +199,62 @@ def check_replaceable(path: str, flag: str, overwrite: bool) -> None:
             "--overwrite replaces only those; choose a new or empty folder")
 
 
+# An exported SavedModel version as export.py writes it (export/saved_model.py, exporter.py):
+# these files, the variables' shards, an empty assets/ (the SavedModel's own), nothing else.
+SAVED_MODEL_REQUIRED = ("saved_model.pb", os.path.join("assets.extra", "config.json"),
+                        os.path.join("assets.extra", "metadata.json"))
+SAVED_MODEL_FILES = SAVED_MODEL_REQUIRED + ("fingerprint.pb",)
+SAVED_MODEL_FOLDERS = ("assets", "assets.extra", "variables")
+_VARIABLES = re.compile(r"variables\.(index|data-\d{5}-of-\d{5})")
+
+
+def not_an_export(path: str) -> str:
+    """"" if the folder `path` holds what export.py writes into a SavedModel version and nothing
+    else (`SAVED_MODEL_FILES`); else the first file, folder or link that it would not have written,
+    or the first of its files that is missing, as one phrase naming it."""
+    for root, folders, names in os.walk(path):
+        folders.sort()
+        relative = os.path.relpath(root, path)
+        for name in sorted(folders + names):
+            full = os.path.join(root, name)
+            inside = os.path.normpath(os.path.join(relative, name))
+            if os.path.islink(full):
+                return f"'{full}' is a link"
+            if os.path.isdir(full):
+                expected = relative == "." and name in SAVED_MODEL_FOLDERS
+            elif relative == "variables":
+                expected = bool(_VARIABLES.fullmatch(name))
+            else:
+                expected = inside in SAVED_MODEL_FILES
+            if not expected:
+                return f"it holds '{full}'"
+    for name in SAVED_MODEL_REQUIRED:
+        if not os.path.isfile(os.path.join(path, name)):
+            return f"'{os.path.join(path, name)}' is missing"
+    return ""
+
+
+def check_export_replaceable(path: str, flag: str, overwrite: bool) -> None:
+    """Raise FileExistsError (one line naming `flag`) unless export.py may write a SavedModel
+    version at `path`: nothing there, an empty folder, or with `overwrite` a version it wrote
+    itself (`not_an_export`); a user's file among it is named, and nothing is replaced."""
+    if not os.path.lexists(path):
+        check_output_dir(path, flag)
+        return
+    if os.path.islink(path) or not os.path.isdir(path):
+        raise FileExistsError(f"{flag} '{path}' is a {'link' if os.path.islink(path) else 'file'}"
+                              ": expected a folder")
+    if is_inside(os.getcwd(), path):
+        raise FileExistsError(f"{flag} '{path}' is the current folder or holds it: it cannot be "
+                              "replaced; choose a new folder")
+    check_output_dir(path, flag, overwrite, empty=True)
+    problem = os.listdir(path) and not_an_export(path)
+    if problem:
+        raise FileExistsError(
+            f"{flag} '{path}' is not a SavedModel version export.py wrote ({problem}): "
+            "--overwrite replaces only those; move that file or choose another --version")
+
+
 @contextlib.contextmanager
 def staging_dir(final_path: str):
     """Yield a fresh temp directory beside `final_path`; on success it replaces `final_path`, on

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf import memory
+from fast_scnn_tf import files, memory
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import saved_model
@@ -49,6 +49,7 @@ def loaded(exported):
 def test_export_goes_to_versioned_directory_with_metadata(exported):
     assert exported.endswith(os.path.join("fast_scnn", "1"))
     assert os.path.isfile(os.path.join(exported, "saved_model.pb"))
+    assert files.not_an_export(exported) == ""  # what --overwrite may replace is all there is
     extra = os.path.join(exported, saved_model.EXTRA_DIR)
     assert Config.load(extra).model.num_classes == 19
     with open(os.path.join(extra, "metadata.json")) as f:
@@ -180,18 +181,55 @@ def test_next_version_and_refusing_to_overwrite(tmp_path):
     assert saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True).endswith("3")
 
 
+def _version_folder(path):
+    """What export.py writes into a SavedModel version folder (contents fabricated)."""
+    for name in ("saved_model.pb", "fingerprint.pb", "variables/variables.index",
+                 "variables/variables.data-00000-of-00001", "assets.extra/config.json",
+                 "assets.extra/metadata.json"):
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text("x")
+    (path / "assets").mkdir()
+    return path
+
+
 def test_overwrite_replaces_a_saved_model_version_but_not_a_users_folder(tmp_path):
     """--overwrite replaced any folder at <output>/<model_name>/<version>, a user's own too."""
     mine = tmp_path / "fast_scnn" / "2"
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="not a run folder or an export"):
+    with pytest.raises(FileExistsError, match="not a SavedModel version export.py wrote"):
         saved_model_dir(str(tmp_path), "fast_scnn", 2, overwrite=True)
-    export = tmp_path / "fast_scnn" / "3"
-    (export / saved_model.EXTRA_DIR).mkdir(parents=True)
-    (export / "saved_model.pb").write_bytes(b"")
-    (export / saved_model.EXTRA_DIR / "config.json").write_text("{}")
+    _version_folder(tmp_path / "fast_scnn" / "3")
     assert saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True).endswith("3")
+
+
+@pytest.mark.parametrize("foreign", ["thesis.tex", "variables/notes.txt", "assets.extra/a.json",
+                                     "assets/vocab.txt", "src/main.c", "link", "no metadata",
+                                     "run folder"])
+def test_overwrite_refuses_a_version_folder_holding_anything_export_py_did_not_write(tmp_path,
+                                                                                    foreign):
+    """A version folder with saved_model.pb and assets.extra/config.json was replaced whatever
+    else it held; now only what export.py writes may be there, and the first other file is
+    named."""
+    version = _version_folder(tmp_path / "fast_scnn" / "3")
+    named = foreign
+    if foreign == "link":
+        os.symlink(tmp_path, version / "link")
+    elif foreign == "no metadata":
+        os.remove(version / "assets.extra" / "metadata.json")
+        named = "assets.extra/metadata.json"
+    elif foreign == "run folder":
+        (version / "checkpoints").mkdir()
+        named = "checkpoints"
+    else:
+        (version / foreign).parent.mkdir(exist_ok=True)
+        (version / foreign).write_text("keep me")
+        named = "src" if foreign == "src/main.c" else foreign  # a folder is named, not its files
+    with pytest.raises(FileExistsError) as refused:
+        saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True)
+    message = str(refused.value)
+    assert os.path.join(str(version), named) in message and "\n" not in message
+    assert (version / "saved_model.pb").exists()
 
 
 @pytest.mark.slow

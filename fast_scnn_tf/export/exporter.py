@@ -22,8 +22,8 @@ from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
 from fast_scnn_tf.export.validate import validate
 from fast_scnn_tf.files import (
+    check_export_replaceable,
     check_output_dir,
-    check_replaceable,
     staging_dir,
     write_bytes,
     write_json,
@@ -47,14 +47,14 @@ def keras_fn(head: keras.Model):
 
 def saved_model_dir(output: str, model_name: str, version: int | None, overwrite: bool) -> str:
     """`<output>/<model_name>/<version>`; the next free version when `version` is None. An existing
-    version is an error unless `overwrite`, and even then unless it is an export (or run folder)
-    this project wrote (`files.check_replaceable`)."""
+    version is an error unless `overwrite`, and even then unless it holds what export.py writes
+    and nothing else (`files.check_export_replaceable`)."""
     root = os.path.join(output, model_name)
     version = saved_model.next_version(root) if version is None else version
     path = os.path.join(root, str(version))
     check_output_dir(root, "SavedModel folder", overwrite, outputs=[path],
                      instead=", or another --version")
-    check_replaceable(path, "SavedModel version", overwrite)
+    check_export_replaceable(path, "SavedModel version", overwrite)
     return path
 
 

@@ -373,6 +373,19 @@ def test_the_status_is_shown_before_the_photo_is_decoded(url, exports, page, tmp
 
 
 @pytest.mark.slow
+def test_litert_info_lines_are_not_console_errors(url, exports, page, tmp_path):
+    """The runtime's INFO lines (the XNNPACK delegate created, ...) go to the console as info;
+    only errors are console errors."""
+    messages = []
+    page.on("console", lambda message: messages.append((message.type, message.text)))
+    assert _open(page, url, exports["float32"]) == "ready"
+    headless.segment_photo(page, _street_frame(tmp_path, MODEL_SIZE, 19))
+    errors = [text for kind, text in messages if kind == "error"]
+    assert not errors, errors
+    assert any("INFO" in text for kind, text in messages if kind in ("info", "debug", "log"))
+
+
+@pytest.mark.slow
 def test_a_dropped_photo_is_segmented(url, exports, page, tmp_path):
     """Dropping a file on the page takes the picker's path."""
     assert _open(page, url, exports["float32"]) == "ready"

@@ -89,6 +89,17 @@ function guarded(action) {
 
 // ---------- runtime and model ----------
 
+// The runtime's log lines ("INFO: [cpu_registry.cc:75] XNNPACK CPU accelerator registered.")
+// come through Emscripten's stderr, which would print each as a console error: they go to the
+// console at their own level, and only the rest (errors, aborts) as errors. LiteRT.js's Wasm
+// loader takes `self.Module` as the settings of the module it creates.
+function runtimeLog(text) {
+  if (/^(INFO|VERBOSE|DEBUG)\b/.test(text)) console.info(text);
+  else if (/^WARNING\b/.test(text)) console.warn(text);
+  else console.error(text);
+}
+self.Module = {print: (text) => console.info(text), printErr: runtimeLog};
+
 async function hasWebGpu() {
   if (!navigator.gpu) return false;
   try {

@@ -1,11 +1,13 @@
-"""The page in web/, in a real browser (headless Chromium driven by Playwright).
+"""The page in web/, in a real browser (headless Chromium driven by Playwright), and its server.
 
 A photo given to the page's file picker comes back as the label map predict.py writes for the
 same .tflite and image, float32 and int8; the page's two resizes are OpenCV's to the bit; a dropped
-photo and a (stand-in) webcam are segmented; a broken or missing model, a file that is no image
-and missing npm packages are each a message on the page. The models are small exports
-(64x96) of `trained_model`, made here: the shipped CamVid model is for `make web` and
-web/measure.py.
+photo and a (stand-in) webcam are segmented; a broken or missing model, a file that is no image,
+a photo over 64 megapixels (refused from its header, never decoded) and missing npm packages are
+each a message on the page; the model menu offers only files that exist and shows the model in
+use. The models are small exports (64x96) of `trained_model`, made here: the shipped CamVid model
+is for `make web` and web/measure.py. The browser tests are marked slow; web/serve.py's own tests
+(its arguments, the paths it answers) need no browser and are not.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ const SHIPPED = [
   {url: 'models/fast_scnn_cls_float32_360x480.tflite', label: 'CamVid float32 (shipped)'},
   {url: 'models/fast_scnn_cls_int8_360x480.tflite', label: 'CamVid int8 (shipped)'},
 ];
-// predict.py's default --max-pixels: larger photos are refused before they are segmented.
+// predict.py's default --max-pixels: larger photos are refused before they are decoded.
 const MAX_PIXELS = 8192 * 8192;
 
 const $ = (id) => document.getElementById(id);
@@ -527,7 +527,10 @@ async function switchModel(url) {
     await loadModelUrl(url);
   } catch (error) {
     showModelInMenu();
-    if (!state.model) throw error;
+    if (!state.model) {
+      $('model-info').textContent = `No model loaded: ${describe(error)}`;
+      throw error;
+    }
     throw new Error(`${describe(error)} (the page keeps ${state.model.name})`);
   }
 }

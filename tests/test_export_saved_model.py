@@ -317,6 +317,17 @@ def test_default_signature_refuses_more_pixels_than_the_limit(limited):
         serve(images=tf.zeros([1, 48, 49, 3], tf.uint8))
 
 
+@pytest.mark.slow
+def test_default_signature_counts_the_pixels_of_every_frame_in_a_batch(limited):
+    """The limit held per frame, so a batch of frames each at the limit needed the memory of all
+    of them: the pixels of the whole request are counted."""
+    serve = limited[saved_model.DEFAULT_SIGNATURE]
+    assert serve(images=tf.zeros([2, 32, 36, 3], tf.uint8))[LABELS].shape == (2, 32, 36)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"batch \* height \* width <= {LIMIT}"):
+        serve(images=tf.zeros([2, 48, 48, 3], tf.uint8))
+
+
 # Peak RSS of a process that loaded an export.py SavedModel (untrained Fast-SCNN) and served one
 # frame through serving_default on 2 CPU cores: (mode, classes, pixels, bytes).
 MEASURED_PEAKS = [("cls", 19, 1024 * 1024, 879_714_304), ("cls", 19, 1024 * 2048, 1_025_658_880),

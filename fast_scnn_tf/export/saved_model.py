@@ -1,14 +1,16 @@
 """SavedModel for TF Serving: `<output>/<model_name>/<version>/` with two signatures.
 
 - `serving_default`: input `images` uint8 [batch, height, width, 3] (batch >= 1, height and width
-  >= MIN_SIZE, height * width <= max_pixels; checked on entry, see `checked_images`), outputs
+  >= MIN_SIZE, batch * height * width <= max_pixels: the memory a request needs grows with all of
+  its pixels; checked on entry, see `checked_images`), outputs
   `labels` uint8 [batch, height, width] (cls and prob) and `probabilities` float32
   [batch, height, width, num_classes] (prob only).
 - `serving_bytes`: input `image_bytes` string [batch] of encoded PNG/JPEG frames, output
   `label_png_bytes` string [batch]: the label map as a single-channel PNG. TF Serving's REST API
   accepts the input as `{"b64": ...}` and returns outputs whose names end in `_bytes` as base64.
   Each frame's size is read from its header and checked like `serving_default`'s before it is
-  decoded: a 1 MB PNG can hold 20000x20000 pixels, and decoding it took the server down.
+  decoded: a 1 MB PNG can hold 20000x20000 pixels, and decoding it took the server down. The
+  frames of a request are decoded and segmented one after another, so it needs the memory of one.
 
 A request over max_pixels fails with INVALID_ARGUMENT naming the limit. export.py's default is
 what serving a frame can afford in the memory budget (`fast_scnn_tf.memory.serving_max_pixels`:
@@ -61,8 +63,8 @@ def size_ok(height: tf.Tensor, width: tf.Tensor, max_pixels: int) -> tf.Tensor:
 
 def checked_images(images: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor:
     """`images` once its shape is [batch >= 1, height >= MIN_SIZE, width >= MIN_SIZE, 3] with
-    height * width <= max_pixels, else an InvalidArgumentError naming the input and the expected
-    shape.
+    batch * height * width <= max_pixels (the frames are segmented together), else an
+    InvalidArgumentError naming the input and the expected shape.
 
     Neither TF Serving nor a loaded signature checks a request against the declared shape: a rank-3
     tensor reached the first convolution and aborted the whole process in oneDNN, a rank-5 one
@@ -70,11 +72,13 @@ def checked_images(images: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor
     can be compared. (No quotes around the name: TensorFlow escapes them in the message.)"""
     shape = tf.shape(images)
     padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)[:4]
+    batch = tf.cast(padded[0], tf.int64)
     ok = tf.reduce_all([tf.size(shape) == 4, padded[0] >= 1, padded[3] == 3,
-                        size_ok(padded[1], padded[2], max_pixels)])
+                        size_ok(padded[1], padded[2], max_pixels // tf.maximum(batch, 1))])
     check = tf.debugging.Assert(ok, [
         f"input {IMAGES_INPUT} must be uint8 [batch >= 1, height >= {MIN_SIZE}, "
-        f"width >= {MIN_SIZE}, 3] (RGB) with height * width <= {max_pixels}; got shape", shape],
+        f"width >= {MIN_SIZE}, 3] (RGB) with batch * height * width <= {max_pixels}; got shape",
+        shape],
         summarize=8)
     with tf.control_dependencies([check]):
         return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
@@ -99,7 +103,10 @@ def write_saved_model(head: keras.Model, directory: str, max_pixels: int = MAX_P
         return tf.io.encode_png(labels[0, :, :, tf.newaxis])
 
     def serve_bytes(image_bytes):
-        pngs = tf.map_fn(one_png, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string))
+        # one frame at a time (map_fn runs 10 at once by default): a request needs the memory of
+        # one frame, however many it holds
+        pngs = tf.map_fn(one_png, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string),
+                         parallel_iterations=1)
         return {PNG_OUTPUT: pngs}
 
     archive = keras.export.ExportArchive()

@@ -173,3 +173,23 @@ def test_a_label_without_its_image_is_named(tmp_path, dataset):
 def test_unknown_dataset_is_refused():
     with pytest.raises(ValueError, match="unknown dataset 'kitti'"):
         dataset_for(DataConfig(dataset="kitti"))
+
+
+@pytest.mark.parametrize("dataset", ["camvid", "custom"])
+@pytest.mark.parametrize("which", ["image", "label"])
+def test_a_fifo_in_a_dataset_is_named_and_never_opened(tmp_path, dataset, which):
+    """A FIFO among the frames would hang the input pipeline forever (reading it waits for a
+    writer); a FIFO in place of a label was reported as a missing label."""
+    if dataset == "camvid":
+        root = fabricate.camvid(tmp_path / "CamVid", counts=(2, 1, 1))
+        fifo = os.path.join(root, "train" if which == "image" else "trainannot",
+                            "0001TP_000001.png")
+    else:
+        root = fabricate.own_folder(tmp_path / "mine")
+        fifo = os.path.join(root, "images" if which == "image" else "labels", "train", "seq",
+                            "street1.png")
+    os.remove(fifo)
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"'[^']*(000001|street1)\.png' is not a regular file "
+                                         r"\(a FIFO\)"):
+        num_frames(DataConfig(dataset=dataset, data_dir=root), "train")

@@ -1,12 +1,14 @@
 """What a dataset is: the `Dataset` every dataset file builds, the entry of the dataset table
 (`datasets.DATASETS`), the label-value lookups, and the image/label listing every layout shares
 (`find_images`, `pair_with_labels`). A leaf: it imports no dataset and no other module of the
-package but the class tables, so the dataset files and the table import it without a circle.
+package but the class tables and `files`, so the dataset files and the table import it without a
+circle.
 
 What a dataset provides (its contract): a class table; how each value stored in its label files
 maps to a class index or the ignore label (`label_values`); for each split, the sorted image paths
 and (image, label) pairs, with errors that name the path and the expected layout (and any file
-name that is not UTF-8); a unique name per frame for written predictions.
+name that is not UTF-8, and any file that is not a regular file: reading a FIFO waits forever);
+a unique name per frame for written predictions.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from fast_scnn_tf.data.classes import ClassTable
+from fast_scnn_tf.files import not_a_regular_file
 
 # Label lookups have one entry per stored value 0..255 and a last one for every larger value
 # (16-bit label PNGs): class index, IGNORE_LABEL, or INVALID (a value the class table lacks).
@@ -111,6 +114,15 @@ def check_utf8_name(path: str) -> str:
     return path
 
 
+def check_regular_file(path: str) -> str:
+    """`path`, unless it exists and is not a regular file (a FIFO, a device): then a one-line
+    ValueError naming it, read from its status without opening it."""
+    problem = not_a_regular_file(path)
+    if problem:
+        raise ValueError(f"'{path}' {problem}: expected an image or label file (remove it)")
+    return path
+
+
 def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], list[str]],
                 what: str, layout: str) -> list[str]:
     """The sorted image paths `find(folder)` returns for `split`; the errors every dataset gives,
@@ -119,7 +131,7 @@ def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], li
         raise FileNotFoundError(f"data directory '{data_dir}' does not exist; {layout}")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"no folder '{folder}'; {layout}")
-    paths = sorted(check_utf8_name(path) for path in find(folder))
+    paths = sorted(check_regular_file(check_utf8_name(path)) for path in find(folder))
     if not paths:
         raise ValueError(f"split '{split}' has zero frames: no {what} in '{folder}'; {layout}")
     return paths
@@ -136,7 +148,7 @@ def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
     if not os.path.isdir(label_dir):
         raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
                                 f"'{image_dir}'; {layout}")
-    pairs = [(image, check_utf8_name(label_of(image))) for image in images]
+    pairs = [(image, check_regular_file(check_utf8_name(label_of(image)))) for image in images]
     for image, label in pairs:
         if not os.path.isfile(label):
             raise FileNotFoundError(f"image '{image}' has no label: expected '{label}'")

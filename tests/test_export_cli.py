@@ -132,3 +132,24 @@ def test_a_recorded_input_size_over_the_limit_is_refused_before_exporting(tmp_pa
     err = capsys.readouterr().err.strip()
     assert "model.input_size" in err and "4194304" in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("max_pixels,warned", [(None, False), (36_000_000, False),
+                                               (64_000_000, True)])
+def test_an_explicit_max_pixels_over_the_memory_budget_is_taken_with_a_warning(
+        tmp_path, monkeypatch, caplog, max_pixels, warned):
+    """--max-pixels overrides the SavedModel's default limit (derived from the memory budget);
+    a value whose serving peak is over the budget says how much memory it needs."""
+    from fast_scnn_tf.export import exporter
+    run = fabricate.run_folder(tmp_path / "run")  # 19 classes
+    calls = []
+    monkeypatch.setattr(exporter, "export_saved_model", lambda *args: calls.append(args))
+    extra = ["--max-pixels", str(max_pixels)] if max_pixels else []
+    assert export.main(["--checkpoint", run, "--which", "latest", "--output",
+                        str(tmp_path / "out"), "--input-size", "64", "64",
+                        "--validation-frames", "1", *extra]) == 0
+    assert calls[0][-1] == max_pixels  # None: export_saved_model derives the default
+    warnings = [r.getMessage() for r in caplog.records if "--max-pixels" in r.getMessage()]
+    assert bool(warnings) == warned
+    if warned:
+        assert "64000000" in warnings[0] and "GB" in warnings[0]

@@ -129,8 +129,8 @@ class Config:
     def class_table(self):
         """The model's ClassTable: the one saved with the run; without one, Cityscapes' for 19
         classes and `class_0`, `class_1`, ... otherwise."""
+        from fast_scnn_tf.data.cityscapes_labels import CLASSES
         from fast_scnn_tf.data.classes import ClassTable, default_colors
-        from fast_scnn_tf.data.labels import CLASSES
         n = self.model.num_classes
         if self.model.classes:
             table = ClassTable.from_dict(self.model.classes)

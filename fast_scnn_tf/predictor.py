@@ -26,8 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.config import CONFIG_FILE, Config
+from fast_scnn_tf.data.cityscapes_labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.data.classes import ClassTable
-from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.saved_model import DEFAULT_SIGNATURE, EXTRA_DIR, IMAGES_INPUT
 from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, head_at_size

@@ -1,11 +1,11 @@
-"""Cityscapes label id <-> train id lookup tables built from `data/labels.py`'s table, for tests
-that fabricate or check label files (the pipeline itself reads
+"""Cityscapes label id <-> train id lookup tables built from `data/cityscapes_labels.py`'s table,
+for tests that fabricate or check label files (the pipeline itself reads
 `cityscapes.dataset().label_values`, where an unknown id is an error, and writes predictions with
 `Dataset.stored_values`)."""
 
 import numpy as np
 
-from fast_scnn_tf.data.labels import CITYSCAPES_LABELS, IGNORE_LABEL
+from fast_scnn_tf.data.cityscapes_labels import CITYSCAPES_LABELS, IGNORE_LABEL
 
 
 def id_to_train_id_table() -> np.ndarray:

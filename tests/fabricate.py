@@ -14,7 +14,7 @@ import numpy as np
 from fast_scnn_tf.checkpoint import LATEST_DIR, build_training_model, write_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 
-# (height, width) of every frame of `camvid` and `own_folder`.
+# (height, width) of every frame of `camvid` and `own_folder` (the custom dataset).
 FRAME_SIZE = (36, 48)
 
 

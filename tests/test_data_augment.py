@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf.data import augment
-from fast_scnn_tf.data.labels import IGNORE_LABEL
+from fast_scnn_tf.data.classes import IGNORE_LABEL
 
 MARK = 5  # train id of the marked rectangle
 

@@ -5,9 +5,11 @@ import pytest
 import tensorflow as tf
 
 from cityscapes_ids import id_to_train_id_table, train_id_to_id_table  # tests/ on sys.path
-from fast_scnn_tf.data import cityscapes, decode, labels
+from fast_scnn_tf.data import cityscapes, decode
+from fast_scnn_tf.data import cityscapes_labels as labels
 
-# (labelId, trainId) copied from cityscapesscripts/helpers/labels.py, independently of labels.py.
+# (labelId, trainId) copied from cityscapesscripts/helpers/labels.py, independently of
+# cityscapes_labels.py.
 OFFICIAL = {
     0: 255, 1: 255, 2: 255, 3: 255, 4: 255, 5: 255, 6: 255, 7: 0, 8: 1, 9: 255, 10: 255, 11: 2,
     12: 3, 13: 4, 14: 255, 15: 255, 16: 255, 17: 5, 18: 255, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,

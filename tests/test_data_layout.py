@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from fast_scnn_tf.data import layout
+from fast_scnn_tf.data import cityscapes_layout as layout
 
 
 def touch(path):

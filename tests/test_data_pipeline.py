@@ -12,7 +12,9 @@ import tensorflow as tf
 
 from cityscapes_ids import id_to_train_id_table  # tests/ is on sys.path under pytest
 from fast_scnn_tf.config import DataConfig
-from fast_scnn_tf.data import build_dataset, labels, list_frames, num_frames
+from fast_scnn_tf.data import build_dataset, num_frames
+from fast_scnn_tf.data import cityscapes_labels as labels
+from fast_scnn_tf.data.cityscapes_layout import list_frames
 
 SIZE = (48, 80)
 NUM_TRAIN, NUM_VAL = 5, 3

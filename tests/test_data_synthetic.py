@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from fast_scnn_tf import synthetic
-from fast_scnn_tf.data import labels, layout
+from fast_scnn_tf.data import cityscapes_labels as labels
+from fast_scnn_tf.data import cityscapes_layout as layout
 
 VOID_IDS = {label.id for label in labels.CITYSCAPES_LABELS
             if label.train_id == labels.IGNORE_LABEL}

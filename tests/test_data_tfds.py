@@ -7,7 +7,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from fast_scnn_tf.config import DataConfig
-from fast_scnn_tf.data import build_dataset, labels, num_frames
+from fast_scnn_tf.data import build_dataset, num_frames
+from fast_scnn_tf.data import cityscapes_labels as labels
 
 TRAIN_IDS = set(range(labels.NUM_CLASSES)) | {labels.IGNORE_LABEL}
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 import evaluate
 import fabricate
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.data.labels import CITYSCAPES_LABELS
+from fast_scnn_tf.data.cityscapes_labels import CITYSCAPES_LABELS
 from paths import ROOT
 
 

@@ -13,13 +13,13 @@ import pytest
 import tensorflow as tf
 
 from cityscapes_ids import id_to_train_id_table, train_id_to_id_table  # tests/ is on sys.path
-from fast_scnn_tf.data.classes import ClassTable
-from fast_scnn_tf.data.labels import (
+from fast_scnn_tf.data.cityscapes_labels import (
     CATEGORY_NAMES,
     CITYSCAPES_LABELS,
     CLASS_NAMES,
     TRAIN_ID_TO_CATEGORY,
 )
+from fast_scnn_tf.data.classes import ClassTable
 from fast_scnn_tf.evaluation.metrics import category_confusion, compute_metrics, confusion_matrix
 
 ROAD, SIDEWALK, BUILDING, CAR = 0, 1, 2, 13

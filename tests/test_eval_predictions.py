@@ -8,9 +8,10 @@ import pytest
 
 import fabricate
 from fast_scnn_tf.config import DataConfig
-from fast_scnn_tf.data import camvid, cityscapes, layout
+from fast_scnn_tf.data import camvid, cityscapes
+from fast_scnn_tf.data import cityscapes_layout as layout
+from fast_scnn_tf.data.cityscapes_labels import PALETTE
 from fast_scnn_tf.data.datasets import dataset_for
-from fast_scnn_tf.data.labels import PALETTE
 from fast_scnn_tf.evaluation.predictions import PredictionWriter, prepare_output_dir
 
 CITYSCAPES = cityscapes.dataset()

@@ -2,23 +2,12 @@
 
 The tables and layouts are plain Python; the tf.data pipeline imports TensorFlow, so its names are
 imported when first asked for (the synthetic-scene writer uses the layout without TensorFlow).
+Cityscapes' own names (its labels, palette and folder layout) are in `cityscapes_labels` and
+`cityscapes_layout`.
 """
 
-from fast_scnn_tf.data.labels import (
-    CATEGORY_NAMES,
-    CITYSCAPES_LABELS,
-    CLASS_NAMES,
-    IGNORE_LABEL,
-    NUM_CLASSES,
-    PALETTE,
-    TRAIN_ID_TO_CATEGORY,
-)
-from fast_scnn_tf.data.layout import frame_name, list_frames, list_images
-
 _PIPELINE = ("build_dataset", "evaluation_image", "num_frames")
-__all__ = ["CATEGORY_NAMES", "CITYSCAPES_LABELS", "CLASS_NAMES", "IGNORE_LABEL", "NUM_CLASSES",
-           "PALETTE", "TRAIN_ID_TO_CATEGORY", "frame_name", "list_frames", "list_images",
-           *_PIPELINE]
+__all__ = [*_PIPELINE]
 
 
 def __getattr__(name):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from fast_scnn_tf.data.labels import IGNORE_LABEL
+from fast_scnn_tf.data.classes import IGNORE_LABEL
 
 
 def random_resize(image: tf.Tensor, label: tf.Tensor, min_scale: float, max_scale: float,

@@ -4,7 +4,8 @@ train ids, every other id is ignored, and any value above 33 is an error."""
 
 from __future__ import annotations
 
-from fast_scnn_tf.data import labels, layout
+from fast_scnn_tf.data import cityscapes_labels as labels
+from fast_scnn_tf.data import cityscapes_layout as layout
 from fast_scnn_tf.data.dataset import Dataset, value_table
 
 # The tensorflow-datasets builders holding Cityscapes (`--data-source tfds`, data/tfds_source.py):

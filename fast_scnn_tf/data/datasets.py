@@ -6,14 +6,14 @@
     custom      your own: images/<split>/..., labels/<split>/... and classes.json
 
 The input pipeline, the evaluation and the scripts ask `dataset_for(config)` and never branch on a
-dataset's name; each dataset's file (`cityscapes.py`, `camvid.py`, `own_folder.py`) holds its
+dataset's name; each dataset's file (`cityscapes.py`, `camvid.py`, `custom.py`) holds its
 layout and class table, and `dataset.py` what a dataset is. Adding a dataset: its file, one entry
 in DATASETS below.
 """
 
 from __future__ import annotations
 
-from fast_scnn_tf.data import camvid, cityscapes, own_folder
+from fast_scnn_tf.data import camvid, cityscapes, custom
 from fast_scnn_tf.data.dataset import Dataset, DatasetEntry
 
 DATASETS = {
@@ -26,7 +26,7 @@ DATASETS = {
         load=lambda cfg: camvid.DATASET,
         about="the SegNet layout: train/ trainannot/ val/ valannot/ test/ testannot/"),
     "custom": DatasetEntry(
-        load=lambda cfg: own_folder.dataset(cfg.data_dir),
+        load=lambda cfg: custom.dataset(cfg.data_dir),
         about="your own: images/<split>/, labels/<split>/ and classes.json"),
 }
 # Names runs were saved with before a dataset was renamed (`custom` was `folder`, easily taken

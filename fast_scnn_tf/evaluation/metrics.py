@@ -29,8 +29,8 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf.data.cityscapes_labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.data.classes import ClassTable
-from fast_scnn_tf.data.labels import CLASSES as CITYSCAPES
 
 
 def confusion_matrix(labels, predictions, num_classes: int) -> tf.Tensor:

@@ -1,5 +1,6 @@
 """Writing synthetic street scenes (`scene.render_scene`) as a dataset folder in the official
-Cityscapes layout, whose names come from `fast_scnn_tf.data.layout`, and its command line:
+Cityscapes layout, whose names come from `fast_scnn_tf.data.cityscapes_layout`, and its command
+line:
 
     python -m fast_scnn_tf.synthetic --out data/synthetic --num-train 60 --num-val 20
 """
@@ -14,7 +15,7 @@ import time
 import cv2
 import numpy as np
 
-from fast_scnn_tf.data import layout
+from fast_scnn_tf.data import cityscapes_layout as layout
 from fast_scnn_tf.synthetic.scene import render_scene
 
 # Made-up city names (lowercase letters, as the official tools' file pattern requires).

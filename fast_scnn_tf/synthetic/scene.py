@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fast_scnn_tf.data import labels
+from fast_scnn_tf.data import cityscapes_labels as labels
 
 ID = {label.name: label.id for label in labels.CITYSCAPES_LABELS}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.data.labels import IGNORE_LABEL
+from fast_scnn_tf.data.classes import IGNORE_LABEL
 from fast_scnn_tf.model import LOGITS
 
 

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from fast_scnn_tf import carry
+from fast_scnn_tf.training import carry
 
 INDEX_TEXT = 'model_checkpoint_path: "ckpt-4"\nall_model_checkpoint_paths: "ckpt-4"\n'
 

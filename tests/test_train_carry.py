@@ -1,5 +1,5 @@
-"""Carrying a run across machines (`python -m fast_scnn_tf.carry`): what is packed, the size
-limit, damage detection, and a resume from the unpacked state that ends bit-identical to a run
+"""Carrying a run across machines (`python -m fast_scnn_tf.training.carry`): what is packed, the
+size limit, damage detection, and a resume from the unpacked state that ends bit-identical to a run
 that never stopped."""
 
 import dataclasses
@@ -7,9 +7,8 @@ import os
 
 import pytest
 
-from fast_scnn_tf import carry
 from fast_scnn_tf.config import Config
-from fast_scnn_tf.training import train
+from fast_scnn_tf.training import carry, train
 
 
 @pytest.fixture(scope="module")

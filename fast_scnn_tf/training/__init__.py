@@ -8,7 +8,16 @@
     run_folder.py   one writer per run folder (a lock the kernel releases when a process dies)
     data_checks.py  class table, class weights and label checks before the first step
     losses.py, schedule.py, presets.py  the objective, the poly schedule, the recipes
+    carry.py        a run's exact state carried to another machine (python -m
+                    fast_scnn_tf.training.carry)
 """
+
+import sys
+
+from fast_scnn_tf.quiet import import_tensorflow
+
+if "tensorflow" not in sys.modules:  # run as `python -m fast_scnn_tf.training.carry`: quietly
+    import_tensorflow()
 
 from fast_scnn_tf.training.loop import NonFiniteLossError, TrainingInterrupted
 from fast_scnn_tf.training.losses import (

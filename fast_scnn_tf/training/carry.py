@@ -4,9 +4,9 @@ data position, the best val mIoU, the dropout RNG), `config.json` and the val hi
 all `train.py --model-dir` needs to go on bit-exactly; `best/` (a second full checkpoint) and the
 TensorBoard logs stay behind.
 
-    python -m fast_scnn_tf.carry pack runs/camvid_long carry/camvid_long
+    python -m fast_scnn_tf.training.carry pack runs/camvid_long carry/camvid_long
     (commit carry/camvid_long; on the next machine:)
-    python -m fast_scnn_tf.carry unpack carry/camvid_long runs/camvid_long
+    python -m fast_scnn_tf.training.carry unpack carry/camvid_long runs/camvid_long
     python train.py --model-dir runs/camvid_long
 
 A packed folder holds `carry.json` (the step and a SHA-256 of every file, the checkpoint index's
@@ -232,7 +232,7 @@ def _sha256_file(path: str) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fast_scnn_tf.carry",
+    parser = argparse.ArgumentParser(prog="python -m fast_scnn_tf.training.carry",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

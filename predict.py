@@ -12,11 +12,14 @@ end (exit code 1 if any). Images are predicted at the scale the model was traine
 photo goes to a model trained on 360x480 CamVid frames at 360x720) and labelled at their own size;
 `--native-size` feeds them as they are.
 
-An image or video whose header declares more pixels than --max-pixels (64 megapixels, 8192x8192,
-by default) is refused before it is decoded: a 1 kB PNG can declare gigapixels. The output folder
-may not be an input folder or lie inside one, and no output may replace an input. --overwrite
-replaces only files predict.py wrote, which carry its marker (a PNG text chunk, a trailing MP4
-'free' box): never a file of the same name from elsewhere, such as your own ground truth.
+An image or video whose header declares more pixels than --max-pixels (64 megapixels, 8192x8192, by
+default) is refused before it is decoded: a 1 kB PNG can declare gigapixels. A checkpoint runs on a
+frame only up to what fits a 6 GB memory budget (about 36 megapixels with 19 classes, at the
+model's scale or, with --native-size, the image's); an explicit --max-pixels sets both limits. The
+output folder may not be an input folder or lie inside one, and no output may replace an input.
+--overwrite replaces only files predict.py wrote, which carry its marker (a PNG text chunk, a
+trailing MP4 'free' box): never a file of the same name from elsewhere, such as your own ground
+truth.
 """
 
 from __future__ import annotations
@@ -66,16 +69,18 @@ def parse_args(argv=None):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files that predict.py wrote (default: "
                              "refuse); never an input or any other file")
-    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+    parser.add_argument("--max-pixels", type=int, default=None,
                         help="refuse images and videos whose header declares more pixels "
                              "(height x width) than this, before decoding them: a small file can "
-                             f"declare gigapixels (default: {MAX_PIXELS}, 8192x8192)")
+                             f"declare gigapixels (default: {MAX_PIXELS}, 8192x8192); and frames "
+                             "a checkpoint would run at more pixels (default: what fits a 6 GB "
+                             "memory budget, about 36 megapixels with 19 classes)")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up log (hidden by default)")
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must be between 0 and 1, got {args.alpha}")
-    if args.max_pixels < 1:
+    if args.max_pixels is not None and args.max_pixels < 1:
         parser.error(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
     return args
 
@@ -98,7 +103,8 @@ def main(argv=None):
         cli.import_tensorflow(args.verbose)
         from fast_scnn_tf.predictor import load_predictor
         predict, description, classes = load_predictor(args.model, which=args.which,
-                                                       native=args.native_size)
+                                                       native=args.native_size,
+                                                       max_pixels=args.max_pixels)
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         sys.exit(f"predict.py: error: {e}")
     print(f"model: {description} ({classes.num_classes} classes: {', '.join(classes.names)})")

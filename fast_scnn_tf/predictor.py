@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from fast_scnn_tf import memory
 from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data.cityscapes_labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.data.classes import ClassTable
@@ -46,12 +47,15 @@ class LabelsOutOfRange(ValueError):
     tools stop instead of skipping the frame."""
 
 
-def load_predictor(path: str, which: str = "best",
-                   native: bool = False) -> tuple[Predictor, str, ClassTable]:
+def load_predictor(path: str, which: str = "best", native: bool = False,
+                   max_pixels: int | None = None) -> tuple[Predictor, str, ClassTable]:
     """Load what `path` names: a .tflite file, a checkpoint prefix, a SavedModel (version folder,
     model-name folder or export root) or a training model directory. Returns (predict,
     description, class table); a path that is none of these is an error saying what was expected.
-    `native`: run at each image's own size instead of the model's training scale.
+    `native`: run at each image's own size instead of the model's training scale. `max_pixels`:
+    the largest frame a checkpoint's model runs at (default: what fits the memory budget,
+    `memory.serving_max_pixels`); an export holds its own limit (a SavedModel's in its graph, a
+    TFLite file's fixed size).
     """
     kind, found = find_export(path)
     if kind == "tflite":
@@ -70,7 +74,8 @@ def load_predictor(path: str, which: str = "best",
                                 f"checkpoint: {MODEL_EXPECTED}")
     from fast_scnn_tf.checkpoint import load_run
     run = load_run(path, which=which)
-    predict = _keras_predictor(run.model, None if native else run.config)
+    limit = max_pixels or memory.serving_max_pixels("cls", run.config.model.num_classes)
+    predict = _keras_predictor(run.model, None if native else run.config, limit)
     return predict, f"checkpoint {run.checkpoint}", run.config.class_table()
 
 
@@ -201,15 +206,22 @@ def _highest_version(path: str) -> str | None:
     return os.path.join(path, max(versions, key=int)) if versions else None
 
 
-def _keras_predictor(model, config: Config | None) -> Predictor:
+def _keras_predictor(model, config: Config | None, max_pixels: int) -> Predictor:
     """The cls head that export ships (`head_outputs`), one frame at a time: on the image resized
     to the model's scale (unless `config` is None), with the logits resized straight to the
-    image's own size (one bilinear resize, as evaluation at a reduced scale)."""
+    image's own size (one bilinear resize, as evaluation at a reduced scale). A frame the model
+    would run at more than `max_pixels` is a ValueError: its memory grows with those pixels
+    (`memory.serving_peak`), and at the 64 MP the tools decode it needs about 10 GB."""
     at_size = head_at_size(model, CLS)
 
     def predict(image):
         size = image.shape[:2]
         scaled = scaled_size(size, config)
+        if scaled[0] * scaled[1] > max_pixels:
+            raise ValueError(
+                f"the model would run at {scaled[1]}x{scaled[0]} = {scaled[0] * scaled[1]} "
+                f"pixels, over the {max_pixels} that fit the memory budget of "
+                f"{memory.MEMORY_BUDGET / 1e9:g} GB; --max-pixels raises the limit")
         if scaled != size:
             image = resize_image(image, scaled)
         return at_size(tf.constant(image[None]), tf.constant(size, tf.int32))[0].numpy()

@@ -585,3 +585,22 @@ def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
     line = [x for x in captured.err.splitlines() if "big.mp4" in x]
     assert len(line) == 1 and "1100" in line[0]
     assert os.listdir(out) == ["small_overlay.mp4"]
+
+
+def test_a_frame_the_model_would_run_at_over_the_memory_budget_is_skipped(
+        tmp_path, model_dir, monkeypatch, capsys):
+    """A checkpoint at --native-size ran the model on the whole frame, up to the 64 MP decode
+    limit (about 10 GB): the size the model runs at is held to what fits the memory budget
+    (the limit here stands in for the budget's), and an explicit --max-pixels raises it."""
+    from fast_scnn_tf import memory
+    monkeypatch.setattr(memory, "serving_max_pixels", lambda mode, classes: 1500)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    cv2.imwrite(str(inputs / "big.png"), _rng_image((40, 40, 3)))  # 1600 pixels
+    cv2.imwrite(str(inputs / "small.png"), _rng_image((30, 40, 3)))  # 1200
+    args = [str(inputs), "--model", model_dir, "--native-size", "--no-overlay"]
+    assert predict.main(args + ["--output", str(tmp_path / "a")]) == 1
+    line = [x for x in capsys.readouterr().err.splitlines() if "big.png" in x]
+    assert len(line) == 1 and "1600" in line[0] and "1500" in line[0] and "memory" in line[0]
+    assert os.listdir(tmp_path / "a") == ["small_labels.png"]
+    assert predict.main(args + ["--output", str(tmp_path / "b"), "--max-pixels", "1600"]) == 0

@@ -60,13 +60,13 @@ HEAD_ALONE = "cls head alone"  # the bilinear x8 upsample + argmax, without the 
 
 
 def format_header() -> str:
-    return (f"{'runtime':<11}{'output':<15}{'precision':<10}{'size':>10}{'median ms':>11}"
+    return (f"{'runtime':<12}{'output':<15}{'precision':<10}{'size':>10}{'median ms':>11}"
             f"{'mean':>9}{'p90':>9}{'FPS':>8}{'file':>11}")
 
 
 def format_row(row: dict) -> str:
     """One row as a fixed-width line (all of median, mean, p90, FPS and the file size)."""
-    return (f"{row['runtime']:<11}{row['head']:<15}{row['precision']:<10}{row['resolution']:>10}"
+    return (f"{row['runtime']:<12}{row['head']:<15}{row['precision']:<10}{row['resolution']:>10}"
             f"{row['median_ms']:>11.1f}{row['mean_ms']:>9.1f}{row['p90_ms']:>9.1f}"
             f"{row['fps']:>8.1f}{report.megabytes(row.get('bytes')):>11}")
 

@@ -10,7 +10,9 @@ synthetic frames (speed does not depend on the weights or the calibration).
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -48,8 +50,12 @@ def export(directory: str, height: int, width: int, calibration_frames: int = 2)
 
     float_path = os.path.join(directory, f"pytorch_cls_float32_{height}x{width}.onnx")
     example = torch.from_numpy(frames(height, width, 1)[0])
-    with torch.inference_mode():
-        program = torch.onnx.export(ClsHead(), (example,), dynamo=True, verbose=False)
+    # The exporter's notes (torchvision ops it skips, deprecations of its own internals) are not
+    # about this model.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(ClsHead().eval(), (example,), dynamo=True, verbose=False)
     program.save(float_path)
     prepared = float_path.replace(".onnx", "_prepared.onnx")
     quant_pre_process(float_path, prepared)

@@ -3,7 +3,10 @@ everything is written to a temporary name beside the target and renamed into pla
 for whole folders: exports, which also replace an old one without a moment with none). A temporary
 file is created exclusively under a random name, so a link planted in an output folder is never
 written through. And what a tool may write over: `check_output_dir` (the one "pass --overwrite"
-check) and `check_replaceable` (a whole folder replaced: only one this project wrote)."""
+check), `check_replaceable` (a whole folder replaced: only one this project wrote),
+`check_export_replaceable` (a SavedModel version: only what export.py writes, nothing else inside)
+and `has_png_marker` (a PNG a tool marked as its own when it wrote it). Paths that are not regular
+files (a FIFO, a device) are recognised without being opened: `not_a_regular_file`."""
 
 from __future__ import annotations
 

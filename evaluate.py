@@ -14,8 +14,9 @@ CamVid, your own folder). Timing lives in `benchmarks/inference.py`.
 
 Metrics go to `<output>/metrics.json` for the val split at scale 1; other runs get their own name
 (`metrics_scale0.5.json`, `metrics_noskip.json`, `metrics_train.json`, ...) so they never replace
-each other. Existing files are never overwritten without --overwrite, and prediction folders may
-not lie inside the dataset (their files take the images' names).
+each other. Existing files are never overwritten without --overwrite, which in prediction and
+overlay folders replaces only the PNGs evaluate.py wrote (each carries its marker), and prediction
+folders may not lie inside the dataset (their files take the images' names).
 
 An export (a .tflite file or a SavedModel) is scored through the file itself, as a client would
 run it (`predict.py`'s predictor: frames resized to its input, labels resized back to the
@@ -75,7 +76,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--output", help="folder for the metrics file; default: the model "
                              "directory")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing metrics file and files in prediction folders")
+                        help="replace an existing metrics file, and in prediction and overlay "
+                             "folders the PNGs evaluate.py wrote (marked; any other PNG there is "
+                             "refused)")
     parser.add_argument("--ablate-skip", action="store_true",
                         help="zero the Learning-to-Downsample skip in the fusion module (§4.2)")
     parser.add_argument("--save-predictions", metavar="DIR",

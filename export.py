@@ -105,7 +105,8 @@ def parse_args(argv=None):
                         "about 36 megapixels for a 19-class cls head, 23 for prob; a larger "
                         "value is taken, with a warning of the memory it needs; SavedModel only)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing SavedModel version or TFLite file")
+                        help="replace an existing SavedModel version (only one export.py "
+                        "wrote, with nothing else inside) or TFLite file")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's start-up log (hidden by default)")
     args = parser.parse_args(argv)

@@ -152,8 +152,8 @@ def tta(args) -> bool:
 def load_model(args):
     """(Keras model or an export's predict function, config, what was loaded, default output
     folder, metrics file prefix) for --checkpoint."""
-    from fast_scnn_tf.checkpoint import load_run
-    from fast_scnn_tf.predictor import export_config, find_export, load_predictor
+    from fast_scnn_tf.predict.predictor import export_config, find_export, load_predictor
+    from fast_scnn_tf.training.checkpoint import load_run
     kind, found = find_export(args.checkpoint)
     if kind is None:
         run = load_run(args.checkpoint, args.which)

@@ -29,7 +29,9 @@ import os
 import sys
 
 from fast_scnn_tf import cli, files
-from fast_scnn_tf.annotate import (
+from fast_scnn_tf.config import WHICH
+from fast_scnn_tf.data.images import MAX_PIXELS
+from fast_scnn_tf.predict.annotate import (
     VIDEO_EXTENSIONS,
     check_ours,
     check_outputs_apart,
@@ -39,8 +41,6 @@ from fast_scnn_tf.annotate import (
     predict_images,
     predict_video,
 )
-from fast_scnn_tf.config import WHICH
-from fast_scnn_tf.data.images import MAX_PIXELS
 
 
 def parse_args(argv=None):
@@ -101,7 +101,7 @@ def main(argv=None):
         files.check_output_dir(args.output, "--output", args.overwrite, outputs=outputs)
         check_ours(outputs)
         cli.import_tensorflow(args.verbose)
-        from fast_scnn_tf.predictor import load_predictor
+        from fast_scnn_tf.predict.predictor import load_predictor
         predict, description, classes = load_predictor(args.model, which=args.which,
                                                        native=args.native_size,
                                                        max_pixels=args.max_pixels)

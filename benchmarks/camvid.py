@@ -61,7 +61,7 @@ def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> st
     best on val for a run on train, the last for one on train + val (val is not held out)."""
     import dataclasses
 
-    from fast_scnn_tf.checkpoint import BEST_DIR, load_run, write_run
+    from fast_scnn_tf.training.checkpoint import BEST_DIR, load_run, write_run
 
     run = load_run(run_dir, which=which, aux=True)
     model, config, prefix = run.model, run.config, run.checkpoint
@@ -91,7 +91,7 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     import numpy as np
 
     from fast_scnn_tf.files import write_png
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
 
     predict, _, classes = load_predictor(model_dir)
     rows = []
@@ -113,7 +113,7 @@ def by_sequence(model_dir: str, data_dir: str) -> dict:
     model never saw?"""
     from fast_scnn_tf.data import camvid
     from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
 
     def sequence(image_path):
         return camvid.frame_name(image_path).split("_")[0]

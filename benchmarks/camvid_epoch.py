@@ -30,11 +30,11 @@ def time_epoch(data_dir: str, warmup: int) -> dict:
     import keras
     import tensorflow as tf
 
-    from fast_scnn_tf.checkpoint import build_training_model
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.data import build_dataset
     from fast_scnn_tf.evaluation import evaluate
     from fast_scnn_tf.model import inference_model
+    from fast_scnn_tf.training.checkpoint import build_training_model
     from fast_scnn_tf.training.data_checks import class_weights_for, with_dataset_classes
     from fast_scnn_tf.training.step import make_train_step
 

@@ -61,8 +61,8 @@ def confusions(model, config, split: str, offsets) -> list:
 def adjust(checkpoint: str, which: str, data_dir: str | None, alphas) -> dict:
     import numpy as np
 
-    from fast_scnn_tf.checkpoint import load_run
     from fast_scnn_tf.evaluation import compute_metrics
+    from fast_scnn_tf.training.checkpoint import load_run
     from fast_scnn_tf.training.data_checks import class_weights_for
 
     run = load_run(checkpoint, which)

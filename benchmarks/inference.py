@@ -227,7 +227,7 @@ def main(argv=None) -> int:
     speed.keep_freed_memory()  # likewise; PyTorch's frames stop page-faulting
     tflite_threads = args.threads or os.cpu_count()
     if args.checkpoint:
-        from fast_scnn_tf.checkpoint import load_run
+        from fast_scnn_tf.training.checkpoint import load_run
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()

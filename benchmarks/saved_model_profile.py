@@ -107,7 +107,7 @@ def main(argv=None) -> int:
                      "--rounds >= 1, --warmup >= 0")
     speed.configure_threads(0)
     if args.checkpoint:
-        from fast_scnn_tf.checkpoint import load_run
+        from fast_scnn_tf.training.checkpoint import load_run
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()

@@ -391,7 +391,7 @@ def main(argv=None) -> int:
     from fast_scnn_tf.model import build_fast_scnn
 
     if args.checkpoint:
-        from fast_scnn_tf.checkpoint import load_run
+        from fast_scnn_tf.training.checkpoint import load_run
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()

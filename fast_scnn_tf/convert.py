@@ -158,9 +158,9 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
     empty or, with `overwrite`, a run folder this project wrote (`check_model_dir`)."""
     import keras
 
-    from fast_scnn_tf.checkpoint import BEST_DIR, write_run
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.model import LOGITS
+    from fast_scnn_tf.training.checkpoint import BEST_DIR, write_run
 
     check_model_dir(model_dir, overwrite)
     with staging_dir(model_dir) as tmp:  # umask permissions; an old folder swapped out whole

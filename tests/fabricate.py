@@ -11,8 +11,8 @@ import cv2
 import keras
 import numpy as np
 
-from fast_scnn_tf.checkpoint import LATEST_DIR, build_training_model, write_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
+from fast_scnn_tf.training.checkpoint import LATEST_DIR, build_training_model, write_run
 
 # (height, width) of every frame of `camvid` and `own_folder` (the custom dataset).
 FRAME_SIZE = (36, 48)

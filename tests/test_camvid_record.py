@@ -37,7 +37,7 @@ def test_by_sequence_scores_each_sequence_on_its_own_frames(two_sequences, monke
         return np.where(truth < 11, truth, 0) if name.startswith("0001TP") else \
             np.zeros_like(truth)
 
-    monkeypatch.setattr("fast_scnn_tf.predictor.load_predictor",
+    monkeypatch.setattr("fast_scnn_tf.predict.predictor.load_predictor",
                         lambda path: (predict, "fake", camvid.DATASET.classes))
     result = camvid_record.by_sequence("model", root)
 

@@ -177,8 +177,8 @@ def test_overwrite_never_replaces_the_current_folder(tmp_path, monkeypatch):
 
 
 def test_the_marks_of_a_run_folder_are_the_ones_the_tools_write():
-    from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
     from fast_scnn_tf.config import CONFIG_FILE
     from fast_scnn_tf.export.saved_model import EXTRA_DIR
+    from fast_scnn_tf.training.checkpoint import BEST_DIR, LATEST_DIR
     assert files.RUN_FOLDER_MARKS == (CONFIG_FILE, (BEST_DIR, LATEST_DIR))
     assert files.SAVED_MODEL_MARKS == ("saved_model.pb", os.path.join(EXTRA_DIR, CONFIG_FILE))

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from fast_scnn_tf import build_fast_scnn
-from fast_scnn_tf.checkpoint import (
+from fast_scnn_tf.config import Config, ConfigError
+from fast_scnn_tf.training.checkpoint import (
     BEST_DIR,
     LATEST_DIR,
     find_checkpoint,
@@ -18,7 +19,6 @@ from fast_scnn_tf.checkpoint import (
     newest_intact,
     write_run,
 )
-from fast_scnn_tf.config import Config, ConfigError
 
 
 def test_defaults_are_the_papers_recipe():
@@ -219,7 +219,7 @@ def test_relative_model_dir_is_found(tmp_path, monkeypatch):
     """A run folder named by a relative path (as `models/camvid` in the README)."""
     import tensorflow as tf
 
-    from fast_scnn_tf.checkpoint import find_checkpoint
+    from fast_scnn_tf.training.checkpoint import find_checkpoint
     monkeypatch.chdir(tmp_path)
     step = tf.Variable(3, dtype=tf.int64)
     tf.train.CheckpointManager(tf.train.Checkpoint(step=step), os.path.join("run", "best"),

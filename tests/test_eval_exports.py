@@ -15,7 +15,7 @@ import tensorflow as tf
 import evaluate
 import predict
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
-from fast_scnn_tf.predictor import load_predictor
+from fast_scnn_tf.predict.predictor import load_predictor
 
 SIZE = (32, 32)
 

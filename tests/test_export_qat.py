@@ -13,7 +13,7 @@ SIZE = (64, 96)
 
 @pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
 def test_importing_the_package_does_not_import_tfmot():
-    code = ("import sys, fast_scnn_tf.export, fast_scnn_tf.checkpoint; "
+    code = ("import sys, fast_scnn_tf.export, fast_scnn_tf.training.checkpoint; "
             "assert 'tensorflow_model_optimization' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 

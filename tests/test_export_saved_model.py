@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fast_scnn_tf import files, memory
+from fast_scnn_tf import files
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.images import MAX_PIXELS
-from fast_scnn_tf.export import saved_model
+from fast_scnn_tf.export import memory, saved_model
 from fast_scnn_tf.export.exporter import export_saved_model, saved_model_dir
 from fast_scnn_tf.export.frames import synthetic_frames
 from fast_scnn_tf.export.validate import ValidationError

@@ -1,6 +1,6 @@
 """PyTorch -> Keras FFNet conversion: our PyTorch reference (official key layout, random weights
 and BatchNorm statistics) and the converted Keras model give the same logits; bad state dicts
-fail naming the key; the CLI writes a run folder that fast_scnn_tf.checkpoint finds.
+fail naming the key; the CLI writes a run folder that fast_scnn_tf.training.checkpoint finds.
 Needs torch: pip install -r requirements-torch.txt."""
 
 import os
@@ -14,10 +14,10 @@ torch = pytest.importorskip("torch", reason="conversion tests need torch: "
                                             "pip install -r requirements-torch.txt")
 import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
 from fast_scnn_tf import convert  # noqa: E402
-from fast_scnn_tf.checkpoint import find_checkpoint, load_run  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict  # noqa: E402
 from fast_scnn_tf.model.head import low_res_logits  # noqa: E402
+from fast_scnn_tf.training.checkpoint import find_checkpoint, load_run  # noqa: E402
 from paths import ROOT  # noqa: E402
 from test_ffnet_model import OFFICIAL_PARAMETERS  # noqa: E402
 

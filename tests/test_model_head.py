@@ -98,11 +98,11 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     `head_outputs`: replacing it changes what each of them returns."""
     import fast_scnn_tf.model.head as head_module
     from benchmarks import speed
-    from fast_scnn_tf.checkpoint import BEST_DIR
     from fast_scnn_tf.data.classes import ClassTable, default_colors
     from fast_scnn_tf.evaluation import evaluate
     from fast_scnn_tf.export import qat
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
+    from fast_scnn_tf.training.checkpoint import BEST_DIR
 
     real = head_module.head_outputs
 

@@ -10,11 +10,11 @@ import tensorflow as tf
 import evaluate
 import export
 import fabricate
-from fast_scnn_tf.checkpoint import load_run
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import CLS, head_at_size
-from fast_scnn_tf.predictor import load_predictor, resize_image, scaled_size
+from fast_scnn_tf.predict.predictor import load_predictor, resize_image, scaled_size
+from fast_scnn_tf.training.checkpoint import load_run
 
 NUM_CLASSES = 4
 

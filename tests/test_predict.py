@@ -10,10 +10,11 @@ import pytest
 
 import fabricate
 import predict
-from fast_scnn_tf import annotate, build_fast_scnn
-from fast_scnn_tf.checkpoint import LATEST_DIR
+from fast_scnn_tf import build_fast_scnn
 from fast_scnn_tf.data import images
 from fast_scnn_tf.data.images import read_image
+from fast_scnn_tf.predict import annotate
+from fast_scnn_tf.training.checkpoint import LATEST_DIR
 from image_headers import gif, png_claiming, tiff_claiming, tiff_size_entries
 
 NUM_CLASSES = 4
@@ -336,7 +337,7 @@ def export_root(tmp_path_factory, trained_like_model):
 
 @pytest.mark.slow
 def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
     predict, description, _ = load_predictor(str(export_root / "fast_scnn"))  # highest version
     assert description.endswith(os.path.join("fast_scnn", "3"))
     image = _rng_image((45, 67, 3))
@@ -348,7 +349,7 @@ def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
 @pytest.mark.slow
 def test_export_root_is_accepted(export_root):
     """The --output folder of export.py, as evaluate.py's and export.py's defaults name it."""
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
     _, description, _ = load_predictor(str(export_root))
     assert description.endswith(os.path.join("fast_scnn", "3"))
 
@@ -358,7 +359,7 @@ def test_export_root_is_accepted(export_root):
 def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model, mode):
     from fast_scnn_tf.export import tflite
     from fast_scnn_tf.model.head import build_head
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
     path = tmp_path / f"{mode}.tflite"
     path.write_bytes(tflite.convert(build_head(trained_like_model, mode, input_size=(64, 96))))
     predict, _, _ = load_predictor(str(path))
@@ -370,10 +371,10 @@ def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model
 @pytest.mark.slow
 def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
     """A run folder predicts exactly what its exported SavedModel serves."""
-    from fast_scnn_tf.checkpoint import load_run
     from fast_scnn_tf.export.saved_model import write_saved_model
     from fast_scnn_tf.model.head import build_head
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
+    from fast_scnn_tf.training.checkpoint import load_run
     write_saved_model(build_head(load_run(model_dir).model, "cls"), str(tmp_path / "1"))
     image = _rng_image((45, 67, 3))
     from_checkpoint = load_predictor(model_dir)[0](image)
@@ -592,7 +593,7 @@ def test_a_frame_the_model_would_run_at_over_the_memory_budget_is_skipped(
     """A checkpoint at --native-size ran the model on the whole frame, up to the 64 MP decode
     limit (about 10 GB): the size the model runs at is held to what fits the memory budget
     (the limit here stands in for the budget's), and an explicit --max-pixels raises it."""
-    from fast_scnn_tf import memory
+    from fast_scnn_tf.export import memory
     monkeypatch.setattr(memory, "serving_max_pixels", lambda mode, classes: 1500)
     inputs = tmp_path / "in"
     inputs.mkdir()

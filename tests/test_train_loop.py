@@ -17,7 +17,6 @@ import tensorflow as tf
 
 import fabricate
 from fast_scnn_tf import build_fast_scnn
-from fast_scnn_tf.checkpoint import make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.training import (
@@ -28,6 +27,7 @@ from fast_scnn_tf.training import (
     train,
 )
 from fast_scnn_tf.training import loop as loop_module
+from fast_scnn_tf.training.checkpoint import make_checkpoint
 from fast_scnn_tf.training.data_checks import with_dataset_classes
 from fast_scnn_tf.training.resume import resume
 from fast_scnn_tf.training.trainer import make_train_step

@@ -126,7 +126,7 @@ def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, va
     """The same .tflite and photo through the page and through predict.py's predictor: a PNG at
     the model's size, a PNG and a JPEG that both resize (to 64x96 and back)."""
     from fast_scnn_tf.data.images import read_image
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
     paths = exports
     assert _open(page, url, paths[variant]) == "ready", page.inner_text("#error")
     assert page.inner_text("#model-info").startswith(os.path.basename(paths[variant]))

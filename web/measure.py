@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         return 1
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from fast_scnn_tf.data.images import read_image
-    from fast_scnn_tf.predictor import load_predictor
+    from fast_scnn_tf.predict.predictor import load_predictor
 
     image = read_image(args.image)
     rows = []

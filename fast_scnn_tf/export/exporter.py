@@ -19,6 +19,7 @@ import tensorflow as tf
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.fast_graph import fast_graph
+from fast_scnn_tf.export.memory import MEMORY_BUDGET, serving_max_pixels, serving_peak
 from fast_scnn_tf.export.metadata import METADATA_FILE, export_metadata
 from fast_scnn_tf.export.validate import validate
 from fast_scnn_tf.files import (
@@ -28,7 +29,6 @@ from fast_scnn_tf.files import (
     write_bytes,
     write_json,
 )
-from fast_scnn_tf.memory import MEMORY_BUDGET, serving_max_pixels, serving_peak
 from fast_scnn_tf.model.head import LABELS, build_head
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@
   frames of a request are decoded and segmented one after another, so it needs the memory of one.
 
 A request over max_pixels fails with INVALID_ARGUMENT naming the limit. export.py's default is
-what serving a frame can afford in the memory budget (`fast_scnn_tf.memory.serving_max_pixels`:
-about 36 megapixels for a 19-class cls head, 23 for prob); `write_saved_model` alone defaults to
-`fast_scnn_tf.data.images.MAX_PIXELS` (64 megapixels), the largest image the tools decode.
+what serving a frame can afford in the memory budget
+(`fast_scnn_tf.export.memory.serving_max_pixels`: about 36 megapixels for a 19-class cls head, 23
+for prob); `write_saved_model` alone defaults to `fast_scnn_tf.data.images.MAX_PIXELS` (64
+megapixels), the largest image the tools decode.
 
 Written with `keras.export.ExportArchive` (the Keras 3 route to a TF-Serving SavedModel); the
 resolved config and metadata go to `assets.extra/`, which TF Serving ignores.

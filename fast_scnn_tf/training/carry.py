@@ -33,8 +33,8 @@ from fast_scnn_tf import cli, files
 
 tf = cli.import_tensorflow()  # quietly: the run-folder constants below come with it too
 
-from fast_scnn_tf.checkpoint import LATEST_DIR  # noqa: E402
 from fast_scnn_tf.config import CONFIG_FILE  # noqa: E402
+from fast_scnn_tf.training.checkpoint import LATEST_DIR  # noqa: E402
 from fast_scnn_tf.training.loop import HISTORY_FILE  # noqa: E402
 
 LIMIT_BYTES = 15 * 1024 * 1024

@@ -21,12 +21,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
 from fast_scnn_tf.evaluation import evaluate
 from fast_scnn_tf.evaluation.predictions import image_like
 from fast_scnn_tf.model import inference_model
+from fast_scnn_tf.training.checkpoint import BEST_DIR, LATEST_DIR
 from fast_scnn_tf.training.step import make_train_step
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import os
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.checkpoint import load_run, make_checkpoint, newest_intact
 from fast_scnn_tf.config import CONFIG_FILE, Config
+from fast_scnn_tf.training.checkpoint import load_run, make_checkpoint, newest_intact
 
 log = logging.getLogger(__name__)
 

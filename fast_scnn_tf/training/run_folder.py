@@ -41,8 +41,8 @@ class RunFolderBusy(ValueError):
 def foreign_entry(path: str) -> str | None:
     """The first entry of the folder `path` (as a path) that a run folder of this project does
     not hold, or None. Links are never a run's own."""
-    from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR
     from fast_scnn_tf.config import CONFIG_FILE
+    from fast_scnn_tf.training.checkpoint import BEST_DIR, LATEST_DIR
     for name in sorted(os.listdir(path)):
         entry = os.path.join(path, name)
         if os.path.islink(entry):

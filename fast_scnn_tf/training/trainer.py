@@ -26,9 +26,14 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from fast_scnn_tf.checkpoint import BEST_DIR, LATEST_DIR, build_training_model, make_checkpoint
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import num_frames
+from fast_scnn_tf.training.checkpoint import (
+    BEST_DIR,
+    LATEST_DIR,
+    build_training_model,
+    make_checkpoint,
+)
 from fast_scnn_tf.training.data_checks import (
     class_weights_for,
     warn_if_class_indices,

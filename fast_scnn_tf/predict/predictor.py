@@ -25,11 +25,10 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from fast_scnn_tf import memory
 from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data.cityscapes_labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.data.classes import ClassTable
-from fast_scnn_tf.export import tflite
+from fast_scnn_tf.export import memory, tflite
 from fast_scnn_tf.export.saved_model import DEFAULT_SIGNATURE, EXTRA_DIR, IMAGES_INPUT
 from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, head_at_size
 
@@ -72,7 +71,7 @@ def load_predictor(path: str, which: str = "best", native: bool = False,
     if not is_prefix and not os.path.isfile(os.path.join(path, CONFIG_FILE)):
         raise FileNotFoundError(f"model '{path}' holds no {CONFIG_FILE}, SavedModel or "
                                 f"checkpoint: {MODEL_EXPECTED}")
-    from fast_scnn_tf.checkpoint import load_run
+    from fast_scnn_tf.training.checkpoint import load_run
     run = load_run(path, which=which)
     limit = max_pixels or memory.serving_max_pixels("cls", run.config.model.num_classes)
     predict = _keras_predictor(run.model, None if native else run.config, limit)

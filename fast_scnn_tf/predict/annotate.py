@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fast_scnn_tf.data.classes import ClassTable
-    from fast_scnn_tf.predictor import Predictor
+    from fast_scnn_tf.predict.predictor import Predictor
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -167,7 +167,7 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
     import keras
 
     from fast_scnn_tf.data.images import MAX_PIXELS, read_image
-    from fast_scnn_tf.predictor import LabelsOutOfRange
+    from fast_scnn_tf.predict.predictor import LabelsOutOfRange
     bar = keras.utils.Progbar(len(jobs), unit_name="image")
     for done, (path, outputs) in enumerate(jobs, start=1):
         try:
@@ -206,7 +206,7 @@ def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: 
     import keras
 
     from fast_scnn_tf.data.images import MAX_PIXELS, TooManyPixels, check_pixels, to_rgb_uint8
-    from fast_scnn_tf.predictor import LabelsOutOfRange
+    from fast_scnn_tf.predict.predictor import LabelsOutOfRange
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         print(f"skipped: cannot open video '{path}'", file=sys.stderr)

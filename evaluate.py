@@ -41,69 +41,121 @@ SCALES = (1.0, 0.5, 0.25)
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Evaluate a trained model on its dataset: per-class IoU, mIoU, pixel (global) "
-                    "accuracy, mean class accuracy, and for Cityscapes category mIoU, counted as "
-                    "the official cityscapesScripts count them. To time inference, run "
-                    "benchmarks/inference.py.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", default=cli.DEFAULT_RUN_DIR,
-                        help="model directory written by train.py, a checkpoint prefix like "
-                             "DIR/best/ckpt-12, or an export: a .tflite file or a SavedModel "
-                             "(scored through the exported file)")
-    parser.add_argument("--which", choices=WHICH, default="best",
-                        help="which checkpoint of a model directory to load")
-    parser.add_argument("--dataset", choices=DATASETS,
-                        help="what --data-dir holds; default: the dataset the model was trained "
-                             "on (its classes must match the model's)")
+        "accuracy, mean class accuracy, and for Cityscapes category mIoU, counted as "
+        "the official cityscapesScripts count them. To time inference, run "
+        "benchmarks/inference.py.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default=cli.DEFAULT_RUN_DIR,
+        help="model directory written by train.py, a checkpoint prefix like "
+        "DIR/best/ckpt-12, or an export: a .tflite file or a SavedModel "
+        "(scored through the exported file)",
+    )
+    parser.add_argument(
+        "--which",
+        choices=WHICH,
+        default="best",
+        help="which checkpoint of a model directory to load",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="what --data-dir holds; default: the dataset the model was trained "
+        "on (its classes must match the model's)",
+    )
     parser.add_argument("--data-dir", help="dataset root; default: data_dir of the saved config")
-    parser.add_argument("--source", choices=SOURCES,
-                        help="dataset source; default: source of the saved config")
-    parser.add_argument("--split", choices=("train", "val", "test"), default="val",
-                        help="split to evaluate (Cityscapes test has no public "
-                             "labels: with --save-predictions it writes a benchmark-server "
-                             "submission)")
-    parser.add_argument("--scale", type=float, default=1.0, choices=SCALES,
-                        help="input scale (Table 7): the image is downscaled, the prediction "
-                             "upsampled and scored against full-resolution labels; relative to "
-                             "the scale the model was trained for (train.py --input-scale)")
-    parser.add_argument("--tta-scales", type=float, nargs="+", metavar="S", default=(1.0,),
-                        help="test-time augmentation: average the softmax over the frame seen at "
-                             "each of these scales (relative to --scale), as mmsegmentation's "
-                             "--aug-test; metrics go to *_tta.json. Single scale stays the "
-                             "number a model is compared by")
-    parser.add_argument("--tta-flip", action="store_true",
-                        help="test-time augmentation: average over the frame and its mirror "
-                             "image (left-right) too")
-    parser.add_argument("--output", help="folder for the metrics file; default: the model "
-                             "directory")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing metrics file, and in prediction and overlay "
-                             "folders the PNGs evaluate.py wrote (marked; any other PNG there is "
-                             "refused)")
-    parser.add_argument("--ablate-skip", action="store_true",
-                        help="zero the Learning-to-Downsample skip in the fusion module (§4.2)")
-    parser.add_argument("--save-predictions", metavar="DIR",
-                        help="write a label PNG per frame into DIR in the dataset's label "
-                             "format: for Cityscapes <city>_<seq>_<frame>_leftImg8bit.png of "
-                             "label ids (benchmark-server format); for your own folder dataset "
-                             "the image's path below images/<split>/ (cam_a/f0.png)")
-    parser.add_argument("--save-overlays", metavar="DIR",
-                        help="write <frame>_overlay.png colour overlays into DIR (kept apart from "
-                             "the predictions: the official evaluation rejects two PNGs per frame)")
-    parser.add_argument("--max-frames", type=int, default=0,
-                        help="evaluate only the first N frames (0: all); for quick checks")
+    parser.add_argument(
+        "--source", choices=SOURCES, help="dataset source; default: source of the saved config"
+    )
+    parser.add_argument(
+        "--split",
+        choices=("train", "val", "test"),
+        default="val",
+        help="split to evaluate (Cityscapes test has no public "
+        "labels: with --save-predictions it writes a benchmark-server "
+        "submission)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        choices=SCALES,
+        help="input scale (Table 7): the image is downscaled, the prediction "
+        "upsampled and scored against full-resolution labels; relative to "
+        "the scale the model was trained for (train.py --input-scale)",
+    )
+    parser.add_argument(
+        "--tta-scales",
+        type=float,
+        nargs="+",
+        metavar="S",
+        default=(1.0,),
+        help="test-time augmentation: average the softmax over the frame seen at "
+        "each of these scales (relative to --scale), as mmsegmentation's "
+        "--aug-test; metrics go to *_tta.json. Single scale stays the "
+        "number a model is compared by",
+    )
+    parser.add_argument(
+        "--tta-flip",
+        action="store_true",
+        help="test-time augmentation: average over the frame and its mirror image (left-right) too",
+    )
+    parser.add_argument(
+        "--output", help="folder for the metrics file; default: the model directory"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing metrics file, and in prediction and overlay "
+        "folders the PNGs evaluate.py wrote (marked; any other PNG there is "
+        "refused)",
+    )
+    parser.add_argument(
+        "--ablate-skip",
+        action="store_true",
+        help="zero the Learning-to-Downsample skip in the fusion module (§4.2)",
+    )
+    parser.add_argument(
+        "--save-predictions",
+        metavar="DIR",
+        help="write a label PNG per frame into DIR in the dataset's label "
+        "format: for Cityscapes <city>_<seq>_<frame>_leftImg8bit.png of "
+        "label ids (benchmark-server format); for your own folder dataset "
+        "the image's path below images/<split>/ (cam_a/f0.png)",
+    )
+    parser.add_argument(
+        "--save-overlays",
+        metavar="DIR",
+        help="write <frame>_overlay.png colour overlays into DIR (kept apart from "
+        "the predictions: the official evaluation rejects two PNGs per frame)",
+    )
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=0,
+        help="evaluate only the first N frames (0: all); for quick checks",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's start-up log (hidden by default)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up log (hidden by default)"
+    )
     args = parser.parse_args(argv)
     if args.max_frames < 0:
         parser.error("--max-frames must be >= 0")
     try:
-        cli.check_model_path(args.checkpoint, "--checkpoint",
-                             also=", a .tflite file or a SavedModel folder", files=(".tflite",))
+        cli.check_model_path(
+            args.checkpoint,
+            "--checkpoint",
+            also=", a .tflite file or a SavedModel folder",
+            files=(".tflite",),
+        )
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     cli.import_tensorflow(args.verbose)  # quietly, before main imports the package
     from fast_scnn_tf.evaluation.tta import check_tta_scales
+
     try:
         args.tta_scales = check_tta_scales(args.tta_scales)
     except ValueError as e:
@@ -135,14 +187,21 @@ def check_prediction_folders(args, data_dir: str) -> None:
             continue
         files.check_output_dir(folder, flag)
         if data_dir and files.is_inside(folder, data_dir):
-            raise ValueError(f"{flag} '{folder}' is inside the dataset '{data_dir}': its files "
-                             "would take the images' names; choose a folder outside it")
+            raise ValueError(
+                f"{flag} '{folder}' is inside the dataset '{data_dir}': its files "
+                "would take the images' names; choose a folder outside it"
+            )
     predictions, overlays = args.save_predictions, args.save_overlays
-    if predictions and overlays and (files.is_inside(predictions, overlays)
-                                     or files.is_inside(overlays, predictions)):
-        raise ValueError(f"--save-predictions '{predictions}' and --save-overlays '{overlays}' "
-                         "must be two separate folders: the official evaluation rejects two "
-                         "PNGs per frame")
+    if (
+        predictions
+        and overlays
+        and (files.is_inside(predictions, overlays) or files.is_inside(overlays, predictions))
+    ):
+        raise ValueError(
+            f"--save-predictions '{predictions}' and --save-overlays '{overlays}' "
+            "must be two separate folders: the official evaluation rejects two "
+            "PNGs per frame"
+        )
 
 
 def tta(args) -> bool:
@@ -154,21 +213,31 @@ def load_model(args):
     folder, metrics file prefix) for --checkpoint."""
     from fast_scnn_tf.predict.predictor import export_config, find_export, load_predictor
     from fast_scnn_tf.training.checkpoint import load_run
+
     kind, found = find_export(args.checkpoint)
     if kind is None:
         run = load_run(args.checkpoint, args.which)
         return run.model, run.config, run.checkpoint, run.directory, ""
     if args.scale != 1.0 or args.ablate_skip or tta(args):
-        raise ValueError("--scale, --ablate-skip, --tta-scales and --tta-flip change the network: "
-                         f"they need a checkpoint, not the export '{args.checkpoint}'")
+        raise ValueError(
+            "--scale, --ablate-skip, --tta-scales and --tta-flip change the network: "
+            f"they need a checkpoint, not the export '{args.checkpoint}'"
+        )
     config = export_config(args.checkpoint)
     if config is None:
-        raise ValueError(f"the export '{args.checkpoint}' has no config beside it (export.py "
-                         "writes one): its dataset and classes are unknown")
+        raise ValueError(
+            f"the export '{args.checkpoint}' has no config beside it (export.py "
+            "writes one): its dataset and classes are unknown"
+        )
     predict, description, _ = load_predictor(args.checkpoint)
     where = os.path.normpath(args.checkpoint)
-    return (predict, config, description, os.path.dirname(where) or ".",
-            os.path.basename(where).removesuffix(".tflite") + "_")
+    return (
+        predict,
+        config,
+        description,
+        os.path.dirname(where) or ".",
+        os.path.basename(where).removesuffix(".tflite") + "_",
+    )
 
 
 def run_evaluation(args) -> int:
@@ -181,72 +250,121 @@ def run_evaluation(args) -> int:
         format_table,
     )
     from fast_scnn_tf.files import write_json
+
     model, config, loaded, default_output, prefix = load_model(args)
     scale = args.scale * config.data.input_scale if prefix == "" else 1.0  # exports scale frames
-    data = dataclasses.replace(config.data, **{k: v for k, v in (
-        ("data_dir", args.data_dir), ("source", args.source), ("dataset", args.dataset)) if v})
+    data = dataclasses.replace(
+        config.data,
+        **{
+            k: v
+            for k, v in (
+                ("data_dir", args.data_dir),
+                ("source", args.source),
+                ("dataset", args.dataset),
+            )
+            if v
+        },
+    )
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
     check_prediction_folders(args, data.data_dir)
     dataset = dataset_for(data)
     classes = config.class_table()
     if dataset.classes.names != classes.names:
-        raise ValueError(f"the model '{args.checkpoint}' predicts {classes.num_classes} classes "
-                         f"({', '.join(classes.names[:4])}, ...), but {dataset.name} in "
-                         f"'{data.data_dir}' has {dataset.classes.num_classes} "
-                         f"({', '.join(dataset.classes.names[:4])}, ...): pass the --dataset it "
-                         "was trained on")
+        raise ValueError(
+            f"the model '{args.checkpoint}' predicts {classes.num_classes} classes "
+            f"({', '.join(classes.names[:4])}, ...), but {dataset.name} in "
+            f"'{data.data_dir}' has {dataset.classes.num_classes} "
+            f"({', '.join(dataset.classes.names[:4])}, ...): pass the --dataset it "
+            "was trained on"
+        )
     dataset.check_split(args.split, labelled=False)
     # A split without public labels (Cityscapes test) is predicted for the benchmark server and
     # scored not at all.
     labelled = args.split in dataset.labelled_splits
     if not labelled and not args.save_predictions:
-        raise ValueError(f"split '{args.split}' of {dataset.name} has no public labels, so it "
-                         "cannot be scored: evaluate another split, or write predictions "
-                         "(for the benchmark server) with --save-predictions DIR")
+        raise ValueError(
+            f"split '{args.split}' of {dataset.name} has no public labels, so it "
+            "cannot be scored: evaluate another split, or write predictions "
+            "(for the benchmark server) with --save-predictions DIR"
+        )
     output_dir = args.output or default_output
-    metrics_path = os.path.join(output_dir, prefix + metrics_filename(
-        args.split, args.scale, args.ablate_skip, tta(args)))
+    metrics_path = os.path.join(
+        output_dir, prefix + metrics_filename(args.split, args.scale, args.ablate_skip, tta(args))
+    )
     if labelled:
         flag = "--output" if args.output else "--output (default: the model directory)"
-        files.check_output_dir(output_dir, flag, args.overwrite, outputs=[metrics_path],
-                               instead=", or --output DIR to write elsewhere")
+        files.check_output_dir(
+            output_dir,
+            flag,
+            args.overwrite,
+            outputs=[metrics_path],
+            instead=", or --output DIR to write elsewhere",
+        )
     saving = bool(args.save_predictions or args.save_overlays)
     # A checkpoint sees frames at the scale it was trained for (train.py --input-scale), reduced
     # further by --scale; an export's predictor resizes them itself. Labels stay at full size.
     frames = evaluation_frames(data, args.split, scale, with_names=saving)
-    writer = PredictionWriter(dataset, args.save_predictions, args.save_overlays,
-                              args.overwrite) if saving else None
+    writer = (
+        PredictionWriter(dataset, args.save_predictions, args.save_overlays, args.overwrite)
+        if saving
+        else None
+    )
     if args.ablate_skip:
         ablate_skip(model)
-    metrics = evaluate(model, frames, classes, progress=not args.no_progress,
-                       max_frames=args.max_frames, on_prediction=writer,
-                       tta_scales=args.tta_scales, tta_flip=args.tta_flip)
+    metrics = evaluate(
+        model,
+        frames,
+        classes,
+        progress=not args.no_progress,
+        max_frames=args.max_frames,
+        on_prediction=writer,
+        tta_scales=args.tta_scales,
+        tta_flip=args.tta_flip,
+    )
     if not labelled:
-        print(f"wrote {args.split} predictions of {writer.count} frames to "
-              f"{args.save_predictions}: zip that folder and submit it to the benchmark server")
+        print(
+            f"wrote {args.split} predictions of {writer.count} frames to "
+            f"{args.save_predictions}: zip that folder and submit it to the benchmark server"
+        )
         return 0
     if metrics["num_pixels"] == 0:
         raise ValueError(f"split '{args.split}' has no labelled pixels (all 255): nothing to score")
-    metrics.update(split=args.split, scale=args.scale, input_scale=data.input_scale,
-                   ablate_skip=args.ablate_skip, tta_scales=list(args.tta_scales),
-                   tta_flip=args.tta_flip,
-                   checkpoint=loaded, which=args.which,
-                   dataset=data.dataset, data_dir=data.data_dir, source=data.source)
+    metrics.update(
+        split=args.split,
+        scale=args.scale,
+        input_scale=data.input_scale,
+        ablate_skip=args.ablate_skip,
+        tta_scales=list(args.tta_scales),
+        tta_flip=args.tta_flip,
+        checkpoint=loaded,
+        which=args.which,
+        dataset=data.dataset,
+        data_dir=data.data_dir,
+        source=data.source,
+    )
     print(format_table(metrics))
-    print(f"{metrics['num_frames']} frames, {dataset.name} split {args.split}, scale "
-          f"{args.scale:g}" + (f" of the model's input scale {data.input_scale:g}"
-                               if data.input_scale != 1 else "")
-          + (", LtD skip ablated" if args.ablate_skip else "")
-          + (f", test-time augmentation over scales {' '.join(f'{s:g}' for s in args.tta_scales)}"
-             + (" and a flip" if args.tta_flip else "") if tta(args) else ""))
+    print(
+        f"{metrics['num_frames']} frames, {dataset.name} split {args.split}, scale "
+        f"{args.scale:g}"
+        + (f" of the model's input scale {data.input_scale:g}" if data.input_scale != 1 else "")
+        + (", LtD skip ablated" if args.ablate_skip else "")
+        + (
+            f", test-time augmentation over scales {' '.join(f'{s:g}' for s in args.tta_scales)}"
+            + (" and a flip" if args.tta_flip else "")
+            if tta(args)
+            else ""
+        )
+    )
     os.makedirs(output_dir, exist_ok=True)
     write_json(metrics_path, metrics)
     print(f"wrote {metrics_path}")
     if writer is not None:
-        print(f"wrote predictions of {writer.count} frames"
-              + (f" to {args.save_predictions}" if args.save_predictions else "")
-              + (f", overlays to {args.save_overlays}" if args.save_overlays else ""))
+        print(
+            f"wrote predictions of {writer.count} frames"
+            + (f" to {args.save_predictions}" if args.save_predictions else "")
+            + (f", overlays to {args.save_overlays}" if args.save_overlays else "")
+        )
     return 0
 
 
@@ -254,6 +372,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     import tensorflow as tf
+
     try:
         return run_evaluation(args)
     except (FileNotFoundError, FileExistsError, ValueError) as e:

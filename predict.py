@@ -45,38 +45,65 @@ from fast_scnn_tf.predict.annotate import (
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image files, folders (searched recursively for images) or videos "
-                             f"({', '.join(VIDEO_EXTENSIONS)})")
-    parser.add_argument("--model", default=cli.DEFAULT_RUN_DIR,
-                        help="a model directory from train.py or a checkpoint prefix in it "
-                             "(DIR/best/ckpt-12), an exported SavedModel (version folder, the "
-                             "model-name folder above it, highest version wins, or export.py's "
-                             "--output folder) or a .tflite file (images are resized to its input "
-                             f"size and labels resized back) (default: {cli.DEFAULT_RUN_DIR})")
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders (searched recursively for images) or videos "
+        f"({', '.join(VIDEO_EXTENSIONS)})",
+    )
+    parser.add_argument(
+        "--model",
+        default=cli.DEFAULT_RUN_DIR,
+        help="a model directory from train.py or a checkpoint prefix in it "
+        "(DIR/best/ckpt-12), an exported SavedModel (version folder, the "
+        "model-name folder above it, highest version wins, or export.py's "
+        "--output folder) or a .tflite file (images are resized to its input "
+        f"size and labels resized back) (default: {cli.DEFAULT_RUN_DIR})",
+    )
     parser.add_argument("--output", required=True, help="folder for the label maps and overlays")
-    parser.add_argument("--which", choices=WHICH, default="best",
-                        help="checkpoint to use from a training model directory (default: best)")
-    parser.add_argument("--native-size", action="store_true",
-                        help="predict at each image's own size; by default an image is first "
-                             "resized to the scale the model was trained for (its shorter side "
-                             "onto the training frames' shorter side, e.g. 360 rows for the "
-                             "CamVid model) and the labels are returned at the image's size")
-    parser.add_argument("--alpha", type=float, default=0.5,
-                        help="opacity of the class colours in overlays, 0..1 (default: 0.5)")
+    parser.add_argument(
+        "--which",
+        choices=WHICH,
+        default="best",
+        help="checkpoint to use from a training model directory (default: best)",
+    )
+    parser.add_argument(
+        "--native-size",
+        action="store_true",
+        help="predict at each image's own size; by default an image is first "
+        "resized to the scale the model was trained for (its shorter side "
+        "onto the training frames' shorter side, e.g. 360 rows for the "
+        "CamVid model) and the labels are returned at the image's size",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="opacity of the class colours in overlays, 0..1 (default: 0.5)",
+    )
     parser.add_argument("--no-overlay", action="store_true", help="write label maps only")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing output files that predict.py wrote (default: "
-                             "refuse); never an input or any other file")
-    parser.add_argument("--max-pixels", type=int, default=None,
-                        help="refuse images and videos whose header declares more pixels "
-                             "(height x width) than this, before decoding them: a small file can "
-                             f"declare gigapixels (default: {MAX_PIXELS}, 8192x8192); and frames "
-                             "a checkpoint would run at more pixels (default: what fits a 6 GB "
-                             "memory budget, about 36 megapixels with 19 classes)")
-    parser.add_argument("--verbose", action="store_true",
-                        help="show TensorFlow's start-up log (hidden by default)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing output files that predict.py wrote (default: "
+        "refuse); never an input or any other file",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="refuse images and videos whose header declares more pixels "
+        "(height x width) than this, before decoding them: a small file can "
+        f"declare gigapixels (default: {MAX_PIXELS}, 8192x8192); and frames "
+        "a checkpoint would run at more pixels (default: what fits a 6 GB "
+        "memory budget, about 36 megapixels with 19 classes)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up log (hidden by default)"
+    )
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must be between 0 and 1, got {args.alpha}")
@@ -93,8 +120,10 @@ def main(argv=None):
     if not images and not videos:
         sys.exit("predict.py: error: no images or videos found in the inputs")
     paths = images + videos
-    jobs = [(path, planned_outputs(stem, i >= len(images), args.output, not args.no_overlay))
-            for i, (path, stem) in enumerate(zip(paths, output_names(paths)))]
+    jobs = [
+        (path, planned_outputs(stem, i >= len(images), args.output, not args.no_overlay))
+        for i, (path, stem) in enumerate(zip(paths, output_names(paths)))
+    ]
     try:
         check_outputs_apart(args.inputs, jobs, args.output)
         outputs = [p for _, planned in jobs for p in planned]
@@ -102,28 +131,32 @@ def main(argv=None):
         check_ours(outputs)
         cli.import_tensorflow(args.verbose)
         from fast_scnn_tf.predict.predictor import load_predictor
-        predict, description, classes = load_predictor(args.model, which=args.which,
-                                                       native=args.native_size,
-                                                       max_pixels=args.max_pixels)
+
+        predict, description, classes = load_predictor(
+            args.model, which=args.which, native=args.native_size, max_pixels=args.max_pixels
+        )
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         sys.exit(f"predict.py: error: {e}")
     print(f"model: {description} ({classes.num_classes} classes: {', '.join(classes.names)})")
     os.makedirs(args.output, exist_ok=True)
     failures, partial = [path for path, _ in skipped], []
     try:
-        predict_images(predict, classes, jobs[:len(images)], args.alpha, failures,
-                       args.max_pixels)
-        for path, (out_path,) in jobs[len(images):]:
-            predict_video(predict, classes, path, out_path, args.alpha, failures, partial,
-                          args.max_pixels)
+        predict_images(predict, classes, jobs[: len(images)], args.alpha, failures, args.max_pixels)
+        for path, (out_path,) in jobs[len(images) :]:
+            predict_video(
+                predict, classes, path, out_path, args.alpha, failures, partial, args.max_pixels
+            )
     except OSError as e:
         sys.exit(f"predict.py: error: cannot write {cli.os_error_line(e)}")
     except ValueError as e:  # the model's labels are outside its classes (LabelsOutOfRange)
         sys.exit(f"predict.py: error: {e}")
     written = len(jobs) - len(failures) + len(skipped) - len(partial)
-    print(f"{written} written to {args.output}"
-          + (f", {len(partial)} partial ({'; '.join(partial)})" if partial else "")
-          + f", {len(failures)} failed" + (": " + ", ".join(failures) if failures else ""))
+    print(
+        f"{written} written to {args.output}"
+        + (f", {len(partial)} partial ({'; '.join(partial)})" if partial else "")
+        + f", {len(failures)} failed"
+        + (": " + ", ".join(failures) if failures else "")
+    )
     return 1 if failures or partial else 0
 
 

@@ -27,21 +27,54 @@ from fast_scnn_tf.config import WHICH  # noqa: E402
 # on the 233 test frames: on the 367 train frames, or on train + val (468 frames).
 TRAIN, TRAINVAL = "train (367)", "train+val (468)"
 PEERS = (
-    {"model": "SegNet", "test_miou": 0.464, "protocol": TRAIN,
-     "source": "ENet paper (Paszke et al. 2016), CamVid table"},
-    {"model": "ENet", "test_miou": 0.513, "protocol": TRAIN,
-     "source": "ENet paper (Paszke et al. 2016), CamVid table"},
-    {"model": "ESPNet", "test_miou": 0.5564, "protocol": TRAIN,
-     "source": "ESPNet's published CamVid model (Mehta et al., ECCV 2018)"},
-    {"model": "CGNet M3N21", "test_miou": 0.656, "protocol": TRAINVAL,
-     "source": "CGNet README and Table 12 (Wu et al. 2020): 800 epochs, Adam 1e-3"},
-    {"model": "DABNet", "test_miou": 0.664, "protocol": TRAINVAL,
-     "source": "DABNet (Li et al., BMVC 2019): 1000 epochs, Adam 1e-3"},
-    {"model": "LMFFNet", "test_miou": 0.691, "protocol": TRAINVAL,
-     "source": "LMFFNet README (Shi et al. 2022): 1000 epochs"},
+    {
+        "model": "SegNet",
+        "test_miou": 0.464,
+        "protocol": TRAIN,
+        "source": "ENet paper (Paszke et al. 2016), CamVid table",
+    },
+    {
+        "model": "ENet",
+        "test_miou": 0.513,
+        "protocol": TRAIN,
+        "source": "ENet paper (Paszke et al. 2016), CamVid table",
+    },
+    {
+        "model": "ESPNet",
+        "test_miou": 0.5564,
+        "protocol": TRAIN,
+        "source": "ESPNet's published CamVid model (Mehta et al., ECCV 2018)",
+    },
+    {
+        "model": "CGNet M3N21",
+        "test_miou": 0.656,
+        "protocol": TRAINVAL,
+        "source": "CGNet README and Table 12 (Wu et al. 2020): 800 epochs, Adam 1e-3",
+    },
+    {
+        "model": "DABNet",
+        "test_miou": 0.664,
+        "protocol": TRAINVAL,
+        "source": "DABNet (Li et al., BMVC 2019): 1000 epochs, Adam 1e-3",
+    },
+    {
+        "model": "LMFFNet",
+        "test_miou": 0.691,
+        "protocol": TRAINVAL,
+        "source": "LMFFNet README (Shi et al. 2022): 1000 epochs",
+    },
 )
-KEEP = ("miou", "class_iou", "pixel_accuracy", "mean_accuracy", "class_accuracy", "num_frames",
-        "split", "scale", "checkpoint")
+KEEP = (
+    "miou",
+    "class_iou",
+    "pixel_accuracy",
+    "mean_accuracy",
+    "class_accuracy",
+    "num_frames",
+    "split",
+    "scale",
+    "checkpoint",
+)
 
 
 def val_curve(run_dir: str) -> list[dict]:
@@ -50,9 +83,15 @@ def val_curve(run_dir: str) -> list[dict]:
     with open(os.path.join(run_dir, "train_log.jsonl")) as f:
         for line in f:
             entry = json.loads(line)
-            curve.append({"epoch": round(entry["epoch"], 2), "step": entry["step"],
-                          "miou": entry["miou"], "pixel_accuracy": entry["pixel_accuracy"],
-                          "mean_accuracy": entry.get("mean_accuracy")})
+            curve.append(
+                {
+                    "epoch": round(entry["epoch"], 2),
+                    "step": entry["step"],
+                    "miou": entry["miou"],
+                    "pixel_accuracy": entry["pixel_accuracy"],
+                    "mean_accuracy": entry.get("mean_accuracy"),
+                }
+            )
     return curve
 
 
@@ -96,12 +135,19 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     predict, _, classes = load_predictor(model_dir)
     rows = []
     for name in names:
-        image, truth = read_frame(os.path.join(data_dir, "test", name + ".png"),
-                                  os.path.join(data_dir, "testannot", name + ".png"))
-        tiles = [image, classes.overlay(image, predict(image), 0.6),
-                 classes.overlay(image, truth, 0.6)]
-        row = np.concatenate([cv2.resize(t, None, fx=scale, fy=scale,
-                                         interpolation=cv2.INTER_AREA) for t in tiles], axis=1)
+        image, truth = read_frame(
+            os.path.join(data_dir, "test", name + ".png"),
+            os.path.join(data_dir, "testannot", name + ".png"),
+        )
+        tiles = [
+            image,
+            classes.overlay(image, predict(image), 0.6),
+            classes.overlay(image, truth, 0.6),
+        ]
+        row = np.concatenate(
+            [cv2.resize(t, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for t in tiles],
+            axis=1,
+        )
         rows.append(row)
     write_png(path, np.concatenate(rows, axis=0))
     print(f"wrote {path}")
@@ -130,8 +176,11 @@ def by_sequence(model_dir: str, data_dir: str) -> dict:
     result = {}
     for key, counts in confusions.items():
         metrics = compute_metrics(counts, classes)
-        result[key] = {"test_frames": frames[key], "train_frames": train.count(key),
-                       **{k: metrics[k] for k in ("miou", "pixel_accuracy", "class_iou")}}
+        result[key] = {
+            "test_frames": frames[key],
+            "train_frames": train.count(key),
+            **{k: metrics[k] for k in ("miou", "pixel_accuracy", "class_iou")},
+        }
     return result
 
 
@@ -139,6 +188,7 @@ def merge(output: str, fields: dict) -> None:
     """Add `fields` to the recorded result, leaving the training record (stages, curve,
     environment) as it was."""
     from fast_scnn_tf.files import write_json
+
     with open(output) as f:
         result = json.load(f)
     write_json(output, {**result, **fields})
@@ -154,47 +204,75 @@ def add_exports(output: str, metrics_files: list[str]) -> None:
         with open(path) as f:
             metrics = json.load(f)
         name = os.path.basename(path).split("_metrics")[0]
-        kind = "TFLite int8" if "_int8_" in name else "TFLite float32" if "_float32_" in name \
-            else name
-        exports[kind] = {**{k: metrics[k] for k in ("miou", "mean_accuracy", "pixel_accuracy",
-                                                    "class_iou")},
-                         "command": f"python evaluate.py --checkpoint exports/camvid/{name}.tflite "
-                                    "--split test"}
+        kind = (
+            "TFLite int8" if "_int8_" in name else "TFLite float32" if "_float32_" in name else name
+        )
+        exports[kind] = {
+            **{k: metrics[k] for k in ("miou", "mean_accuracy", "pixel_accuracy", "class_iou")},
+            "command": f"python evaluate.py --checkpoint exports/camvid/{name}.tflite --split test",
+        }
     merge(output, {"exports": exports, "peers": list(PEERS)})
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", help="the training run folder (train_log.jsonl); needed to "
-                                      "record a run or ship it")
-    parser.add_argument("--ship-to", metavar="DIR",
-                        help="write the run's best weights and config into DIR (a new folder), "
-                             "then stop")
-    parser.add_argument("--which", choices=WHICH, default="best",
-                        help="the checkpoint --ship-to ships: best on val (train protocol) or the "
-                             "last (train+val, where val is not held out) [%(default)s]")
-    parser.add_argument("--data-dir-in-config", default="data/CamVid",
-                        help="data_dir written into the shipped config (default %(default)s)")
-    parser.add_argument("--figure", nargs="+", metavar=("PNG", "FRAME"),
-                        help="write PNG: test frames FRAME... (e.g. 0001TP_008550) with the "
-                             "--shipped model's prediction and the ground truth, then stop")
-    parser.add_argument("--by-sequence", action="store_true",
-                        help="score the --shipped model on the test split per sequence (0001TP, "
-                             "Seq05VD), merge it into --output as test_by_sequence, then stop")
-    parser.add_argument("--data-dir", default="data/CamVid",
-                        help="CamVid root, for --figure and --by-sequence")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--run", help="the training run folder (train_log.jsonl); needed to record a run or ship it"
+    )
+    parser.add_argument(
+        "--ship-to",
+        metavar="DIR",
+        help="write the run's best weights and config into DIR (a new folder), then stop",
+    )
+    parser.add_argument(
+        "--which",
+        choices=WHICH,
+        default="best",
+        help="the checkpoint --ship-to ships: best on val (train protocol) or the "
+        "last (train+val, where val is not held out) [%(default)s]",
+    )
+    parser.add_argument(
+        "--data-dir-in-config",
+        default="data/CamVid",
+        help="data_dir written into the shipped config (default %(default)s)",
+    )
+    parser.add_argument(
+        "--figure",
+        nargs="+",
+        metavar=("PNG", "FRAME"),
+        help="write PNG: test frames FRAME... (e.g. 0001TP_008550) with the "
+        "--shipped model's prediction and the ground truth, then stop",
+    )
+    parser.add_argument(
+        "--by-sequence",
+        action="store_true",
+        help="score the --shipped model on the test split per sequence (0001TP, "
+        "Seq05VD), merge it into --output as test_by_sequence, then stop",
+    )
+    parser.add_argument(
+        "--data-dir", default="data/CamVid", help="CamVid root, for --figure and --by-sequence"
+    )
     parser.add_argument("--stages", help="JSON list of the run's train.py stages")
-    parser.add_argument("--test-metrics",
-                        help="metrics JSON of the shipped model on the test split (evaluate.py)")
+    parser.add_argument(
+        "--test-metrics", help="metrics JSON of the shipped model on the test split (evaluate.py)"
+    )
     parser.add_argument("--shipped", help="folder of the shipped model")
-    parser.add_argument("--extra", default=None,
-                        help="JSON object merged into the record (e.g. the int8 TFLite's test "
-                             "metrics, the class weights)")
-    parser.add_argument("--add-exports", nargs="+", metavar="METRICS_JSON",
-                        help="merge these test metrics of the shipped model's exports "
-                             "(evaluate.py --checkpoint X.tflite --split test) into --output, "
-                             "then stop")
+    parser.add_argument(
+        "--extra",
+        default=None,
+        help="JSON object merged into the record (e.g. the int8 TFLite's test "
+        "metrics, the class weights)",
+    )
+    parser.add_argument(
+        "--add-exports",
+        nargs="+",
+        metavar="METRICS_JSON",
+        help="merge these test metrics of the shipped model's exports "
+        "(evaluate.py --checkpoint X.tflite --split test) into --output, "
+        "then stop",
+    )
     parser.add_argument("--output", default=record.default_output("camvid"))
     args = parser.parse_args(argv)
     if args.add_exports:
@@ -226,19 +304,21 @@ def main(argv=None) -> int:
     best = max(curve, key=lambda e: e["miou"])
     result = {
         "dataset": "CamVid, SegNet split: 367 train / 101 val / 233 test frames, 360x480, "
-                   "11 classes + void (Brostow et al., PRL 2009)",
+        "11 classes + void (Brostow et al., PRL 2009)",
         "model": config["model"]["name"],
         "stages": stages,
-        "epochs": sum(s["end_step"] - s["start_step"] for s in stages) / max(
-            1, curve[-1]["step"] / curve[-1]["epoch"]),
+        "epochs": sum(s["end_step"] - s["start_step"] for s in stages)
+        / max(1, curve[-1]["step"] / curve[-1]["epoch"]),
         "wall_seconds": sum(s["wall_seconds"] for s in stages),
         "config": config,
         "val_curve": curve,
         "best_val": best,
         "test": test,
         "protocol": TRAINVAL if config["data"].get("train_split") == "trainval" else TRAIN,
-        "shipped": {"path": os.path.relpath(args.shipped, ROOT),
-                    "format": "TF checkpoint (float32 weights only) + config.json"},
+        "shipped": {
+            "path": os.path.relpath(args.shipped, ROOT),
+            "format": "TF checkpoint (float32 weights only) + config.json",
+        },
         "peers": list(PEERS),
     }
     if args.extra:

@@ -39,10 +39,14 @@ def time_epoch(data_dir: str, warmup: int) -> dict:
     from fast_scnn_tf.training.step import make_train_step
 
     config = Config()
-    for section, field, value in (("data", "dataset", "camvid"), ("data", "data_dir", data_dir),
-                                  ("data", "crop_size", CROP), ("data", "deterministic", True),
-                                  ("train", "batch_size", BATCH),
-                                  ("train", "class_weighting", "enet")):
+    for section, field, value in (
+        ("data", "dataset", "camvid"),
+        ("data", "data_dir", data_dir),
+        ("data", "crop_size", CROP),
+        ("data", "deterministic", True),
+        ("train", "batch_size", BATCH),
+        ("train", "class_weighting", "enet"),
+    ):
         config = config.override(section, field, value)
     config = with_dataset_classes(config)
     keras.utils.set_random_seed(0)
@@ -50,10 +54,12 @@ def time_epoch(data_dir: str, warmup: int) -> dict:
     optimizer = keras.optimizers.SGD(learning_rate=0.045, momentum=0.9)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64)
-    train_step = make_train_step(model, optimizer, tf.distribute.get_strategy(), config, step,
-                                 class_weights_for(config))
-    dataset = build_dataset(config.data, "train", training=True, batch_size=BATCH, repeat=True,
-                            seed=0)
+    train_step = make_train_step(
+        model, optimizer, tf.distribute.get_strategy(), config, step, class_weights_for(config)
+    )
+    dataset = build_dataset(
+        config.data, "train", training=True, batch_size=BATCH, repeat=True, seed=0
+    )
     iterator = iter(dataset)
     for _ in range(warmup):  # tracing, and the pipeline's first buffers
         float(train_step(iterator)["loss"])
@@ -67,12 +73,18 @@ def time_epoch(data_dir: str, warmup: int) -> dict:
     tic = time.perf_counter()
     evaluate(inference_model(model), val, config.class_table(), progress=False)
     val_seconds = time.perf_counter() - tic
-    return {"steps": steps, "train_seconds": train_seconds, "val_seconds": val_seconds,
-            "epoch_seconds": train_seconds + val_seconds, "last_loss": loss}
+    return {
+        "steps": steps,
+        "train_seconds": train_seconds,
+        "val_seconds": val_seconds,
+        "epoch_seconds": train_seconds + val_seconds,
+        "last_loss": loss,
+    }
 
 
 def dataset_frames(config) -> list:
     from fast_scnn_tf.data.datasets import dataset_for
+
     return dataset_for(config.data).list_frames(config.data.data_dir, "train")
 
 
@@ -80,29 +92,46 @@ def run_tree(tree: str, data_dir: str, warmup: int) -> dict:
     """Time one epoch of the code in `tree` in a fresh process; returns its result dict."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=tree)
     out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--worker", "--data-dir",
-         os.path.abspath(data_dir), "--warmup", str(warmup)],
-        cwd=tree, env=env, check=True, capture_output=True, text=True)
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            "--data-dir",
+            os.path.abspath(data_dir),
+            "--warmup",
+            str(warmup),
+        ],
+        cwd=tree,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def summary(rows: list[dict]) -> dict:
     keys = ("train_seconds", "val_seconds", "epoch_seconds")
-    return {**{k: statistics.median(r[k] for r in rows) for k in keys},
-            "rounds": [{k: round(r[k], 2) for k in keys} for r in rows],
-            "steps": rows[0]["steps"]}
+    return {
+        **{k: statistics.median(r[k] for r in rows) for k in keys},
+        "rounds": [{k: round(r[k], 2) for k in keys} for r in rows],
+        "steps": rows[0]["steps"],
+    }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default="data/CamVid", help="CamVid root [%(default)s]")
     parser.add_argument("--baseline", help="git commit to time beside today's code")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="epochs timed per tree, alternating [%(default)s]")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="epochs timed per tree, alternating [%(default)s]"
+    )
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first [%(default)s]")
-    parser.add_argument("--output", default=None,
-                        help="JSON results [benchmarks/results/camvid_epoch.json]")
+    parser.add_argument(
+        "--output", default=None, help="JSON results [benchmarks/results/camvid_epoch.json]"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -117,8 +146,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="camvid_epoch_") as scratch:
         if args.baseline:
             base = os.path.join(scratch, "baseline")
-            subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", base,
-                            args.baseline], check=True, capture_output=True)
+            subprocess.run(
+                ["git", "-C", ROOT, "worktree", "add", "--detach", base, args.baseline],
+                check=True,
+                capture_output=True,
+            )
             trees["baseline"] = base
         try:
             rows = {name: [] for name in trees}
@@ -128,16 +160,21 @@ def main(argv=None) -> int:
                     print(f"round {r + 1} {name}: {json.dumps(rows[name][-1])}", flush=True)
         finally:
             if args.baseline:
-                subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", base],
-                               check=False)
-    result = {"setup": f"CamVid train (367 frames), batch {BATCH}, crop {CROP[0]}x{CROP[1]}, "
-                       "ENet class weights, SGD; then validation on the 101 val frames",
-              "today": summary(rows["today"])}
+                subprocess.run(
+                    ["git", "-C", ROOT, "worktree", "remove", "--force", base], check=False
+                )
+    result = {
+        "setup": f"CamVid train (367 frames), batch {BATCH}, crop {CROP[0]}x{CROP[1]}, "
+        "ENet class weights, SGD; then validation on the 101 val frames",
+        "today": summary(rows["today"]),
+    }
     if args.baseline:
         result["baseline"] = {"commit": args.baseline, **summary(rows["baseline"])}
         result["speedup"] = result["baseline"]["epoch_seconds"] / result["today"]["epoch_seconds"]
-        print(f"epoch: baseline {result['baseline']['epoch_seconds']:.1f} s, today "
-              f"{result['today']['epoch_seconds']:.1f} s ({result['speedup']:.2f}x)")
+        print(
+            f"epoch: baseline {result['baseline']['epoch_seconds']:.1f} s, today "
+            f"{result['today']['epoch_seconds']:.1f} s ({result['speedup']:.2f}x)"
+        )
     record.save(result, args.output or record.default_output("camvid_epoch"), __file__, argv)
     return 0
 

@@ -45,12 +45,14 @@ def confusions(model, config, split: str, offsets) -> list:
 
     @tf.function(reduce_retracing=True)
     def step(images, labels):
-        logits = tf.image.resize(features(images, training=False), tf.shape(labels)[1:3],
-                                 method="bilinear")
+        logits = tf.image.resize(
+            features(images, training=False), tf.shape(labels)[1:3], method="bilinear"
+        )
         shifted = logits[None] + offsets[:, None, None, None, :]
         predictions = tf.argmax(shifted, axis=-1, output_type=tf.int32)
-        return tf.stack([confusion_matrix(labels, predictions[a], num_classes)
-                         for a in range(offsets.shape[0])])
+        return tf.stack(
+            [confusion_matrix(labels, predictions[a], num_classes) for a in range(offsets.shape[0])]
+        )
 
     total = np.zeros((offsets.shape[0], num_classes, num_classes), np.int64)
     for images, labels in evaluation_frames(config.data, split, config.data.input_scale):
@@ -68,47 +70,73 @@ def adjust(checkpoint: str, which: str, data_dir: str | None, alphas) -> dict:
     run = load_run(checkpoint, which)
     config = run.config
     if data_dir:
-        config = dataclasses.replace(config, data=dataclasses.replace(config.data,
-                                                                      data_dir=data_dir))
+        config = dataclasses.replace(
+            config, data=dataclasses.replace(config.data, data_dir=data_dir)
+        )
     weights = class_weights_for(config)
     if weights is None:
-        raise ValueError(f"'{checkpoint}' was trained without class weights "
-                         "(train.class_weighting none): there is no tilt to undo")
+        raise ValueError(
+            f"'{checkpoint}' was trained without class weights "
+            "(train.class_weighting none): there is no tilt to undo"
+        )
     log_weights = np.log(np.asarray(weights, np.float64))
     offsets = -np.outer(alphas, log_weights)
     classes = config.class_table()
     val = [compute_metrics(c, classes) for c in confusions(run.model, config, "val", offsets)]
     best = int(np.argmax([m["miou"] for m in val]))
     chosen = (0, best) if best else (0,)
-    test = [compute_metrics(c, classes)
-            for c in confusions(run.model, config, "test", offsets[list(chosen)])]
+    test = [
+        compute_metrics(c, classes)
+        for c in confusions(run.model, config, "test", offsets[list(chosen)])
+    ]
     return {
-        "checkpoint": run.checkpoint, "class_weighting": config.train.class_weighting,
+        "checkpoint": run.checkpoint,
+        "class_weighting": config.train.class_weighting,
         "class_weights": dict(zip(classes.names, map(float, weights))),
-        "val": [{"alpha": a, "miou": m["miou"], "class_iou": m["class_iou"]}
-                for a, m in zip(alphas, val)],
+        "val": [
+            {"alpha": a, "miou": m["miou"], "class_iou": m["class_iou"]}
+            for a, m in zip(alphas, val)
+        ],
         "alpha": alphas[best],
-        "test": [{"alpha": alphas[i], "miou": m["miou"], "class_iou": m["class_iou"],
-                  "pixel_accuracy": m["pixel_accuracy"], "mean_accuracy": m["mean_accuracy"]}
-                 for i, m in zip(chosen, test)],
+        "test": [
+            {
+                "alpha": alphas[i],
+                "miou": m["miou"],
+                "class_iou": m["class_iou"],
+                "pixel_accuracy": m["pixel_accuracy"],
+                "mean_accuracy": m["mean_accuracy"],
+            }
+            for i, m in zip(chosen, test)
+        ],
     }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default="models/camvid",
-                        help="run folder or checkpoint prefix [%(default)s]")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default="models/camvid",
+        help="run folder or checkpoint prefix [%(default)s]",
+    )
     parser.add_argument("--which", default="best", help="best or latest [%(default)s]")
     parser.add_argument("--data-dir", help="CamVid root; default: the run's data_dir")
-    parser.add_argument("--alphas", type=float, nargs="+", default=ALPHAS, metavar="A",
-                        help="the α grid, chosen from on val [%(default)s]")
+    parser.add_argument(
+        "--alphas",
+        type=float,
+        nargs="+",
+        default=ALPHAS,
+        metavar="A",
+        help="the α grid, chosen from on val [%(default)s]",
+    )
     parser.add_argument("--output", help="JSON file for the result (default: print only)")
     args = parser.parse_args(argv)
     if 0.0 not in args.alphas or any(a < 0 for a in args.alphas):
         parser.error("--alphas: expected values >= 0 including 0 (the model as trained)")
     cli.import_tensorflow(False)
     from benchmarks import record
+
     try:
         result = adjust(args.checkpoint, args.which, args.data_dir, tuple(args.alphas))
     except (FileNotFoundError, ValueError) as e:

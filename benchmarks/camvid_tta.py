@@ -36,13 +36,28 @@ def evaluate(args, name: str, split: str) -> tuple[dict, str]:
     command that writes them."""
     scales, flip = CANDIDATES[name]
     folder = os.path.join(args.runs, name)
-    argv = ["--checkpoint", args.checkpoint, "--dataset", "camvid", "--data-dir", args.data_dir,
-            "--split", split, "--output", folder, "--no-progress", "--overwrite",
-            "--tta-scales", *(f"{s:g}" for s in scales)] + (["--tta-flip"] if flip else [])
-    path = os.path.join(folder, "metrics_tta.json" if split == "val"
-                        else f"metrics_{split}_tta.json")
+    argv = [
+        "--checkpoint",
+        args.checkpoint,
+        "--dataset",
+        "camvid",
+        "--data-dir",
+        args.data_dir,
+        "--split",
+        split,
+        "--output",
+        folder,
+        "--no-progress",
+        "--overwrite",
+        "--tta-scales",
+        *(f"{s:g}" for s in scales),
+    ] + (["--tta-flip"] if flip else [])
+    path = os.path.join(
+        folder, "metrics_tta.json" if split == "val" else f"metrics_{split}_tta.json"
+    )
     if not os.path.isfile(path):
         import evaluate as evaluate_cli
+
         if evaluate_cli.main(argv) != 0:
             raise SystemExit(f"camvid_tta.py: evaluate.py {shlex.join(argv)} failed")
     with open(path) as f:
@@ -50,8 +65,9 @@ def evaluate(args, name: str, split: str) -> tuple[dict, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--checkpoint", default="models/camvid", help="[%(default)s]")
     parser.add_argument("--data-dir", default="data/CamVid", help="[%(default)s]")
     parser.add_argument("--runs", default="out/tta", help="metrics folders [%(default)s]")
@@ -62,13 +78,21 @@ def main(argv=None) -> int:
     best = max(val, key=lambda name: val[name][0]["miou"])
     test, command = evaluate(args, best, "test")
     keep = ("miou", "class_iou", "pixel_accuracy", "mean_accuracy")
-    result = {"checkpoint": args.checkpoint,
-              "val": [{"views": name, "scales": list(CANDIDATES[name][0]),
-                       "flip": CANDIDATES[name][1], "command": cmd,
-                       **{k: metrics[k] for k in keep}}
-                      for name, (metrics, cmd) in val.items()],
-              "chosen": best,
-              "test": {"views": best, "command": command, **{k: test[k] for k in keep}}}
+    result = {
+        "checkpoint": args.checkpoint,
+        "val": [
+            {
+                "views": name,
+                "scales": list(CANDIDATES[name][0]),
+                "flip": CANDIDATES[name][1],
+                "command": cmd,
+                **{k: metrics[k] for k in keep},
+            }
+            for name, (metrics, cmd) in val.items()
+        ],
+        "chosen": best,
+        "test": {"views": best, "command": command, **{k: test[k] for k in keep}},
+    }
     for entry in result["val"]:
         print(f"val  {entry['views']:<8} mIoU {100 * entry['miou']:.2f}")
     print(f"test {best:<8} mIoU {100 * test['miou']:.2f}")

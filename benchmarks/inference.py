@@ -60,15 +60,19 @@ HEAD_ALONE = "cls head alone"  # the bilinear x8 upsample + argmax, without the 
 
 
 def format_header() -> str:
-    return (f"{'runtime':<12}{'output':<15}{'precision':<10}{'size':>10}{'median ms':>11}"
-            f"{'mean':>9}{'p90':>9}{'FPS':>8}{'file':>11}")
+    return (
+        f"{'runtime':<12}{'output':<15}{'precision':<10}{'size':>10}{'median ms':>11}"
+        f"{'mean':>9}{'p90':>9}{'FPS':>8}{'file':>11}"
+    )
 
 
 def format_row(row: dict) -> str:
     """One row as a fixed-width line (all of median, mean, p90, FPS and the file size)."""
-    return (f"{row['runtime']:<12}{row['head']:<15}{row['precision']:<10}{row['resolution']:>10}"
-            f"{row['median_ms']:>11.1f}{row['mean_ms']:>9.1f}{row['p90_ms']:>9.1f}"
-            f"{row['fps']:>8.1f}{report.megabytes(row.get('bytes')):>11}")
+    return (
+        f"{row['runtime']:<12}{row['head']:<15}{row['precision']:<10}{row['resolution']:>10}"
+        f"{row['median_ms']:>11.1f}{row['mean_ms']:>9.1f}{row['p90_ms']:>9.1f}"
+        f"{row['fps']:>8.1f}{report.megabytes(row.get('bytes')):>11}"
+    )
 
 
 def head_alone(num_classes: int, size: tuple[int, int]) -> keras.Model:
@@ -92,20 +96,38 @@ def bytes_on_disk(path: str) -> int:
     """Size of a file, or of every file under a directory."""
     if os.path.isfile(path):
         return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, name))
-               for root, _, names in os.walk(path) for name in names)
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(path)
+        for name in names
+    )
 
 
-def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
-        calibration_frames: int, directory: str, runtimes: tuple[str, ...]) -> list[dict]:
+def run(
+    model: keras.Model,
+    resolutions,
+    warmup: int,
+    iters: int,
+    threads: int,
+    calibration_frames: int,
+    directory: str,
+    runtimes: tuple[str, ...],
+) -> list[dict]:
     """Export and time every (runtime, head, precision) of `runtimes` at every resolution; rows as
     measured."""
     rows = []
 
     def add(runtime, head, precision, resolution, timing, path=None):
-        rows.append({"runtime": runtime, "head": head, "precision": precision,
-                     "resolution": f"{resolution[0]}x{resolution[1]}",
-                     "bytes": bytes_on_disk(path) if path else None, **timing})
+        rows.append(
+            {
+                "runtime": runtime,
+                "head": head,
+                "precision": precision,
+                "resolution": f"{resolution[0]}x{resolution[1]}",
+                "bytes": bytes_on_disk(path) if path else None,
+                **timing,
+            }
+        )
         print(format_row(rows[-1]), flush=True)
 
     pytorch = None
@@ -117,31 +139,59 @@ def run(model: keras.Model, resolutions, warmup: int, iters: int, threads: int,
         saved_model.write_saved_model(serving_head(model, mode), saved_models[mode])
     for index, size in enumerate(resolutions):
         for mode in MODES if "keras" in runtimes else ():
-            add("keras", mode, "float32", size,
-                speed.time_keras(model, *size, mode, warmup, iters))
+            add("keras", mode, "float32", size, speed.time_keras(model, *size, mode, warmup, iters))
         for mode in saved_models:
-            add("savedmodel", mode, "float32", size,
+            add(
+                "savedmodel",
+                mode,
+                "float32",
+                size,
                 speed.time_saved_model(saved_models[mode], *size, warmup, iters),
-                saved_models[mode])
+                saved_models[mode],
+            )
         if "tflite" in runtimes:
-            time_tflite_variants(model, size, index == 0, warmup, iters, threads,
-                                 calibration_frames, directory, add)
+            time_tflite_variants(
+                model, size, index == 0, warmup, iters, threads, calibration_frames, directory, add
+            )
         for mode in MODES if pytorch else ():  # eager NCHW, then channels-last (its fastest)
             for runtime, channels_last in (("pytorch", False), ("pytorch_cl", True)):
-                add(runtime, mode, "float32", size, speed.time_calls(
-                    pytorch.head(mode, *size, threads, channels_last), warmup, iters))
+                add(
+                    runtime,
+                    mode,
+                    "float32",
+                    size,
+                    speed.time_calls(
+                        pytorch.head(mode, *size, threads, channels_last), warmup, iters
+                    ),
+                )
         if "onnxruntime" in runtimes:
             from benchmarks import onnx_reference
-            for precision, path in onnx_reference.export(directory, *size,
-                                                         calibration_frames).items():
-                add("onnxruntime", CLS, precision, size, speed.time_calls(
-                    onnx_reference.session_runner(path, threads), warmup, iters), path)
+
+            for precision, path in onnx_reference.export(
+                directory, *size, calibration_frames
+            ).items():
+                add(
+                    "onnxruntime",
+                    CLS,
+                    precision,
+                    size,
+                    speed.time_calls(onnx_reference.session_runner(path, threads), warmup, iters),
+                    path,
+                )
     return rows
 
 
-def time_tflite_variants(model: keras.Model, size: tuple[int, int], first: bool, warmup: int,
-                         iters: int, threads: int, calibration_frames: int, directory: str,
-                         add) -> None:
+def time_tflite_variants(
+    model: keras.Model,
+    size: tuple[int, int],
+    first: bool,
+    warmup: int,
+    iters: int,
+    threads: int,
+    calibration_frames: int,
+    directory: str,
+    add,
+) -> None:
     """Convert and time the TFLite cls/prob heads at `size` (float32 and int8; at the first size
     also float16 and dynamic-range cls, and the cls head alone), passing each timing to `add`."""
     frames = synthetic_frames(size, calibration_frames)
@@ -150,18 +200,31 @@ def time_tflite_variants(model: keras.Model, size: tuple[int, int], first: bool,
         variants += [(CLS, q) for q in EXTRA_PRECISIONS]
     for mode, quantize in variants:
         head = build_head(fast_graph(model), mode, size)  # as export.py converts it
-        path = os.path.join(directory, f"{mode}_{tflite.variant_name(quantize)}_"
-                                       f"{size[0]}x{size[1]}.tflite")
+        path = os.path.join(
+            directory, f"{mode}_{tflite.variant_name(quantize)}_{size[0]}x{size[1]}.tflite"
+        )
         with open(path, "wb") as f:
             f.write(tflite.convert(head, quantize, lambda: frames))
-        add("tflite", mode, tflite.variant_name(quantize), size,
-            speed.time_tflite(path, warmup, iters, threads), path)
+        add(
+            "tflite",
+            mode,
+            tflite.variant_name(quantize),
+            size,
+            speed.time_tflite(path, warmup, iters, threads),
+            path,
+        )
     if first:
         path = os.path.join(directory, f"cls_head_alone_{size[0]}x{size[1]}.tflite")
         with open(path, "wb") as f:
             f.write(tflite.convert(head_alone(model.output.shape[-1], size)))
-        add("tflite", HEAD_ALONE, "float32", size,
-            time_every_input(path, warmup, iters, threads), path)
+        add(
+            "tflite",
+            HEAD_ALONE,
+            "float32",
+            size,
+            time_every_input(path, warmup, iters, threads),
+            path,
+        )
 
 
 def installed(runtime: str) -> bool:
@@ -177,45 +240,82 @@ def runtimes_to_time(requested) -> tuple[str, ...]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolutions", nargs="+", default=list(RESOLUTIONS), metavar="HxW",
-                        help=f"input sizes (default: the paper's {' '.join(RESOLUTIONS)})")
-    parser.add_argument("--warmup", type=int, default=100,
-                        help="untimed frames per row (default %(default)s, the paper's)")
-    parser.add_argument("--iters", type=int, default=100,
-                        help="timed frames per row (default %(default)s, the paper's)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow and TFLite threads; 0: TensorFlow's default (all cores) "
-                        "on CPU, one thread with a GPU (the paper's setting), TFLite all cores "
-                        "(default %(default)s)")
-    parser.add_argument("--checkpoint", metavar="DIR",
-                        help="time trained weights from this model directory (default: random "
-                        "weights, 19 classes)")
-    parser.add_argument("--calibration-frames", type=int, default=2,
-                        help="synthetic frames to calibrate int8 on (default %(default)s)")
-    parser.add_argument("--keep", metavar="DIR",
-                        help="keep the SavedModels and .tflite files in DIR (default: a "
-                        "temporary folder, deleted)")
-    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, metavar="RUNTIME",
-                        help=f"time only these, of {' '.join(RUNTIMES)} (default: all; pytorch "
-                        "when torch is installed)")
-    parser.add_argument("--output",
-                        help=f"JSON results file (default {DEFAULT_OUTPUT}, for a run of every "
-                        "runtime; a run of some --runtimes writes only to --output)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--resolutions",
+        nargs="+",
+        default=list(RESOLUTIONS),
+        metavar="HxW",
+        help=f"input sizes (default: the paper's {' '.join(RESOLUTIONS)})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=100,
+        help="untimed frames per row (default %(default)s, the paper's)",
+    )
+    parser.add_argument(
+        "--iters",
+        type=int,
+        default=100,
+        help="timed frames per row (default %(default)s, the paper's)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow and TFLite threads; 0: TensorFlow's default (all cores) "
+        "on CPU, one thread with a GPU (the paper's setting), TFLite all cores "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="time trained weights from this model directory (default: random weights, 19 classes)",
+    )
+    parser.add_argument(
+        "--calibration-frames",
+        type=int,
+        default=2,
+        help="synthetic frames to calibrate int8 on (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="keep the SavedModels and .tflite files in DIR (default: a temporary folder, deleted)",
+    )
+    parser.add_argument(
+        "--runtimes",
+        nargs="+",
+        choices=RUNTIMES,
+        metavar="RUNTIME",
+        help=f"time only these, of {' '.join(RUNTIMES)} (default: all; pytorch "
+        "when torch is installed)",
+    )
+    parser.add_argument(
+        "--output",
+        help=f"JSON results file (default {DEFAULT_OUTPUT}, for a run of every "
+        "runtime; a run of some --runtimes writes only to --output)",
+    )
     args = parser.parse_args(argv)
     runtimes = runtimes_to_time(args.runtimes)
     for runtime in runtimes:
         if not installed(runtime):
-            parser.error(f"--runtimes {runtime} needs {', '.join(OPTIONAL[runtime])} (pip "
-                         "install -r requirements-torch.txt; not needed to train or export)")
+            parser.error(
+                f"--runtimes {runtime} needs {', '.join(OPTIONAL[runtime])} (pip "
+                "install -r requirements-torch.txt; not needed to train or export)"
+            )
     # The default file holds the full run the README table is rendered from: a run of some
     # runtimes writes JSON only where --output says, and never there.
     partial = runtimes != runtimes_to_time(None)
     output = args.output or (None if partial else DEFAULT_OUTPUT)
     if partial and output and os.path.abspath(output) == os.path.abspath(DEFAULT_OUTPUT):
-        parser.error(f"--output {args.output}: the README table is rendered from that file, "
-                     "and a run of some --runtimes would replace the full run in it")
+        parser.error(
+            f"--output {args.output}: the README table is rendered from that file, "
+            "and a run of some --runtimes would replace the full run in it"
+        )
     try:
         resolutions = [speed.parse_resolution(r) for r in args.resolutions]
     except ValueError as e:
@@ -228,22 +328,45 @@ def main(argv=None) -> int:
     tflite_threads = args.threads or os.cpu_count()
     if args.checkpoint:
         from fast_scnn_tf.training.checkpoint import load_run
+
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()
     print(format_header())
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
-        rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
-                   args.calibration_frames, args.keep, runtimes)
+        rows = run(
+            model,
+            resolutions,
+            args.warmup,
+            args.iters,
+            tflite_threads,
+            args.calibration_frames,
+            args.keep,
+            runtimes,
+        )
     else:
         with tempfile.TemporaryDirectory(prefix="fast_scnn_bench_") as tmp:
-            rows = run(model, resolutions, args.warmup, args.iters, tflite_threads,
-                       args.calibration_frames, tmp, runtimes)
-    result = {"batch": 1, "warmup": args.warmup, "iters": args.iters,
-              "heads": SHIPPED_HEADS, "tflite_threads": tflite_threads,
-              "weights": args.checkpoint or "random", "calibration": "synthetic",
-              "results": rows}
+            rows = run(
+                model,
+                resolutions,
+                args.warmup,
+                args.iters,
+                tflite_threads,
+                args.calibration_frames,
+                tmp,
+                runtimes,
+            )
+    result = {
+        "batch": 1,
+        "warmup": args.warmup,
+        "iters": args.iters,
+        "heads": SHIPPED_HEADS,
+        "tflite_threads": tflite_threads,
+        "weights": args.checkpoint or "random",
+        "calibration": "synthetic",
+        "results": rows,
+    }
     if output:
         result = record.save(result, output, __file__, argv)
     else:

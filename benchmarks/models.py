@@ -26,15 +26,23 @@ from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E4
 from fast_scnn_tf.model.families import MODEL_NAMES, build_model, family_of  # noqa: E402
 from fast_scnn_tf.model.head import CLS  # noqa: E402
 
-DEFAULT_TIMED = ("fast_scnn", "ffnet40S_BCC_mobile", "ffnet46NS_CCC_mobile", "ffnet40S_dBBB_mobile",
-                 "ffnet18_dAAC")
+DEFAULT_TIMED = (
+    "fast_scnn",
+    "ffnet40S_BCC_mobile",
+    "ffnet46NS_CCC_mobile",
+    "ffnet40S_dBBB_mobile",
+    "ffnet18_dAAC",
+)
 
 
 def describe(name: str) -> dict:
     """The native input and published Cityscapes val mIoU, from the model families' table."""
     published = family_of(name).variants[name]
-    return {"input_size": published.input_size, "val_miou": published.val_miou,
-            "source": published.source}
+    return {
+        "input_size": published.input_size,
+        "val_miou": published.val_miou,
+        "source": published.source,
+    }
 
 
 def measure(name: str, timed: bool, calibration_frames: int, directory: str) -> dict:
@@ -59,20 +67,33 @@ def measure(name: str, timed: bool, calibration_frames: int, directory: str) -> 
 def time_files(rows: list[dict], threads: int, rounds: int, iters: int) -> None:
     """Time every converted file in the same interleaved rounds (`tflite_profile.timed_rounds`:
     each round runs each file `iters` times, median; the result is the median over rounds)."""
-    units = [(row, key, path, Unit(open(path, "rb").read(), threads))
-             for row in rows for key, path in row.pop("files", {}).items()]
+    units = [
+        (row, key, path, Unit(open(path, "rb").read(), threads))
+        for row in rows
+        for key, path in row.pop("files", {}).items()
+    ]
     timed_rounds([unit for *_, unit in units], rounds, iters)
     for row, key, path, unit in units:
-        row[key] = {"median_ms": round(unit.ms, 2), "rounds_ms": [round(t, 2) for t in unit.times],
-                    "bytes": os.path.getsize(path)}
+        row[key] = {
+            "median_ms": round(unit.ms, 2),
+            "rounds_ms": [round(t, 2) for t in unit.times],
+            "bytes": os.path.getsize(path),
+        }
         print(f"{row['model']} {key}: {unit.ms:.1f} ms", flush=True)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--time", nargs="*", default=list(DEFAULT_TIMED), choices=MODEL_NAMES,
-                        metavar="MODEL", help="models to time as TFLite (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--time",
+        nargs="*",
+        default=list(DEFAULT_TIMED),
+        choices=MODEL_NAMES,
+        metavar="MODEL",
+        help="models to time as TFLite (default: %(default)s)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--iters", type=int, default=3, help="invocations per file and round")
     parser.add_argument("--threads", type=int, default=0, help="TFLite threads (0: all cores)")
@@ -82,16 +103,29 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as directory:
-        rows = [measure(name, name in args.time, args.calibration_frames, directory)
-                for name in MODEL_NAMES]
+        rows = [
+            measure(name, name in args.time, args.calibration_frames, directory)
+            for name in MODEL_NAMES
+        ]
         load_before = os.getloadavg()[0]
         time_files(rows, args.threads or os.cpu_count(), args.rounds, args.iters)
-    record.save({"batch": 1, "rounds": args.rounds, "iters": args.iters, "head": CLS,
-                 "graph": "fast", "weights": "random", "calibration": "synthetic",
-                 "note": args.note,
-                 "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-                 "models": rows},
-                args.output, __file__, argv)
+    record.save(
+        {
+            "batch": 1,
+            "rounds": args.rounds,
+            "iters": args.iters,
+            "head": CLS,
+            "graph": "fast",
+            "weights": "random",
+            "calibration": "synthetic",
+            "note": args.note,
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "models": rows,
+        },
+        args.output,
+        __file__,
+        argv,
+    )
     return 0
 
 

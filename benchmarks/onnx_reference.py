@@ -68,9 +68,15 @@ def export(directory: str, height: int, width: int, calibration_frames: int = 2)
             return next(self.inputs, None)
 
     int8_path = os.path.join(directory, f"pytorch_cls_int8_{height}x{width}.onnx")
-    quantize_static(prepared, int8_path, Reader(), quant_format=QuantFormat.QDQ,
-                    per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8)
+    quantize_static(
+        prepared,
+        int8_path,
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     return {"float32": float_path, "int8": int8_path}
 
 

@@ -17,23 +17,26 @@ from torch.nn import functional as F
 
 def conv_bn(cin, cout, kernel=1, stride=1, groups=1, dilation=1, relu=True):
     padding = dilation * (kernel // 2)
-    layers = [nn.Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias=False),
-              nn.BatchNorm2d(cout)]
+    layers = [
+        nn.Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias=False),
+        nn.BatchNorm2d(cout),
+    ]
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
 
 def ds_conv(cin, cout, stride=1):
-    return nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin, relu=False),
-                         conv_bn(cin, cout))
+    return nn.Sequential(conv_bn(cin, cin, 3, stride, groups=cin, relu=False), conv_bn(cin, cout))
 
 
 class Bottleneck(nn.Module):
     def __init__(self, cin, cout, stride, t=6):
         super().__init__()
         self.residual = stride == 1 and cin == cout
-        self.block = nn.Sequential(conv_bn(cin, cin * t),
-                                   conv_bn(cin * t, cin * t, 3, stride, groups=cin * t),
-                                   conv_bn(cin * t, cout, relu=False))
+        self.block = nn.Sequential(
+            conv_bn(cin, cin * t),
+            conv_bn(cin * t, cin * t, 3, stride, groups=cin * t),
+            conv_bn(cin * t, cout, relu=False),
+        )
 
     def forward(self, x):
         return x + self.block(x) if self.residual else self.block(x)
@@ -48,26 +51,36 @@ class PyramidPooling(nn.Module):
 
     def forward(self, x):
         size = x.shape[2:]
-        pooled = [F.interpolate(conv(F.adaptive_avg_pool2d(x, b)), size, mode="bilinear",
-                                align_corners=False) for b, conv in zip(self.bins, self.convs)]
+        pooled = [
+            F.interpolate(
+                conv(F.adaptive_avg_pool2d(x, b)), size, mode="bilinear", align_corners=False
+            )
+            for b, conv in zip(self.bins, self.convs)
+        ]
         return self.out(torch.cat([x, *pooled], 1))
 
 
 class FastSCNN(nn.Module):
     def __init__(self, num_classes=19):
         super().__init__()
-        self.learning_to_downsample = nn.Sequential(conv_bn(3, 32, 3, 2), ds_conv(32, 48, 2),
-                                                    ds_conv(48, 64, 2))
+        self.learning_to_downsample = nn.Sequential(
+            conv_bn(3, 32, 3, 2), ds_conv(32, 48, 2), ds_conv(48, 64, 2)
+        )
         blocks = []
         for cin, cout, stride in ((64, 64, 2), (64, 96, 2), (96, 128, 1)):
-            blocks += [Bottleneck(cin, cout, stride), Bottleneck(cout, cout, 1),
-                       Bottleneck(cout, cout, 1)]
+            blocks += [
+                Bottleneck(cin, cout, stride),
+                Bottleneck(cout, cout, 1),
+                Bottleneck(cout, cout, 1),
+            ]
         self.global_feature_extractor = nn.Sequential(*blocks, PyramidPooling(128))
-        self.ffm_low = nn.Sequential(conv_bn(128, 128, 3, groups=128, dilation=4),
-                                     conv_bn(128, 128, relu=False))
+        self.ffm_low = nn.Sequential(
+            conv_bn(128, 128, 3, groups=128, dilation=4), conv_bn(128, 128, relu=False)
+        )
         self.ffm_skip = conv_bn(64, 128, relu=False)
-        self.classifier = nn.Sequential(ds_conv(128, 128), ds_conv(128, 128), nn.Dropout(0.1),
-                                        nn.Conv2d(128, num_classes, 1))
+        self.classifier = nn.Sequential(
+            ds_conv(128, 128), ds_conv(128, 128), nn.Dropout(0.1), nn.Conv2d(128, num_classes, 1)
+        )
         self.register_buffer("mean", torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1))
 

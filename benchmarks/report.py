@@ -39,9 +39,16 @@ BEGIN, END = markers("benchmarks")
 CAMVID_BEGIN, CAMVID_END = markers("camvid")
 SUMMARY_BEGIN, SUMMARY_END = markers("summary")
 # JSON file stems of the benchmarks block, in page order
-SECTIONS = ("inference", "tflite_profile", "saved_model_profile", "models", "train_step",
-            "camvid_epoch",
-            "train_profile", "input_pipeline")
+SECTIONS = (
+    "inference",
+    "tflite_profile",
+    "saved_model_profile",
+    "models",
+    "train_step",
+    "camvid_epoch",
+    "train_profile",
+    "input_pipeline",
+)
 # The CamVid block: the shipped model, its recipe ablation, and full-length runs of the
 # ablation's winner recorded by benchmarks/camvid.py like the shipped one (they do not ship).
 CAMVID, ABLATION = "camvid", "camvid_ablation"
@@ -67,9 +74,15 @@ def _times(size) -> str:
     return size.replace("x", "×") if isinstance(size, str) else "×".join(map(str, size))
 
 
-FORMATS = {"num": number, "pct": lambda share: f"{100 * share:.1f}", "x": _times,
-           "mb": megabytes, "M": lambda count: f"{count / 1e6:.2f}M",
-           "yes": lambda flag: "yes" if flag else "no", "min": lambda s: f"{s / 60:.0f}"}
+FORMATS = {
+    "num": number,
+    "pct": lambda share: f"{100 * share:.1f}",
+    "x": _times,
+    "mb": megabytes,
+    "M": lambda count: f"{count / 1e6:.2f}M",
+    "yes": lambda flag: "yes" if flag else "no",
+    "min": lambda s: f"{s / 60:.0f}",
+}
 
 
 class _Formatter(string.Formatter):
@@ -98,8 +111,13 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     """A markdown table; "" without rows."""
     if not rows:
         return ""
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(row) + " |" for row in rows)])
+    return "\n".join(
+        [
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows),
+        ]
+    )
 
 
 def bullets(lines: list[str]) -> str:
@@ -115,9 +133,10 @@ def section(name: str, result: dict, **options) -> str:
     if name in DERIVED:
         values.update(DERIVED[name](result, spec, **options))
     for key, layout in spec.get("tables", {}).items():
-        values[key] = table([header for header, _ in layout["columns"]],
-                            [[fill(cell, row) for _, cell in layout["columns"]]
-                             for row in values[layout["rows"]]])
+        values[key] = table(
+            [header for header, _ in layout["columns"]],
+            [[fill(cell, row) for _, cell in layout["columns"]] for row in values[layout["rows"]]],
+        )
     paragraphs = (fill(paragraph, values).strip() for paragraph in spec["text"])
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
@@ -130,8 +149,12 @@ def common_values(result: dict) -> dict:
     versions = ", ".join(f"{name} {env[key]}" for name, key in SPEC["versions"] if env.get(key))
     threads = env.get("intra_op_threads", 0) or SPEC["default_threads"]
     malloc = SPEC["malloc"] if env.get("malloc", "default").startswith("glibc") else ""
-    values = {"provenance": fill(SPEC["provenance"], {**result, "date": date, "malloc": malloc,
-                                                      "versions": versions, "threads": threads})}
+    values = {
+        "provenance": fill(
+            SPEC["provenance"],
+            {**result, "date": date, "malloc": malloc, "versions": versions, "threads": threads},
+        )
+    }
     if "weights" in result:
         weights = "random_weights" if result["weights"] == "random" else "trained_weights"
         values["weights_text"] = fill(SPEC[weights], result)
@@ -142,7 +165,11 @@ def common_values(result: dict) -> dict:
 def _find(rows: list[dict], runtime: str, head: str, precision: str, resolution: str):
     for row in rows:
         if (row["runtime"], row["head"], row["precision"], row["resolution"]) == (
-                runtime, head, precision, resolution):
+            runtime,
+            head,
+            precision,
+            resolution,
+        ):
             return row
     return None
 
@@ -159,36 +186,78 @@ def target_lines(result: dict) -> list[str]:
             lines.append(fill(targets["cpu_missing"], {"precision": precision, "size": size}))
             continue
         ratio = row["median_ms"] / target
-        lines.append(fill(targets["cpu"], {**row, "precision": precision, "size": size,
-                                           "ratio": ratio, "target": target, "device": device,
-                                           "verdict": "met" if ratio <= 1 else "missed"}))
+        lines.append(
+            fill(
+                targets["cpu"],
+                {
+                    **row,
+                    "precision": precision,
+                    "size": size,
+                    "ratio": ratio,
+                    "target": target,
+                    "device": device,
+                    "verdict": "met" if ratio <= 1 else "missed",
+                },
+            )
+        )
     if device.startswith("GPU"):
-        gpu_rows = [row for row in (_find(rows, runtime, "cls", "float32", size)
-                                    for runtime in ("keras", "savedmodel")) if row is not None]
+        gpu_rows = [
+            row
+            for row in (
+                _find(rows, runtime, "cls", "float32", size) for runtime in ("keras", "savedmodel")
+            )
+            if row is not None
+        ]
         if gpu_rows:
             best = max(gpu_rows, key=lambda row: row["fps"])
             ratio = best["fps"] / targets["gpu_fps"]
-            lines.append(fill(targets["gpu"], {
-                **best, "runtime": SPEC["runtimes"][best["runtime"]], "size": size,
-                "ratio": ratio, "target": targets["gpu_fps"], "device": device,
-                "verdict": "met" if ratio >= 1 else "missed"}))
+            lines.append(
+                fill(
+                    targets["gpu"],
+                    {
+                        **best,
+                        "runtime": SPEC["runtimes"][best["runtime"]],
+                        "size": size,
+                        "ratio": ratio,
+                        "target": targets["gpu_fps"],
+                        "device": device,
+                        "verdict": "met" if ratio >= 1 else "missed",
+                    },
+                )
+            )
     else:
         lines.append(fill(targets["gpu_missing"], {"target": targets["gpu_fps"], "size": size}))
     lines += onnxruntime_lines(rows, size)
     # Against PyTorch in its fastest CPU form measured: what a user choosing would run.
     forms = SPEC["pytorch_forms"]
     int8 = _find(rows, "tflite", "cls", "int8", size)
-    torch_rows = [row for row in (_find(rows, runtime, "cls", "float32", size)
-                                  for runtime in forms) if row is not None]
+    torch_rows = [
+        row
+        for row in (_find(rows, runtime, "cls", "float32", size) for runtime in forms)
+        if row is not None
+    ]
     target = targets["pytorch_speedup"]
     if int8 is None or not torch_rows:
         return lines + [fill(targets["pytorch_missing"], {"target": target})]
     torch = min(torch_rows, key=lambda row: row["median_ms"])
     speedup = torch["median_ms"] / int8["median_ms"]
-    form = (fill(targets["pytorch_form"], {"form": forms[torch["runtime"]]})
-            if len(torch_rows) > 1 else "")
-    return lines + [fill(targets["pytorch"], {"size": size, "speedup": speedup, "form": form,
-                                              "ratio": speedup / target, "target": target})]
+    form = (
+        fill(targets["pytorch_form"], {"form": forms[torch["runtime"]]})
+        if len(torch_rows) > 1
+        else ""
+    )
+    return lines + [
+        fill(
+            targets["pytorch"],
+            {
+                "size": size,
+                "speedup": speedup,
+                "form": form,
+                "ratio": speedup / target,
+                "target": target,
+            },
+        )
+    ]
 
 
 def onnxruntime_lines(rows: list[dict], size: str) -> list[str]:
@@ -201,10 +270,20 @@ def onnxruntime_lines(rows: list[dict], size: str) -> list[str]:
         if ours is None or theirs is None:
             continue
         speedup = theirs["median_ms"] / ours["median_ms"]
-        lines.append(fill(targets["onnxruntime_line"], {
-            **line, "size": size, "speedup": speedup, "ours_ms": ours["median_ms"],
-            "theirs_ms": theirs["median_ms"], "ratio": speedup / line["target"],
-            "verdict": "met" if speedup >= line["target"] else "missed"}))
+        lines.append(
+            fill(
+                targets["onnxruntime_line"],
+                {
+                    **line,
+                    "size": size,
+                    "speedup": speedup,
+                    "ours_ms": ours["median_ms"],
+                    "theirs_ms": theirs["median_ms"],
+                    "ratio": speedup / line["target"],
+                    "verdict": "met" if speedup >= line["target"] else "missed",
+                },
+            )
+        )
     return lines or [targets["onnxruntime_missing"]]
 
 
@@ -214,24 +293,32 @@ def _inference(result: dict, spec: dict) -> dict:
     sizes = list(dict.fromkeys(row["resolution"] for row in rows))
     cells = []
     for runtime, head, precision in dict.fromkeys(
-            (row["runtime"], row["head"], row["precision"]) for row in rows):
+        (row["runtime"], row["head"], row["precision"]) for row in rows
+    ):
         found = [_find(rows, runtime, head, precision, size) for size in sizes]
         first = next(row for row in found if row is not None)
-        cells.append([SPEC["runtimes"].get(runtime, runtime), head, precision,
-                      megabytes(first.get("bytes")),
-                      *("–" if row is None else fill(spec["cell"], row) for row in found)])
+        cells.append(
+            [
+                SPEC["runtimes"].get(runtime, runtime),
+                head,
+                precision,
+                megabytes(first.get("bytes")),
+                *("–" if row is None else fill(spec["cell"], row) for row in found),
+            ]
+        )
     pytorch = any(row["runtime"] in SPEC["pytorch_forms"] for row in rows)
     onnxruntime = any(row["runtime"] == "onnxruntime" for row in rows)
-    return {"sizes": sizes, "table": table(spec["header"] + [_times(s) for s in sizes], cells),
-            "targets": bullets(target_lines(result)),
-            "pytorch_note": fill(spec["pytorch_note"], result) if pytorch else "",
-            "onnxruntime_note": fill(spec["onnxruntime_note"], result) if onnxruntime else ""}
+    return {
+        "sizes": sizes,
+        "table": table(spec["header"] + [_times(s) for s in sizes], cells),
+        "targets": bullets(target_lines(result)),
+        "pytorch_note": fill(spec["pytorch_note"], result) if pytorch else "",
+        "onnxruntime_note": fill(spec["onnxruntime_note"], result) if onnxruntime else "",
+    }
 
 
 def _matching(rows: list[dict], key: dict) -> dict | None:
     return next((row for row in rows if all(row.get(k) == v for k, v in key.items())), None)
-
-
 
 
 def _tflite_profile(result: dict, spec: dict) -> dict:
@@ -239,24 +326,50 @@ def _tflite_profile(result: dict, spec: dict) -> dict:
     types, the slowest ops and the head of the full-size fast cls exports."""
     exports, comparison, floor = result["exports"], result.get("comparison", []), result["floor"]
     size = exports[0]["size"]
-    values = {"exports": [{
-        **e, "plain": spec["plain_graph"] if e.get("graph", "fast") != "fast" else "",
-        "outside_ops": ", ".join(e["outside_xnnpack"]["ops"]),
-        "floors": f"{e['ms'] / e['floor_ms']:.1f}×" if e.get("floor_ms") else "–"}
-        for e in exports]}
-    values["load"] = (fill(spec["load"], {**result, "load_average_text": " → ".join(
-        map(str, result["load_average"]))}) if result.get("note") else "")
+    values = {
+        "exports": [
+            {
+                **e,
+                "plain": spec["plain_graph"] if e.get("graph", "fast") != "fast" else "",
+                "outside_ops": ", ".join(e["outside_xnnpack"]["ops"]),
+                "floors": f"{e['ms'] / e['floor_ms']:.1f}×" if e.get("floor_ms") else "–",
+            }
+            for e in exports
+        ]
+    }
+    values["load"] = (
+        fill(
+            spec["load"],
+            {**result, "load_average_text": " → ".join(map(str, result["load_average"]))},
+        )
+        if result.get("note")
+        else ""
+    )
     ratios = []
     for line in spec["ratio_lines"]:
         fast, slow = _matching(comparison, line["fast"]), _matching(comparison, line["slow"])
         if fast and slow:
-            ratios.append(fill(spec["ratio"], {"label": line["label"], "fast": fast["ms"],
-                                               "slow": slow["ms"],
-                                               "ratio": slow["ms"] / fast["ms"]}))
-    values["ratios"] = (fill(spec["ratios"], {**result, "size": size}) + "\n\n" + bullets(ratios)
-                        if comparison else "")
-    cls = {e["precision"]: e for e in exports
-           if e["mode"] == "cls" and e["size"] == size and e.get("graph", "fast") == "fast"}
+            ratios.append(
+                fill(
+                    spec["ratio"],
+                    {
+                        "label": line["label"],
+                        "fast": fast["ms"],
+                        "slow": slow["ms"],
+                        "ratio": slow["ms"] / fast["ms"],
+                    },
+                )
+            )
+    values["ratios"] = (
+        fill(spec["ratios"], {**result, "size": size}) + "\n\n" + bullets(ratios)
+        if comparison
+        else ""
+    )
+    cls = {
+        e["precision"]: e
+        for e in exports
+        if e["mode"] == "cls" and e["size"] == size and e.get("graph", "fast") == "fast"
+    }
     precisions = [p for p in floor if p in cls]  # float32, int8
     if not precisions:
         return {**values, "slowest_ops": [], "op_types": "", "slowest": "", "heads": ""}
@@ -264,28 +377,58 @@ def _tflite_profile(result: dict, spec: dict) -> dict:
     type_rows = []
     for op in list(dict.fromkeys(t["op"] for p in precisions for t in cls[p]["op_types"])):
         t = next(by_op[p][op] for p in precisions if op in by_op[p])
-        coverage = ("all" if t["xnnpack"] == t["count"] else "none" if t["xnnpack"] == 0
-                    else f"{t['xnnpack']} of {t['count']}")
-        type_rows.append([f"`{op}`", str(t["count"]), coverage,
-                          *(fill(spec["op_type_cell"], by_op[p][op]) if op in by_op[p] else "–"
-                            for p in precisions)])
+        coverage = (
+            "all"
+            if t["xnnpack"] == t["count"]
+            else "none"
+            if t["xnnpack"] == 0
+            else f"{t['xnnpack']} of {t['count']}"
+        )
+        type_rows.append(
+            [
+                f"`{op}`",
+                str(t["count"]),
+                coverage,
+                *(
+                    fill(spec["op_type_cell"], by_op[p][op]) if op in by_op[p] else "–"
+                    for p in precisions
+                ),
+            ]
+        )
     last, top = cls[precisions[-1]], spec["top_ops"]
-    values["op_types"] = fill(spec["op_types"], {"size": size}) + "\n\n" + table(
-        spec["op_types_header"] + [f"{p} ms" for p in precisions],
-        type_rows[:spec["op_type_rows"]])
-    values["slowest_ops"] = [{**op, "percent": 100 * op["ms"] / last["ops_sum_ms"]}
-                             for op in sorted(last["ops"], key=lambda op: -op["ms"])[:top]]
-    values["slowest"] = fill(spec["slowest"], {"top": top, "precision": precisions[-1],
-                                               "size": size})
+    values["op_types"] = (
+        fill(spec["op_types"], {"size": size})
+        + "\n\n"
+        + table(
+            spec["op_types_header"] + [f"{p} ms" for p in precisions],
+            type_rows[: spec["op_type_rows"]],
+        )
+    )
+    values["slowest_ops"] = [
+        {**op, "percent": 100 * op["ms"] / last["ops_sum_ms"]}
+        for op in sorted(last["ops"], key=lambda op: -op["ms"])[:top]
+    ]
+    values["slowest"] = fill(
+        spec["slowest"], {"top": top, "precision": precisions[-1], "size": size}
+    )
     heads = []
     for p in precisions:
         head = cls[p]["head"]
-        heads.append(fill(spec["head"], {
-            "precision": p, "names": " + ".join(f"`{op}`" for op in head["ops"]),
-            "ms": head["ms"], "percent": 100 * head["ms"] / cls[p]["ops_sum_ms"],
-            "network_ms": head["network_ms"], "floor_ms": cls[p]["floor_ms"],
-            "network_floors": head["network_ms"] / cls[p]["floor_ms"],
-            "gmacs_per_s": floor[p]["gmacs_per_s"]}))
+        heads.append(
+            fill(
+                spec["head"],
+                {
+                    "precision": p,
+                    "names": " + ".join(f"`{op}`" for op in head["ops"]),
+                    "ms": head["ms"],
+                    "percent": 100 * head["ms"] / cls[p]["ops_sum_ms"],
+                    "network_ms": head["network_ms"],
+                    "floor_ms": cls[p]["floor_ms"],
+                    "network_floors": head["network_ms"] / cls[p]["floor_ms"],
+                    "gmacs_per_s": floor[p]["gmacs_per_s"],
+                },
+            )
+        )
     return {**values, "heads": bullets(heads)}
 
 
@@ -293,34 +436,56 @@ def _saved_model_profile(result: dict, spec: dict) -> dict:
     """The served and plain graphs' op types side by side, the largest first, and their ratio."""
     graphs = {g["graph"]: g for g in result["graphs"]}
     ms = {name: {op["op"]: op["ms"] for op in g["op_types"]} for name, g in graphs.items()}
-    ops = sorted(set(ms["served"]) | set(ms["plain"]),
-                 key=lambda op: (-max(ms["served"].get(op, 0), ms["plain"].get(op, 0)), op))
-    rows = [{"op": op, **{name: number(ms[name][op]) if op in ms[name] else "–"
-                          for name in ("served", "plain")}} for op in ops[:spec["top"]]]
+    ops = sorted(
+        set(ms["served"]) | set(ms["plain"]),
+        key=lambda op: (-max(ms["served"].get(op, 0), ms["plain"].get(op, 0)), op),
+    )
+    rows = [
+        {
+            "op": op,
+            **{
+                name: number(ms[name][op]) if op in ms[name] else "–"
+                for name in ("served", "plain")
+            },
+        }
+        for op in ops[: spec["top"]]
+    ]
     served, plain = graphs["served"]["median_ms"], graphs["plain"]["median_ms"]
     return {"op_rows": rows, "served_ms": served, "plain_ms": plain, "speedup": plain / served}
 
 
 def _camvid_epoch(result: dict, spec: dict) -> dict:
-    trees = [{**result[key], "label": fill(label, result[key]),
-              "per_round": " / ".join(number(r["epoch_seconds"]) for r in result[key]["rounds"])}
-             for key, label in spec["trees"].items() if key in result]
-    return {"trees": trees,
-            "speedup_line": fill(spec["speedup"], result) if "speedup" in result else ""}
+    trees = [
+        {
+            **result[key],
+            "label": fill(label, result[key]),
+            "per_round": " / ".join(number(r["epoch_seconds"]) for r in result[key]["rounds"]),
+        }
+        for key, label in spec["trees"].items()
+        if key in result
+    ]
+    return {
+        "trees": trees,
+        "speedup_line": fill(spec["speedup"], result) if "speedup" in result else "",
+    }
 
 
 def _train_profile(result: dict, spec: dict) -> dict:
-    return {"top": spec["top"], "top_ops": result["ops"][:spec["top"]]}
+    return {"top": spec["top"], "top_ops": result["ops"][: spec["top"]]}
 
 
 def _input_pipeline(result: dict, spec: dict) -> dict:
     parts = result["results"]
     step = parts.get("train_step")
-    return {"pipeline_rows": [{**r, "label": fill(spec["pipelines"][name], result)}
-                              for name, r in parts.items() if name in spec["pipelines"]],
-            "frame_size_text": (" " + _times(result["frame_size"])
-                                if result.get("frame_size") else ""),
-            "train_step_line": fill(spec["train_step"], step) if step else ""}
+    return {
+        "pipeline_rows": [
+            {**r, "label": fill(spec["pipelines"][name], result)}
+            for name, r in parts.items()
+            if name in spec["pipelines"]
+        ],
+        "frame_size_text": (" " + _times(result["frame_size"]) if result.get("frame_size") else ""),
+        "train_step_line": fill(spec["train_step"], step) if step else "",
+    }
 
 
 def _held_out(result: dict) -> bool:
@@ -334,30 +499,50 @@ def _camvid(result: dict, spec: dict, candidates: dict[str, dict] | None = None)
     the published peers), per-class IoU, about ten points of the validation curve."""
     protocol = result.get("protocol", spec["protocol"])
     rows = [[fill(cell, {**result, "protocol": protocol}) for cell in spec["shipped_row"]]]
-    rows += [[fill(cell, {**e, "name": name, "protocol": protocol}) for cell in spec["export_row"]]
-             for name, e in result.get("exports", {}).items()]
-    rows += [[fill(cell, {**r, "name": name, "protocol": r.get("protocol", spec["protocol"]),
-                          "preset": r["config"]["train"].get("preset") or spec["default_preset"]})
-              for cell in spec["candidate_row"]] for name, r in (candidates or {}).items()]
-    rows += [[fill(cell, {"protocol": spec["protocol"], **peer}) for cell in spec["peer_row"]]
-             for peer in result["peers"]]
+    rows += [
+        [fill(cell, {**e, "name": name, "protocol": protocol}) for cell in spec["export_row"]]
+        for name, e in result.get("exports", {}).items()
+    ]
+    rows += [
+        [
+            fill(
+                cell,
+                {
+                    **r,
+                    "name": name,
+                    "protocol": r.get("protocol", spec["protocol"]),
+                    "preset": r["config"]["train"].get("preset") or spec["default_preset"],
+                },
+            )
+            for cell in spec["candidate_row"]
+        ]
+        for name, r in (candidates or {}).items()
+    ]
+    rows += [
+        [fill(cell, {"protocol": spec["protocol"], **peer}) for cell in spec["peer_row"]]
+        for peer in result["peers"]
+    ]
     classes = result["config"]["model"]["classes"]["names"]  # JSON keys are sorted: use the table
     curve = result["val_curve"]
     every = max(1, len(curve) // spec["curve_points"])
-    shown = curve[every - 1::every]
+    shown = curve[every - 1 :: every]
     if curve[-1] not in shown:
         shown.append(curve[-1])
     pct = FORMATS["pct"]
     return {
         "table": table(spec["header"], rows),
         "class_table": table(classes, [[pct(result["test"]["class_iou"][c]) for c in classes]]),
-        "curve_title": fill(spec["curve_held_out" if _held_out(result) else "curve_trained_on"],
-                            result),
-        "curve_table": table(["epoch"] + [f"{e['epoch']:g}" for e in shown],
-                             [["val mIoU %"] + [pct(e["miou"]) for e in shown]]),
+        "curve_title": fill(
+            spec["curve_held_out" if _held_out(result) else "curve_trained_on"], result
+        ),
+        "curve_table": table(
+            ["epoch"] + [f"{e['epoch']:g}" for e in shown],
+            [["val mIoU %"] + [pct(e["miou"]) for e in shown]],
+        ),
         "hours": result["wall_seconds"] / 3600,
         "stages_list": bullets([fill(spec["stage"], s) for s in result["stages"]]),
-        "notes_text": result.get("notes", "")}
+        "notes_text": result.get("notes", ""),
+    }
 
 
 def candidate_line(result: dict, name: str = "") -> str:
@@ -365,9 +550,15 @@ def candidate_line(result: dict, name: str = "") -> str:
     cost, then its train.py stages, one command a line."""
     spec = SPEC["sections"]["camvid"]
     val = spec["candidate_held_out" if _held_out(result) else "candidate_trained_on"]
-    text = fill(spec["candidate"], {
-        **result, "name": name, "val_text": fill(val, result),
-        "notes_text": result.get("notes", "")}).strip()
+    text = fill(
+        spec["candidate"],
+        {
+            **result,
+            "name": name,
+            "val_text": fill(val, result),
+            "notes_text": result.get("notes", ""),
+        },
+    ).strip()
     return text + "\n\n" + bullets([fill(spec["candidate_stage"], s) for s in result["stages"]])
 
 
@@ -392,8 +583,9 @@ def shared_flags(commands: list[str]) -> tuple[list[tuple[str, ...]], list[list[
     """The flags every command gives alike, and what each command adds to them: `python train.py
     SHARED ADDED` means what the command does (when it would not, nothing is shared)."""
     groups = [_flag_groups(c) for c in commands]
-    shared = [g for g in groups[0] if all(g in other for other in groups[1:])] if len(
-        groups) > 1 else []
+    shared = (
+        [g for g in groups[0] if all(g in other for other in groups[1:])] if len(groups) > 1 else []
+    )
     added = [[g for g in own if g not in shared] for own in groups]
     if any(_effective(shared + extra) != _effective(own) for own, extra in zip(groups, added)):
         return [], groups
@@ -408,21 +600,38 @@ def _camvid_ablation(result: dict, spec: dict) -> dict:
         rows = [row for row in result["rows"] if row["epochs"] == epochs]
         shared, added = shared_flags([row["command"] for row in rows])
         program = " ".join(shlex.split(rows[0]["command"])[:2])
-        rows = [{**row, "flags": " ".join(shlex.join(g) for g in extra)}
-                for row, extra in zip(rows, added)]
+        rows = [
+            {**row, "flags": " ".join(shlex.join(g) for g in extra)}
+            for row, extra in zip(rows, added)
+        ]
         columns = spec["columns"]
-        budgets.append(fill(spec["budget"], {
-            "epochs": epochs, "command": " ".join([program, *(shlex.join(g) for g in shared)])})
-            + "\n\n" + table([header for header, _ in columns],
-                             [[fill(cell, row) for _, cell in columns] for row in rows]))
+        budgets.append(
+            fill(
+                spec["budget"],
+                {
+                    "epochs": epochs,
+                    "command": " ".join([program, *(shlex.join(g) for g in shared)]),
+                },
+            )
+            + "\n\n"
+            + table(
+                [header for header, _ in columns],
+                [[fill(cell, row) for _, cell in columns] for row in rows],
+            )
+        )
     return {"budgets": "\n\n".join(budgets)}
 
 
-DERIVED = {"inference": _inference, "tflite_profile": _tflite_profile,
-           "saved_model_profile": _saved_model_profile,
-           "camvid_epoch": _camvid_epoch, "train_profile": _train_profile,
-           "input_pipeline": _input_pipeline, "camvid": _camvid,
-           "camvid_ablation": _camvid_ablation}
+DERIVED = {
+    "inference": _inference,
+    "tflite_profile": _tflite_profile,
+    "saved_model_profile": _saved_model_profile,
+    "camvid_epoch": _camvid_epoch,
+    "train_profile": _train_profile,
+    "input_pipeline": _input_pipeline,
+    "camvid": _camvid,
+    "camvid_ablation": _camvid_ablation,
+}
 
 
 # --- the generated blocks -----------------------------------------------------------------------
@@ -439,9 +648,17 @@ def load(results_dir: str = RESULTS_DIR, names=SECTIONS) -> dict[str, dict]:
 
 def render(results: dict[str, dict]) -> str:
     """The benchmarks block (without the marker lines) for the loaded results."""
-    return "\n\n".join([SPEC["notice"], *(
-        section(name, results[name]) if name in results else fill(SPEC["missing"], {"name": name})
-        for name in SECTIONS)])
+    return "\n\n".join(
+        [
+            SPEC["notice"],
+            *(
+                section(name, results[name])
+                if name in results
+                else fill(SPEC["missing"], {"name": name})
+                for name in SECTIONS
+            ),
+        ]
+    )
 
 
 def render_camvid(results_dir: str = RESULTS_DIR) -> str:
@@ -453,8 +670,9 @@ def render_camvid(results_dir: str = RESULTS_DIR) -> str:
     parts = [SPEC["notice"], section(CAMVID, results[CAMVID], candidates=candidates)]
     if ABLATION in results:
         parts.append(section(ABLATION, results[ABLATION]))
-    return "\n\n".join(parts + [candidate_line(result, name)
-                                for name, result in candidates.items()])
+    return "\n\n".join(
+        parts + [candidate_line(result, name) for name, result in candidates.items()]
+    )
 
 
 def render_summary(results_dir: str = RESULTS_DIR) -> str:
@@ -467,18 +685,28 @@ def render_summary(results_dir: str = RESULTS_DIR) -> str:
         camvid = results[CAMVID]
         protocol = camvid.get("protocol", SPEC["sections"]["camvid"]["protocol"])
         rows = [[fill(cell, {**camvid, "protocol": protocol}) for cell in spec["shipped_row"]]]
-        rows += [[fill(cell, {**e, "name": name, "protocol": protocol})
-                  for cell in spec["export_row"]]
-                 for name, e in camvid.get("exports", {}).items() if name in spec["exports"]]
-        rows += [[fill(cell, {"protocol": SPEC["sections"]["camvid"]["protocol"], **peer})
-                  for cell in spec["peer_row"]]
-                 for peer in camvid["peers"] if peer["model"] in spec["peers"]]
+        rows += [
+            [fill(cell, {**e, "name": name, "protocol": protocol}) for cell in spec["export_row"]]
+            for name, e in camvid.get("exports", {}).items()
+            if name in spec["exports"]
+        ]
+        rows += [
+            [
+                fill(cell, {"protocol": SPEC["sections"]["camvid"]["protocol"], **peer})
+                for cell in spec["peer_row"]
+            ]
+            for peer in camvid["peers"]
+            if peer["model"] in spec["peers"]
+        ]
         parts.append(table(spec["header"], rows))
     else:
         parts.append(SPEC["camvid_missing"])
     if "inference" in results:
-        lines = [line for line in target_lines(results["inference"])
-                 if line.startswith(tuple(spec["speed_lines"]))]
+        lines = [
+            line
+            for line in target_lines(results["inference"])
+            if line.startswith(tuple(spec["speed_lines"]))
+        ]
         parts.append(fill(spec["speed"], results["inference"]) + "\n\n" + bullets(lines))
     else:
         parts.append(fill(SPEC["missing"], {"name": "inference"}))
@@ -486,24 +714,30 @@ def render_summary(results_dir: str = RESULTS_DIR) -> str:
 
 
 # Each generated block: the page it renders into (relative to the repository) and its renderer.
-BLOCKS = {"summary": ("README.md", render_summary),
-          "camvid": (os.path.join("docs", "camvid.md"), render_camvid),
-          "benchmarks": (os.path.join("docs", "benchmarks.md"),
-                         lambda results_dir: render(load(results_dir)))}
+BLOCKS = {
+    "summary": ("README.md", render_summary),
+    "camvid": (os.path.join("docs", "camvid.md"), render_camvid),
+    "benchmarks": (
+        os.path.join("docs", "benchmarks.md"),
+        lambda results_dir: render(load(results_dir)),
+    ),
+}
 PAGES = tuple(dict.fromkeys(page for page, _ in BLOCKS.values()))
 
 
-def replace_block(text: str, block: str, where: str = "README.md", begin: str = BEGIN,
-                  end: str = END) -> str:
+def replace_block(
+    text: str, block: str, where: str = "README.md", begin: str = BEGIN, end: str = END
+) -> str:
     """`text` with everything between the marker lines replaced by `block`."""
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
         raise ValueError(f"{where} has no '{begin}' line followed by an '{end}' line")
-    return text[:start + len(begin)] + "\n" + block + "\n" + text[stop:]
+    return text[: start + len(begin)] + "\n" + block + "\n" + text[stop:]
 
 
-def replace_blocks(text: str, results_dir: str, where: str = "README.md",
-                   names: tuple[str, ...] | None = None) -> str:
+def replace_blocks(
+    text: str, results_dir: str, where: str = "README.md", names: tuple[str, ...] | None = None
+) -> str:
     """`text` with its generated blocks rendered: the blocks `names` (each must be there), or
     without `names` every block whose begin marker it holds (at least one)."""
     if names is None:
@@ -523,16 +757,27 @@ def page_blocks(root: str = ROOT) -> dict[str, tuple[str, ...]]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default=RESULTS_DIR,
-                        help="folder of benchmark JSON files (default %(default)s)")
-    parser.add_argument("--page", action="append", metavar="FILE",
-                        help="render the blocks whose marker lines FILE holds (repeatable; "
-                             f"default: {', '.join(PAGES)}, each with its own blocks)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--results",
+        default=RESULTS_DIR,
+        help="folder of benchmark JSON files (default %(default)s)",
+    )
+    parser.add_argument(
+        "--page",
+        action="append",
+        metavar="FILE",
+        help="render the blocks whose marker lines FILE holds (repeatable; "
+        f"default: {', '.join(PAGES)}, each with its own blocks)",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true",
-                      help="write nothing; exit 1 if a generated block differs from the JSON")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if a generated block differs from the JSON",
+    )
     mode.add_argument("--print", action="store_true", help="print the markdown, write nothing")
     args = parser.parse_args(argv)
 
@@ -552,8 +797,11 @@ def main(argv=None) -> int:
     stale = [path for path, (text, updated) in updates.items() if updated != text]
     if args.check:
         for path in stale:
-            print(f"{path}: a generated block differs from {args.results}/*.json; run "
-                  "`python benchmarks/report.py` to regenerate it", file=sys.stderr)
+            print(
+                f"{path}: a generated block differs from {args.results}/*.json; run "
+                "`python benchmarks/report.py` to regenerate it",
+                file=sys.stderr,
+            )
         if stale:
             return 1
         print(f"generated blocks up to date: {', '.join(updates)}")

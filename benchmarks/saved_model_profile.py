@@ -57,8 +57,9 @@ def profile(function, images, frames: int) -> list[dict]:
         tf.profiler.experimental.stop()
         totals = op_times(logdir)
     total = sum(totals.values())
-    return [{"op": name, "ms": ms / frames, "share": ms / total}
-            for name, ms in totals.most_common()]
+    return [
+        {"op": name, "ms": ms / frames, "share": ms / total} for name, ms in totals.most_common()
+    ]
 
 
 def interleaved(functions: dict, images, rounds: int) -> dict:
@@ -80,34 +81,61 @@ def run(model, size, frames: int, warmup: int, rounds: int) -> dict:
             for _ in range(warmup):
                 function(images=images)
         medians = interleaved(functions, images, rounds)
-        graphs = [{"graph": graph, "median_ms": medians[graph],
-                   "op_types": profile(function, images, frames)}
-                  for graph, function in functions.items()]
-    return {"size": list(size), "frames": frames, "warmup": warmup, "rounds": rounds,
-            "graphs": graphs}
+        graphs = [
+            {
+                "graph": graph,
+                "median_ms": medians[graph],
+                "op_types": profile(function, images, frames),
+            }
+            for graph, function in functions.items()
+        ]
+    return {
+        "size": list(size),
+        "frames": frames,
+        "warmup": warmup,
+        "rounds": rounds,
+        "graphs": graphs,
+    }
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, nargs=2, default=(1024, 2048), metavar=("H", "W"),
-                        help="frame size [1024 2048]")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(1024, 2048),
+        metavar=("H", "W"),
+        help="frame size [1024 2048]",
+    )
     parser.add_argument("--frames", type=int, default=5, help="profiled frames [%(default)s]")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames [%(default)s]")
-    parser.add_argument("--rounds", type=int, default=10,
-                        help="interleaved timing rounds [%(default)s]")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="interleaved timing rounds [%(default)s]"
+    )
     parser.add_argument("--top", type=int, default=12, help="op types printed [%(default)s]")
-    parser.add_argument("--checkpoint", metavar="DIR",
-                        help="trained weights from this run (default: random, 19 classes)")
+    parser.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="trained weights from this run (default: random, 19 classes)",
+    )
     parser.add_argument("--output", default=record.default_output("saved_model_profile"))
     args = parser.parse_args(argv)
-    if min(args.size) < saved_model.MIN_SIZE or min(args.frames, args.rounds) < 1 \
-            or args.warmup < 0:
-        parser.error(f"need --size of at least {saved_model.MIN_SIZE}, --frames >= 1, "
-                     "--rounds >= 1, --warmup >= 0")
+    if (
+        min(args.size) < saved_model.MIN_SIZE
+        or min(args.frames, args.rounds) < 1
+        or args.warmup < 0
+    ):
+        parser.error(
+            f"need --size of at least {saved_model.MIN_SIZE}, --frames >= 1, "
+            "--rounds >= 1, --warmup >= 0"
+        )
     speed.configure_threads(0)
     if args.checkpoint:
         from fast_scnn_tf.training.checkpoint import load_run
+
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()
@@ -115,7 +143,7 @@ def main(argv=None) -> int:
     result["weights"] = args.checkpoint or "random"
     for graph in result["graphs"]:
         print(f"== {graph['graph']}: median {graph['median_ms']:.1f} ms per frame")
-        for op in graph["op_types"][:args.top]:
+        for op in graph["op_types"][: args.top]:
             print(f"{op['op']:<40}{op['ms']:8.1f} ms {100 * op['share']:6.1f}%")
     record.save(result, args.output, __file__, argv)
     return 0

@@ -64,18 +64,25 @@ def keep_freed_memory() -> dict:
 
 def thread_counts() -> dict:
     """TensorFlow's intra/inter-op thread counts (0 = default: one per core) and the cores."""
-    return {"intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-            "cpu_cores": os.cpu_count()}
+    return {
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "cpu_cores": os.cpu_count(),
+    }
 
 
 def summarize(times_s, warmup: int) -> dict:
     """mean/median/p90 milliseconds and FPS (1 / mean) of per-frame times in seconds."""
     ms = 1000.0 * np.asarray(times_s, np.float64)
     mean = float(ms.mean())
-    return {"mean_ms": mean, "median_ms": float(np.median(ms)),
-            "p90_ms": float(np.percentile(ms, 90)), "fps": 1000.0 / mean,
-            "warmup": int(warmup), "iters": int(ms.size)}
+    return {
+        "mean_ms": mean,
+        "median_ms": float(np.median(ms)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "fps": 1000.0 / mean,
+        "warmup": int(warmup),
+        "iters": int(ms.size),
+    }
 
 
 def time_calls(run, warmup: int, iters: int) -> dict:
@@ -108,8 +115,14 @@ def head_function(model: keras.Model, mode: str):
     return run
 
 
-def time_keras(model: keras.Model, height: int, width: int, head: str = CLS,
-               warmup: int = 100, iters: int = 100) -> dict:
+def time_keras(
+    model: keras.Model,
+    height: int,
+    width: int,
+    head: str = CLS,
+    warmup: int = 100,
+    iters: int = 100,
+) -> dict:
     """Time the exported head of the Keras model as a tf.function on one random uint8 frame of
     height x width."""
     fn = head_function(model, head)
@@ -122,11 +135,17 @@ def time_keras(model: keras.Model, height: int, width: int, head: str = CLS,
     return time_calls(run, warmup, iters)
 
 
-def time_saved_model(path: str, height: int, width: int, warmup: int = 100,
-                     iters: int = 100, signature: str = "serving_default") -> dict:
+def time_saved_model(
+    path: str,
+    height: int,
+    width: int,
+    warmup: int = 100,
+    iters: int = 100,
+    signature: str = "serving_default",
+) -> dict:
     """Time a SavedModel signature that takes one image tensor [1, H, W, 3] (any dtype)."""
     fn = tf.saved_model.load(path).signatures[signature]
-    (name, spec), = fn.structured_input_signature[1].items()
+    ((name, spec),) = fn.structured_input_signature[1].items()
     image = _random_image(height, width, spec.dtype)
 
     def run():
@@ -136,8 +155,14 @@ def time_saved_model(path: str, height: int, width: int, warmup: int = 100,
     return time_calls(run, warmup, iters)
 
 
-def time_tflite(path: str, warmup: int = 100, iters: int = 100, threads: int | None = None,
-                height: int | None = None, width: int | None = None) -> dict:
+def time_tflite(
+    path: str,
+    warmup: int = 100,
+    iters: int = 100,
+    threads: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+) -> dict:
     """Time a TFLite file with `ai_edge_litert` on one random input.
 
     A model with a dynamic input size is resized to height x width; a fixed-size model runs at its
@@ -154,16 +179,18 @@ def time_tflite(path: str, warmup: int = 100, iters: int = 100, threads: int | N
         wanted = [1, height, width, 3]
         if shape != wanted:
             if -1 not in signature[1:3]:
-                raise ValueError(f"TFLite model '{path}' has a fixed input {shape}, "
-                                 f"not {wanted}")
+                raise ValueError(f"TFLite model '{path}' has a fixed input {shape}, not {wanted}")
             interpreter.resize_tensor_input(detail["index"], wanted)
         shape = wanted
     interpreter.allocate_tensors()
     data = np.random.default_rng(0).integers(0, 256, shape).astype(detail["dtype"])
     interpreter.set_tensor(detail["index"], data)
     result = time_calls(interpreter.invoke, warmup, iters)
-    result.update(threads=threads, input_shape=[int(s) for s in shape],
-                  input_dtype=np.dtype(detail["dtype"]).name)
+    result.update(
+        threads=threads,
+        input_shape=[int(s) for s in shape],
+        input_dtype=np.dtype(detail["dtype"]).name,
+    )
     return result
 
 
@@ -187,24 +214,34 @@ def environment() -> dict:
     """Device, versions, thread counts and date to print and store with every timing."""
     try:
         from importlib.metadata import version
+
         litert = version("ai-edge-litert")
     except Exception:  # not installed: TFLite timing is then unavailable anyway
         litert = None
-    return {"device": device_name(), "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
-            "ai_edge_litert": litert, "platform": platform.platform(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            **thread_counts(), **_MALLOC}
+    return {
+        "device": device_name(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "ai_edge_litert": litert,
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **thread_counts(),
+        **_MALLOC,
+    }
 
 
 def setup_line(warmup: int, iters: int) -> str:
     """One line saying how a table was timed: frames, device, versions and threads."""
     env = environment()
-    return (f"batch 1, {warmup} warm-up + {iters} timed frames; device: {env['device']}; "
-            f"TF {env['tensorflow']}, Keras {env['keras']}, ai-edge-litert "
-            f"{env['ai_edge_litert']}, Python {env['python']}; TF threads intra/inter "
-            f"{env['intra_op_threads']}/{env['inter_op_threads']} (0 = one per core, "
-            f"{env['cpu_cores']} cores)")
+    return (
+        f"batch 1, {warmup} warm-up + {iters} timed frames; device: {env['device']}; "
+        f"TF {env['tensorflow']}, Keras {env['keras']}, ai-edge-litert "
+        f"{env['ai_edge_litert']}, Python {env['python']}; TF threads intra/inter "
+        f"{env['intra_op_threads']}/{env['inter_op_threads']} (0 = one per core, "
+        f"{env['cpu_cores']} cores)"
+    )
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -213,8 +250,8 @@ def parse_resolution(text: str) -> tuple[int, int]:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise ValueError(
-            f"resolution must look like 1024x2048 (HEIGHTxWIDTH), got {text!r}") from None
+            f"resolution must look like 1024x2048 (HEIGHTxWIDTH), got {text!r}"
+        ) from None
     if height < 32 or width < 32:
         raise ValueError(f"resolution must be at least 32x32, got {text!r}")
     return height, width
-

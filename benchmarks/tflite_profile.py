@@ -78,9 +78,17 @@ def op_table(model: bytes) -> list[dict]:
             if op["op_name"] == "CONV_2D":
                 per_output *= int(weights[3])
             macs = int(np.prod(out["shape"])) * per_output
-        table.append({"index": int(op["index"]), "op": op["op_name"], "inputs": inputs,
-                      "outputs": outputs, "shape": [int(d) for d in out["shape"]],
-                      "dtype": np.dtype(out["dtype"]).name, "macs": macs})
+        table.append(
+            {
+                "index": int(op["index"]),
+                "op": op["op_name"],
+                "inputs": inputs,
+                "outputs": outputs,
+                "shape": [int(d) for d in out["shape"]],
+                "dtype": np.dtype(out["dtype"]).name,
+                "macs": macs,
+            }
+        )
     return table
 
 
@@ -114,8 +122,10 @@ def runtime_shapes(model: bytes) -> dict[int, list[int]]:
     pre-BATCH_TO_SPACE shape of a dilated conv's batch-16 tensor at batch 1)."""
     from fast_scnn_tf.export import tflite
 
-    return {int(t["index"]): [int(d) for d in t["shape"]]
-            for t in tflite.interpreter(model, delegate=False).get_tensor_details()}
+    return {
+        int(t["index"]): [int(d) for d in t["shape"]]
+        for t in tflite.interpreter(model, delegate=False).get_tensor_details()
+    }
 
 
 def submodel(model: bytes, indices, shapes: dict[int, list[int]] | None = None) -> bytes:
@@ -137,10 +147,17 @@ def submodel(model: bytes, indices, shapes: dict[int, list[int]] | None = None) 
         buffer = obj.buffers[graph.tensors[t].buffer]
         return buffer.data is not None and len(buffer.data) > 0
 
-    inputs = list(dict.fromkeys(int(t) for op in chosen for t in op.inputs
-                                if t >= 0 and int(t) not in written and not constant(int(t))))
-    outputs = [t for t in dict.fromkeys(int(t) for op in chosen for t in op.outputs)
-               if t in read_elsewhere] or [int(chosen[-1].outputs[0])]
+    inputs = list(
+        dict.fromkeys(
+            int(t)
+            for op in chosen
+            for t in op.inputs
+            if t >= 0 and int(t) not in written and not constant(int(t))
+        )
+    )
+    outputs = [
+        t for t in dict.fromkeys(int(t) for op in chosen for t in op.outputs) if t in read_elsewhere
+    ] or [int(chosen[-1].outputs[0])]
     for t in inputs:
         graph.tensors[t].shape = np.array(shapes[t], np.int32)
         graph.tensors[t].shapeSignature = None
@@ -164,8 +181,7 @@ class Unit:
 
         self.interp = tflite.interpreter(model, threads)
         self.run = self.interp.invoke
-        self.delegated = any(op["op_name"] == "DELEGATE"
-                             for op in self.interp._get_ops_details())
+        self.delegated = any(op["op_name"] == "DELEGATE" for op in self.interp._get_ops_details())
         rng = np.random.default_rng(0)
         for detail in self.interp.get_input_details():
             shape, dtype = detail["shape"], np.dtype(detail["dtype"])
@@ -204,8 +220,9 @@ def timed_rounds(units: list[Unit], rounds: int, iters: int) -> None:
 GRAPHS = ("fast", "plain")  # export.fast_graph's rewrite (what export.py ships) / the model as is
 
 
-def convert(model, mode: str, precision: str, size: tuple[int, int], frames,
-            graph: str = "fast") -> bytes:
+def convert(
+    model, mode: str, precision: str, size: tuple[int, int], frames, graph: str = "fast"
+) -> bytes:
     """The TFLite file export.py writes (`graph="fast"`), or the same without
     `fast_graph`'s rewrites (`"plain"`, the graph before them)."""
     from fast_scnn_tf.export import tflite
@@ -228,15 +245,19 @@ def floor_models() -> dict[str, bytes]:
         x = keras.layers.Conv2D(FLOOR_CHANNELS, 1, activation="relu")(x)
     net = keras.Model(inputs, x)
     rng = np.random.default_rng(0)
-    samples = [rng.normal(size=(1, *FLOOR_SHAPE, FLOOR_CHANNELS)).astype(np.float32)
-               for _ in range(2)]
+    samples = [
+        rng.normal(size=(1, *FLOOR_SHAPE, FLOOR_CHANNELS)).astype(np.float32) for _ in range(2)
+    ]
 
     def make_converter():
         import tensorflow as tf
+
         return tf.lite.TFLiteConverter.from_keras_model(net)
 
-    return {"float32": tflite.convert_with(make_converter, "none"),
-            "int8": _int8_floats_in(make_converter, samples)}
+    return {
+        "float32": tflite.convert_with(make_converter, "none"),
+        "int8": _int8_floats_in(make_converter, samples),
+    }
 
 
 def _int8_floats_in(make_converter, samples) -> bytes:
@@ -255,21 +276,37 @@ def _int8_floats_in(make_converter, samples) -> bytes:
 
 
 # --- the report ---------------------------------------------------------------------------------
-def summarize(name: dict, table: list[dict], parts: list[list[int]], whole: Unit,
-              part_units: list[Unit], op_units: list[Unit], floor_rate: dict) -> dict:
+def summarize(
+    name: dict,
+    table: list[dict],
+    parts: list[list[int]],
+    whole: Unit,
+    part_units: list[Unit],
+    op_units: list[Unit],
+    floor_rate: dict,
+) -> dict:
     """One export's profile: the whole frame, partitions, ops and op types by time."""
     partition_of = {i: k for k, part in enumerate(parts) for i in part}
     ops = []
     for row, unit in zip(table, op_units):
-        ops.append({"index": row["index"], "op": row["op"], "shape": row["shape"],
-                    "dtype": row["dtype"], "macs": row["macs"],
-                    "partition": partition_of.get(row["index"]),
-                    "xnnpack": row["index"] in partition_of, "ms": round(unit.ms, 3)})
+        ops.append(
+            {
+                "index": row["index"],
+                "op": row["op"],
+                "shape": row["shape"],
+                "dtype": row["dtype"],
+                "macs": row["macs"],
+                "partition": partition_of.get(row["index"]),
+                "xnnpack": row["index"] in partition_of,
+                "ms": round(unit.ms, 3),
+            }
+        )
     op_total = sum(op["ms"] for op in ops)
     by_type = {}
     for op in ops:
-        entry = by_type.setdefault(op["op"], {"op": op["op"], "count": 0, "ms": 0.0,
-                                              "xnnpack": 0, "macs": 0})
+        entry = by_type.setdefault(
+            op["op"], {"op": op["op"], "count": 0, "ms": 0.0, "xnnpack": 0, "macs": 0}
+        )
         entry["count"] += 1
         entry["ms"] += op["ms"]
         entry["xnnpack"] += op["xnnpack"]
@@ -282,14 +319,22 @@ def summarize(name: dict, table: list[dict], parts: list[list[int]], whole: Unit
     macs = sum(op["macs"] for op in ops)
     rate = floor_rate.get(name["precision"])
     return {
-        **name, "ms": round(whole.ms, 2), "op_count": len(ops), "partition_count": len(parts),
-        "ops_sum_ms": round(op_total, 2), "gmacs": round(macs / 1e9, 3),
+        **name,
+        "ms": round(whole.ms, 2),
+        "op_count": len(ops),
+        "partition_count": len(parts),
+        "ops_sum_ms": round(op_total, 2),
+        "gmacs": round(macs / 1e9, 3),
         "floor_ms": round(macs / rate * 1e3, 2) if rate else None,
-        "outside_xnnpack": {"count": len(outside),
-                            "ms": round(sum(op["ms"] for op in outside), 2),
-                            "ops": sorted({op["op"] for op in outside})},
-        "partitions": [{"first": part[0], "last": part[-1], "ops": len(part),
-                        "ms": round(unit.ms, 2)} for part, unit in zip(parts, part_units)],
+        "outside_xnnpack": {
+            "count": len(outside),
+            "ms": round(sum(op["ms"] for op in outside), 2),
+            "ops": sorted({op["op"] for op in outside}),
+        },
+        "partitions": [
+            {"first": part[0], "last": part[-1], "ops": len(part), "ms": round(unit.ms, 2)}
+            for part, unit in zip(parts, part_units)
+        ],
         "op_types": types,
         "head": head_summary(ops),
         "ops": sorted(ops, key=lambda op: -op["ms"])[:TOP_OPS],
@@ -302,12 +347,16 @@ def head_summary(ops: list[dict]) -> dict:
     last_conv = max(op["index"] for op in ops if op["macs"])
     head = [op for op in ops if op["index"] > last_conv]
     head_ms = sum(op["ms"] for op in head)
-    return {"ops": [op["op"] for op in head], "ms": round(head_ms, 3),
-            "network_ms": round(sum(op["ms"] for op in ops) - head_ms, 3)}
+    return {
+        "ops": [op["op"] for op in head],
+        "ms": round(head_ms, 3),
+        "network_ms": round(sum(op["ms"] for op in ops) - head_ms, 3),
+    }
 
 
-def profile_exports(models: list[tuple[dict, bytes]], threads: int, rounds: int, iters: int,
-                    floor_rate: dict) -> list[dict]:
+def profile_exports(
+    models: list[tuple[dict, bytes]], threads: int, rounds: int, iters: int, floor_rate: dict
+) -> list[dict]:
     """Profile exports side by side (the fast and plain graph of one head): whole, partitions
     and ops of all of them timed in the same interleaved rounds."""
     prepared, units = [], []
@@ -324,20 +373,41 @@ def profile_exports(models: list[tuple[dict, bytes]], threads: int, rounds: int,
     return [summarize(*entry, floor_rate) for entry in prepared]
 
 
-def compare(models: list[tuple[dict, bytes]], size: tuple[int, int], threads: int, rounds: int,
-            iters: int, pytorch: bool) -> list[dict]:
+def compare(
+    models: list[tuple[dict, bytes]],
+    size: tuple[int, int],
+    threads: int,
+    rounds: int,
+    iters: int,
+    pytorch: bool,
+) -> list[dict]:
     """Whole frames of every export at one size, and the PyTorch reference's cls in its fastest
     CPU form (channels-last) when asked, timed in the same interleaved rounds."""
     rows = [(dict(name), Unit(model, threads)) for name, model in models]
     if pytorch:
         from benchmarks import pytorch_reference
 
-        rows.append(({"runtime": "pytorch_cl", "mode": "cls", "precision": "float32",
-                      "size": "x".join(map(str, size))},
-                     Unit(run=pytorch_reference.head("cls", *size, threads, channels_last=True))))
+        rows.append(
+            (
+                {
+                    "runtime": "pytorch_cl",
+                    "mode": "cls",
+                    "precision": "float32",
+                    "size": "x".join(map(str, size)),
+                },
+                Unit(run=pytorch_reference.head("cls", *size, threads, channels_last=True)),
+            )
+        )
     timed_rounds([unit for _, unit in rows], rounds, iters)
-    return [{"runtime": "tflite", **name, "ms": round(unit.ms, 2),
-             "rounds_ms": [round(t, 2) for t in unit.times]} for name, unit in rows]
+    return [
+        {
+            "runtime": "tflite",
+            **name,
+            "ms": round(unit.ms, 2),
+            "rounds_ms": [round(t, 2) for t in unit.times],
+        }
+        for name, unit in rows
+    ]
 
 
 def floor(threads: int, rounds: int, iters: int) -> dict:
@@ -349,11 +419,13 @@ def floor(threads: int, rounds: int, iters: int) -> dict:
         units = [Unit(submodel(model, [row["index"]]), threads) for row in convs]
         timed_rounds(units, rounds, iters)
         ms = statistics.median(u.ms for u in units)
-        result[precision] = {"conv": f"1x1 {FLOOR_CHANNELS}->{FLOOR_CHANNELS} at "
-                                     f"{FLOOR_SHAPE[0]}x{FLOOR_SHAPE[1]}",
-                             "macs": convs[0]["macs"], "ms": round(ms, 3),
-                             "gmacs_per_s": round(convs[0]["macs"] / ms / 1e6, 1),
-                             "xnnpack": all(u.delegated for u in units)}
+        result[precision] = {
+            "conv": f"1x1 {FLOOR_CHANNELS}->{FLOOR_CHANNELS} at {FLOOR_SHAPE[0]}x{FLOOR_SHAPE[1]}",
+            "macs": convs[0]["macs"],
+            "ms": round(ms, 3),
+            "gmacs_per_s": round(convs[0]["macs"] / ms / 1e6, 1),
+            "xnnpack": all(u.delegated for u in units),
+        }
     return result
 
 
@@ -363,22 +435,39 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), metavar="HxW",
-                        help="input sizes; the first also gets the whole-frame comparison")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        default=list(SIZES),
+        metavar="HxW",
+        help="input sizes; the first also gets the whole-frame comparison",
+    )
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS), choices=PRECISIONS)
-    parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=GRAPHS,
-                        help="fast: what export.py writes; plain: without export.fast_graph")
+    parser.add_argument(
+        "--graphs",
+        nargs="+",
+        default=list(GRAPHS),
+        choices=GRAPHS,
+        help="fast: what export.py writes; plain: without export.fast_graph",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--iters", type=int, default=3, help="invocations per unit and round")
-    parser.add_argument("--compare-rounds", type=int, default=7,
-                        help="rounds of the whole-frame comparison at the first size")
-    parser.add_argument("--no-pytorch", action="store_true",
-                        help="leave the PyTorch reference out of the comparison (it runs when "
-                        "torch is installed)")
+    parser.add_argument(
+        "--compare-rounds",
+        type=int,
+        default=7,
+        help="rounds of the whole-frame comparison at the first size",
+    )
+    parser.add_argument(
+        "--no-pytorch",
+        action="store_true",
+        help="leave the PyTorch reference out of the comparison (it runs when torch is installed)",
+    )
     parser.add_argument("--checkpoint", metavar="DIR", help="trained weights (default random)")
     parser.add_argument("--note", default="", help="what else the machine ran, for the record")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
@@ -392,6 +481,7 @@ def main(argv=None) -> int:
 
     if args.checkpoint:
         from fast_scnn_tf.training.checkpoint import load_run
+
         model = load_run(args.checkpoint).model
     else:
         model = build_fast_scnn()
@@ -403,30 +493,52 @@ def main(argv=None) -> int:
     for index, size in enumerate(sizes):
         frames = synthetic_frames(size, 2)
         text = f"{size[0]}x{size[1]}"
-        models = [({"mode": mode, "precision": precision, "graph": graph, "size": text},
-                   convert(model, mode, precision, size, frames, graph))
-                  for graph in args.graphs for mode in args.modes
-                  for precision in args.precisions]
+        models = [
+            (
+                {"mode": mode, "precision": precision, "graph": graph, "size": text},
+                convert(model, mode, precision, size, frames, graph),
+            )
+            for graph in args.graphs
+            for mode in args.modes
+            for precision in args.precisions
+        ]
         for mode in args.modes:
             for precision in args.precisions:
-                group = [(n, c) for n, c in models
-                         if (n["mode"], n["precision"]) == (mode, precision)]
+                group = [
+                    (n, c) for n, c in models if (n["mode"], n["precision"]) == (mode, precision)
+                ]
                 for p in profile_exports(group, args.threads, args.rounds, args.iters, rates):
                     profiles.append(p)
-                    print(f"{mode} {precision} {p['graph']} {text}: {p['op_count']} ops, "
-                          f"{p['partition_count']} partitions, {p['ms']} ms whole, "
-                          f"{p['ops_sum_ms']} ms summed over ops", flush=True)
+                    print(
+                        f"{mode} {precision} {p['graph']} {text}: {p['op_count']} ops, "
+                        f"{p['partition_count']} partitions, {p['ms']} ms whole, "
+                        f"{p['ops_sum_ms']} ms summed over ops",
+                        flush=True,
+                    )
         if index == 0:
-            comparison = compare([(n, c) for n, c in models if n["mode"] == "cls"], size,
-                                 args.threads, args.compare_rounds, args.iters, pytorch)
+            comparison = compare(
+                [(n, c) for n, c in models if n["mode"] == "cls"],
+                size,
+                args.threads,
+                args.compare_rounds,
+                args.iters,
+                pytorch,
+            )
             for row in comparison:
                 print(row, flush=True)
-    result = {"threads": args.threads, "rounds": args.rounds, "iters": args.iters,
-              "compare_rounds": args.compare_rounds,
-              "weights": args.checkpoint or "random", "calibration": "synthetic",
-              "note": args.note,
-              "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-              "floor": floor_rate, "comparison": comparison, "exports": profiles}
+    result = {
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "iters": args.iters,
+        "compare_rounds": args.compare_rounds,
+        "weights": args.checkpoint or "random",
+        "calibration": "synthetic",
+        "note": args.note,
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "floor": floor_rate,
+        "comparison": comparison,
+        "exports": profiles,
+    }
     record.save(result, args.output, __file__, argv)
     return 0
 

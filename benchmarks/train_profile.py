@@ -33,13 +33,22 @@ from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.training.step import make_train_step  # noqa: E402
 
 # Host events that wrap whole steps or functions rather than name one op.
-WRAPPERS = {"ExecutorState::Process", "train_step", "TFE_Py_ExecuteCancelable", "EagerExecute",
-            "EagerKernelExecute", "KernelAndDeviceFunc::Run", "FunctionRun", "ParallelFor"}
+WRAPPERS = {
+    "ExecutorState::Process",
+    "train_step",
+    "TFE_Py_ExecuteCancelable",
+    "EagerExecute",
+    "EagerKernelExecute",
+    "KernelAndDeviceFunc::Run",
+    "FunctionRun",
+    "ParallelFor",
+}
 
 
 def op_times(logdir: str) -> collections.Counter:
     """Milliseconds per op type in the profiler trace under `logdir`, summed over threads."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
     space = xplane_pb2.XSpace()
     with open(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0], "rb") as f:
         space.ParseFromString(f.read())
@@ -50,16 +59,23 @@ def op_times(logdir: str) -> collections.Counter:
                 meta = plane.event_metadata[event.metadata_id]
                 full = (meta.display_name or meta.name).strip()
                 if full in WRAPPERS or full.startswith(
-                        ("EagerLocalExecute", "__inference", "Iterator", "MakeIterator",
-                         "signature_wrapper")):
+                    (
+                        "EagerLocalExecute",
+                        "__inference",
+                        "Iterator",
+                        "MakeIterator",
+                        "signature_wrapper",
+                    )
+                ):
                     continue
                 totals[full.rsplit(":", 1)[-1].strip()] += event.duration_ps / 1e9
     return totals
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch-size", type=int, default=8, help="[%(default)s]")
     parser.add_argument("--crop-size", type=int, nargs=2, default=(360, 480), metavar=("H", "W"))
     parser.add_argument("--classes", type=int, default=11, help="[%(default)s]")
@@ -74,10 +90,18 @@ def main(argv=None) -> int:
     optimizer.build(model.trainable_variables)
     rng = np.random.default_rng(0)
     weights = 1.0 / np.log(1.02 + rng.dirichlet(np.ones(args.classes)))
-    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), Config(),
-                           tf.Variable(0, dtype=tf.int64), weights.astype(np.float32))
-    batch = (rng.uniform(0, 255, (args.batch_size, *args.crop_size, 3)).astype(np.float32),
-             rng.integers(0, args.classes, (args.batch_size, *args.crop_size)).astype(np.uint8))
+    step = make_train_step(
+        model,
+        optimizer,
+        tf.distribute.get_strategy(),
+        Config(),
+        tf.Variable(0, dtype=tf.int64),
+        weights.astype(np.float32),
+    )
+    batch = (
+        rng.uniform(0, 255, (args.batch_size, *args.crop_size, 3)).astype(np.float32),
+        rng.integers(0, args.classes, (args.batch_size, *args.crop_size)).astype(np.uint8),
+    )
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     for _ in range(3):
         float(step(iterator)["loss"])
@@ -91,16 +115,29 @@ def main(argv=None) -> int:
         tf.profiler.experimental.stop()
         totals = op_times(logdir)
     total = sum(totals.values())
-    ops = [{"op": name, "ms_per_step": ms / args.steps, "share": ms / total}
-           for name, ms in totals.most_common()]
-    print(f"{1000 * seconds / args.steps:.0f} ms/step; op time summed over threads "
-          f"{total / args.steps:.0f} ms/step")
-    for op in ops[:args.top]:
+    ops = [
+        {"op": name, "ms_per_step": ms / args.steps, "share": ms / total}
+        for name, ms in totals.most_common()
+    ]
+    print(
+        f"{1000 * seconds / args.steps:.0f} ms/step; op time summed over threads "
+        f"{total / args.steps:.0f} ms/step"
+    )
+    for op in ops[: args.top]:
         print(f"{op['op']:<48}{op['ms_per_step']:8.1f} ms {100 * op['share']:6.1f}%")
-    record.save({"batch_size": args.batch_size, "crop": list(args.crop_size),
-                 "classes": args.classes, "steps": args.steps,
-                 "ms_per_step": 1000 * seconds / args.steps, "ops": ops[:40]},
-                args.output, __file__, argv)
+    record.save(
+        {
+            "batch_size": args.batch_size,
+            "crop": list(args.crop_size),
+            "classes": args.classes,
+            "steps": args.steps,
+            "ms_per_step": 1000 * seconds / args.steps,
+            "ops": ops[:40],
+        },
+        args.output,
+        __file__,
+        argv,
+    )
     return 0
 
 

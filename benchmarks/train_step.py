@@ -26,8 +26,14 @@ from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.training.trainer import make_train_step  # noqa: E402
 
 
-def time_train_step(batch_size: int, crop: tuple[int, int], mixed_precision: bool, xla: bool,
-                    warmup: int, steps: int) -> dict:
+def time_train_step(
+    batch_size: int,
+    crop: tuple[int, int],
+    mixed_precision: bool,
+    xla: bool,
+    warmup: int,
+    steps: int,
+) -> dict:
     """Median/mean ms per step and images/s over `steps` steps after `warmup` (incl. tracing)."""
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
@@ -55,38 +61,64 @@ def time_train_step(batch_size: int, crop: tuple[int, int], mixed_precision: boo
     finally:
         keras.mixed_precision.set_global_policy(previous)
     mean = float(np.mean(times))
-    return {"batch_size": batch_size, "crop": f"{crop[0]}x{crop[1]}",
-            "precision": "mixed_float16" if mixed_precision else "float32", "xla": xla,
-            "steps": steps, "warmup": warmup, "mean_ms": 1000 * mean,
-            "median_ms": 1000 * float(np.median(times)), "images_per_s": batch_size / mean}
+    return {
+        "batch_size": batch_size,
+        "crop": f"{crop[0]}x{crop[1]}",
+        "precision": "mixed_float16" if mixed_precision else "float32",
+        "xla": xla,
+        "steps": steps,
+        "warmup": warmup,
+        "mean_ms": 1000 * mean,
+        "median_ms": 1000 * float(np.median(times)),
+        "images_per_s": batch_size / mean,
+    }
 
 
 def main(argv=None) -> int:
     gpu = bool(tf.config.list_physical_devices("GPU"))
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch-size", type=int, default=12, help="batch (default 12, the paper)")
-    parser.add_argument("--crop-size", type=int, nargs=2, default=(1024, 2048), metavar=("H", "W"),
-                        help="input size (default 1024 2048, the paper's full frames)")
-    parser.add_argument("--precision", choices=("fp32", "mixed", "both"),
-                        default="both" if gpu else "fp32",
-                        help="fp32, mixed_float16 or both (default: both on a GPU, else fp32)")
+    parser.add_argument(
+        "--crop-size",
+        type=int,
+        nargs=2,
+        default=(1024, 2048),
+        metavar=("H", "W"),
+        help="input size (default 1024 2048, the paper's full frames)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "mixed", "both"),
+        default="both" if gpu else "fp32",
+        help="fp32, mixed_float16 or both (default: both on a GPU, else fp32)",
+    )
     parser.add_argument("--xla", action="store_true", help="jit_compile the step")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps (default 3)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (default 10)")
-    parser.add_argument("--output", default=record.default_output("train_step"),
-                        help="JSON results file (default %(default)s)")
+    parser.add_argument(
+        "--output",
+        default=record.default_output("train_step"),
+        help="JSON results file (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.batch_size < 1 or min(args.crop_size) < 32 or args.steps < 1 or args.warmup < 1:
         parser.error("need --batch-size >= 1, --crop-size >= 32 32, --steps >= 1, --warmup >= 1")
 
     precisions = {"fp32": [False], "mixed": [True], "both": [False, True]}[args.precision]
-    rows = [time_train_step(args.batch_size, tuple(args.crop_size), mixed, args.xla,
-                            args.warmup, args.steps) for mixed in precisions]
+    rows = [
+        time_train_step(
+            args.batch_size, tuple(args.crop_size), mixed, args.xla, args.warmup, args.steps
+        )
+        for mixed in precisions
+    ]
     for r in rows:
-        print(f"{r['precision']:<14} batch {r['batch_size']:>3} at {r['crop']:>10}: "
-              f"{r['mean_ms']:9.1f} ms/step (median {r['median_ms']:.1f}), "
-              f"{r['images_per_s']:7.2f} images/s")
+        print(
+            f"{r['precision']:<14} batch {r['batch_size']:>3} at {r['crop']:>10}: "
+            f"{r['mean_ms']:9.1f} ms/step (median {r['median_ms']:.1f}), "
+            f"{r['images_per_s']:7.2f} images/s"
+        )
     record.save({"results": rows}, args.output, __file__, argv)
     return 0
 

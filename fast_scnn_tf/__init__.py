@@ -9,5 +9,6 @@ def __getattr__(name):
     the scripts do for `fast_scnn_tf.cli` before parsing --verbose) must not start TensorFlow."""
     if name in _MODEL_EXPORTS:
         from fast_scnn_tf import model
+
         return getattr(model, name)
     raise AttributeError(f"module 'fast_scnn_tf' has no attribute {name!r}")

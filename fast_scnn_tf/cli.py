@@ -18,8 +18,10 @@ from fast_scnn_tf.quiet import import_tensorflow, native_output_hidden  # noqa: 
 DEFAULT_DATA_DIR = os.path.join("data", "cityscapes")  # where docs/training.md puts Cityscapes
 DEFAULT_RUN_DIR = os.path.join("runs", "fast_scnn")  # train.py writes it; the others read it
 DEFAULT_EXPORT_DIR = "exports"
-MISSING_DATA_HINT = ("put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for "
-                     "another dataset); what DIR holds for each NAME: " + datasets.describe())
+MISSING_DATA_HINT = (
+    "put Cityscapes there, or pass --data-dir DIR (with --dataset NAME for "
+    "another dataset); what DIR holds for each NAME: " + datasets.describe()
+)
 
 
 def error_line(error: BaseException) -> str:
@@ -32,8 +34,11 @@ def error_line(error: BaseException) -> str:
         return " ".join(re.findall(r"\[([^\[\]]*)\]", failed.group(1))) or failed.group(1)
     failed = re.search(r"to be true\. Summarized data: (.*)", text, flags=re.S)
     if failed:  # eager: one value per line, strings as b'...'
-        return " ".join(re.sub(r"^b(['\"])(.*)\1$", r"\2", value.strip())
-                        for value in failed.group(1).splitlines() if value.strip())
+        return " ".join(
+            re.sub(r"^b(['\"])(.*)\1$", r"\2", value.strip())
+            for value in failed.group(1).splitlines()
+            if value.strip()
+        )
     text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
     text = re.sub(r"^.*? with iterator: \S+: ", "", text)
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
@@ -50,10 +55,15 @@ def check_model_path(path: str, flag: str, also: str = "", files: tuple = ()) ->
     """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder, a
     checkpoint prefix (DIR/best/ckpt-12, beside its .index file) or a file ending in one of
     `files`; `also` names the other things the flag accepts in the message."""
-    expected = ("expected a model directory written by train.py or a checkpoint prefix like "
-                f"DIR/best/ckpt-12{also}")
-    if (os.path.isdir(path) or os.path.isfile(path + ".index")
-            or (files and path.endswith(files) and os.path.isfile(path))):
+    expected = (
+        "expected a model directory written by train.py or a checkpoint prefix like "
+        f"DIR/best/ckpt-12{also}"
+    )
+    if (
+        os.path.isdir(path)
+        or os.path.isfile(path + ".index")
+        or (files and path.endswith(files) and os.path.isfile(path))
+    ):
         return
     if os.path.exists(path):
         raise ValueError(f"{flag} '{path}' is a file: {expected}")

@@ -30,8 +30,10 @@ def _typed(name: str, value, default):
     """`value` as the type of the field's `default` (a JSON list becomes a tuple, an integer a
     float where a number is expected); a value of another type is a one-line ValueError, so a
     hand-edited config.json fails on load, not later with a traceback."""
+
     def wrong(rule):
         return ValueError(f"{name} must be {rule}, got {value!r}")
+
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise wrong("true or false")
@@ -48,8 +50,11 @@ def _typed(name: str, value, default):
         if not isinstance(value, str):
             raise wrong("a string")
     elif isinstance(default, tuple):
-        if (not isinstance(value, (list, tuple)) or len(value) != len(default)
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        if (
+            not isinstance(value, (list, tuple))
+            or len(value) != len(default)
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
             raise wrong(f"a list of {len(default)} integers")
         return tuple(value)
     elif isinstance(default, dict) and not isinstance(value, dict):
@@ -88,6 +93,7 @@ class ModelConfig:
 class TrainConfig:
     """The paper's recipe (§4.1); `preset="mmseg"` swaps in mmsegmentation's (see
     fast_scnn_tf.training.presets). The loss convention is in fast_scnn_tf.training.losses."""
+
     preset: str = "paper"  # "paper", "mmseg" or "camvid": which recipe the defaults came from
     epochs: int = 1000  # passes over the training frames (Cityscapes fine train: 2,975)
     total_steps: int = 0  # > 0 overrides epochs (the mmseg preset counts iterations)
@@ -131,6 +137,7 @@ class Config:
         classes and `class_0`, `class_1`, ... otherwise."""
         from fast_scnn_tf.data.cityscapes_labels import CLASSES
         from fast_scnn_tf.data.classes import ClassTable, default_colors
+
         n = self.model.num_classes
         if self.model.classes:
             table = ClassTable.from_dict(self.model.classes)
@@ -139,8 +146,10 @@ class Config:
         else:
             table = ClassTable(tuple(f"class_{i}" for i in range(n)), default_colors(n))
         if table.num_classes != self.model.num_classes:
-            raise ValueError(f"config has num_classes {self.model.num_classes} but a class table "
-                             f"of {table.num_classes} classes")
+            raise ValueError(
+                f"config has num_classes {self.model.num_classes} but a class table "
+                f"of {table.num_classes} classes"
+            )
         return table
 
     def scale_for(self, image_size) -> float:
@@ -155,31 +164,51 @@ class Config:
     def validate(self) -> "Config":
         """Raise ConfigError for the first value a run cannot use; returns self."""
         from fast_scnn_tf.model.families import MODEL_NAMES  # imports Keras: only when validating
+
         d, t = self.data, self.train
         # NaN fails every comparison below, so a rule written as a comparison would pass it or
         # name the wrong rule: every float is checked for being finite first.
-        finite = [(name, field.name, math.isfinite(getattr(part, field.name)), "a finite number")
-                  for name in ("model", "data", "train") for part in [getattr(self, name)]
-                  for field in dataclasses.fields(part)
-                  if isinstance(getattr(part, field.name), float)]
+        finite = [
+            (name, field.name, math.isfinite(getattr(part, field.name)), "a finite number")
+            for name in ("model", "data", "train")
+            for part in [getattr(self, name)]
+            for field in dataclasses.fields(part)
+            if isinstance(getattr(part, field.name), float)
+        ]
         rules = finite + [
-            ("model", "name", self.model.name in MODEL_NAMES,
-             f"a model of fast_scnn_tf.model.families ({', '.join(MODEL_NAMES)})"),
+            (
+                "model",
+                "name",
+                self.model.name in MODEL_NAMES,
+                f"a model of fast_scnn_tf.model.families ({', '.join(MODEL_NAMES)})",
+            ),
             ("data", "dataset", d.dataset in DATASETS, f"one of {', '.join(DATASETS)}"),
             ("data", "source", d.source in SOURCES, f"one of {', '.join(SOURCES)}"),
-            ("data", "crop_size", len(d.crop_size) == 2 and min(d.crop_size) >= MIN_CROP,
-             f"two sizes of at least {MIN_CROP}"),
+            (
+                "data",
+                "crop_size",
+                len(d.crop_size) == 2 and min(d.crop_size) >= MIN_CROP,
+                f"two sizes of at least {MIN_CROP}",
+            ),
             ("data", "min_scale", 0 < d.min_scale <= d.max_scale, "> 0 and <= data.max_scale"),
             ("data", "input_scale", 0 < d.input_scale <= 4, "> 0 and <= 4"),
             ("model", "dropout", 0 <= self.model.dropout < 1, ">= 0 and < 1"),
             ("train", "batch_size", t.batch_size >= 1, ">= 1"),
-            ("train", "epochs", t.total_steps > 0 or t.epochs >= 1,
-             ">= 1 (or train.total_steps >= 1)"),
+            (
+                "train",
+                "epochs",
+                t.total_steps > 0 or t.epochs >= 1,
+                ">= 1 (or train.total_steps >= 1)",
+            ),
             ("train", "total_steps", t.total_steps >= 0, ">= 0"),
             ("train", "optimizer", t.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
             ("train", "learning_rate", t.learning_rate > 0, "> 0"),
-            ("train", "end_learning_rate", 0 <= t.end_learning_rate <= t.learning_rate,
-             ">= 0 and <= train.learning_rate"),
+            (
+                "train",
+                "end_learning_rate",
+                0 <= t.end_learning_rate <= t.learning_rate,
+                ">= 0 and <= train.learning_rate",
+            ),
             ("train", "weight_decay", t.weight_decay >= 0, ">= 0"),
             ("train", "warmup_steps", t.warmup_steps >= 0, ">= 0"),
             ("train", "aux_weight", t.aux_weight >= 0, ">= 0"),
@@ -188,8 +217,12 @@ class Config:
             ("train", "keep_checkpoints", t.keep_checkpoints >= 1, ">= 1"),
             ("train", "eval_every_epochs", t.eval_every_epochs >= 0, ">= 0 (0: at the end)"),
             ("train", "log_every_steps", t.log_every_steps >= 1, ">= 1"),
-            ("train", "class_weighting", t.class_weighting in CLASS_WEIGHTINGS,
-             f"one of {', '.join(CLASS_WEIGHTINGS)}"),
+            (
+                "train",
+                "class_weighting",
+                t.class_weighting in CLASS_WEIGHTINGS,
+                f"one of {', '.join(CLASS_WEIGHTINGS)}",
+            ),
         ]
         for section, field, ok, rule in rules:
             if not ok:
@@ -200,8 +233,9 @@ class Config:
         """A copy with `section.field` set to `value` (lists become tuples where the default is
         one); an unknown section or field is a ConfigError."""
         part = getattr(self, section, None)
-        if not dataclasses.is_dataclass(part) or field not in {f.name for f in
-                                                                dataclasses.fields(part)}:
+        if not dataclasses.is_dataclass(part) or field not in {
+            f.name for f in dataclasses.fields(part)
+        }:
             raise ConfigError(section, field, "a known config field", value)
         if isinstance(getattr(part, field), tuple):
             value = tuple(value)
@@ -215,15 +249,17 @@ class Config:
         """Build from a (possibly partial) dict; unknown keys are an error, not silently dropped."""
         names = [field.name for field in dataclasses.fields(cls)]
         if not isinstance(d, dict):
-            raise ValueError(f"expected a JSON object with the sections {names}, got "
-                             f"{type(d).__name__}")
+            raise ValueError(
+                f"expected a JSON object with the sections {names}, got {type(d).__name__}"
+            )
         sections = {}
         for field in dataclasses.fields(cls):
             section_cls = field.default_factory
             values = d.get(field.name, {})
             if not isinstance(values, dict):
-                raise ValueError(f"config section '{field.name}' must be an object, got "
-                                 f"{type(values).__name__}")
+                raise ValueError(
+                    f"config section '{field.name}' must be an object, got {type(values).__name__}"
+                )
             values = dict(values)
             if field.name == "data" and values.get("dataset") in datasets.RENAMED:
                 values["dataset"] = datasets.RENAMED[values["dataset"]]
@@ -252,8 +288,9 @@ class Config:
         """Read `directory`/config.json; a syntax error or an unknown key names the file."""
         path = os.path.join(directory, CONFIG_FILE)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"no {CONFIG_FILE} in '{directory}': expected a model "
-                                    "directory written by train.py")
+            raise FileNotFoundError(
+                f"no {CONFIG_FILE} in '{directory}': expected a model directory written by train.py"
+            )
         try:
             with open(path) as f:
                 return cls.from_dict(json.load(f))

@@ -44,9 +44,13 @@ def check_archive(path: str) -> None:
     them), or whose entries inflate to more than MAX_INFLATED_BYTES. torch.load inflates a
     deflate-compressed entry whole, so the sizes the archive declares are checked before anything
     is inflated, then each entry is inflated in pieces and must give its declared size and CRC."""
+
     def refuse(reason: str):
-        return ValueError(f"'{path}' is not a readable PyTorch state dict ({reason}): expected a "
-                          ".pth file of tensors written by torch.save (PyTorch 1.6 or later)")
+        return ValueError(
+            f"'{path}' is not a readable PyTorch state dict ({reason}): expected a "
+            ".pth file of tensors written by torch.save (PyTorch 1.6 or later)"
+        )
+
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
@@ -59,19 +63,27 @@ def check_archive(path: str) -> None:
                 f"'{path}' would inflate to {declared / 1e6:.0f} MB, more than the "
                 f"{MAX_INFLATED_BYTES / 1e6:.0f} MB the largest FFNet variant's weights take "
                 f"({LARGEST_VARIANT}: {LARGEST_STATE_DICT_VALUES / 1e6:.1f} M numbers as "
-                "float64, and room for the rest): not an FFNet state dict")
+                "float64, and room for the rest): not an FFNet state dict"
+            )
         for entry in entries:
             inflated = 0
             try:
                 with archive.open(entry) as f:
                     while piece := f.read(_PIECE):
                         inflated += len(piece)
-            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError,
-                    zlib.error) as e:  # damaged data, a bad CRC, encryption, another method
+            except (
+                zipfile.BadZipFile,
+                RuntimeError,
+                NotImplementedError,
+                EOFError,
+                zlib.error,
+            ) as e:  # damaged data, a bad CRC, encryption, another method
                 raise refuse(f"entry '{entry.filename}': {e}") from None
             if inflated != entry.file_size:
-                raise refuse(f"entry '{entry.filename}' inflates to {inflated} bytes, "
-                             f"not the {entry.file_size} it declares")
+                raise refuse(
+                    f"entry '{entry.filename}' inflates to {inflated} bytes, "
+                    f"not the {entry.file_size} it declares"
+                )
 
 
 def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
@@ -81,8 +93,9 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
     try:
         import torch
     except ImportError as e:
-        raise ValueError("reading .pth files needs PyTorch: pip install -r requirements-torch.txt"
-                         ) from e
+        raise ValueError(
+            "reading .pth files needs PyTorch: pip install -r requirements-torch.txt"
+        ) from e
     if not os.path.isfile(path):
         raise FileNotFoundError(f"weights file '{path}' does not exist")
     check_archive(path)
@@ -91,8 +104,10 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
     except Exception as e:  # torch raises many types for a file that is not a tensor pickle
         # Not torch's message: for a text file it is ": 101"; for other bytes, advice to load
         # with weights_only=False, which would run code from the file.
-        raise ValueError(f"'{path}' is not a readable PyTorch state dict ({type(e).__name__}): "
-                         "expected a .pth file of tensors written by torch.save") from e
+        raise ValueError(
+            f"'{path}' is not a readable PyTorch state dict ({type(e).__name__}): "
+            "expected a .pth file of tensors written by torch.save"
+        ) from e
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
@@ -107,11 +122,14 @@ def load_torch_state_dict(path: str) -> dict[str, np.ndarray]:
             # Floating-point weights become float32 here (numpy has no bfloat16); other dtypes
             # (integers, complex) stay as they are, for the converter to refuse by key.
             state_dict[key.removeprefix("module.")] = (
-                value.to(torch.float32) if value.dtype in floats else value).numpy()
+                value.to(torch.float32) if value.dtype in floats else value
+            ).numpy()
         except (TypeError, RuntimeError):  # float8, quantised or sparse tensors
-            raise ValueError(f"key '{key}' in '{path}' is a {value.dtype} tensor ({value.layout}),"
-                             " which numpy cannot hold: expected float32, float16, bfloat16 or "
-                             "float64 weights") from None
+            raise ValueError(
+                f"key '{key}' in '{path}' is a {value.dtype} tensor ({value.layout}),"
+                " which numpy cannot hold: expected float32, float16, bfloat16 or "
+                "float64 weights"
+            ) from None
     return state_dict
 
 
@@ -122,6 +140,7 @@ def check_own_run_folder(path: str, flag: str = "--model-dir") -> None:
     What --overwrite may replace: never a folder that merely looks like a run."""
     from fast_scnn_tf.config import CONFIG_FILE, Config
     from fast_scnn_tf.training.run_folder import foreign_entry
+
     config_path = os.path.join(path, CONFIG_FILE)
     sections = set(Config().to_dict())
     try:
@@ -134,13 +153,15 @@ def check_own_run_folder(path: str, flag: str = "--model-dir") -> None:
         raise FileExistsError(
             f"{flag} '{path}' is not a run folder this project wrote ('{config_path}' is not "
             f"its config.json: {' '.join(str(e).split())}): --overwrite replaces only those; "
-            "choose a new or empty folder") from None
+            "choose a new or empty folder"
+        ) from None
     foreign = foreign_entry(path)
     if foreign:
         raise FileExistsError(
             f"{flag} '{path}' holds '{foreign}', which no run folder of this project holds: "
             "--overwrite would delete it, so it replaces only folders with nothing else inside; "
-            "move it out or choose a new or empty folder")
+            "move it out or choose a new or empty folder"
+        )
 
 
 def check_model_dir(model_dir: str, overwrite: bool) -> None:
@@ -177,29 +198,46 @@ def write_run_folder(model, variant: str, model_dir: str, overwrite: bool = Fals
 
 def parse_args(argv=None):
     from fast_scnn_tf.model.ffnet import FFNET_VARIANTS
+
     parser = argparse.ArgumentParser(
         prog="python -m fast_scnn_tf.convert",
         description="Convert official PyTorch weights into a run folder in the layout train.py "
-                    "writes (config.json + best/ckpt-0).")
+        "writes (config.json + best/ckpt-0).",
+    )
     models = parser.add_subparsers(dest="model", required=True, metavar="MODEL")
     ffnet = models.add_parser(
-        "ffnet", help="FFNet (Qualcomm-AI-research/FFNet state dicts)",
+        "ffnet",
+        help="FFNet (Qualcomm-AI-research/FFNet state dicts)",
         description="Load an official FFNet state dict (.pth: keys backbone_model.* and "
-                    "head.*; a {'state_dict': ...} wrapper and a 'module.' prefix are accepted) "
-                    "into the Keras FFNet and write a run folder. Every tensor must match: a "
-                    "missing, unexpected or wrongly shaped key is an error. Needs torch "
-                    "(pip install -r requirements-torch.txt).")
-    ffnet.add_argument("--variant", required=True, choices=sorted(FFNET_VARIANTS),
-                       metavar="NAME", help="official model name without 'segmentation_', "
-                       "e.g. ffnet40S_dBBB_mobile; one of: " + ", ".join(FFNET_VARIANTS))
-    ffnet.add_argument("--weights", required=True, metavar="PTH",
-                       help="the PyTorch state dict file (.pth)")
-    ffnet.add_argument("--model-dir", required=True, metavar="DIR",
-                       help="run folder to write (must not exist or be empty)")
-    ffnet.add_argument("--overwrite", action="store_true",
-                       help="replace a --model-dir that holds a run folder this project wrote "
-                       "(its config.json, checkpoints, logs and metrics, nothing else); never "
-                       "any other folder")
+        "head.*; a {'state_dict': ...} wrapper and a 'module.' prefix are accepted) "
+        "into the Keras FFNet and write a run folder. Every tensor must match: a "
+        "missing, unexpected or wrongly shaped key is an error. Needs torch "
+        "(pip install -r requirements-torch.txt).",
+    )
+    ffnet.add_argument(
+        "--variant",
+        required=True,
+        choices=sorted(FFNET_VARIANTS),
+        metavar="NAME",
+        help="official model name without 'segmentation_', "
+        "e.g. ffnet40S_dBBB_mobile; one of: " + ", ".join(FFNET_VARIANTS),
+    )
+    ffnet.add_argument(
+        "--weights", required=True, metavar="PTH", help="the PyTorch state dict file (.pth)"
+    )
+    ffnet.add_argument(
+        "--model-dir",
+        required=True,
+        metavar="DIR",
+        help="run folder to write (must not exist or be empty)",
+    )
+    ffnet.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a --model-dir that holds a run folder this project wrote "
+        "(its config.json, checkpoints, logs and metrics, nothing else); never "
+        "any other folder",
+    )
     return parser.parse_args(argv)
 
 
@@ -208,12 +246,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict
+
     try:
         # Before the slow part; the weights would be deleted with the folder they are read from.
         check_replaceable(args.model_dir, "--model-dir", args.overwrite)
         if os.path.exists(args.model_dir) and is_inside(args.weights, args.model_dir):
-            raise ValueError(f"--weights '{args.weights}' is inside --model-dir "
-                             f"'{args.model_dir}', which is replaced: move it out first")
+            raise ValueError(
+                f"--weights '{args.weights}' is inside --model-dir "
+                f"'{args.model_dir}', which is replaced: move it out first"
+            )
         check_model_dir(args.model_dir, args.overwrite)
         state_dict = load_torch_state_dict(args.weights)
         model = convert_ffnet_state_dict(args.variant, state_dict)
@@ -221,8 +262,13 @@ def main(argv=None) -> int:
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"convert: error: {e}", file=sys.stderr)
         return 1
-    logging.info("wrote %s: %s, %d classes, %d tensors converted", args.model_dir, args.variant,
-                 model.output.shape[-1], len(state_dict))
+    logging.info(
+        "wrote %s: %s, %d classes, %d tensors converted",
+        args.model_dir,
+        args.variant,
+        model.output.shape[-1],
+        len(state_dict),
+    )
     return 0
 
 

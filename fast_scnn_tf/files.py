@@ -61,13 +61,17 @@ def _create_beside(path: str) -> tuple[str, int]:
 
 
 # What a path that is not a regular file is, for the message that refuses it.
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-          (stat.S_ISDIR, "a folder"))
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a folder"),
+)
 
 
 def not_a_regular_file(path: str) -> str:
-    """"" if `path` is a regular file (links followed) or does not exist; else why it may not be
+    """ "" if `path` is a regular file (links followed) or does not exist; else why it may not be
     read, e.g. "is not a regular file (a FIFO)". Read from the path's status, without opening it:
     opening a FIFO for reading waits, forever, for something to write into it."""
     try:
@@ -127,8 +131,14 @@ def has_png_marker(path: str, marker: bytes) -> bool:
 STALE_AFTER_SECONDS = 86400  # staging folders whose process cannot be checked (another host)
 
 
-def check_output_dir(folder: str, name: str, overwrite: bool = False, outputs=(),
-                     empty: bool = False, instead: str = "") -> None:
+def check_output_dir(
+    folder: str,
+    name: str,
+    overwrite: bool = False,
+    outputs=(),
+    empty: bool = False,
+    instead: str = "",
+) -> None:
     """Refuse, before any work and in one line naming `name` (the flag, or what the folder is) or
     the file, to write into `folder` where that would fail or replace earlier output:
     - ValueError: `folder` is a file, inside one, or read-only (it need not exist yet);
@@ -139,24 +149,33 @@ def check_output_dir(folder: str, name: str, overwrite: bool = False, outputs=()
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
-        what = "is a file" if existing == os.path.abspath(folder) else f"is inside the file " \
-               f"'{existing}'"
+        what = (
+            "is a file"
+            if existing == os.path.abspath(folder)
+            else f"is inside the file '{existing}'"
+        )
         raise ValueError(f"{name} '{folder}' {what}: expected a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} '{folder}' is read-only ('{existing}' cannot be written): "
-                         "choose a folder you can write to")
+        raise ValueError(
+            f"{name} '{folder}' is read-only ('{existing}' cannot be written): "
+            "choose a folder you can write to"
+        )
     if overwrite:
         return
     if empty and os.path.isdir(folder) and os.listdir(folder):
-        raise FileExistsError(f"{name} '{folder}' already holds files: pass --overwrite to "
-                              f"replace them{instead or ', or choose an empty or new folder'}")
+        raise FileExistsError(
+            f"{name} '{folder}' already holds files: pass --overwrite to "
+            f"replace them{instead or ', or choose an empty or new folder'}"
+        )
     found = [path for path in outputs if os.path.exists(path)]
     if found:
         many = len(found) > 1
-        raise FileExistsError(f"'{found[0]}' already exists"
-                              + (f" ({len(found)} of the outputs do)" if many else "")
-                              + f": pass --overwrite to replace {'them' if many else 'it'}"
-                              + instead)
+        raise FileExistsError(
+            f"'{found[0]}' already exists"
+            + (f" ({len(found)} of the outputs do)" if many else "")
+            + f": pass --overwrite to replace {'them' if many else 'it'}"
+            + instead
+        )
 
 
 def is_inside(path: str, folder: str) -> bool:
@@ -175,8 +194,10 @@ SAVED_MODEL_MARKS = ("saved_model.pb", os.path.join("assets.extra", "config.json
 
 def written_by_this_project(path: str) -> bool:
     """True if the folder `path` is a run folder or an exported SavedModel version."""
+
     def has(name):
         return os.path.exists(os.path.join(path, name))
+
     config, checkpoints = RUN_FOLDER_MARKS
     return (has(config) and any(has(d) for d in checkpoints)) or all(map(has, SAVED_MODEL_MARKS))
 
@@ -192,27 +213,33 @@ def check_replaceable(path: str, flag: str, overwrite: bool) -> None:
     if not os.path.isdir(path):
         raise FileExistsError(f"{flag} '{path}' is a file: expected a folder")
     if is_inside(os.getcwd(), path):
-        raise FileExistsError(f"{flag} '{path}' is the current folder or holds it: it cannot be "
-                              "replaced; choose a new folder")
+        raise FileExistsError(
+            f"{flag} '{path}' is the current folder or holds it: it cannot be "
+            "replaced; choose a new folder"
+        )
     check_output_dir(path, flag, overwrite, empty=True)
     if os.listdir(path) and not written_by_this_project(path):
         raise FileExistsError(
             f"{flag} '{path}' is not a run folder or an export this project wrote (config.json "
             "with best/ or checkpoints/; saved_model.pb with assets.extra/config.json): "
-            "--overwrite replaces only those; choose a new or empty folder")
+            "--overwrite replaces only those; choose a new or empty folder"
+        )
 
 
 # An exported SavedModel version as export.py writes it (export/saved_model.py, exporter.py):
 # these files, the variables' shards, an empty assets/ (the SavedModel's own), nothing else.
-SAVED_MODEL_REQUIRED = ("saved_model.pb", os.path.join("assets.extra", "config.json"),
-                        os.path.join("assets.extra", "metadata.json"))
+SAVED_MODEL_REQUIRED = (
+    "saved_model.pb",
+    os.path.join("assets.extra", "config.json"),
+    os.path.join("assets.extra", "metadata.json"),
+)
 SAVED_MODEL_FILES = SAVED_MODEL_REQUIRED + ("fingerprint.pb",)
 SAVED_MODEL_FOLDERS = ("assets", "assets.extra", "variables")
 _VARIABLES = re.compile(r"variables\.(index|data-\d{5}-of-\d{5})")
 
 
 def not_an_export(path: str) -> str:
-    """"" if the folder `path` holds what export.py writes into a SavedModel version and nothing
+    """ "" if the folder `path` holds what export.py writes into a SavedModel version and nothing
     else (`SAVED_MODEL_FILES`); else the first file, folder or link that it would not have written,
     or the first of its files that is missing, as one phrase naming it."""
     for root, folders, names in os.walk(path):
@@ -245,17 +272,21 @@ def check_export_replaceable(path: str, flag: str, overwrite: bool) -> None:
         check_output_dir(path, flag)
         return
     if os.path.islink(path) or not os.path.isdir(path):
-        raise FileExistsError(f"{flag} '{path}' is a {'link' if os.path.islink(path) else 'file'}"
-                              ": expected a folder")
+        raise FileExistsError(
+            f"{flag} '{path}' is a {'link' if os.path.islink(path) else 'file'}: expected a folder"
+        )
     if is_inside(os.getcwd(), path):
-        raise FileExistsError(f"{flag} '{path}' is the current folder or holds it: it cannot be "
-                              "replaced; choose a new folder")
+        raise FileExistsError(
+            f"{flag} '{path}' is the current folder or holds it: it cannot be "
+            "replaced; choose a new folder"
+        )
     check_output_dir(path, flag, overwrite, empty=True)
     problem = os.listdir(path) and not_an_export(path)
     if problem:
         raise FileExistsError(
             f"{flag} '{path}' is not a SavedModel version export.py wrote ({problem}): "
-            "--overwrite replaces only those; move that file or choose another --version")
+            "--overwrite replaces only those; move that file or choose another --version"
+        )
 
 
 @contextlib.contextmanager

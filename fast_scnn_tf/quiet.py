@@ -31,10 +31,12 @@ def import_tensorflow(verbose: bool = False):
     _verbose = verbose
     if verbose:
         import tensorflow as tf
+
         return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with native_output_hidden():
         import tensorflow as tf
+
         tf.config.list_physical_devices()
     # TensorFlow's Python INFO lines go to two loggers: "tensorflow", and "absl" for the
     # checkpoint writer's "Sharding callback duration: ..." on every save.

@@ -76,7 +76,7 @@ def trained_model():
     images = images.astype(np.float32)
     for i in range(TRAIN_STEPS):
         start = i * TRAIN_BATCH % TRAIN_SCENES
-        step(images[start:start + TRAIN_BATCH], labels[start:start + TRAIN_BATCH])
+        step(images[start : start + TRAIN_BATCH], labels[start : start + TRAIN_BATCH])
     return model
 
 

@@ -18,16 +18,24 @@ from fast_scnn_tf.training.checkpoint import LATEST_DIR, build_training_model, w
 FRAME_SIZE = (36, 48)
 
 
-def run_folder(directory, num_classes: int = 19, data_dir: str = "", *,
-               config: Config | None = None, model: keras.Model | None = None,
-               folder: str = LATEST_DIR, **trackables) -> str:
+def run_folder(
+    directory,
+    num_classes: int = 19,
+    data_dir: str = "",
+    *,
+    config: Config | None = None,
+    model: keras.Model | None = None,
+    folder: str = LATEST_DIR,
+    **trackables,
+) -> str:
     """A run folder the tools load: config.json and one checkpoint (ckpt-1 in `folder`) of
     `model`, by default the untrained training model of `config` (`checkpoint.write_run`).
     `config` defaults to the default config with `num_classes` and `data_dir`; `trackables`
     (e.g. step=tf.Variable(0, dtype=tf.int64)) are saved beside the model. Returns the folder."""
     if config is None:
-        config = Config(model=ModelConfig(num_classes=num_classes),
-                        data=DataConfig(data_dir=data_dir))
+        config = Config(
+            model=ModelConfig(num_classes=num_classes), data=DataConfig(data_dir=data_dir)
+        )
     if model is None:
         model = build_training_model(config)
     write_run(str(directory), config, model, folder=folder, **trackables)
@@ -48,8 +56,14 @@ def camvid(root, counts=(3, 2, 2), seed: int = 0, max_value: int = 11) -> str:
     return str(root)
 
 
-def own_folder(root, classes=("background", "road", "car"), counts=(4, 2), seed: int = 0,
-               ignore: int | None = None, jpeg: bool = False) -> str:
+def own_folder(
+    root,
+    classes=("background", "road", "car"),
+    counts=(4, 2),
+    seed: int = 0,
+    ignore: int | None = None,
+    jpeg: bool = False,
+) -> str:
     """An own-folder dataset of `counts` train and val frames seq/street<i>: labels are 12x12
     blocks of class indices with an ignore top row, the image a colour per class (learnable)."""
     rng = np.random.default_rng(seed)
@@ -60,8 +74,14 @@ def own_folder(root, classes=("background", "road", "car"), counts=(4, 2), seed:
             label = np.kron(label.astype(np.uint8), np.ones((12, 12), np.uint8))
             label[0, :] = 255 if ignore is None else ignore
             image = (label[:, :, None] * np.array([80, 40, 20], np.uint8)).clip(0, 255)
-            own_folder_frame(root, split, f"seq/street{i}", image.astype(np.uint8), label,
-                             ".jpg" if jpeg else ".png")
+            own_folder_frame(
+                root,
+                split,
+                f"seq/street{i}",
+                image.astype(np.uint8),
+                label,
+                ".jpg" if jpeg else ".png",
+            )
     return str(root)
 
 
@@ -75,8 +95,9 @@ def classes_file(root, classes, ignore: int | None = None) -> None:
         json.dump(spec, f)
 
 
-def own_folder_frame(root, split: str, name: str, image: np.ndarray, label: np.ndarray,
-                     image_ext: str = ".png") -> None:
+def own_folder_frame(
+    root, split: str, name: str, image: np.ndarray, label: np.ndarray, image_ext: str = ".png"
+) -> None:
     """One frame of an own-folder dataset: images/<split>/<name><ext> and
     labels/<split>/<name>.png (`name` may hold sub-folders)."""
     _write(os.path.join(root, "images", split, name + image_ext), image)

@@ -21,9 +21,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # up-head (adapter widths, branch widths), segmentation head (mid channels, classifier kernel),
 # mobile (nearest) or GPU (bilinear align_corners=True) resizing.
 _S, _R, _NS = (64, 128, 192, 320), (64, 128, 256, 512), (64, 128, 256)
-_UP = {"A": ((64, 128, 256, 512), (128, 128, 128, 128)),
-       "B": ((64, 128, 128, 256), (96, 96, 64, 32)),
-       "C": ((128, 128, 128, 128), (128, 16, 16, 16))}
+_UP = {
+    "A": ((64, 128, 256, 512), (128, 128, 128, 128)),
+    "B": ((64, 128, 128, 256), (96, 96, 64, 32)),
+    "C": ((128, 128, 128, 128), (128, 16, 16, 16)),
+}
 _SEG = {"A": (512, 1), "B": (256, 3), "C": (128, 1)}
 REFERENCE_VARIANTS = {
     "ffnet40S_dBBB_mobile": ("B", (4, 5, 6, 4), _S, (2, 2, 2, 2), "B", "B", True),
@@ -85,8 +87,10 @@ class Backbone(nn.Module):
         cin = 64
         self.num_stages = len(depths)
         for s, (depth, width, stride) in enumerate(zip(depths, widths, strides), start=1):
-            blocks = [BasicBlock(cin if b == 0 else width, width, stride if b == 0 else 1)
-                      for b in range(depth)]
+            blocks = [
+                BasicBlock(cin if b == 0 else width, width, stride if b == 0 else 1)
+                for b in range(depth)
+            ]
             setattr(self, f"layer{s}", nn.Sequential(*blocks))
             cin = width
 
@@ -106,8 +110,9 @@ class Backbone(nn.Module):
 class AdapterConv(nn.Module):
     def __init__(self, in_widths, out_widths):
         super().__init__()
-        self.adapter_conv = nn.ModuleList(ConvBNReLU(i, o, 1)
-                                          for i, o in zip(in_widths, out_widths))
+        self.adapter_conv = nn.ModuleList(
+            ConvBNReLU(i, o, 1) for i, o in zip(in_widths, out_widths)
+        )
 
     def forward(self, features):
         return [conv(f) for conv, f in zip(self.adapter_conv, features)]
@@ -149,8 +154,12 @@ class UpsampleCat(nn.Module):
 class SegmentationHead(nn.Module):
     def __init__(self, cin, mid, kernel, num_classes):
         super().__init__()
-        self.last_layer = nn.Sequential(_conv(cin, mid, 3, bias=True), nn.BatchNorm2d(mid),
-                                        nn.ReLU(), _conv(mid, num_classes, kernel, bias=True))
+        self.last_layer = nn.Sequential(
+            _conv(cin, mid, 3, bias=True),
+            nn.BatchNorm2d(mid),
+            nn.ReLU(),
+            _conv(mid, num_classes, kernel, bias=True),
+        )
 
     def forward(self, x):
         return self.last_layer(x)
@@ -159,17 +168,21 @@ class SegmentationHead(nn.Module):
 class Head(nn.Module):
     def __init__(self, in_widths, up, seg, mobile, num_classes):
         super().__init__()
-        if mobile:
-            resize = lambda x, ref: F.interpolate(x, ref.shape[2:], mode="nearest")  # noqa: E731
-        else:
-            resize = lambda x, ref: F.interpolate(  # noqa: E731
-                x, ref.shape[2:], mode="bilinear", align_corners=True)
+
+        def resize(x, ref):
+            if mobile:
+                return F.interpolate(x, ref.shape[2:], mode="nearest")
+            return F.interpolate(x, ref.shape[2:], mode="bilinear", align_corners=True)
+
         adapters, branches = _UP[up]
         mid, kernel = _SEG[seg]
         # Index 2 (UpsampleCat) has no parameters: the classifier lives at head.layers.3.
-        self.layers = nn.Sequential(AdapterConv(in_widths, adapters),
-                                    UpBranch(adapters, branches, resize), UpsampleCat(resize),
-                                    SegmentationHead(sum(branches), mid, kernel, num_classes))
+        self.layers = nn.Sequential(
+            AdapterConv(in_widths, adapters),
+            UpBranch(adapters, branches, resize),
+            UpsampleCat(resize),
+            SegmentationHead(sum(branches), mid, kernel, num_classes),
+        )
 
     def forward(self, features):
         return self.layers(features)
@@ -197,8 +210,9 @@ def randomize(model: nn.Module, seed: int = 0) -> nn.Module:
         for module in model.modules():
             if isinstance(module, nn.Conv2d):
                 fan_in = module.weight[0].numel()
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g)
-                                    * (2.0 / fan_in) ** 0.5)
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5
+                )
                 if module.bias is not None:
                     module.bias.copy_(torch.randn(module.bias.shape, generator=g) * 0.1)
             elif isinstance(module, nn.BatchNorm2d):

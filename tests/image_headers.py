@@ -14,15 +14,21 @@ def _chunk(kind: bytes, data: bytes, length: int | None = None) -> bytes:
     return struct.pack(">I", length) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_claiming(width: int, height: int, before_ihdr: bytes = b"", after_ihdr: bytes = b""
-                 ) -> bytes:
+def png_claiming(
+    width: int, height: int, before_ihdr: bytes = b"", after_ihdr: bytes = b""
+) -> bytes:
     """A PNG whose IHDR declares an 8-bit RGB image of `width` x `height`, followed by two rows of
     pixels (a decoder would allocate the whole image, then fail on the missing rows).
     `before_ihdr` and `after_ihdr` are chunks (`png_chunk`) put before and after the IHDR."""
     rows = zlib.compress(b"\0" * (1 + 3 * width) * 2)
-    return (b"\x89PNG\r\n\x1a\n" + before_ihdr
-            + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + after_ihdr
-            + _chunk(b"IDAT", rows) + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + before_ihdr
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + after_ihdr
+        + _chunk(b"IDAT", rows)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def png_chunk(kind: bytes, data: bytes, length: int | None = None) -> bytes:
@@ -35,7 +41,7 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     """A small JPEG whose frame header (SOF0) is changed to declare `width` x `height`."""
     data = bytearray(cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))[1].tobytes())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -48,8 +54,9 @@ def gif(width: int, height: int, frames=None, pixels: bool = True) -> bytes:
     # 2-colour global table (black, white); background 0, no aspect ratio.
     out = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
     for left, top, w, h in frames:
-        out += b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0) + _gif_lzw(w * h if pixels
-                                                                              else 0)
+        out += (
+            b"\x2c" + struct.pack("<HHHHB", left, top, w, h, 0) + _gif_lzw(w * h if pixels else 0)
+        )
     return out + b"\x3b"
 
 
@@ -63,8 +70,9 @@ def _gif_lzw(count: int) -> bytes:
             codes.append(128)
         codes.append(i % 2)
     codes += b"\x80\x81"
-    blocks = b"".join(bytes([len(codes[i:i + 255])]) + codes[i:i + 255]
-                      for i in range(0, len(codes), 255))
+    blocks = b"".join(
+        bytes([len(codes[i : i + 255])]) + codes[i : i + 255] for i in range(0, len(codes), 255)
+    )
     return b"\x07" + blocks + b"\0"
 
 

@@ -14,29 +14,63 @@ import pytest
 from benchmarks import report
 from paths import ROOT
 
-SCRIPTS = ("inference.py", "train_step.py", "input_pipeline.py", "report.py",
-           "camvid_epoch.py", "camvid_ablation.py", "train_profile.py")
-ENVIRONMENT = {"device": "CPU: Test CPU", "python": "3.11.7", "tensorflow": "2.21.0",
-               "keras": "3.15.1", "numpy": "2.4.6", "ai_edge_litert": "2.3.0",
-               "date": "2026-11-21T13:20:39+00:00", "intra_op_threads": 0,
-               "inter_op_threads": 0, "cpu_cores": 2}
+SCRIPTS = (
+    "inference.py",
+    "train_step.py",
+    "input_pipeline.py",
+    "report.py",
+    "camvid_epoch.py",
+    "camvid_ablation.py",
+    "train_profile.py",
+)
+ENVIRONMENT = {
+    "device": "CPU: Test CPU",
+    "python": "3.11.7",
+    "tensorflow": "2.21.0",
+    "keras": "3.15.1",
+    "numpy": "2.4.6",
+    "ai_edge_litert": "2.3.0",
+    "date": "2026-11-21T13:20:39+00:00",
+    "intra_op_threads": 0,
+    "inter_op_threads": 0,
+    "cpu_cores": 2,
+}
 
 
 def _row(runtime, head, precision, resolution, median_ms, fps, size=None):
-    return {"runtime": runtime, "head": head, "precision": precision, "resolution": resolution,
-            "bytes": size, "median_ms": median_ms, "mean_ms": 1000 / fps, "p90_ms": median_ms,
-            "fps": fps, "warmup": 2, "iters": 3}
+    return {
+        "runtime": runtime,
+        "head": head,
+        "precision": precision,
+        "resolution": resolution,
+        "bytes": size,
+        "median_ms": median_ms,
+        "mean_ms": 1000 / fps,
+        "p90_ms": median_ms,
+        "fps": fps,
+        "warmup": 2,
+        "iters": 3,
+    }
 
 
 def _inference(device="CPU: Test CPU", rows=None):
-    rows = rows or [_row("keras", "cls", "float32", "1024x2048", 376.3, 2.67),
-                    _row("tflite", "cls", "int8", "1024x2048", 55.0, 17.5, 1_459_584),
-                    _row("tflite", "cls", "float32", "1024x2048", 200.0, 5.0, 4_508_756),
-                    _row("tflite", "cls", "int8", "256x512", 4.123, 230.0, 1_400_000)]
-    return {"environment": {**ENVIRONMENT, "device": device},
-            "command": "python benchmarks/inference.py --warmup 2 --iters 3", "batch": 1,
-            "warmup": 2, "iters": 3, "tflite_threads": 2, "weights": "random",
-            "calibration": "synthetic", "results": rows}
+    rows = rows or [
+        _row("keras", "cls", "float32", "1024x2048", 376.3, 2.67),
+        _row("tflite", "cls", "int8", "1024x2048", 55.0, 17.5, 1_459_584),
+        _row("tflite", "cls", "float32", "1024x2048", 200.0, 5.0, 4_508_756),
+        _row("tflite", "cls", "int8", "256x512", 4.123, 230.0, 1_400_000),
+    ]
+    return {
+        "environment": {**ENVIRONMENT, "device": device},
+        "command": "python benchmarks/inference.py --warmup 2 --iters 3",
+        "batch": 1,
+        "warmup": 2,
+        "iters": 3,
+        "tflite_threads": 2,
+        "weights": "random",
+        "calibration": "synthetic",
+        "results": rows,
+    }
 
 
 def tables(text: str) -> list[list[dict[str, str]]]:
@@ -68,7 +102,8 @@ def test_committed_blocks_are_the_rendering_of_the_committed_json(page):
     assert names  # every page of PAGES holds a block
     assert report.replace_blocks(text, report.RESULTS_DIR, page, names) == text, (
         f"a generated block of {page} was edited by hand or the JSON changed: run "
-        "`python benchmarks/report.py`")
+        "`python benchmarks/report.py`"
+    )
 
 
 def test_each_block_renders_into_the_page_it_belongs_to():
@@ -93,13 +128,18 @@ def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_t
     text = report.render_summary()
     rows = {row["model"]: row for row in table_with(text, "CamVid test mIoU %")}
     assert rows["**Fast-SCNN (this repo)**"]["CamVid test mIoU %"] == (
-        f"**{100 * camvid['test']['miou']:.1f}**")
+        f"**{100 * camvid['test']['miou']:.1f}**"
+    )
     assert rows["Fast-SCNN, TFLite int8"]["CamVid test mIoU %"] == (
-        f"{100 * camvid['exports']['TFLite int8']['miou']:.1f}")
+        f"{100 * camvid['exports']['TFLite int8']['miou']:.1f}"
+    )
     peers = {peer["model"]: peer for peer in camvid["peers"]}
     for model in report.SPEC["summary"]["peers"]:
-        assert rows[model] == {"model": model, "trained on": peers[model]["protocol"],
-                               "CamVid test mIoU %": f"{100 * peers[model]['test_miou']:.1f}"}
+        assert rows[model] == {
+            "model": model,
+            "trained on": peers[model]["protocol"],
+            "CamVid test mIoU %": f"{100 * peers[model]['test_miou']:.1f}",
+        }
     assert list(rows)[2:] == report.SPEC["summary"]["peers"]  # the listed peers, no others
     lines = report.target_lines(inference)
     speed = [line for line in lines if line.startswith(("TFLite int8 cls", "GPU"))]
@@ -108,8 +148,7 @@ def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_t
         assert f"- {line}" in text
 
 
-def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_found(
-        monkeypatch):
+def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_found(monkeypatch):
     """A template field that no JSON holds (a typo in report.toml) would be written "–"."""
     missing = set()
     get_field = report._Formatter.get_field
@@ -130,24 +169,51 @@ def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_f
 
 def _camvid():
     names = ["sky", "building", "pole"]
-    return {"environment": ENVIRONMENT, "command": "python benchmarks/camvid.py ...",
-            "config": {"model": {"classes": {"names": names}}},
-            "test": {"num_frames": 233, "miou": 0.5234, "mean_accuracy": 0.701,
-                     "pixel_accuracy": 0.876,
-                     "class_iou": {"building": 0.8, "pole": 0.12345, "sky": 0.9}},
-            "peers": [{"model": "ENet", "test_miou": 0.513, "source": "ENet paper"},
-                      {"model": "CGNet", "test_miou": 0.656, "source": "CGNet",
-                       "protocol": "train+val (468)"}],
-            "protocol": "train (367)",
-            "exports": {"TFLite int8": {"miou": 0.5111, "mean_accuracy": 0.69,
-                                        "pixel_accuracy": 0.87,
-                                        "command": "python evaluate.py --checkpoint x.tflite"}},
-            "shipped": {"path": "models/camvid", "format": "TF checkpoint"},
-            "val_curve": [{"epoch": e, "step": 45 * e, "miou": 0.3 + e / 1000}
-                          for e in range(5, 105, 5)],
-            "best_val": {"epoch": 100, "miou": 0.4}, "epochs": 100, "wall_seconds": 7200,
-            "stages": [{"command": "python train.py --dataset camvid", "start_step": 0,
-                        "end_step": 4500, "wall_seconds": 7200}]}
+    return {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/camvid.py ...",
+        "config": {"model": {"classes": {"names": names}}},
+        "test": {
+            "num_frames": 233,
+            "miou": 0.5234,
+            "mean_accuracy": 0.701,
+            "pixel_accuracy": 0.876,
+            "class_iou": {"building": 0.8, "pole": 0.12345, "sky": 0.9},
+        },
+        "peers": [
+            {"model": "ENet", "test_miou": 0.513, "source": "ENet paper"},
+            {
+                "model": "CGNet",
+                "test_miou": 0.656,
+                "source": "CGNet",
+                "protocol": "train+val (468)",
+            },
+        ],
+        "protocol": "train (367)",
+        "exports": {
+            "TFLite int8": {
+                "miou": 0.5111,
+                "mean_accuracy": 0.69,
+                "pixel_accuracy": 0.87,
+                "command": "python evaluate.py --checkpoint x.tflite",
+            }
+        },
+        "shipped": {"path": "models/camvid", "format": "TF checkpoint"},
+        "val_curve": [
+            {"epoch": e, "step": 45 * e, "miou": 0.3 + e / 1000} for e in range(5, 105, 5)
+        ],
+        "best_val": {"epoch": 100, "miou": 0.4},
+        "epochs": 100,
+        "wall_seconds": 7200,
+        "stages": [
+            {
+                "command": "python train.py --dataset camvid",
+                "start_step": 0,
+                "end_step": 4500,
+                "wall_seconds": 7200,
+            }
+        ],
+    }
 
 
 def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
@@ -155,14 +221,20 @@ def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
     rows = {row["model"]: row for row in table_with(text, "test mIoU %")}
     assert list(rows) == ["**Fast-SCNN (this repo)**", "Fast-SCNN, TFLite int8", "ENet", "CGNet"]
     assert rows["**Fast-SCNN (this repo)**"] == {
-        "model": "**Fast-SCNN (this repo)**", "trained on": "train (367)",
-        "test mIoU %": "**52.3**", "class avg. acc. %": "70.1", "global acc. %": "87.6",
-        "source": "`models/camvid`, TF checkpoint"}
+        "model": "**Fast-SCNN (this repo)**",
+        "trained on": "train (367)",
+        "test mIoU %": "**52.3**",
+        "class avg. acc. %": "70.1",
+        "global acc. %": "87.6",
+        "source": "`models/camvid`, TF checkpoint",
+    }
     assert rows["Fast-SCNN, TFLite int8"]["test mIoU %"] == "51.1"
     assert rows["Fast-SCNN, TFLite int8"]["source"] == "`python evaluate.py --checkpoint x.tflite`"
     assert (rows["ENet"]["trained on"], rows["ENet"]["test mIoU %"]) == ("train (367)", "51.3")
-    assert (rows["CGNet"]["trained on"], rows["CGNet"]["test mIoU %"]) == ("train+val (468)",
-                                                                          "65.6")
+    assert (rows["CGNet"]["trained on"], rows["CGNet"]["test mIoU %"]) == (
+        "train+val (468)",
+        "65.6",
+    )
     assert table_with(text, "sky") == [{"sky": "90.0", "building": "80.0", "pole": "12.3"}]
     curve = table_with(text, "epoch")[0]
     assert list(curve)[1:] == [str(e) for e in range(10, 101, 10)]  # every other entry + the last
@@ -179,7 +251,10 @@ def test_inference_table_has_one_row_per_variant_and_one_column_per_size():
     assert int8["file"] == "1.46 MB"
     assert (int8["1024×2048"], int8["256×512"]) == ("55.0 ms · 17.5 FPS", "4.12 ms · 230 FPS")
     assert (keras["file"], keras["1024×2048"], keras["256×512"]) == (
-        "–", "376 ms · 2.67 FPS", "–")  # no file, not measured at 256x512
+        "–",
+        "376 ms · 2.67 FPS",
+        "–",
+    )  # no file, not measured at 256x512
     assert "Command: `python benchmarks/inference.py --warmup 2 --iters 3`" in text
     assert "2026-11-21 13:20 UTC on CPU: Test CPU, 2 CPU cores" in text
     for line in report.target_lines(_inference()):
@@ -196,8 +271,10 @@ def test_targets_are_ratios_of_the_measured_medians():
 
 
 def test_pytorch_comparison_is_the_ratio_of_medians_in_the_same_run():
-    rows = [_row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
-            _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6)]
+    rows = [
+        _row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
+        _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6),
+    ]
     line = report.target_lines(_inference(rows=rows))[-1]
     speedup = report.SPEC["targets"]["pytorch_speedup"]
     assert "10.0 × faster =" in line and f"{10.0 / speedup:.2f} ×" in line
@@ -205,9 +282,11 @@ def test_pytorch_comparison_is_the_ratio_of_medians_in_the_same_run():
 
 
 def test_pytorch_comparison_takes_the_fastest_pytorch_form():
-    rows = [_row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
-            _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6),
-            _row("pytorch_cl", "cls", "float32", "1024x2048", 300.0, 3.3)]
+    rows = [
+        _row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
+        _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6),
+        _row("pytorch_cl", "cls", "float32", "1024x2048", 300.0, 3.3),
+    ]
     line = report.target_lines(_inference(rows=rows))[-1]
     assert "5.0 × faster" in line and "(channels-last)" in line
 
@@ -224,8 +303,10 @@ def test_pytorch_channels_last_computes_what_eager_nchw_does():
 
 
 def test_gpu_target_uses_the_fastest_full_size_cls_fps():
-    rows = [_row("keras", "cls", "float32", "1024x2048", 2.0, 400.0),
-            _row("savedmodel", "cls", "float32", "1024x2048", 1.0, 1250.0)]
+    rows = [
+        _row("keras", "cls", "float32", "1024x2048", 2.0, 400.0),
+        _row("savedmodel", "cls", "float32", "1024x2048", 1.0, 1250.0),
+    ]
     lines = report.target_lines(_inference("GPU: NVIDIA H100", rows))
     gpu = next(line for line in lines if line.startswith("GPU"))
     ratio = 1250.0 / report.SPEC["targets"]["gpu_fps"]
@@ -234,50 +315,125 @@ def test_gpu_target_uses_the_fastest_full_size_cls_fps():
 
 
 def test_training_and_pipeline_tables_render_their_numbers():
-    train = {"environment": ENVIRONMENT, "command": "python benchmarks/train_step.py",
-             "results": [{"batch_size": 2, "crop": "256x512", "precision": "float32",
-                          "xla": False, "steps": 10, "warmup": 3, "mean_ms": 241.3,
-                          "median_ms": 239.76, "images_per_s": 8.288}]}
+    train = {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/train_step.py",
+        "results": [
+            {
+                "batch_size": 2,
+                "crop": "256x512",
+                "precision": "float32",
+                "xla": False,
+                "steps": 10,
+                "warmup": 3,
+                "mean_ms": 241.3,
+                "median_ms": 239.76,
+                "images_per_s": 8.288,
+            }
+        ],
+    }
     assert list(table_with(report.section("train_step", train), "XLA")[0].values()) == [
-        "float32", "2", "256×512", "no", "240", "241", "8.29", "3 + 10"]
-    pipeline = {"environment": ENVIRONMENT, "command": "python benchmarks/input_pipeline.py",
-                "data_dir": "synthetic", "frames": 16, "frame_size": [1024, 2048],
-                "data_config": {"crop_size": [1024, 2048]},
-                "results": {"training_pipeline": {"images_per_s": 6.7965, "batch_size": 12,
-                                                  "cpu_ms_per_image": 89.83, "warmup": 2,
-                                                  "batches": 10}}}
+        "float32",
+        "2",
+        "256×512",
+        "no",
+        "240",
+        "241",
+        "8.29",
+        "3 + 10",
+    ]
+    pipeline = {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/input_pipeline.py",
+        "data_dir": "synthetic",
+        "frames": 16,
+        "frame_size": [1024, 2048],
+        "data_config": {"crop_size": [1024, 2048]},
+        "results": {
+            "training_pipeline": {
+                "images_per_s": 6.7965,
+                "batch_size": 12,
+                "cpu_ms_per_image": 89.83,
+                "warmup": 2,
+                "batches": 10,
+            }
+        },
+    }
     text = report.section("input_pipeline", pipeline)
     assert list(table_with(text, "pipeline")[0].values()) == [
-        "training: read, decode, augment, crop 1024×2048", "12", "6.80", "89.8", "2 + 10"]
+        "training: read, decode, augment, crop 1024×2048",
+        "12",
+        "6.80",
+        "89.8",
+        "2 + 10",
+    ]
     assert "16 synthetic 1024×2048 frames" in text
 
 
 def test_camvid_epoch_and_ablation_tables_render_their_numbers():
     def tree(epoch, rounds):
-        return {"steps": 45, "train_seconds": epoch - 4.5, "val_seconds": 4.5,
-                "epoch_seconds": epoch, "rounds": [{"epoch_seconds": r} for r in rounds]}
-    epoch = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_epoch.py",
-             "setup": "CamVid train", "today": tree(40.0, [40.0, 41.25]),
-             "baseline": {"commit": "abc1234", **tree(60.0, [60.0, 61.0])}, "speedup": 1.5}
+        return {
+            "steps": 45,
+            "train_seconds": epoch - 4.5,
+            "val_seconds": 4.5,
+            "epoch_seconds": epoch,
+            "rounds": [{"epoch_seconds": r} for r in rounds],
+        }
+
+    epoch = {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/camvid_epoch.py",
+        "setup": "CamVid train",
+        "today": tree(40.0, [40.0, 41.25]),
+        "baseline": {"commit": "abc1234", **tree(60.0, [60.0, 61.0])},
+        "speedup": 1.5,
+    }
     text = report.section("camvid_epoch", epoch)
     assert [list(row.values()) for row in table_with(text, "epoch s")] == [
         ["this code", "45", "35.5", "4.50", "40.0", "40.0 / 41.2"],
-        ["commit abc1234", "45", "55.5", "4.50", "60.0", "60.0 / 61.0"]]
+        ["commit abc1234", "45", "55.5", "4.50", "60.0", "60.0 / 61.0"],
+    ]
     assert "**1.50×**" in text and "abc1234." in text
-    row = {"row": "adam", "seed": 1, "epochs": 15, "final_val_miou": 0.5123,
-           "best_val_miou": 0.5234, "why": "Adam", "wall_seconds": 600.0,
-           "command": "python train.py --optimizer adam"}
-    ablation = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_ablation.py",
-                "setup": "common", "rows": [row]}
-    profile = {"environment": ENVIRONMENT, "command": "python benchmarks/train_profile.py",
-               "batch_size": 8, "crop": [360, 480], "classes": 11, "steps": 5,
-               "ms_per_step": 750.4, "ops": [{"op": "_MklSoftmax", "ms_per_step": 120.25,
-                                               "share": 0.0812}]}
+    row = {
+        "row": "adam",
+        "seed": 1,
+        "epochs": 15,
+        "final_val_miou": 0.5123,
+        "best_val_miou": 0.5234,
+        "why": "Adam",
+        "wall_seconds": 600.0,
+        "command": "python train.py --optimizer adam",
+    }
+    ablation = {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/camvid_ablation.py",
+        "setup": "common",
+        "rows": [row],
+    }
+    profile = {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/train_profile.py",
+        "batch_size": 8,
+        "crop": [360, 480],
+        "classes": 11,
+        "steps": 5,
+        "ms_per_step": 750.4,
+        "ops": [{"op": "_MklSoftmax", "ms_per_step": 120.25, "share": 0.0812}],
+    }
     assert table_with(report.section("train_profile", profile), "op type") == [
-        {"op type": "`_MklSoftmax`", "ms per step": "120", "% of op time": "8.1"}]
+        {"op type": "`_MklSoftmax`", "ms per step": "120", "% of op time": "8.1"}
+    ]
     text = report.section("camvid_ablation", ablation)
     assert list(table_with(text, "recipe")[0].values()) == [
-        "`adam`", "1", "15", "51.2", "52.3", "Adam", "10", "`--optimizer adam`"]
+        "`adam`",
+        "1",
+        "15",
+        "51.2",
+        "52.3",
+        "Adam",
+        "10",
+        "`--optimizer adam`",
+    ]
     assert "runs `python train.py` with its own flags" in text  # one row: nothing shared
 
 
@@ -294,16 +450,32 @@ def _effective(command: str) -> dict[str, list[str]]:
 
 def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
     def row(name, seed, epochs, flags, miou):
-        return {"row": name, "seed": seed, "epochs": epochs, "final_val_miou": miou,
-                "best_val_miou": miou, "why": name, "wall_seconds": 60.0 * epochs,
-                "command": f"python train.py --model-dir runs/{name}_s{seed} --epochs {epochs} "
-                           f"--seed {seed} --eval-every {5 if epochs < 100 else 10} "
-                           f"--dataset camvid --crop-size 360 480 {flags}".strip()}
-    rows = [row("paper", 0, 15, "", 0.508), row("adam", 0, 15, "--optimizer adam", 0.525),
-            row("crop", 0, 15, "--optimizer adam --crop-size 360 360", 0.502),
-            row("paper", 0, 100, "", 0.60), row("dabnet", 0, 100, "--warmup-steps 500", 0.61)]
-    ablation = {"environment": ENVIRONMENT, "command": "python benchmarks/camvid_ablation.py",
-                "setup": "common", "rows": rows}
+        return {
+            "row": name,
+            "seed": seed,
+            "epochs": epochs,
+            "final_val_miou": miou,
+            "best_val_miou": miou,
+            "why": name,
+            "wall_seconds": 60.0 * epochs,
+            "command": f"python train.py --model-dir runs/{name}_s{seed} --epochs {epochs} "
+            f"--seed {seed} --eval-every {5 if epochs < 100 else 10} "
+            f"--dataset camvid --crop-size 360 480 {flags}".strip(),
+        }
+
+    rows = [
+        row("paper", 0, 15, "", 0.508),
+        row("adam", 0, 15, "--optimizer adam", 0.525),
+        row("crop", 0, 15, "--optimizer adam --crop-size 360 360", 0.502),
+        row("paper", 0, 100, "", 0.60),
+        row("dabnet", 0, 100, "--warmup-steps 500", 0.61),
+    ]
+    ablation = {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/camvid_ablation.py",
+        "setup": "common",
+        "rows": rows,
+    }
     text = report.section("camvid_ablation", ablation)
     found = [t for t in tables(text) if t and "recipe" in t[0]]
     assert [[r["epochs"] for r in t] for t in found] == [["15"] * 3, ["100"] * 2]
@@ -312,7 +484,9 @@ def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
     rendered = [(r, shared[i]) for i, t in enumerate(found) for r in t]
     for source, (cells, command) in zip(rows, rendered):
         assert (cells["recipe"], cells["best val mIoU %"]) == (
-            f"`{source['row']}`", f"{100 * source['best_val_miou']:.1f}")
+            f"`{source['row']}`",
+            f"{100 * source['best_val_miou']:.1f}",
+        )
         flags = cells["flags"].strip("`")
         assert "\n" not in flags and "--model-dir" in flags  # one line, the row's own flags
         # the shared command plus the row's flags means what the recorded command did
@@ -338,8 +512,9 @@ def test_check_fails_on_a_hand_edited_block_and_passes_after_regenerating(tmp_pa
     assert report.main(args) == 0
     assert report.main(args + ["--check"]) == 0
     text = readme.read_text()
-    assert "typed" not in text and text.startswith("# x\n") and text.endswith(f"{report.END}\n"
-                                                                               "after\n")
+    assert (
+        "typed" not in text and text.startswith("# x\n") and text.endswith(f"{report.END}\nafter\n")
+    )
 
 
 def test_page_without_markers_is_an_error(tmp_path, capsys):
@@ -362,9 +537,16 @@ def test_a_page_missing_the_block_it_should_hold_is_an_error(tmp_path, capsys):
 @pytest.mark.slow  # ~5 s: three TensorFlow imports at once
 def test_every_benchmark_script_explains_itself():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
-    processes = {name: subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "benchmarks", name), "--help"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in SCRIPTS}
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "benchmarks", name), "--help"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in SCRIPTS
+    }
     for name, process in processes.items():
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, f"{name} --help failed:\n{err}"
@@ -381,16 +563,34 @@ def test_pytorch_reference_has_the_keras_models_parameter_count():
 
 
 def test_models_table_has_every_model_with_size_speed_and_published_miou():
-    rows = [{"model": "fast_scnn", "input_size": [1024, 2048], "val_miou": 68.62,
-             "source": "Fast-SCNN paper", "parameters": 1_137_795, "gmacs": 6.71,
-             "tflite_float32": {"median_ms": 160.2}, "tflite_int8": {"median_ms": 55.0}},
-            {"model": "ffnet34_dAAC", "input_size": [1024, 2048], "val_miou": 79.1,
-             "source": "FFNet paper", "parameters": 23_511_507, "gmacs": 66.79}]
-    text = report.section("models", {"environment": ENVIRONMENT, "command": "x", "warmup": 3,
-                              "iters": 10, "models": rows})
+    rows = [
+        {
+            "model": "fast_scnn",
+            "input_size": [1024, 2048],
+            "val_miou": 68.62,
+            "source": "Fast-SCNN paper",
+            "parameters": 1_137_795,
+            "gmacs": 6.71,
+            "tflite_float32": {"median_ms": 160.2},
+            "tflite_int8": {"median_ms": 55.0},
+        },
+        {
+            "model": "ffnet34_dAAC",
+            "input_size": [1024, 2048],
+            "val_miou": 79.1,
+            "source": "FFNet paper",
+            "parameters": 23_511_507,
+            "gmacs": 66.79,
+        },
+    ]
+    text = report.section(
+        "models",
+        {"environment": ENVIRONMENT, "command": "x", "warmup": 3, "iters": 10, "models": rows},
+    )
     assert [list(row.values()) for row in table_with(text, "params")] == [
         ["`fast_scnn`", "1024×2048", "1.14M", "6.7", "160", "55.0", "68.62", "Fast-SCNN paper"],
-        ["`ffnet34_dAAC`", "1024×2048", "23.51M", "66.8", "–", "–", "79.1", "FFNet paper"]]
+        ["`ffnet34_dAAC`", "1024×2048", "23.51M", "66.8", "–", "–", "79.1", "FFNet paper"],
+    ]
 
 
 def test_runtimes_default_to_all_installed_and_keep_their_order(monkeypatch):
@@ -398,8 +598,11 @@ def test_runtimes_default_to_all_installed_and_keep_their_order(monkeypatch):
 
     monkeypatch.setattr(inference.importlib.util, "find_spec", lambda name: object())
     assert inference.runtimes_to_time(None) == inference.RUNTIMES
-    monkeypatch.setattr(inference.importlib.util, "find_spec",
-                        lambda name: None if name == "onnxruntime" else object())
+    monkeypatch.setattr(
+        inference.importlib.util,
+        "find_spec",
+        lambda name: None if name == "onnxruntime" else object(),
+    )
     assert inference.runtimes_to_time(None) == ("keras", "savedmodel", "tflite", "pytorch")
     monkeypatch.setattr(inference.importlib.util, "find_spec", lambda name: None)
     assert inference.runtimes_to_time(None) == ("keras", "savedmodel", "tflite")
@@ -412,8 +615,9 @@ def _fake_benchmark(monkeypatch):
     from benchmarks import inference
 
     monkeypatch.setattr(inference, "build_fast_scnn", lambda: None)
-    monkeypatch.setattr(inference, "run", lambda *args: [
-        _row(args[-1][0], "cls", "float32", "64x128", 10.0, 100.0)])
+    monkeypatch.setattr(
+        inference, "run", lambda *args: [_row(args[-1][0], "cls", "float32", "64x128", 10.0, 100.0)]
+    )
     return inference
 
 
@@ -428,15 +632,18 @@ def test_keras_only_run_writes_no_json_unless_output_says_where(monkeypatch, tmp
     monkeypatch.undo()
     inference = _fake_benchmark(monkeypatch)
     output = tmp_path / "keras.json"
-    assert inference.main(["--runtimes", "keras", "--resolutions", "64x128",
-                           "--output", str(output)]) == 0
+    assert (
+        inference.main(["--runtimes", "keras", "--resolutions", "64x128", "--output", str(output)])
+        == 0
+    )
     written = json.loads(output.read_text())
     assert [r["runtime"] for r in written["results"]] == ["keras"]
     assert written["heads"] == inference.SHIPPED_HEADS  # Keras timed what ships too
 
 
-@pytest.mark.parametrize("argv", [["--runtimes", "keras", "--output", "README-TABLE"],
-                                  ["--runtimes", "cuda"]])
+@pytest.mark.parametrize(
+    "argv", [["--runtimes", "keras", "--output", "README-TABLE"], ["--runtimes", "cuda"]]
+)
 def test_partial_run_may_not_replace_the_readme_results_and_runtimes_are_checked(argv, capsys):
     from benchmarks import inference
 
@@ -451,23 +658,36 @@ def test_a_full_length_candidate_run_is_one_paragraph_of_its_numbers_then_its_co
     record = {**_camvid(), "notes": "Not shipped."}
     paragraph, commands = report.candidate_line(record, "camvid_x").split("\n\n")
     assert "\n" not in paragraph and "Not shipped." in paragraph
-    for part in ("`benchmarks/results/camvid_x.json`", "100 epochs, 120 min", "40.0%",
-                 "epoch 100", "52.3%", "70.1%"):
+    for part in (
+        "`benchmarks/results/camvid_x.json`",
+        "100 epochs, 120 min",
+        "40.0%",
+        "epoch 100",
+        "52.3%",
+        "70.1%",
+    ):
         assert part in paragraph
     assert commands == "- `python train.py --dataset camvid`"  # one line per stage
 
 
 def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
     spec = report.SPEC["sections"]["camvid"]
-    candidate = {**_camvid(), "protocol": "train+val (468)",
-                 "config": {"model": {"classes": {"names": ["sky"]}},
-                            "train": {"preset": "camvid"}},
-                 "test": {**_camvid()["test"], "miou": 0.555}}
+    candidate = {
+        **_camvid(),
+        "protocol": "train+val (468)",
+        "config": {"model": {"classes": {"names": ["sky"]}}, "train": {"preset": "camvid"}},
+        "test": {**_camvid()["test"], "miou": 0.555},
+    }
     text = report.section("camvid", _camvid(), candidates={"camvid_trainval80": candidate})
     row = table_with(text, "test mIoU %")[2]
     assert list(row.values()) == [
-        "Fast-SCNN, camvid recipe, 100 epochs (not shipped)", "train+val (468)", "55.5", "70.1",
-        "87.6", "`benchmarks/results/camvid_trainval80.json`"]
+        "Fast-SCNN, camvid recipe, 100 epochs (not shipped)",
+        "train+val (468)",
+        "55.5",
+        "70.1",
+        "87.6",
+        "`benchmarks/results/camvid_trainval80.json`",
+    ]
     line = report.candidate_line(candidate)
     assert spec["candidate_trained_on"] in line and "55.5%" in line
     assert "best val" not in line and "40.0%" not in line  # val was trained on: no best val
@@ -481,9 +701,16 @@ def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
 @pytest.mark.slow
 def test_benchmarks_keep_freed_memory_and_record_it():
     # process-wide malloc settings: checked in a process of its own
-    code = ("from benchmarks import speed; print(speed.environment()['malloc']); "
-            "print(speed.keep_freed_memory()['malloc']); print(speed.environment()['malloc'])")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}).stdout
-    assert out.split("\n")[:3] == ["default", "glibc: no mmap, no trim",
-                                   "glibc: no mmap, no trim"]
+    code = (
+        "from benchmarks import speed; print(speed.environment()['malloc']); "
+        "print(speed.keep_freed_memory()['malloc']); print(speed.environment()['malloc'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    ).stdout
+    assert out.split("\n")[:3] == ["default", "glibc: no mmap, no trim", "glibc: no mmap, no trim"]

@@ -12,8 +12,10 @@ def test_the_views_best_on_val_are_the_only_ones_scored_on_test(tmp_path, monkey
     def fake_evaluate(args, name, split):
         calls.append((name, split))
         miou = val_miou[name] if split == "val" else 0.5
-        return ({"miou": miou, "class_iou": {}, "pixel_accuracy": 0.9, "mean_accuracy": 0.7},
-                f"python evaluate.py {name} {split}")
+        return (
+            {"miou": miou, "class_iou": {}, "pixel_accuracy": 0.9, "mean_accuracy": 0.7},
+            f"python evaluate.py {name} {split}",
+        )
 
     monkeypatch.setattr(camvid_tta, "evaluate", fake_evaluate)
     output = tmp_path / "tta.json"

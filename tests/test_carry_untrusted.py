@@ -63,6 +63,7 @@ def _unpack_refused(packed, capsys, *words):
 
 # 1. Names confined to the run folder.
 
+
 @pytest.mark.parametrize("kind", ["dot-dot", "absolute"])
 def test_a_manifest_name_outside_the_run_folder_is_refused(packed, capsys, kind):
     evil = b'{"evil": true}\n'
@@ -106,6 +107,7 @@ def test_a_run_folder_that_is_a_link_is_refused(packed, tmp_path, capsys):
 
 # 2. The checkpoint index: hash-checked, and naming only the carried checkpoint.
 
+
 @pytest.mark.parametrize("rehashed", [False, True])
 def test_an_index_naming_another_runs_checkpoint_is_refused(packed, capsys, rehashed):
     other = str(packed.parent.parent / "runs" / "victim" / "checkpoints" / "ckpt-8")
@@ -113,8 +115,9 @@ def test_an_index_naming_another_runs_checkpoint_is_refused(packed, capsys, reha
     (packed / "checkpoints" / "checkpoint").write_text(index)
     if rehashed:  # the manifest altered to match
         name = os.path.join("checkpoints", "checkpoint")
-        _edit_manifest(packed, lambda m: {**m, "sha256": {**m["sha256"],
-                                                         name: _sha256(index.encode())}})
+        _edit_manifest(
+            packed, lambda m: {**m, "sha256": {**m["sha256"], name: _sha256(index.encode())}}
+        )
     _unpack_refused(packed, capsys, os.path.join("checkpoints", "checkpoint"))
 
 
@@ -133,8 +136,9 @@ def test_the_unpacked_index_names_only_the_carried_checkpoint(packed, tmp_path):
 def test_an_older_pack_gets_an_index_written_from_its_manifest(packed, tmp_path):
     # Packs made before the index was listed: their unlisted index is not copied.
     name = os.path.join("checkpoints", "checkpoint")
-    _edit_manifest(packed, lambda m: {**m, "sha256": {k: v for k, v in m["sha256"].items()
-                                                      if k != name}})
+    _edit_manifest(
+        packed, lambda m: {**m, "sha256": {k: v for k, v in m["sha256"].items() if k != name}}
+    )
     (packed / name).write_text('model_checkpoint_path: "/elsewhere/ckpt-8"\n')
     assert carry.main(["unpack", str(packed), str(tmp_path / "runs" / "next")]) == 0
     assert (tmp_path / "runs" / "next" / name).read_text() == INDEX_TEXT
@@ -171,6 +175,7 @@ def test_a_carry_over_the_limit_or_not_a_file_is_refused_unread(packed, capsys, 
 
 
 # 5. pack replaces only a carry folder it wrote.
+
 
 def test_pack_refuses_a_carry_folder_holding_other_files(packed, tmp_path, capsys):
     (packed / "notes.txt").write_text("keep")

@@ -18,28 +18,36 @@ class _OpError(Exception):
 
 
 # Messages as TensorFlow 2.21 raises them from a tf.data iterator.
-ASSERTION = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
-             "replica:0/task:0/device:CPU:0}} Error in user-defined function passed to "
-             "ParallelMapDatasetV2:6 transformation with iterator: Iterator::Root::Prefetch::"
-             "ParallelMapV2: assertion failed: [image and label sizes differ:] [/d/a.png] "
-             "[64 128] [/d/a_gt.png] [32 128]\n\t [[{{node Assert_6/Assert}}]] "
-             "[Op:IteratorGetNext] name: ")
-DECODE = ("{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
-          "replica:0/task:0/device:CPU:0}} Error in user-defined function passed to "
-          "ParallelMapDatasetV2:6 transformation with iterator: Iterator::Root::Prefetch::"
-          "ParallelMapV2: Invalid PNG data, size 18858\n\t [[{{node decode_image/DecodeImage}}]]"
-          " [Op:IteratorGetNext] name: ")
+ASSERTION = (
+    "{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+    "replica:0/task:0/device:CPU:0}} Error in user-defined function passed to "
+    "ParallelMapDatasetV2:6 transformation with iterator: Iterator::Root::Prefetch::"
+    "ParallelMapV2: assertion failed: [image and label sizes differ:] [/d/a.png] "
+    "[64 128] [/d/a_gt.png] [32 128]\n\t [[{{node Assert_6/Assert}}]] "
+    "[Op:IteratorGetNext] name: "
+)
+DECODE = (
+    "{{function_node __wrapped__IteratorGetNext_output_types_2_device_/job:localhost/"
+    "replica:0/task:0/device:CPU:0}} Error in user-defined function passed to "
+    "ParallelMapDatasetV2:6 transformation with iterator: Iterator::Root::Prefetch::"
+    "ParallelMapV2: Invalid PNG data, size 18858\n\t [[{{node decode_image/DecodeImage}}]]"
+    " [Op:IteratorGetNext] name: "
+)
 
 
-EAGER = ("Expected 'tf.Tensor(False, shape=(), dtype=bool)' to be true. Summarized data: "
-         "b'label values outside the class table in'\nb'/d/a_gt.png'\nb'values found:'\n200")
+EAGER = (
+    "Expected 'tf.Tensor(False, shape=(), dtype=bool)' to be true. Summarized data: "
+    "b'label values outside the class table in'\nb'/d/a_gt.png'\nb'values found:'\n200"
+)
 
 
 def test_error_line_keeps_the_assertion_and_its_file():
     assert cli.error_line(_OpError(ASSERTION)) == (
-        "image and label sizes differ: /d/a.png 64 128 /d/a_gt.png 32 128")
+        "image and label sizes differ: /d/a.png 64 128 /d/a_gt.png 32 128"
+    )
     assert cli.error_line(_OpError(EAGER)) == (
-        "label values outside the class table in /d/a_gt.png values found: 200")
+        "label values outside the class table in /d/a_gt.png values found: 200"
+    )
     assert cli.error_line(_OpError(DECODE)) == "Invalid PNG data, size 18858"
 
 
@@ -55,12 +63,25 @@ def test_output_dir_checks(tmp_path):
 def _predict_with_missing_model(tmp_path, *extra):
     import cv2
     import numpy as np
+
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((40, 40, 3), np.uint8))
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "predict.py"), str(tmp_path / "a.png"), "--model",
-         str(tmp_path / "nope"), "--output", str(tmp_path / "out"), *extra],
-        capture_output=True, text=True, env=env, timeout=300)
+        [
+            sys.executable,
+            os.path.join(ROOT, "predict.py"),
+            str(tmp_path / "a.png"),
+            "--model",
+            str(tmp_path / "nope"),
+            "--output",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow  # a child process importing TensorFlow, ~3 s on 2 cores
@@ -86,9 +107,26 @@ def test_synthetic_generator_is_quiet_too(tmp_path):
     no TensorFlow: fast_scnn_tf.data imports the tf.data pipeline only when asked for)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(
-        [sys.executable, "-m", "fast_scnn_tf.synthetic", "--out", str(tmp_path / "data"),
-         "--num-train", "1", "--num-val", "1", "--size", "64", "128"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "fast_scnn_tf.synthetic",
+            "--out",
+            str(tmp_path / "data"),
+            "--num-train",
+            "1",
+            "--num-val",
+            "1",
+            "--size",
+            "64",
+            "128",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "wrote 2 frames" in result.stdout
     progress = result.stderr.replace("\r", "\n").split()  # "train: 1/1", "val: 1/1"
@@ -96,8 +134,10 @@ def test_synthetic_generator_is_quiet_too(tmp_path):
 
 
 def test_the_synthetic_writer_does_not_import_tensorflow():
-    code = ("import sys, fast_scnn_tf.synthetic; "
-            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    code = (
+        "import sys, fast_scnn_tf.synthetic; "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -121,8 +161,13 @@ print("labels", tflite.run(tflite.interpreter(content), frames[0])["labels"].sha
 def test_tflite_conversion_and_interpreter_lines_hidden_unless_verbose(verbose):
     """The converter's "fully_quantize: 0, ..." and TFLite's "Created TensorFlow Lite XNNPACK
     delegate" lines are native prints: hidden like TensorFlow's start-up, shown with --verbose."""
-    result = subprocess.run([sys.executable, "-c", TFLITE_NOISE.format(verbose=verbose)],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", TFLITE_NOISE.format(verbose=verbose)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "labels (1, 64, 96)" in result.stdout
     output = result.stdout + result.stderr
@@ -180,5 +225,6 @@ def test_the_marks_of_a_run_folder_are_the_ones_the_tools_write():
     from fast_scnn_tf.config import CONFIG_FILE
     from fast_scnn_tf.export.saved_model import EXTRA_DIR
     from fast_scnn_tf.training.checkpoint import BEST_DIR, LATEST_DIR
+
     assert files.RUN_FOLDER_MARKS == (CONFIG_FILE, (BEST_DIR, LATEST_DIR))
     assert files.SAVED_MODEL_MARKS == ("saved_model.pb", os.path.join(EXTRA_DIR, CONFIG_FILE))

@@ -52,11 +52,19 @@ def test_unknown_config_key_is_an_error():
         Config.from_dict({"train": {"nope": 1}})
 
 
-@pytest.mark.parametrize("section, field, value", [
-    ("data", "crop_size", (16, 64)), ("train", "batch_size", 0), ("train", "learning_rate", 0.0),
-    ("train", "strategy", "tpu"), ("train", "keep_checkpoints", 0), ("data", "source", "s3"),
-    ("model", "name", "fast_scnn2"), ("data", "dataset", "kitti"),
-])
+@pytest.mark.parametrize(
+    "section, field, value",
+    [
+        ("data", "crop_size", (16, 64)),
+        ("train", "batch_size", 0),
+        ("train", "learning_rate", 0.0),
+        ("train", "strategy", "tpu"),
+        ("train", "keep_checkpoints", 0),
+        ("data", "source", "s3"),
+        ("model", "name", "fast_scnn2"),
+        ("data", "dataset", "kitti"),
+    ],
+)
 def test_validate_names_the_field_that_breaks_a_rule(section, field, value):
     config = Config().override(section, field, value)
     with pytest.raises(ConfigError, match=rf"^{section}\.{field} must be .*, got ") as error:
@@ -75,18 +83,21 @@ def test_override_returns_a_new_config_and_keeps_tuples():
         base.override("train", "nope", 1)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"train": {"epochs": 3,}}', "not valid JSON"),
-    ('{"train": {"epoch": 3}}', "epoch"),
-    ('{"training": {}}', "training"),
-    ('[1, 2]', "JSON object"),
-    ('{"data": 3}', "section 'data'"),
-    ('{"train": {"batch_size": "2"}}', "train.batch_size must be an integer, got '2'"),
-    ('{"train": {"learning_rate": true}}', "train.learning_rate must be a number"),
-    ('{"data": {"crop_size": [360]}}', "data.crop_size must be a list of 2 integers"),
-    ('{"data": {"flip": "yes"}}', "data.flip must be true or false"),
-    ('{"model": {"name": 3}}', "model.name must be a string"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"train": {"epochs": 3,}}', "not valid JSON"),
+        ('{"train": {"epoch": 3}}', "epoch"),
+        ('{"training": {}}', "training"),
+        ("[1, 2]", "JSON object"),
+        ('{"data": 3}', "section 'data'"),
+        ('{"train": {"batch_size": "2"}}', "train.batch_size must be an integer, got '2'"),
+        ('{"train": {"learning_rate": true}}', "train.learning_rate must be a number"),
+        ('{"data": {"crop_size": [360]}}', "data.crop_size must be a list of 2 integers"),
+        ('{"data": {"flip": "yes"}}', "data.flip must be true or false"),
+        ('{"model": {"name": 3}}', "model.name must be a string"),
+    ],
+)
 def test_a_bad_config_json_names_the_file(tmp_path, text, message):
     (tmp_path / "config.json").write_text(text)
     with pytest.raises(ValueError, match=message) as error:
@@ -104,8 +115,14 @@ def _save_run(model_dir, num_classes=3, subdir=LATEST_DIR):
     model = build_fast_scnn(num_classes=num_classes, aux=True)
     config = Config()
     config.model.num_classes = num_classes
-    write_run(str(model_dir), config, model, folder=subdir, optimizer=keras.optimizers.SGD(0.1),
-              step=tf.Variable(7, dtype=tf.int64))
+    write_run(
+        str(model_dir),
+        config,
+        model,
+        folder=subdir,
+        optimizer=keras.optimizers.SGD(0.1),
+        step=tf.Variable(7, dtype=tf.int64),
+    )
     return model
 
 
@@ -117,8 +134,9 @@ def test_load_run_restores_weights_into_inference_model(tmp_path):
     assert run.checkpoint == os.path.join(str(tmp_path), LATEST_DIR, "ckpt-1")
     assert not isinstance(run.model.output, dict)
     images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(run.model(images, training=False),
-                                  saved(images, training=False)["logits"])
+    np.testing.assert_array_equal(
+        run.model(images, training=False), saved(images, training=False)["logits"]
+    )
 
 
 @pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
@@ -135,8 +153,9 @@ def test_load_run_from_a_checkpoint_prefix_finds_its_folder(tmp_path):
 def test_checkpoint_without_config_is_one_line_naming_the_path(tmp_path):
     _save_run(tmp_path)
     os.remove(tmp_path / "config.json")
-    with pytest.raises(FileNotFoundError, match=f"no config.json found with checkpoint "
-                                                f"'{tmp_path}'") as error:
+    with pytest.raises(
+        FileNotFoundError, match=f"no config.json found with checkpoint '{tmp_path}'"
+    ) as error:
         load_run(str(tmp_path))
     assert "\n" not in str(error.value)
 
@@ -158,8 +177,9 @@ def test_class_count_mismatch_is_a_clear_error(tmp_path):
     config = Config.load(str(tmp_path))
     config.model.num_classes = 4
     config.save(str(tmp_path))
-    with pytest.raises(ValueError, match="'.*ckpt-1' does not match a fast_scnn with 4 classes"
-                       ) as error:
+    with pytest.raises(
+        ValueError, match="'.*ckpt-1' does not match a fast_scnn with 4 classes"
+    ) as error:
         load_run(str(tmp_path))
     assert "\n" not in str(error.value)
 
@@ -172,8 +192,9 @@ def _two_checkpoints(model_dir):
     for seed in (1, 2):
         keras.utils.set_random_seed(seed)
         models.append(build_fast_scnn(num_classes=3, aux=True))
-        tf.train.CheckpointManager(make_checkpoint(models[-1]), os.path.join(model_dir, LATEST_DIR),
-                                   3).save(checkpoint_number=seed)
+        tf.train.CheckpointManager(
+            make_checkpoint(models[-1]), os.path.join(model_dir, LATEST_DIR), 3
+        ).save(checkpoint_number=seed)
     return models
 
 
@@ -200,8 +221,9 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(data_file in w for w in warnings), warnings
     images = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(loaded(images, training=False),
-                                  older(images, training=False)["logits"])
+    np.testing.assert_array_equal(
+        loaded(images, training=False), older(images, training=False)["logits"]
+    )
 
 
 def test_a_damaged_checkpoint_named_explicitly_or_alone_is_one_line(tmp_path):
@@ -220,8 +242,10 @@ def test_relative_model_dir_is_found(tmp_path, monkeypatch):
     import tensorflow as tf
 
     from fast_scnn_tf.training.checkpoint import find_checkpoint
+
     monkeypatch.chdir(tmp_path)
     step = tf.Variable(3, dtype=tf.int64)
-    tf.train.CheckpointManager(tf.train.Checkpoint(step=step), os.path.join("run", "best"),
-                               1).save(checkpoint_number=3)
+    tf.train.CheckpointManager(tf.train.Checkpoint(step=step), os.path.join("run", "best"), 1).save(
+        checkpoint_number=3
+    )
     assert find_checkpoint("run") == os.path.join("run", "best", "ckpt-3")

@@ -19,9 +19,13 @@ def _tiny_model():
 
 
 def _contents(folder):
-    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name),
-                                                                     "rb").read()
-            for root, _, names in os.walk(folder) for name in names}
+    return {
+        os.path.relpath(os.path.join(root, name), folder): open(
+            os.path.join(root, name), "rb"
+        ).read()
+        for root, _, names in os.walk(folder)
+        for name in names
+    }
 
 
 def _foreign_config(folder):
@@ -34,8 +38,11 @@ def _own_config_with_a_foreign_file(folder):
     fabricate.run_folder(folder, num_classes=3)
 
 
-@pytest.mark.parametrize("make", [_foreign_config, _own_config_with_a_foreign_file],
-                         ids=["another tool's config.json", "a file no run holds"])
+@pytest.mark.parametrize(
+    "make",
+    [_foreign_config, _own_config_with_a_foreign_file],
+    ids=["another tool's config.json", "a file no run holds"],
+)
 def test_overwrite_keeps_a_folder_that_only_looks_like_a_run(tmp_path, make):
     """Another tool's config.json beside a checkpoints/ folder counted as a run folder, and
     --overwrite deleted everything else in it (thesis.tex, src/)."""
@@ -57,8 +64,18 @@ def test_overwrite_keeps_a_folder_that_only_looks_like_a_run(tmp_path, make):
 def test_cli_refuses_it_before_reading_the_weights(tmp_path, capsys):
     mine = tmp_path / "mine"
     _foreign_config(mine)
-    code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights",
-                         str(tmp_path / "absent.pth"), "--model-dir", str(mine), "--overwrite"])
+    code = convert.main(
+        [
+            "ffnet",
+            "--variant",
+            "ffnet18_dAAC",
+            "--weights",
+            str(tmp_path / "absent.pth"),
+            "--model-dir",
+            str(mine),
+            "--overwrite",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "--model-dir" in err and "config.json" in err and err.count("\n") == 1
 

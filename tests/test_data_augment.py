@@ -14,7 +14,7 @@ def marked_frame(h=37, w=53):
     """An odd-sized frame whose label has an off-centre rectangle of MARK, drawn red on the image
     (everything else blue), so misalignment of image and label shows up as a low overlap."""
     label = np.full((h, w), 2, np.uint8)
-    label[h // 5:h // 2, w // 6:w // 2] = MARK
+    label[h // 5 : h // 2, w // 6 : w // 2] = MARK
     image = np.zeros((h, w, 3), np.float32)
     image[..., 2] = 255
     image[label == MARK] = (255, 0, 0)
@@ -79,24 +79,24 @@ def test_crop_is_a_window_of_the_frame():
     label = tf.constant(((rows * 3 + cols) % 200).astype(np.uint8))
     out_image, out_label = augment.random_crop(image, label, (11, 17), seed(1))
     top, left = int(out_image[0, 0, 0]), int(out_image[0, 0, 1])
-    np.testing.assert_array_equal(out_image[..., 0], rows[top:top + 11, left:left + 17])
-    np.testing.assert_array_equal(out_image[..., 1], cols[top:top + 11, left:left + 17])
-    np.testing.assert_array_equal(out_label, label.numpy()[top:top + 11, left:left + 17])
+    np.testing.assert_array_equal(out_image[..., 0], rows[top : top + 11, left : left + 17])
+    np.testing.assert_array_equal(out_image[..., 1], cols[top : top + 11, left : left + 17])
+    np.testing.assert_array_equal(out_label, label.numpy()[top : top + 11, left : left + 17])
 
 
 def test_crop_offsets_cover_the_frame():
     _, label = marked_frame(20, 20)
     image = tf.reshape(tf.range(400, dtype=tf.float32), [20, 20, 1]) * tf.ones([1, 1, 3])
-    corners = {int(augment.random_crop(image, label, (10, 10), seed(i))[0][0, 0, 0])
-               for i in range(100)}
+    corners = {
+        int(augment.random_crop(image, label, (10, 10), seed(i))[0][0, 0, 0]) for i in range(100)
+    }
     assert {c // 20 for c in corners} == set(range(11))  # every top offset, ends included
     assert {c % 20 for c in corners} == set(range(11))
 
 
 def test_padding_uses_ignore_label_and_pad_value():
     image, label = marked_frame(13, 17)
-    out_image, out_label = augment.random_crop(image, label, (32, 40), seed(2),
-                                               image_pad_value=7.0)
+    out_image, out_label = augment.random_crop(image, label, (32, 40), seed(2), image_pad_value=7.0)
     out_image, out_label = out_image.numpy(), out_label.numpy()
     assert out_label.shape == (32, 40)
     padded = out_label == IGNORE_LABEL
@@ -144,8 +144,10 @@ def test_color_noise_shifts_each_channel_by_its_own_offset():
 def test_color_noise_and_brightness_stay_in_pixel_range():
     image = tf.constant(np.array([[[0, 255, 3]]], np.float32))
     for i in range(30):
-        for out in (augment.color_noise(image, 50.0, seed(i)),
-                    augment.random_brightness(image, 100.0, seed(i))):
+        for out in (
+            augment.color_noise(image, 50.0, seed(i)),
+            augment.random_brightness(image, 100.0, seed(i)),
+        ):
             assert 0.0 <= float(tf.reduce_min(out)) and float(tf.reduce_max(out)) <= 255.0
 
 
@@ -164,8 +166,16 @@ def test_brightness_adds_one_bounded_value():
 def test_full_chain_keeps_alignment_and_shape(i):
     image, label = marked_frame(45, 71)
     out_image, out_label = augment.augment(
-        tf.cast(image, tf.uint8), label, crop_size=(33, 47), min_scale=0.5, max_scale=2.0,
-        flip=True, color_noise_std=10.0, brightness=30.0, seed=seed(i))
+        tf.cast(image, tf.uint8),
+        label,
+        crop_size=(33, 47),
+        min_scale=0.5,
+        max_scale=2.0,
+        flip=True,
+        color_noise_std=10.0,
+        brightness=30.0,
+        seed=seed(i),
+    )
     assert out_image.dtype == tf.float32 and out_label.dtype == tf.uint8
     assert out_image.shape == (33, 47, 3) and out_label.shape == (33, 47)
     if (out_label.numpy() == MARK).sum() > 20:
@@ -174,8 +184,14 @@ def test_full_chain_keeps_alignment_and_shape(i):
 
 def test_full_chain_is_a_function_of_the_seed():
     image, label = marked_frame()
-    kwargs = dict(crop_size=(20, 30), min_scale=0.5, max_scale=2.0, flip=True,
-                  color_noise_std=10.0, brightness=30.0)
+    kwargs = dict(
+        crop_size=(20, 30),
+        min_scale=0.5,
+        max_scale=2.0,
+        flip=True,
+        color_noise_std=10.0,
+        brightness=30.0,
+    )
     a = augment.augment(image, label, seed=seed(4), **kwargs)
     b = augment.augment(image, label, seed=seed(4), **kwargs)
     c = augment.augment(image, label, seed=seed(5), **kwargs)

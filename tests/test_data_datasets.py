@@ -17,16 +17,23 @@ from fast_scnn_tf.data.pipeline import label_pixel_counts
 
 # --- CamVid ---------------------------------------------------------------------------------
 
+
 @pytest.mark.slow  # a few seconds: make test runs it, test-fast stays under 2 min
 def test_camvid_trainval_is_train_then_val_and_trains(tmp_path):
     """The CGNet/DABNet protocol's split: every train frame, then every val frame."""
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.training.data_checks import class_weights_for
-    cfg = DataConfig(dataset="camvid", data_dir=fabricate.camvid(tmp_path / "CamVid"),
-                     train_split="trainval", crop_size=(32, 48))
+
+    cfg = DataConfig(
+        dataset="camvid",
+        data_dir=fabricate.camvid(tmp_path / "CamVid"),
+        train_split="trainval",
+        crop_size=(32, 48),
+    )
     dataset = dataset_for(cfg)
     assert dataset.list_frames(cfg.data_dir, "trainval") == (
-        dataset.list_frames(cfg.data_dir, "train") + dataset.list_frames(cfg.data_dir, "val"))
+        dataset.list_frames(cfg.data_dir, "train") + dataset.list_frames(cfg.data_dir, "val")
+    )
     assert num_frames(cfg, "trainval") == 5
     images, labels = next(iter(build_dataset(cfg, "trainval", training=True, batch_size=5)))
     assert images.shape == (5, 32, 48, 3) and labels.shape == (5, 32, 48)
@@ -56,8 +63,10 @@ def test_camvid_label_values_above_void_stop_naming_the_file(tmp_path):
     label[3, 4], label[5, 6] = 12, 40
     cv2.imwrite(bad, label)
     cfg = DataConfig(dataset="camvid", data_dir=root)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"(?s)outside the class table.*valannot/0001TP_000000\.png.*12 40"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"(?s)outside the class table.*valannot/0001TP_000000\.png.*12 40",
+    ):
         next(iter(build_dataset(cfg, "val", False, 1)))
 
 
@@ -72,14 +81,19 @@ def test_camvid_missing_label_and_missing_folder_are_named(tmp_path):
 
 
 def test_training_batches_of_camvid_are_cropped_and_within_the_table(tmp_path):
-    cfg = DataConfig(dataset="camvid", data_dir=fabricate.camvid(tmp_path / "CamVid"),
-                     crop_size=(32, 32), deterministic=True)
+    cfg = DataConfig(
+        dataset="camvid",
+        data_dir=fabricate.camvid(tmp_path / "CamVid"),
+        crop_size=(32, 32),
+        deterministic=True,
+    )
     image, label = next(iter(build_dataset(cfg, "train", True, 2)))
     assert image.shape == (2, 32, 32, 3) and label.shape == (2, 32, 32)
     assert set(np.unique(label.numpy())) <= set(range(11)) | {255}
 
 
 # --- your own folder --------------------------------------------------------------------------
+
 
 def test_folder_dataset_reads_classes_nested_folders_and_jpeg(tmp_path):
     root = fabricate.own_folder(tmp_path / "mine", jpeg=True)
@@ -90,8 +104,9 @@ def test_folder_dataset_reads_classes_nested_folders_and_jpeg(tmp_path):
     assert num_frames(cfg, "train") == 4
     image, label, name = next(iter(build_dataset(cfg, "val", False, 1, with_names=True)))
     assert image.shape == (1, *FRAME_SIZE, 3) and name.numpy()[0] == b"seq/street0"
-    stored = cv2.imread(os.path.join(root, "labels", "val", "seq", "street0.png"),
-                        cv2.IMREAD_UNCHANGED)
+    stored = cv2.imread(
+        os.path.join(root, "labels", "val", "seq", "street0.png"), cv2.IMREAD_UNCHANGED
+    )
     np.testing.assert_array_equal(label.numpy()[0], stored)
 
 
@@ -119,26 +134,31 @@ def test_sixteen_bit_labels_keep_their_values(tmp_path):
     label8 = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     cv2.imwrite(path, label8.astype(np.uint16))  # same values, 16-bit PNG
     assert cv2.imread(path, cv2.IMREAD_UNCHANGED).dtype == np.uint16
-    _, label = next(iter(build_dataset(DataConfig(dataset="custom", data_dir=root), "val",
-                                       False, 1)))
+    _, label = next(
+        iter(build_dataset(DataConfig(dataset="custom", data_dir=root), "val", False, 1))
+    )
     np.testing.assert_array_equal(label.numpy()[0], label8)
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no '.*classes.json'"),
-    ("{not json", "not valid JSON"),
-    ('{"classes": []}', "non-empty \"classes\" list"),
-    ('{"classes": ["a", {"name": "b", "color": [1, 2]}]}', "class 1"),
-    ('{"classes": ["a", "a"]}', "unique"),
-    ('{"classes": ["a", "b"], "ignore_index": 1}', "ignore_index must be"),
-    ('{"classes": ["a"], "palette": []}', "unknown keys"),
-    # Wrong types were a TypeError traceback, a misleading range, or accepted:
-    ('{"classes": [{"name": "a", "color": 5}]}', "class 0.*color.*three integers"),
-    ('{"classes": [{"name": "a", "color": [true, false, true]}]}', "class 0.*three integers"),
-    ('{"classes": [{"name": "a", "color": [1, 2, 300]}]}', "class 0.*0..255"),
-    ('{"classes": [' + ", ".join(f'"c{i}"' for i in range(300)) + ']}', "300 classes.*at most"),
-    ('{"classes": [{"name": 7}]}', "class 0.*name"),
-], ids=lambda value: value[:40] if isinstance(value, str) else None)
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no '.*classes.json'"),
+        ("{not json", "not valid JSON"),
+        ('{"classes": []}', 'non-empty "classes" list'),
+        ('{"classes": ["a", {"name": "b", "color": [1, 2]}]}', "class 1"),
+        ('{"classes": ["a", "a"]}', "unique"),
+        ('{"classes": ["a", "b"], "ignore_index": 1}', "ignore_index must be"),
+        ('{"classes": ["a"], "palette": []}', "unknown keys"),
+        # Wrong types were a TypeError traceback, a misleading range, or accepted:
+        ('{"classes": [{"name": "a", "color": 5}]}', "class 0.*color.*three integers"),
+        ('{"classes": [{"name": "a", "color": [true, false, true]}]}', "class 0.*three integers"),
+        ('{"classes": [{"name": "a", "color": [1, 2, 300]}]}', "class 0.*0..255"),
+        ('{"classes": [' + ", ".join(f'"c{i}"' for i in range(300)) + "]}", "300 classes.*at most"),
+        ('{"classes": [{"name": 7}]}', "class 0.*name"),
+    ],
+    ids=lambda value: value[:40] if isinstance(value, str) else None,
+)
 def test_bad_classes_json_is_named(tmp_path, content, message):
     root = tmp_path / "mine"
     root.mkdir()
@@ -182,14 +202,19 @@ def test_a_fifo_in_a_dataset_is_named_and_never_opened(tmp_path, dataset, which)
     writer); a FIFO in place of a label was reported as a missing label."""
     if dataset == "camvid":
         root = fabricate.camvid(tmp_path / "CamVid", counts=(2, 1, 1))
-        fifo = os.path.join(root, "train" if which == "image" else "trainannot",
-                            "0001TP_000001.png")
+        fifo = os.path.join(
+            root, "train" if which == "image" else "trainannot", "0001TP_000001.png"
+        )
     else:
         root = fabricate.own_folder(tmp_path / "mine")
-        fifo = os.path.join(root, "images" if which == "image" else "labels", "train", "seq",
-                            "street1.png")
+        fifo = os.path.join(
+            root, "images" if which == "image" else "labels", "train", "seq", "street1.png"
+        )
     os.remove(fifo)
     os.mkfifo(fifo)
-    with pytest.raises(ValueError, match=r"'[^']*(000001|street1)\.png' is not a regular file "
-                                         r"\(a FIFO\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"'[^']*(000001|street1)\.png' is not a regular file "
+        r"\(a FIFO\)",
+    ):
         num_frames(DataConfig(dataset=dataset, data_dir=root), "train")

@@ -30,10 +30,10 @@ def run_dir(tmp_path_factory, clean_data):
 def _damage(path, how):
     data = open(path, "rb").read()
     if how == "truncated":
-        data = data[:len(data) * 2 // 3]
+        data = data[: len(data) * 2 // 3]
     elif how == "middle":  # header and IEND intact: only the chunk checksums can tell
         middle = len(data) // 2
-        data = data[:middle] + bytes(16) + data[middle + 16:]
+        data = data[:middle] + bytes(16) + data[middle + 16 :]
     elif how == "jpeg":
         data = cv2.imencode(".jpg", cv2.imread(path))[1].tobytes()
     else:
@@ -49,10 +49,15 @@ def _damage(path, how):
         f.write(data)
 
 
-CASES = {"truncated image": (IMAGE, "truncated"), "image damaged in the middle": (IMAGE, "middle"),
-         "JPEG named .png": (IMAGE, "jpeg"), "colour label": (LABEL, "colour"),
-         "label of another size": (LABEL, "size"), "label damaged in the middle": (LABEL, "middle"),
-         "label values outside the class table": (LABEL, "values")}
+CASES = {
+    "truncated image": (IMAGE, "truncated"),
+    "image damaged in the middle": (IMAGE, "middle"),
+    "JPEG named .png": (IMAGE, "jpeg"),
+    "colour label": (LABEL, "colour"),
+    "label of another size": (LABEL, "size"),
+    "label damaged in the middle": (LABEL, "middle"),
+    "label values outside the class table": (LABEL, "values"),
+}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -61,8 +66,17 @@ def test_evaluate_names_the_bad_file_in_one_line(case, clean_data, run_dir, tmp_
     shutil.copytree(clean_data, data)
     relative, how = CASES[case]
     _damage(os.path.join(data, relative), how)
-    code = evaluate.main(["--no-progress", "--checkpoint", run_dir, "--data-dir", data,
-                          "--output", str(tmp_path / "out")])
+    code = evaluate.main(
+        [
+            "--no-progress",
+            "--checkpoint",
+            run_dir,
+            "--data-dir",
+            data,
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1
     assert len(err.splitlines()) == 1 and os.path.basename(relative) in err, err
@@ -71,12 +85,27 @@ def test_evaluate_names_the_bad_file_in_one_line(case, clean_data, run_dir, tmp_
 @pytest.mark.slow
 def test_train_names_the_bad_file_in_one_line(clean_data, tmp_path, capsys):
     import train
+
     data = str(tmp_path / "data")
     shutil.copytree(clean_data, data)
     for image in tf.io.gfile.glob(os.path.join(data, "leftImg8bit", "train", "*", "*.png")):
         _damage(image, "middle")
-    code = train.main(["--model-dir", str(tmp_path / "run"), "--data-dir", data, "--epochs", "1",
-                       "--batch-size", "1", "--crop-size", "32", "64", "--no-progress"])
+    code = train.main(
+        [
+            "--model-dir",
+            str(tmp_path / "run"),
+            "--data-dir",
+            data,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "1",
+            "--crop-size",
+            "32",
+            "64",
+            "--no-progress",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert code == 1
     assert len(err) == 1 and "leftImg8bit.png" in err[0] and "corrupt PNG" in err[0], err

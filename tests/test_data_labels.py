@@ -11,9 +11,40 @@ from fast_scnn_tf.data import cityscapes_labels as labels
 # (labelId, trainId) copied from cityscapesscripts/helpers/labels.py, independently of
 # cityscapes_labels.py.
 OFFICIAL = {
-    0: 255, 1: 255, 2: 255, 3: 255, 4: 255, 5: 255, 6: 255, 7: 0, 8: 1, 9: 255, 10: 255, 11: 2,
-    12: 3, 13: 4, 14: 255, 15: 255, 16: 255, 17: 5, 18: 255, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10,
-    24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 29: 255, 30: 255, 31: 16, 32: 17, 33: 18,
+    0: 255,
+    1: 255,
+    2: 255,
+    3: 255,
+    4: 255,
+    5: 255,
+    6: 255,
+    7: 0,
+    8: 1,
+    9: 255,
+    10: 255,
+    11: 2,
+    12: 3,
+    13: 4,
+    14: 255,
+    15: 255,
+    16: 255,
+    17: 5,
+    18: 255,
+    19: 6,
+    20: 7,
+    21: 8,
+    22: 9,
+    23: 10,
+    24: 11,
+    25: 12,
+    26: 13,
+    27: 14,
+    28: 15,
+    29: 255,
+    30: 255,
+    31: 16,
+    32: 17,
+    33: 18,
 }
 
 
@@ -66,6 +97,9 @@ def test_graph_lookup_matches_the_table_for_every_cityscapes_id():
 @pytest.mark.parametrize("bad", [34, 200, 255, 1000])
 def test_ids_outside_the_table_stop_naming_the_file_and_values(bad):
     ids = tf.constant([[7, 8], [bad, 7]], tf.int32)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=rf"(?s)outside the class table.*"
-                                                             rf"bad_label\.png.*{bad}"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=rf"(?s)outside the class table.*"
+        rf"bad_label\.png.*{bad}",
+    ):
         decode.to_class_ids(ids, cityscapes.dataset().label_values, tf.constant("bad_label.png"))

@@ -102,8 +102,10 @@ def test_list_images_needs_no_labels(tmp_path):
 
 
 def test_frame_name_is_the_file_stem():
-    assert layout.frame_name("/d/leftImg8bit/val/aachen/aachen_000000_000019_leftImg8bit.png") \
+    assert (
+        layout.frame_name("/d/leftImg8bit/val/aachen/aachen_000000_000019_leftImg8bit.png")
         == "aachen_000000_000019"
+    )
     assert layout.frame_name("x/other.png") == "other"
 
 

@@ -46,17 +46,20 @@ def test_training_batches_follow_the_contract(root):
 
 
 def test_training_epoch_visits_every_frame_once(root):
-    ds = build_dataset(config(root, min_scale=1.0, max_scale=1.0), "train", True, 1,
-                       with_names=True)
+    ds = build_dataset(
+        config(root, min_scale=1.0, max_scale=1.0), "train", True, 1, with_names=True
+    )
     names = [name[0] for _, _, name in as_numpy(ds)]
-    assert sorted(names) == sorted(os.path.basename(image)[:-len("_leftImg8bit.png")].encode()
-                                   for image, _ in list_frames(root, "train"))
+    assert sorted(names) == sorted(
+        os.path.basename(image)[: -len("_leftImg8bit.png")].encode()
+        for image, _ in list_frames(root, "train")
+    )
 
 
 def test_epochs_are_shuffled_differently(root):
     ds = build_dataset(config(root), "train", True, 1, repeat=True, with_names=True)
     names = [name[0] for _, _, name in as_numpy(ds.take(3 * NUM_TRAIN))]
-    epochs = [names[i * NUM_TRAIN:(i + 1) * NUM_TRAIN] for i in range(3)]
+    epochs = [names[i * NUM_TRAIN : (i + 1) * NUM_TRAIN] for i in range(3)]
     assert all(sorted(e) == sorted(epochs[0]) for e in epochs)
     assert epochs[0] != epochs[1] or epochs[1] != epochs[2]
 
@@ -77,8 +80,9 @@ def test_other_seed_gives_other_batches(root):
 
 def test_skip_batches_resumes_exactly_across_epochs(root):
     full = as_numpy(build_dataset(config(root), "train", True, 2, repeat=True).take(6))
-    resumed = as_numpy(build_dataset(config(root), "train", True, 2, repeat=True,
-                                     skip_batches=3).take(3))
+    resumed = as_numpy(
+        build_dataset(config(root), "train", True, 2, repeat=True, skip_batches=3).take(3)
+    )
     for (image_a, label_a), (image_b, label_b) in zip(full[3:], resumed):
         np.testing.assert_array_equal(image_a, image_b)
         np.testing.assert_array_equal(label_a, label_b)
@@ -107,10 +111,12 @@ def test_evaluation_scale_resizes_image_not_label(root, scale):
 def test_unlabelled_frames_are_the_evaluation_images_with_an_all_ignore_label(root, scale):
     """A split without public labels (here val, its labels left unread) in the parser's
     unlabelled mode: the evaluation images and names, a full-size label that scores no pixel."""
-    unlabelled = as_numpy(build_dataset(config(root), "val", False, 1, scale=scale,
-                                        with_names=True, labelled=False))
-    evaluation = as_numpy(build_dataset(config(root), "val", False, 1, scale=scale,
-                                        with_names=True))
+    unlabelled = as_numpy(
+        build_dataset(config(root), "val", False, 1, scale=scale, with_names=True, labelled=False)
+    )
+    evaluation = as_numpy(
+        build_dataset(config(root), "val", False, 1, scale=scale, with_names=True)
+    )
     assert len(unlabelled) == len(evaluation) == NUM_VAL
     for (image, label, name), (want_image, _, want_name) in zip(unlabelled, evaluation):
         assert name == want_name
@@ -176,7 +182,7 @@ def test_truncated_png_names_the_file(copy_of):
     with open(image, "rb") as f:
         data = f.read()
     with open(image, "wb") as f:
-        f.write(data[:len(data) // 2])
+        f.write(data[: len(data) // 2])
     with pytest.raises(tf.errors.InvalidArgumentError, match="truncated.*" + image):
         read_all(data_root)
 
@@ -185,6 +191,7 @@ def test_truncated_png_names_the_file(copy_of):
 def test_a_decompression_bomb_in_a_dataset_is_refused_before_decoding(copy_of, which):
     # A 1 kB PNG may declare 20000x20000 pixels (1.2 GB decoded): the header is checked first.
     from image_headers import png_claiming
+
     data_root, image, label = copy_of
     path = image if which == "image" else label
     with open(path, "wb") as f:
@@ -220,10 +227,12 @@ def test_colour_label_png_is_rejected(copy_of):
 @pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
 def test_folder_source_never_imports_tensorflow_datasets(root):
     """tfds (slow to import, only for --data-source tfds) stays out of folder-source runs."""
-    code = ("import sys; from fast_scnn_tf.config import DataConfig; "
-            "from fast_scnn_tf.data import build_dataset, num_frames; "
-            "import fast_scnn_tf.training, fast_scnn_tf.evaluation, fast_scnn_tf.export; "
-            f"cfg = DataConfig(data_dir={root!r}, crop_size=(32, 40)); num_frames(cfg, 'train'); "
-            "next(iter(build_dataset(cfg, 'train', True, 2, seed=0))); "
-            "assert 'tensorflow_datasets' not in sys.modules, 'tfds imported'")
+    code = (
+        "import sys; from fast_scnn_tf.config import DataConfig; "
+        "from fast_scnn_tf.data import build_dataset, num_frames; "
+        "import fast_scnn_tf.training, fast_scnn_tf.evaluation, fast_scnn_tf.export; "
+        f"cfg = DataConfig(data_dir={root!r}, crop_size=(32, 40)); num_frames(cfg, 'train'); "
+        "next(iter(build_dataset(cfg, 'train', True, 2, seed=0))); "
+        "assert 'tensorflow_datasets' not in sys.modules, 'tfds imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -14,10 +14,10 @@ from fast_scnn_tf import synthetic
 from fast_scnn_tf.data import cityscapes_labels as labels
 from fast_scnn_tf.data import cityscapes_layout as layout
 
-VOID_IDS = {label.id for label in labels.CITYSCAPES_LABELS
-            if label.train_id == labels.IGNORE_LABEL}
-TRAIN_CLASS_IDS = {label.id for label in labels.CITYSCAPES_LABELS
-                   if label.train_id != labels.IGNORE_LABEL}
+VOID_IDS = {label.id for label in labels.CITYSCAPES_LABELS if label.train_id == labels.IGNORE_LABEL}
+TRAIN_CLASS_IDS = {
+    label.id for label in labels.CITYSCAPES_LABELS if label.train_id != labels.IGNORE_LABEL
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,8 @@ def test_same_seed_same_frames_whatever_the_count(tmp_path, root):
 # (OpenCV's blur and resize are in the pipeline: another OpenCV build could move low bits.)
 RENDERED = {
     (0, 0, 0, (64, 128)): "32a849cfe7d1598b87fc48618e579891d833c2ed682ceb8ae3fb5a471d90e93a",
-    (0, 1, 3, (96, 192)): "eab635729f0454e164be5b905fd8ba389d080f79e56c566c0abf54b97f57ac6d"}
+    (0, 1, 3, (96, 192)): "eab635729f0454e164be5b905fd8ba389d080f79e56c566c0abf54b97f57ac6d",
+}
 
 
 @pytest.mark.parametrize("key", sorted(RENDERED))
@@ -77,9 +78,24 @@ def test_frames_are_byte_identical_to_the_recorded_ones(key):
 @pytest.mark.slow  # a child process importing TensorFlow, ~3 s on 2 cores
 def test_module_command_line_runs(tmp_path):
     """`python -m fast_scnn_tf.synthetic`, as `make demo` runs it."""
-    subprocess.run([sys.executable, "-m", "fast_scnn_tf.synthetic", "--out", str(tmp_path),
-                    "--num-train", "1", "--num-val", "1", "--size", "32", "48"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fast_scnn_tf.synthetic",
+            "--out",
+            str(tmp_path),
+            "--num-train",
+            "1",
+            "--num-val",
+            "1",
+            "--size",
+            "32",
+            "48",
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert len(layout.list_frames(str(tmp_path), "val")) == 1
 
 
@@ -123,8 +139,21 @@ def test_scene_has_perspective_sky_above_road():
 
 
 def test_command_line_writes_frames_and_reports(tmp_path, capsys):
-    synthetic.main(["--out", str(tmp_path), "--num-train", "2", "--num-val", "1",
-                    "--size", "40", "72", "--seed", "9"])
+    synthetic.main(
+        [
+            "--out",
+            str(tmp_path),
+            "--num-train",
+            "2",
+            "--num-val",
+            "1",
+            "--size",
+            "40",
+            "72",
+            "--seed",
+            "9",
+        ]
+    )
     assert len(layout.list_frames(str(tmp_path), "train")) == 2
     assert len(layout.list_frames(str(tmp_path), "val")) == 1
     assert "wrote 3 frames of 40x72" in capsys.readouterr().out

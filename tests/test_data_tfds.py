@@ -14,9 +14,15 @@ TRAIN_IDS = set(range(labels.NUM_CLASSES)) | {labels.IGNORE_LABEL}
 
 
 def make_cfg(tmp_path):
-    return DataConfig(source="tfds", data_dir=str(tmp_path / "manual"),
-                      tfds_data_dir=str(tmp_path / "tfds"), crop_size=(64, 96),
-                      min_scale=0.1, max_scale=0.2, deterministic=True)  # small: fast
+    return DataConfig(
+        source="tfds",
+        data_dir=str(tmp_path / "manual"),
+        tfds_data_dir=str(tmp_path / "tfds"),
+        crop_size=(64, 96),
+        min_scale=0.1,
+        max_scale=0.2,
+        deterministic=True,
+    )  # small: fast
 
 
 @pytest.fixture
@@ -34,8 +40,9 @@ def test_training_batches_follow_the_contract(cfg):
 
 
 def test_evaluation_maps_label_ids_and_names_frames(cfg):
-    image, label, name = next(iter(build_dataset(cfg, "val", False, 1, scale=0.25,
-                                                 with_names=True)))
+    image, label, name = next(
+        iter(build_dataset(cfg, "val", False, 1, scale=0.25, with_names=True))
+    )
     assert image.shape == (1, 256, 512, 3)
     assert label.shape == (1, 1024, 2048)
     # Mock labels are random ids 0..33: the void ids must have become the ignore label.
@@ -53,8 +60,7 @@ def test_num_frames_counts_mock_records(tmp_path):
 def test_skip_batches_resumes_the_tfds_stream(cfg):
     """Also checks determinism: two pipelines built alike must agree element for element."""
     full = list(build_dataset(cfg, "train", True, 1, repeat=True, seed=5).take(2))
-    resumed = next(iter(build_dataset(cfg, "train", True, 1, repeat=True, seed=5,
-                                      skip_batches=1)))
+    resumed = next(iter(build_dataset(cfg, "train", True, 1, repeat=True, seed=5, skip_batches=1)))
     np.testing.assert_array_equal(full[1][0], resumed[0])
     assert not np.array_equal(full[0][0], full[1][0])  # epoch 2 is augmented differently
 

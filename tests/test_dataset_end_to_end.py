@@ -17,13 +17,34 @@ import train
 
 @pytest.mark.slow
 def test_folder_dataset_trains_evaluates_exports_and_predicts(tmp_path):
-    data = fabricate.own_folder(tmp_path / "mine", classes=("background", "road", "car"),
-                                counts=(8, 4))
+    data = fabricate.own_folder(
+        tmp_path / "mine", classes=("background", "road", "car"), counts=(8, 4)
+    )
     run = str(tmp_path / "run")
-    code = train.main(["--dataset", "custom", "--data-dir", data, "--model-dir", run,
-                       "--epochs", "2", "--batch-size", "4", "--crop-size", "32", "48",
-                       "--eval-every", "1", "--checkpoint-every", "2", "--class-weighting", "enet",
-                       "--no-progress"])
+    code = train.main(
+        [
+            "--dataset",
+            "custom",
+            "--data-dir",
+            data,
+            "--model-dir",
+            run,
+            "--epochs",
+            "2",
+            "--batch-size",
+            "4",
+            "--crop-size",
+            "32",
+            "48",
+            "--eval-every",
+            "1",
+            "--checkpoint-every",
+            "2",
+            "--class-weighting",
+            "enet",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     saved = json.load(open(os.path.join(run, "config.json")))
     assert saved["model"]["num_classes"] == 3
@@ -35,14 +56,50 @@ def test_folder_dataset_trains_evaluates_exports_and_predicts(tmp_path):
     assert metrics["num_frames"] == 4 and 0.0 <= metrics["mean_accuracy"] <= 1.0
 
     out = str(tmp_path / "export")
-    assert export.main(["--checkpoint", run, "--output", out, "--validation-frames", "2",
-                        "--calibration-data", data, "--min-agreement", "0.9"]) == 0
-    assert export.main(["--checkpoint", run, "--output", out, "--tflite", "--quantize", "int8",
-                        "--input-size", "36", "48", "--calibration-data", data,
-                        "--calibration-steps", "4", "--validation-frames", "2",
-                        "--min-agreement", "0.9"]) == 0
+    assert (
+        export.main(
+            [
+                "--checkpoint",
+                run,
+                "--output",
+                out,
+                "--validation-frames",
+                "2",
+                "--calibration-data",
+                data,
+                "--min-agreement",
+                "0.9",
+            ]
+        )
+        == 0
+    )
+    assert (
+        export.main(
+            [
+                "--checkpoint",
+                run,
+                "--output",
+                out,
+                "--tflite",
+                "--quantize",
+                "int8",
+                "--input-size",
+                "36",
+                "48",
+                "--calibration-data",
+                data,
+                "--calibration-steps",
+                "4",
+                "--validation-frames",
+                "2",
+                "--min-agreement",
+                "0.9",
+            ]
+        )
+        == 0
+    )
     tflite_path = os.path.join(out, "fast_scnn_cls_int8_36x48.tflite")
-    meta = json.load(open(tflite_path[:-len(".tflite")] + ".json"))
+    meta = json.load(open(tflite_path[: -len(".tflite")] + ".json"))
     assert meta["class_names"] == ["background", "road", "car"] and meta["num_classes"] == 3
 
     preds = str(tmp_path / "preds")

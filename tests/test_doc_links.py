@@ -10,9 +10,15 @@ import pytest
 
 from paths import ROOT
 
-PAGES = ["README.md", os.path.join("models", "camvid", "README.md"),
-         *sorted(os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))
-                 if name.endswith(".md"))]
+PAGES = [
+    "README.md",
+    os.path.join("models", "camvid", "README.md"),
+    *sorted(
+        os.path.join("docs", name)
+        for name in os.listdir(os.path.join(ROOT, "docs"))
+        if name.endswith(".md")
+    ),
+]
 # [text](target) and ![alt](target), the target up to a space (a title may follow) or ")"
 LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 
@@ -44,8 +50,11 @@ def anchors(text: str) -> set[str]:
 
 def links(page: str) -> list[str]:
     with open(os.path.join(ROOT, page)) as f:
-        return [target for target in LINK.findall(_prose(f.read()))
-                if not re.match(r"[a-z][a-z0-9+.-]*:", target)]  # http:, mailto:, ...
+        return [
+            target
+            for target in LINK.findall(_prose(f.read()))
+            if not re.match(r"[a-z][a-z0-9+.-]*:", target)
+        ]  # http:, mailto:, ...
 
 
 def test_every_page_is_checked_and_has_links():
@@ -58,8 +67,11 @@ def test_relative_links_point_at_something(page):
     broken = []
     for target in links(page):
         path, _, anchor = target.partition("#")
-        resolved = os.path.normpath(os.path.join(ROOT, os.path.dirname(page), path)) if path \
+        resolved = (
+            os.path.normpath(os.path.join(ROOT, os.path.dirname(page), path))
+            if path
             else os.path.join(ROOT, page)
+        )
         if not os.path.exists(resolved):
             broken.append(f"{target}: no {os.path.relpath(resolved, ROOT)}")
         elif not os.path.realpath(resolved).startswith(os.path.realpath(ROOT) + os.sep):
@@ -67,24 +79,32 @@ def test_relative_links_point_at_something(page):
         elif anchor and resolved.endswith(".md"):
             with open(resolved) as f:
                 if anchor not in anchors(f.read()):
-                    broken.append(f"{target}: no heading #{anchor} in "
-                                  f"{os.path.relpath(resolved, ROOT)}")
+                    broken.append(
+                        f"{target}: no heading #{anchor} in {os.path.relpath(resolved, ROOT)}"
+                    )
     assert not broken, f"{page}: " + "; ".join(broken)
 
 
 def test_anchors_are_named_as_github_names_them():
-    text = ("# Limits and what --overwrite replaces\n## What differs from the paper, and why\n"
-            "### Why `--preset camvid` is what it is\n## Notes\n## Notes\n"
-            "```\n# not a heading\n```")
-    assert anchors(text) == {"limits-and-what---overwrite-replaces",
-                             "what-differs-from-the-paper-and-why",
-                             "why---preset-camvid-is-what-it-is", "notes", "notes-1"}
+    text = (
+        "# Limits and what --overwrite replaces\n## What differs from the paper, and why\n"
+        "### Why `--preset camvid` is what it is\n## Notes\n## Notes\n"
+        "```\n# not a heading\n```"
+    )
+    assert anchors(text) == {
+        "limits-and-what---overwrite-replaces",
+        "what-differs-from-the-paper-and-why",
+        "why---preset-camvid-is-what-it-is",
+        "notes",
+        "notes-1",
+    }
 
 
 def test_a_broken_link_is_found(tmp_path, monkeypatch):
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.md").write_text("# A\n[b](b.md) [a](#a) [gone](#gone) "
-                                            "[x](https://example.com/x) `[c](c.md)`\n")
+    (tmp_path / "docs" / "a.md").write_text(
+        "# A\n[b](b.md) [a](#a) [gone](#gone) [x](https://example.com/x) `[c](c.md)`\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "ROOT", str(tmp_path))
     with pytest.raises(AssertionError) as error:
         test_relative_links_point_at_something(os.path.join("docs", "a.md"))

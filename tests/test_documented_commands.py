@@ -18,9 +18,15 @@ import pytest
 import fabricate
 from paths import ROOT
 
-DOCS = ("README.md", os.path.join("models", "camvid", "README.md"),
-        *sorted(os.path.join("docs", name) for name in os.listdir(os.path.join(ROOT, "docs"))
-                if name.endswith(".md")))
+DOCS = (
+    "README.md",
+    os.path.join("models", "camvid", "README.md"),
+    *sorted(
+        os.path.join("docs", name)
+        for name in os.listdir(os.path.join(ROOT, "docs"))
+        if name.endswith(".md")
+    ),
+)
 
 
 def _code_block_commands(text):
@@ -49,16 +55,22 @@ def _documented():
 
 
 def _demo_commands():
-    out = subprocess.run(["make", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["make", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     joined = re.sub(r"\\\n\s*", " ", out)
-    return [("make demo", line.split(".venv/bin/", 1)[1].replace("python ", "python ", 1))
-            for line in joined.splitlines() if ".venv/bin/python" in line
-            and "-m pip" not in line and "-m pytest" not in line]
+    return [
+        ("make demo", line.split(".venv/bin/", 1)[1].replace("python ", "python ", 1))
+        for line in joined.splitlines()
+        if ".venv/bin/python" in line and "-m pip" not in line and "-m pytest" not in line
+    ]
 
 
-PYTHON_COMMANDS = [(where, c) for where, c in _documented() + _demo_commands()
-                   if c.startswith("python ") and "..." not in c]
+PYTHON_COMMANDS = [
+    (where, c)
+    for where, c in _documented() + _demo_commands()
+    if c.startswith("python ") and "..." not in c
+]
 MAKE_COMMANDS = sorted({c for _, c in _documented() if c.startswith("make ")})
 
 
@@ -78,8 +90,7 @@ def _load_main(target):
         raise AssertionError("module form handled by the caller")
     path = os.path.join(ROOT, target)
     assert os.path.isfile(path), f"documented script {target} does not exist"
-    spec = importlib.util.spec_from_file_location(
-        "doc_" + re.sub(r"\W", "_", target), path)
+    spec = importlib.util.spec_from_file_location("doc_" + re.sub(r"\W", "_", target), path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
@@ -90,8 +101,11 @@ def test_docs_show_the_two_quick_start_commands():
 
 
 def test_every_page_is_read():
-    assert {"README.md", os.path.join("docs", "training.md"),
-            os.path.join("docs", "deployment.md")} <= set(DOCS)
+    assert {
+        "README.md",
+        os.path.join("docs", "training.md"),
+        os.path.join("docs", "deployment.md"),
+    } <= set(DOCS)
 
 
 def test_documented_commands_were_found():
@@ -99,8 +113,9 @@ def test_documented_commands_were_found():
     assert {"train.py", "evaluate.py", "export.py", "predict.py", "-m"} <= scripts
 
 
-@pytest.mark.parametrize("where,command", PYTHON_COMMANDS,
-                         ids=[f"{w}: {c[:60]}" for w, c in PYTHON_COMMANDS])
+@pytest.mark.parametrize(
+    "where,command", PYTHON_COMMANDS, ids=[f"{w}: {c[:60]}" for w, c in PYTHON_COMMANDS]
+)
 def test_documented_command_parses(where, command, monkeypatch):
     argv = shlex.split(command)[1:]
     if argv[0] == "-m":
@@ -144,8 +159,14 @@ def test_train_as_documented_is_the_papers_run(tmp_path, monkeypatch, synthetic_
 
     def trainer(config, model_dir, **options):
         started.update(config=config, model_dir=model_dir)
-        return {"step": 0, "total_steps": 0, "best_miou": None, "latest_checkpoint": None,
-                "best_checkpoint": None, "weights_sha256": ""}
+        return {
+            "step": 0,
+            "total_steps": 0,
+            "best_miou": None,
+            "latest_checkpoint": None,
+            "best_checkpoint": None,
+            "weights_sha256": "",
+        }
 
     monkeypatch.setattr(fast_scnn_tf.training, "train", trainer)
     assert _load_main("train.py")(["--epochs", "1000"]) == 0
@@ -153,8 +174,11 @@ def test_train_as_documented_is_the_papers_run(tmp_path, monkeypatch, synthetic_
     assert started["model_dir"] == os.path.join("runs", "fast_scnn")
     assert config.data.data_dir == os.path.join("data", "cityscapes")
     assert num_frames(config.data, "train") == 12
-    assert (config.model.name, config.train.preset, config.train.epochs) == ("fast_scnn", "paper",
-                                                                           1000)
+    assert (config.model.name, config.train.preset, config.train.epochs) == (
+        "fast_scnn",
+        "paper",
+        1000,
+    )
     assert config.data.crop_size == (1024, 2048) and config.train.batch_size == 12
 
 
@@ -166,16 +190,40 @@ def test_the_tools_run_quietly_and_export_as_documented(tmp_path, synthetic_city
     (tmp_path / "data").mkdir()
     os.symlink(synthetic_cityscapes(num_train=12, num_val=1), tmp_path / "data" / "cityscapes")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    train = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "1000",
-                            "--crop-size", "64", "128", "--batch-size", "4", "--stop-at-step", "1",
-                            "--model-dir", str(tmp_path / "tiny"), "--no-progress"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    train = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "train.py"),
+            "--epochs",
+            "1000",
+            "--crop-size",
+            "64",
+            "128",
+            "--batch-size",
+            "4",
+            "--stop-at-step",
+            "1",
+            "--model-dir",
+            str(tmp_path / "tiny"),
+            "--no-progress",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert train.returncode == 0, train.stderr[-3000:]
 
     fabricate.run_folder(tmp_path / "runs" / "fast_scnn")
-    export = subprocess.run([sys.executable, os.path.join(ROOT, "export.py"), "--mode", "cls",
-                             "--tflite"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=1200)
+    export = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "export.py"), "--mode", "cls", "--tflite"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert export.returncode == 0, export.stderr[-3000:]
     assert os.path.isfile(tmp_path / "exports" / "fast_scnn_cls_float32_1024x2048.tflite")
     for text in (train.stdout + train.stderr, export.stdout + export.stderr):

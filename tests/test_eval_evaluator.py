@@ -22,9 +22,9 @@ def oracle_model():
     size, ending as every model of this project does in a `ResizeLike` named `logits`."""
     images = keras.Input((None, None, 3))
     logits = keras.layers.Lambda(
-        lambda x: tf.one_hot(tf.cast(x[..., 0], tf.int32), NUM_CLASSES) * 10.0)(images)
+        lambda x: tf.one_hot(tf.cast(x[..., 0], tf.int32), NUM_CLASSES) * 10.0
+    )(images)
     return keras.Model(images, ResizeLike(name=LOGITS)([logits, images]))
-
 
 
 def labelled_frames(shapes, seed=0):
@@ -54,8 +54,9 @@ def test_confusion_is_accumulated_over_frames_not_averaged():
     # The model predicts class 0 everywhere: frames of different sizes weigh by pixels.
     images = [np.zeros(label.shape + (3,), np.float32) for label in labels]
     result = evaluate(oracle_model(), dataset_of(images, labels), CLASSES, progress=False)
-    expected = sum(confusion_matrix(label, np.zeros_like(label), NUM_CLASSES).numpy()
-                   for label in labels)
+    expected = sum(
+        confusion_matrix(label, np.zeros_like(label), NUM_CLASSES).numpy() for label in labels
+    )
     np.testing.assert_array_equal(result["confusion"], expected)
     assert result["miou"] == pytest.approx(compute_metrics(expected, None)["miou"])
     assert result["num_frames"] == 2
@@ -67,8 +68,13 @@ def test_reduced_scale_scores_upsampled_prediction_against_full_labels():
     label = np.kron(blocks, np.ones((2, 2), np.uint8))
     small_image = np.repeat(blocks[..., None], 3, axis=-1)
     seen = []
-    result = evaluate(oracle_model(), dataset_of([small_image], [label], names=["f"]), CLASSES,
-                      progress=False, on_prediction=lambda n, im, p: seen.append((im, p)))
+    result = evaluate(
+        oracle_model(),
+        dataset_of([small_image], [label], names=["f"]),
+        CLASSES,
+        progress=False,
+        on_prediction=lambda n, im, p: seen.append((im, p)),
+    )
     image, prediction = seen[0]
     assert image.shape == (16, 24, 3)  # the image as fed
     assert prediction.shape == label.shape == (32, 48)  # the prediction at label size
@@ -80,8 +86,13 @@ def test_reduced_scale_scores_upsampled_prediction_against_full_labels():
 
 def predictions_of(model, images, labels):
     seen = []
-    evaluate(model, dataset_of(images, labels, names=["f"] * len(images)), CLASSES,
-             progress=False, on_prediction=lambda n, im, p: seen.append(p))
+    evaluate(
+        model,
+        dataset_of(images, labels, names=["f"] * len(images)),
+        CLASSES,
+        progress=False,
+        on_prediction=lambda n, im, p: seen.append(p),
+    )
     return seen
 
 
@@ -93,7 +104,7 @@ def network():
 def test_evaluation_predicts_with_the_exported_head(network):
     image = np.random.default_rng(4).integers(0, 256, (1, 48, 80, 3)).astype(np.uint8)
     label = np.zeros((48, 80), np.uint8)
-    prediction, = predictions_of(network, [image[0]], [label])
+    (prediction,) = predictions_of(network, [image[0]], [label])
     np.testing.assert_array_equal(prediction, build_head(network, "cls")(image).numpy()[0])
 
 
@@ -102,7 +113,7 @@ def test_reduced_scale_resizes_the_low_res_logits_to_the_label_size(network):
     to the full-size label (not to the small input first)."""
     small = np.random.default_rng(5).uniform(0, 255, (1, 40, 72, 3)).astype(np.float32)
     label = np.zeros((80, 144), np.uint8)
-    prediction, = predictions_of(network, [small[0]], [label])
+    (prediction,) = predictions_of(network, [small[0]], [label])
     low = low_res_logits(network)(small, training=False)
     want = tf.argmax(tf.image.resize(low, label.shape, method="bilinear"), -1).numpy()[0]
     np.testing.assert_array_equal(prediction, want)
@@ -111,8 +122,9 @@ def test_reduced_scale_resizes_the_low_res_logits_to_the_label_size(network):
 def test_max_frames_stops_early():
     labels = labelled_frames([(8, 8)] * 3)
     images = [np.zeros((8, 8, 3), np.float32)] * 3
-    result = evaluate(oracle_model(), dataset_of(images, labels), CLASSES, progress=False,
-                      max_frames=2)
+    result = evaluate(
+        oracle_model(), dataset_of(images, labels), CLASSES, progress=False, max_frames=2
+    )
     assert result["num_frames"] == 2
 
 

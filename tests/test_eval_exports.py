@@ -24,8 +24,7 @@ def _tflite(path, num_classes=19, dtype=tf.uint8, outputs="labels", constant=Non
     """A .tflite taking `dtype` [1, 32, 32, 3]: a random 1x1 convolution to `num_classes` and
     its argmax as uint8 labels ("labels"), or softmax probabilities only ("probabilities");
     `constant`: labels of that value everywhere."""
-    kernel = tf.constant(np.random.default_rng(0).normal(size=(1, 1, 3, num_classes)),
-                         tf.float32)
+    kernel = tf.constant(np.random.default_rng(0).normal(size=(1, 1, 3, num_classes)), tf.float32)
 
     @tf.function(input_signature=[tf.TensorSpec([1, *SIZE, 3], dtype)])
     def head(images):
@@ -38,7 +37,8 @@ def _tflite(path, num_classes=19, dtype=tf.uint8, outputs="labels", constant=Non
         return {"labels": tf.cast(labels, tf.uint8)}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [head.get_concrete_function()], head)
+        [head.get_concrete_function()], head
+    )
     path.write_bytes(converter.convert())
     return str(path)
 
@@ -46,7 +46,7 @@ def _tflite(path, num_classes=19, dtype=tf.uint8, outputs="labels", constant=Non
 def _metadata(tflite_path, num_classes=19, data_dir=""):
     """The .json export.py writes beside a .tflite: its metadata and the run's config."""
     config = Config(model=ModelConfig(num_classes=num_classes), data=DataConfig(data_dir=data_dir))
-    with open(tflite_path[:-len(".tflite")] + ".json", "w") as f:
+    with open(tflite_path[: -len(".tflite")] + ".json", "w") as f:
         json.dump({"num_classes": num_classes, "config": config.to_dict()}, f)
 
 
@@ -76,8 +76,11 @@ def test_a_class_count_that_disagrees_with_the_metadata_names_both_files(tmp_pat
 def test_a_tflite_file_export_py_did_not_write_is_named(tmp_path, kind):
     """A float-input model gave the runtime's 'Cannot set tensor', one without a labels output
     a KeyError, neither naming the file."""
-    model = _tflite(tmp_path / "m.tflite", dtype=tf.float32 if kind == "float input" else tf.uint8,
-                    outputs="probabilities" if kind == "no labels output" else "labels")
+    model = _tflite(
+        tmp_path / "m.tflite",
+        dtype=tf.float32 if kind == "float input" else tf.uint8,
+        outputs="probabilities" if kind == "no labels output" else "labels",
+    )
     _metadata(model)
     with pytest.raises(ValueError) as error:
         load_predictor(model)[0](np.zeros((*SIZE, 3), np.uint8))
@@ -89,8 +92,9 @@ def test_a_tflite_file_export_py_did_not_write_is_named(tmp_path, kind):
 def test_a_saved_model_with_another_signature_is_one_line(tmp_path):
     """predict.py dumped the whole image tensor in a TypeError traceback."""
     module = tf.Module()
-    module.serve = tf.function(lambda x: {"logits": x * 2.0},
-                               input_signature=[tf.TensorSpec([None, 8], tf.float32)])
+    module.serve = tf.function(
+        lambda x: {"logits": x * 2.0}, input_signature=[tf.TensorSpec([None, 8], tf.float32)]
+    )
     export = str(tmp_path / "other" / "1")
     tf.saved_model.save(module, export, signatures={"serving_default": module.serve})
     image = str(tmp_path / "a.png")

@@ -19,8 +19,9 @@ def data(synthetic_cityscapes):
 
 @pytest.mark.parametrize("scale", [1.0, 0.5, 0.25])
 def test_unlabelled_frames_are_the_pipelines_images(data, scale):
-    piped = list(build_dataset(data, "val", training=False, batch_size=1, scale=scale,
-                               with_names=True))
+    piped = list(
+        build_dataset(data, "val", training=False, batch_size=1, scale=scale, with_names=True)
+    )
     unlabelled = list(unlabelled_frames(data, "val", scale))
     assert len(unlabelled) == len(piped) == 2
     for (image, label, name), (want_image, want_label, want_name) in zip(unlabelled, piped):

@@ -80,12 +80,27 @@ def test_hand_case_category_iou():
 
 
 def test_category_mapping_matches_label_table():
-    expected = {"road": "flat", "sidewalk": "flat", "building": "construction",
-                "wall": "construction", "fence": "construction", "pole": "object",
-                "traffic light": "object", "traffic sign": "object", "vegetation": "nature",
-                "terrain": "nature", "sky": "sky", "person": "human", "rider": "human",
-                "car": "vehicle", "truck": "vehicle", "bus": "vehicle", "train": "vehicle",
-                "motorcycle": "vehicle", "bicycle": "vehicle"}
+    expected = {
+        "road": "flat",
+        "sidewalk": "flat",
+        "building": "construction",
+        "wall": "construction",
+        "fence": "construction",
+        "pole": "object",
+        "traffic light": "object",
+        "traffic sign": "object",
+        "vegetation": "nature",
+        "terrain": "nature",
+        "sky": "sky",
+        "person": "human",
+        "rider": "human",
+        "car": "vehicle",
+        "truck": "vehicle",
+        "bus": "vehicle",
+        "train": "vehicle",
+        "motorcycle": "vehicle",
+        "bicycle": "vehicle",
+    }
     got = {name: CATEGORY_NAMES[c] for name, c in zip(CLASS_NAMES, TRAIN_ID_TO_CATEGORY)}
     assert got == expected
 
@@ -177,7 +192,8 @@ def test_equals_official_formula_on_label_ids(seed):
     gt_ids[gt_ids == 27] = 26  # "truck": make it absent from the labels ...
     pred_train[pred_train == 14] = 13  # ... and from the predictions: NaN, left out
     classes, miou, categories, category_miou = _official_scores(
-        gt_ids, train_id_to_id_table()[pred_train])
+        gt_ids, train_id_to_id_table()[pred_train]
+    )
 
     gt_train = id_to_train_id_table()[gt_ids]
     m = compute_metrics(confusion_matrix(gt_train, pred_train, 19).numpy())

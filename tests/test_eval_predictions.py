@@ -47,8 +47,9 @@ def test_writer_writes_label_id_png_and_rgb_overlay(tmp_path):
     writer("aachen_000000_000019", image, train_ids)
 
     assert os.listdir(preds) == ["aachen_000000_000019_leftImg8bit.png"]
-    written = cv2.imread(os.path.join(preds, "aachen_000000_000019_leftImg8bit.png"),
-                         cv2.IMREAD_UNCHANGED)
+    written = cv2.imread(
+        os.path.join(preds, "aachen_000000_000019_leftImg8bit.png"), cv2.IMREAD_UNCHANGED
+    )
     assert written.dtype == np.uint8 and written.shape == (6, 10)  # one channel, full size
     np.testing.assert_array_equal(written, to_label_ids(train_ids))
 
@@ -80,11 +81,17 @@ def test_writer_needs_frame_names(tmp_path):
 def test_folder_frames_with_one_name_in_two_sub_folders_keep_apart(tmp_path):
     """cam_a/f0.png and cam_b/f0.png were both written as f0.png: one frame's prediction lost."""
     from fast_scnn_tf.evaluation import evaluation_frames
+
     root = tmp_path / "mine"
     fabricate.classes_file(root, ["a", "b", "c"])
     for camera, value in (("cam_a", 1), ("cam_b", 2)):
-        fabricate.own_folder_frame(root, "val", f"{camera}/f0", np.zeros((32, 48, 3), np.uint8),
-                                   np.full((32, 48), value, np.uint8))
+        fabricate.own_folder_frame(
+            root,
+            "val",
+            f"{camera}/f0",
+            np.zeros((32, 48, 3), np.uint8),
+            np.full((32, 48), value, np.uint8),
+        )
     cfg = DataConfig(dataset="custom", data_dir=str(root))
     preds, overlays = tmp_path / "preds", tmp_path / "overlays"
     writer = PredictionWriter(dataset_for(cfg), str(preds), str(overlays))
@@ -111,6 +118,7 @@ def test_written_pngs_carry_the_writers_marker(tmp_path):
     """What --overwrite recognises as evaluate.py's own output: a PNG text chunk that decoders
     ignore (the values are checked above)."""
     from fast_scnn_tf.evaluation.predictions import written_by_evaluate
+
     writer = PredictionWriter(CITYSCAPES, str(tmp_path / "p"), str(tmp_path / "o"))
     writer("aachen_000000_000019", np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8))
     assert written_by_evaluate(str(tmp_path / "p" / "aachen_000000_000019_leftImg8bit.png"))

@@ -69,6 +69,7 @@ def test_time_keras_times_the_head_on_frames_of_the_requested_size(monkeypatch):
         def record(image):
             calls.append((tuple(image.shape), image.dtype, mode))
             return run(image)
+
         return record
 
     monkeypatch.setattr(speed, "head_function", recorded)

@@ -77,30 +77,43 @@ def test_evaluate_scores_the_tta_prediction(network):
     images = random_images(5)
     label = np.zeros(SIZE, np.uint8)
     seen = []
-    evaluate(network, dataset_of([images[0]], [label], names=["f"]), CLASSES, progress=False,
-             on_prediction=lambda n, im, p: seen.append(p), tta_scales=(0.5, 1.0), tta_flip=True)
+    evaluate(
+        network,
+        dataset_of([images[0]], [label], names=["f"]),
+        CLASSES,
+        progress=False,
+        on_prediction=lambda n, im, p: seen.append(p),
+        tta_scales=(0.5, 1.0),
+        tta_flip=True,
+    )
     want = tta_at_size(network, (0.5, 1.0), flip=True)(images, SIZE).numpy()[0]
     np.testing.assert_array_equal(seen[0], want)
 
 
-@pytest.mark.parametrize("scales, message", [
-    ((), "at least one scale"),
-    ((0.0,), "0"),
-    ((-1.0,), "-1"),
-    ((5.0,), "5"),
-    ((1.0, 1.0), "twice"),
-    (tuple(0.25 * i for i in range(1, 11)), "at most 8"),
-])
+@pytest.mark.parametrize(
+    "scales, message",
+    [
+        ((), "at least one scale"),
+        ((0.0,), "0"),
+        ((-1.0,), "-1"),
+        ((5.0,), "5"),
+        ((1.0, 1.0), "twice"),
+        (tuple(0.25 * i for i in range(1, 11)), "at most 8"),
+    ],
+)
 def test_bad_scale_lists_are_refused(scales, message):
     with pytest.raises(ValueError, match=message):
         check_tta_scales(scales)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--tta-scales", "0"], "--tta-scales"),
-    (["--tta-scales", "1", "1"], "--tta-scales"),
-    (["--tta-scales", "x"], "--tta-scales"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--tta-scales", "0"], "--tta-scales"),
+        (["--tta-scales", "1", "1"], "--tta-scales"),
+        (["--tta-scales", "x"], "--tta-scales"),
+    ],
+)
 def test_evaluate_cli_refuses_bad_scales_with_the_flag_named(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         evaluate_cli.parse_args(["--checkpoint", str(tmp_path)] + argv)

@@ -13,8 +13,10 @@ SIZE = (64, 96)
 
 @pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
 def test_importing_the_package_does_not_import_tfmot():
-    code = ("import sys, fast_scnn_tf.export, fast_scnn_tf.training.checkpoint; "
-            "assert 'tensorflow_model_optimization' not in sys.modules")
+    code = (
+        "import sys, fast_scnn_tf.export, fast_scnn_tf.training.checkpoint; "
+        "assert 'tensorflow_model_optimization' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -29,13 +31,15 @@ def test_mirror_reproduces_keras3_model(model):
     frames = np.random.default_rng(0).integers(0, 256, (2, 65, 97, 3)).astype(np.float32)
     mirror = mirror_model(model)
     assert mirror.count_params() == model.count_params()
-    np.testing.assert_allclose(mirror(frames, training=False).numpy(),
-                               model(frames, training=False).numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        mirror(frames, training=False).numpy(), model(frames, training=False).numpy(), atol=1e-5
+    )
 
 
 @pytest.mark.slow
-def test_qat_few_steps_exports_int8_that_agrees_with_the_trained_model(trained_model, scene_frames,
-                                                                       tmp_path):
+def test_qat_few_steps_exports_int8_that_agrees_with_the_trained_model(
+    trained_model, scene_frames, tmp_path
+):
     """On a trained model (tests/conftest.py), held to the documented qat_int8 threshold: QAT from
     ranges calibrated on all-zero frames agrees on ~16% of the pixels and fails it."""
     from fast_scnn_tf.config import Config
@@ -44,8 +48,17 @@ def test_qat_few_steps_exports_int8_that_agrees_with_the_trained_model(trained_m
     from fast_scnn_tf.export.validate import MIN_AGREEMENT
     from fast_scnn_tf.model.head import build_head
 
-    report = export_qat_tflite(trained_model, Config(), str(tmp_path), "cls", SIZE, scene_frames,
-                               "synthetic", steps=1, calibration_steps=4)
+    report = export_qat_tflite(
+        trained_model,
+        Config(),
+        str(tmp_path),
+        "cls",
+        SIZE,
+        scene_frames,
+        "synthetic",
+        steps=1,
+        calibration_steps=4,
+    )
     assert report["threshold"] == MIN_AGREEMENT["qat_int8"] == 0.95
     assert report["agreement"] >= MIN_AGREEMENT["qat_int8"] and report["frames"] == 8
     interp = tflite.interpreter(report["path"], delegate=False)
@@ -72,5 +85,6 @@ def test_qat_head_is_the_shared_head(model, mode):
     assert got["labels"].dtype == want["labels"].dtype == "uint8"
     assert np.mean(got["labels"].numpy() == want["labels"].numpy()) > 0.999
     if mode == "prob":
-        np.testing.assert_allclose(got["probabilities"].numpy(), want["probabilities"].numpy(),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            got["probabilities"].numpy(), want["probabilities"].numpy(), atol=1e-5
+        )

@@ -56,13 +56,15 @@ def test_export_goes_to_versioned_directory_with_metadata(exported):
         size_limits = json.load(f)["input"]
     # the default limit is what serving a frame of this head can afford in the memory budget
     assert (size_limits["min_size"], size_limits["max_pixels"]) == (
-        32, memory.serving_max_pixels("prob", 19))
+        32,
+        memory.serving_max_pixels("prob", 19),
+    )
 
 
 @pytest.mark.slow
 def test_default_signature_takes_dynamic_uint8_images(loaded):
     fn = loaded.signatures[saved_model.DEFAULT_SIGNATURE]
-    (name, spec), = fn.structured_input_signature[1].items()
+    ((name, spec),) = fn.structured_input_signature[1].items()
     assert name == saved_model.IMAGES_INPUT
     assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, None, None, 3]
     outputs = fn.structured_outputs
@@ -78,14 +80,19 @@ def test_reloaded_model_equals_keras(model, loaded, size):
     got = fn(images=tf.constant(frames))
     want = build_head(model, "prob")(frames)
     np.testing.assert_array_equal(got[LABELS].numpy(), want[LABELS].numpy())
-    np.testing.assert_allclose(got[PROBABILITIES].numpy(), want[PROBABILITIES].numpy(),
-                               atol=1e-6)
+    np.testing.assert_allclose(got[PROBABILITIES].numpy(), want[PROBABILITIES].numpy(), atol=1e-6)
 
 
 # Shapes a client may send by mistake, rank 3 last: it used to abort the whole process in oneDNN
 # (so one bad request could take a TF Serving process down); rank 5 returned wrong shapes.
-BAD_SHAPES = [(1, 1, 64, 64, 3), (1, 64, 64, 4), (64, 64), (0, 64, 64, 3), (1, 16, 64, 3),
-              (64, 64, 3)]
+BAD_SHAPES = [
+    (1, 1, 64, 64, 3),
+    (1, 64, 64, 4),
+    (64, 64),
+    (0, 64, 64, 3),
+    (1, 16, 64, 3),
+    (64, 64, 3),
+]
 CALL_EACH_SHAPE = """
 import sys
 import tensorflow as tf
@@ -103,8 +110,12 @@ for shape in %r:
 @pytest.mark.slow
 def test_default_signature_refuses_bad_shapes_by_name(exported):
     """In a child process, since a failure here can be an abort rather than an exception."""
-    out = subprocess.run([sys.executable, "-c", CALL_EACH_SHAPE % (BAD_SHAPES,), exported],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", CALL_EACH_SHAPE % (BAD_SHAPES,), exported],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
     assert len(lines) == len(BAD_SHAPES), out.stdout
@@ -123,17 +134,29 @@ def test_bytes_signature_round_trips_png_and_jpeg(model, loaded):
     decoded_png = tf.io.decode_png(out[0]).numpy()[..., 0]
     np.testing.assert_array_equal(decoded_png, build_head(model, "cls")(image[None]).numpy()[0])
     decoded_jpeg = tf.io.decode_jpeg(jpeg).numpy()
-    np.testing.assert_array_equal(tf.io.decode_png(out[1]).numpy()[..., 0],
-                                  build_head(model, "cls")(decoded_jpeg[None]).numpy()[0])
+    np.testing.assert_array_equal(
+        tf.io.decode_png(out[1]).numpy()[..., 0],
+        build_head(model, "cls")(decoded_jpeg[None]).numpy()[0],
+    )
 
 
 @pytest.mark.slow
 def test_saved_model_cli_lists_both_signatures(exported):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-    text = subprocess.run([cli, "show", "--dir", exported, "--all"], capture_output=True,
-                          text=True, check=True).stdout
-    for name in ("serving_default", "serving_bytes", "images", "image_bytes", "labels",
-                 "probabilities", "label_png_bytes", "DT_UINT8", "(-1, -1, -1, 3)"):
+    text = subprocess.run(
+        [cli, "show", "--dir", exported, "--all"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in (
+        "serving_default",
+        "serving_bytes",
+        "images",
+        "image_bytes",
+        "labels",
+        "probabilities",
+        "label_png_bytes",
+        "DT_UINT8",
+        "(-1, -1, -1, 3)",
+    ):
         assert name in text
 
 
@@ -183,9 +206,14 @@ def test_next_version_and_refusing_to_overwrite(tmp_path):
 
 def _version_folder(path):
     """What export.py writes into a SavedModel version folder (contents fabricated)."""
-    for name in ("saved_model.pb", "fingerprint.pb", "variables/variables.index",
-                 "variables/variables.data-00000-of-00001", "assets.extra/config.json",
-                 "assets.extra/metadata.json"):
+    for name in (
+        "saved_model.pb",
+        "fingerprint.pb",
+        "variables/variables.index",
+        "variables/variables.data-00000-of-00001",
+        "assets.extra/config.json",
+        "assets.extra/metadata.json",
+    ):
         (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_text("x")
     (path / "assets").mkdir()
@@ -203,11 +231,22 @@ def test_overwrite_replaces_a_saved_model_version_but_not_a_users_folder(tmp_pat
     assert saved_model_dir(str(tmp_path), "fast_scnn", 3, overwrite=True).endswith("3")
 
 
-@pytest.mark.parametrize("foreign", ["thesis.tex", "variables/notes.txt", "assets.extra/a.json",
-                                     "assets/vocab.txt", "src/main.c", "link", "no metadata",
-                                     "run folder"])
-def test_overwrite_refuses_a_version_folder_holding_anything_export_py_did_not_write(tmp_path,
-                                                                                    foreign):
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "thesis.tex",
+        "variables/notes.txt",
+        "assets.extra/a.json",
+        "assets/vocab.txt",
+        "src/main.c",
+        "link",
+        "no metadata",
+        "run folder",
+    ],
+)
+def test_overwrite_refuses_a_version_folder_holding_anything_export_py_did_not_write(
+    tmp_path, foreign
+):
     """A version folder with saved_model.pb and assets.extra/config.json was replaced whatever
     else it held; now only what export.py writes may be there, and the first other file is
     named."""
@@ -235,8 +274,9 @@ def test_overwrite_refuses_a_version_folder_holding_anything_export_py_did_not_w
 @pytest.mark.slow
 def test_failed_validation_leaves_no_files(model, tmp_path):
     with pytest.raises(ValidationError):
-        export_saved_model(model, CONFIG, str(tmp_path), "cls", synthetic_frames((64, 64), 1),
-                           min_agreement=1.01)  # unreachable threshold forces the failure
+        export_saved_model(
+            model, CONFIG, str(tmp_path), "cls", synthetic_frames((64, 64), 1), min_agreement=1.01
+        )  # unreachable threshold forces the failure
     assert os.listdir(tmp_path / "fast_scnn") == []
 
 
@@ -249,8 +289,9 @@ LIMIT = 48 * 48  # the pixel limit of the `limited` export
 def limited(tmp_path_factory):
     """An untrained cls export whose signatures take at most LIMIT pixels (~15 s on 2 cores)."""
     directory = str(tmp_path_factory.mktemp("limited"))
-    saved_model.write_saved_model(build_head(build_fast_scnn(num_classes=3), "cls"), directory,
-                                  max_pixels=LIMIT)
+    saved_model.write_saved_model(
+        build_head(build_fast_scnn(num_classes=3), "cls"), directory, max_pixels=LIMIT
+    )
     return tf.saved_model.load(directory).signatures
 
 
@@ -262,23 +303,26 @@ def jpeg_claiming(height, width):
     """A small JPEG whose frame header (SOF0) is changed to declare `height` x `width`."""
     data = bytearray(tf.io.encode_jpeg(tf.zeros([32, 32, 3], tf.uint8)).numpy())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
     return bytes(data)
 
 
 def _serve_bytes(signatures, *encoded):
     return signatures[saved_model.BYTES_SIGNATURE](
-        **{saved_model.BYTES_INPUT: tf.constant(list(encoded))})[saved_model.PNG_OUTPUT]
+        **{saved_model.BYTES_INPUT: tf.constant(list(encoded))}
+    )[saved_model.PNG_OUTPUT]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoded", [png_claiming(20000, 20000), jpeg_claiming(20000, 20000)],
-                         ids=["png", "jpeg"])
+@pytest.mark.parametrize(
+    "encoded", [png_claiming(20000, 20000), jpeg_claiming(20000, 20000)], ids=["png", "jpeg"]
+)
 def test_bytes_signature_refuses_a_declared_size_over_the_limit_before_decoding(limited, encoded):
     """A 1 kB PNG declaring 20000x20000 RGB was decoded (1.2 GB, then the model's activations):
     one request could take the serving process down. The header is read in the graph first."""
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=rf"height \* width <= {LIMIT}.*20000.*20000"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=rf"height \* width <= {LIMIT}.*20000.*20000"
+    ):
         _serve_bytes(limited, encoded)
 
 
@@ -298,12 +342,18 @@ def test_bytes_signature_refuses_what_the_default_signature_refuses(limited, siz
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoded", [
-    b"", b"GIF89a" + bytes(40), b"\x89PNG",
-    # libpng skips an unknown chunk before the IHDR: its bytes are no size (they said 40x40 here
-    # while the IHDR declares 20000x20000)
-    png_claiming(20000, 20000, before_ihdr=png_chunk(b"prIv", (40).to_bytes(4, "big") * 2))],
-    ids=["empty", "gif", "cut", "png-chunk-before-ihdr"])
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        b"",
+        b"GIF89a" + bytes(40),
+        b"\x89PNG",
+        # libpng skips an unknown chunk before the IHDR: its bytes are no size (they said 40x40 here
+        # while the IHDR declares 20000x20000)
+        png_claiming(20000, 20000, before_ihdr=png_chunk(b"prIv", (40).to_bytes(4, "big") * 2)),
+    ],
+    ids=["empty", "gif", "cut", "png-chunk-before-ihdr"],
+)
 def test_bytes_signature_takes_png_and_jpeg_only(limited, encoded):
     with pytest.raises(tf.errors.InvalidArgumentError, match="PNG or JPEG"):
         _serve_bytes(limited, encoded)
@@ -323,20 +373,26 @@ def test_default_signature_counts_the_pixels_of_every_frame_in_a_batch(limited):
     of them: the pixels of the whole request are counted."""
     serve = limited[saved_model.DEFAULT_SIGNATURE]
     assert serve(images=tf.zeros([2, 32, 36, 3], tf.uint8))[LABELS].shape == (2, 32, 36)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=rf"batch \* height \* width <= {LIMIT}"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=rf"batch \* height \* width <= {LIMIT}"
+    ):
         serve(images=tf.zeros([2, 48, 48, 3], tf.uint8))
 
 
 # Peak RSS of a process that loaded an export.py SavedModel (untrained Fast-SCNN) and served one
 # frame through serving_default on 2 CPU cores: (mode, classes, pixels, bytes).
-MEASURED_PEAKS = [("cls", 19, 1024 * 1024, 879_714_304), ("cls", 19, 1024 * 2048, 1_025_658_880),
-                  ("cls", 19, 2048 * 2048, 1_309_831_168), ("prob", 19, 1024 * 1024, 982_196_224),
-                  ("prob", 19, 1024 * 2048, 1_194_106_880),
-                  ("prob", 19, 2048 * 2048, 1_646_460_928),
-                  ("cls", 59, 1024 * 2048, 1_368_649_728), ("cls", 59, 2048 * 2048, 1_998_168_064),
-                  ("prob", 59, 1024 * 2048, 1_882_148_864),
-                  ("prob", 59, 2048 * 2048, 3_022_049_280)]
+MEASURED_PEAKS = [
+    ("cls", 19, 1024 * 1024, 879_714_304),
+    ("cls", 19, 1024 * 2048, 1_025_658_880),
+    ("cls", 19, 2048 * 2048, 1_309_831_168),
+    ("prob", 19, 1024 * 1024, 982_196_224),
+    ("prob", 19, 1024 * 2048, 1_194_106_880),
+    ("prob", 19, 2048 * 2048, 1_646_460_928),
+    ("cls", 59, 1024 * 2048, 1_368_649_728),
+    ("cls", 59, 2048 * 2048, 1_998_168_064),
+    ("prob", 59, 1024 * 2048, 1_882_148_864),
+    ("prob", 59, 2048 * 2048, 3_022_049_280),
+]
 
 
 @pytest.mark.parametrize("mode,classes,pixels,measured", MEASURED_PEAKS)

@@ -16,8 +16,9 @@ from fast_scnn_tf.files import staging_dir
 
 
 @pytest.mark.parametrize("exchange", [True, False])  # False: a system without renameat2
-def test_overwrite_moves_the_new_version_in_before_deleting_the_old(tmp_path, monkeypatch,
-                                                                    exchange):
+def test_overwrite_moves_the_new_version_in_before_deleting_the_old(
+    tmp_path, monkeypatch, exchange
+):
     if not exchange:
         monkeypatch.setattr(files, "_exchange", lambda a, b: False)
     final = tmp_path / "fast_scnn" / "1"
@@ -101,6 +102,14 @@ def test_tflite_json_is_written_after_the_model(tmp_path, monkeypatch):
     monkeypatch.setattr(exporter, "validate", lambda *args: {"agreement": 1.0})
     monkeypatch.setattr(exporter, "write_bytes", lambda path, data: order.append(path))
     monkeypatch.setattr(exporter, "write_json", lambda path, data: order.append(path))
-    exporter.write_tflite(b"model", None, Config(model=ModelConfig(num_classes=5)),
-                          str(tmp_path), "cls", "float32", (64, 96), frames=[])
+    exporter.write_tflite(
+        b"model",
+        None,
+        Config(model=ModelConfig(num_classes=5)),
+        str(tmp_path),
+        "cls",
+        "float32",
+        (64, 96),
+        frames=[],
+    )
     assert [os.path.splitext(p)[1] for p in order] == [".tflite", ".json"]

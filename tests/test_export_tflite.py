@@ -35,9 +35,12 @@ def frame(scene_frames):
 def int8_exports(model, scene_frames, calibration_frames, tmp_path_factory):
     """mode -> report of `export_tflite(..., "int8")`, validated at the default threshold."""
     output = str(tmp_path_factory.mktemp("int8"))
-    return {mode: export_tflite(model, Config(), output, mode, "int8", SIZE, scene_frames,
-                                lambda: calibration_frames)
-            for mode in ("cls", "prob")}
+    return {
+        mode: export_tflite(
+            model, Config(), output, mode, "int8", SIZE, scene_frames, lambda: calibration_frames
+        )
+        for mode in ("cls", "prob")
+    }
 
 
 def test_float32_cls_matches_keras(model, frame):
@@ -56,8 +59,9 @@ def test_float32_prob_matches_keras(model, frame):
 
 
 @pytest.mark.parametrize("mode", ["cls", "prob"])
-def test_int8_of_a_trained_model_agrees_at_the_documented_threshold(int8_exports, model, frame,
-                                                                    mode):
+def test_int8_of_a_trained_model_agrees_at_the_documented_threshold(
+    int8_exports, model, frame, mode
+):
     report = int8_exports[mode]
     assert report["threshold"] == MIN_AGREEMENT["int8"] == 0.95
     assert report["agreement"] >= MIN_AGREEMENT["int8"] and report["frames"] == 8
@@ -71,8 +75,9 @@ def test_int8_calibrated_on_blank_frames_fails_the_threshold(model, scene_frames
     (about 16% of the pixels agree)."""
     blank = [np.zeros_like(scene_frames[0])] * 4
     with pytest.raises(ValidationError, match="int8 export agrees"):
-        export_tflite(model, Config(), str(tmp_path), "cls", "int8", SIZE, scene_frames,
-                      lambda: blank)
+        export_tflite(
+            model, Config(), str(tmp_path), "cls", "int8", SIZE, scene_frames, lambda: blank
+        )
     assert os.listdir(tmp_path) == []
 
 
@@ -100,8 +105,11 @@ def test_int8_prob_is_int8_up_to_the_logits_and_float_after(int8_exports, frame)
     interp = tflite.interpreter(int8_exports["prob"]["path"], delegate=False)
     assert tflite.float_ops(interp) == tflite.INT8_BOUNDARY_OPS | tflite.FLOAT_TAIL_OPS
     tensors = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
-    resizes = [tensors[op["outputs"][0]] for op in interp._get_ops_details()
-               if op["op_name"] == "RESIZE_BILINEAR"]
+    resizes = [
+        tensors[op["outputs"][0]]
+        for op in interp._get_ops_details()
+        if op["op_name"] == "RESIZE_BILINEAR"
+    ]
     assert len(resizes) > 1 and resizes[:-1] == [np.int8] * (len(resizes) - 1)
     assert resizes[-1] == np.float32
     out = tflite.run(interp, frame)
@@ -118,9 +126,11 @@ def test_export_writes_validated_file_and_metadata(model, scene_frames, tmp_path
     config = Config()
     report = export_tflite(model, config, str(tmp_path), "cls", "float16", SIZE, scene_frames[:2])
     assert os.path.basename(report["path"]) == "fast_scnn_cls_float16_64x96.tflite"
-    with open(report["path"][:-len(".tflite")] + ".json") as f:
+    with open(report["path"][: -len(".tflite")] + ".json") as f:
         meta = json.load(f)
     assert meta["input"]["size"] == list(SIZE) and meta["num_classes"] == 19
     assert meta["validation"]["agreement"] >= 0.995 and meta["config"]["model"]["num_classes"] == 19
-    assert sorted(os.listdir(tmp_path)) == ["fast_scnn_cls_float16_64x96.json",
-                                            "fast_scnn_cls_float16_64x96.tflite"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "fast_scnn_cls_float16_64x96.json",
+        "fast_scnn_cls_float16_64x96.tflite",
+    ]

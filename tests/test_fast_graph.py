@@ -36,13 +36,17 @@ def test_fast_scnn_rewrites_the_dilated_conv_and_the_normalisation_only():
     model = build_fast_scnn(num_classes=5)
     fast = fast_graph(model)
     assert [layer.name for layer in fast.layers] == [layer.name for layer in model.layers]
-    changed = {layer.name: type(layer).__name__ for layer, old in zip(fast.layers, model.layers)
-               if type(layer) is not type(old)}
+    changed = {
+        layer.name: type(layer).__name__
+        for layer, old in zip(fast.layers, model.layers)
+        if type(layer) is not type(old)
+    }
     assert changed == {"normalize": "SubtractMean", "ffm_dw": "NativeDilatedDepthwiseConv2D"}
     conv, original = fast.get_layer("ltd_conv_conv"), model.get_layer("ltd_conv_conv")
     std = np.array(model.get_layer("normalize").std, np.float32)
-    np.testing.assert_allclose(conv.kernel.numpy() * std[None, None, :, None],
-                               original.kernel.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        conv.kernel.numpy() * std[None, None, :, None], original.kernel.numpy(), rtol=1e-6
+    )
 
 
 def test_fixed_size_subtraction_runs_on_rows_and_is_bit_identical():
@@ -62,8 +66,9 @@ def test_a_model_with_nothing_to_rewrite_comes_back_as_it_is():
 
 
 @pytest.mark.slow  # two conversions (~10 s)
-def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(trained_model,
-                                                                       scene_frames):
+def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(
+    trained_model, scene_frames
+):
     from ai_edge_litert.tools import flatbuffer_utils
 
     plain = tflite.convert(build_head(trained_model, "cls", SIZE), "none")
@@ -78,14 +83,17 @@ def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(trained
     assert subs == [[1, SIZE[0], SIZE[1] * 3]]  # the mean subtracted from rows of W x 3 values
 
     obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(fast))
-    dilations = [(op.builtinOptions.dilationHFactor, op.builtinOptions.dilationWFactor)
-                 for op in obj.subgraphs[0].operators
-                 if flatbuffer_utils.opcode_to_name(obj, op.opcodeIndex) == "DEPTHWISE_CONV_2D"]
+    dilations = [
+        (op.builtinOptions.dilationHFactor, op.builtinOptions.dilationWFactor)
+        for op in obj.subgraphs[0].operators
+        if flatbuffer_utils.opcode_to_name(obj, op.opcodeIndex) == "DEPTHWISE_CONV_2D"
+    ]
     assert dilations.count((4, 4)) == 1 and dilations.count((1, 1)) == len(dilations) - 1
 
     def partitions(model):
-        return sum(op["op_name"] == "DELEGATE"
-                   for op in tflite.interpreter(model)._get_ops_details())
+        return sum(
+            op["op_name"] == "DELEGATE" for op in tflite.interpreter(model)._get_ops_details()
+        )
 
     assert partitions(fast) < partitions(plain)
     head = build_head(trained_model, "cls", SIZE)
@@ -100,8 +108,14 @@ def _random_batch_norm_statistics(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 2, gamma.shape), rng.normal(0, 0.5, beta.shape),
-                               rng.normal(0, 0.5, mean.shape), rng.uniform(0.2, 3, variance.shape)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, gamma.shape),
+                    rng.normal(0, 0.5, beta.shape),
+                    rng.normal(0, 0.5, mean.shape),
+                    rng.uniform(0.2, 3, variance.shape),
+                ]
+            )
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -114,18 +128,27 @@ def test_folded_batch_norms_compute_the_same_logits(family):
     got = fast(frame, training=False).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
     left = [layer for layer in fast.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    folded = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)
-              and not isinstance(fast.get_layer(layer.name), keras.layers.BatchNormalization)]
+    folded = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        and not isinstance(fast.get_layer(layer.name), keras.layers.BatchNormalization)
+    ]
     assert folded and len(left) + len(folded) == sum(
-        isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+        isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers
+    )
 
 
 def test_fast_scnn_folds_every_batch_norm_that_follows_a_conv():
     model = build_fast_scnn(num_classes=5)
     fast = fast_graph(model, fold_batch_norms=True)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in fast.layers)
-    assert all(layer.use_bias for layer in fast.layers
-               if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)))
+    assert all(
+        layer.use_bias
+        for layer in fast.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+    )
     # without the flag the BatchNorms stay (the TFLite converter folds them itself)
-    assert any(isinstance(layer, keras.layers.BatchNormalization)
-               for layer in fast_graph(model).layers)
+    assert any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in fast_graph(model).layers
+    )

@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="conversion tests need torch: "
-                                            "pip install -r requirements-torch.txt")
+torch = pytest.importorskip(
+    "torch", reason="conversion tests need torch: pip install -r requirements-torch.txt"
+)
 import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
 from fast_scnn_tf import convert  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
@@ -48,14 +49,17 @@ def test_reference_has_the_official_parameter_count(variant):
     assert ref.trainable_parameters(ref.FFNetReference(variant)) == OFFICIAL_PARAMETERS[variant]
 
 
-@pytest.mark.parametrize("variant, size", [
-    ("ffnet40S_dBBB_mobile", (128, 256)),  # nearest up-head, logits at 1/8
-    # bilinear align_corners=True, stem A with max-pool
-    pytest.param("ffnet18_dAAC", (128, 256), marks=pytest.mark.slow),  # slow: ~1.5 s each
-    # odd size: nearest at non-integer ratios, 1/4
-    pytest.param("ffnet46NS_CCC_mobile", (97, 131), marks=pytest.mark.slow),
-    ("ffnet40S_BCC_mobile", (75, 203)),  # odd size, four-stage backbone at 1/4
-])
+@pytest.mark.parametrize(
+    "variant, size",
+    [
+        ("ffnet40S_dBBB_mobile", (128, 256)),  # nearest up-head, logits at 1/8
+        # bilinear align_corners=True, stem A with max-pool
+        pytest.param("ffnet18_dAAC", (128, 256), marks=pytest.mark.slow),  # slow: ~1.5 s each
+        # odd size: nearest at non-integer ratios, 1/4
+        pytest.param("ffnet46NS_CCC_mobile", (97, 131), marks=pytest.mark.slow),
+        ("ffnet40S_BCC_mobile", (75, 203)),  # odd size, four-stage backbone at 1/4
+    ],
+)
 def test_converted_logits_match_pytorch(variant, size):
     torch_model, state_dict = reference_and_state_dict(variant)
     image = smooth_image(*size)
@@ -74,7 +78,8 @@ def test_resized_logits_match_the_official_evaluation():
     image = smooth_image(75, 130).astype(np.uint8)  # what a decoded frame is
     with torch.no_grad():
         expected = torch.nn.functional.interpolate(
-            torch_model(ref.preprocess(image)), (75, 130), mode="bilinear", align_corners=False)
+            torch_model(ref.preprocess(image)), (75, 130), mode="bilinear", align_corners=False
+        )
     model = convert_ffnet_state_dict("ffnet18_dAAC", state_dict)
     logits = model(image, training=False).numpy()
     assert np.abs(logits - expected.numpy().transpose(0, 2, 3, 1)).max() <= TOLERANCE
@@ -97,18 +102,29 @@ def test_pre_downsampling_kernel_is_accepted(dAAC_state_dict):
 KEY = "backbone_model.layer2.0.downsample.1.running_var"
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda sd: sd.pop(KEY), f"missing key '{KEY}'"),
-    (lambda sd: sd.update({"head.layers.4.weight": np.zeros(3)}),
-     "unexpected key 'head.layers.4.weight'"),
-    (lambda sd: sd.update({KEY: np.ones(64)}),
-     f"key '{KEY}' has shape \\(64,\\), .* expects \\(128,\\)"),
-    (lambda sd: sd.update({"backbone_model.conv1.weight": np.ones((64, 3, 3, 3))}),
-     r"key 'backbone_model.conv1.weight' has shape \(64, 3, 3, 3\)"),
-    (lambda sd: sd.pop("head.layers.3.last_layer.3.weight"),
-     "missing key 'head.layers.3.last_layer.3.weight'"),
-    (lambda sd: sd.update({"smoothing.weight": np.ones((3, 3, 5, 5))}), "smoothing.weight"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda sd: sd.pop(KEY), f"missing key '{KEY}'"),
+        (
+            lambda sd: sd.update({"head.layers.4.weight": np.zeros(3)}),
+            "unexpected key 'head.layers.4.weight'",
+        ),
+        (
+            lambda sd: sd.update({KEY: np.ones(64)}),
+            f"key '{KEY}' has shape \\(64,\\), .* expects \\(128,\\)",
+        ),
+        (
+            lambda sd: sd.update({"backbone_model.conv1.weight": np.ones((64, 3, 3, 3))}),
+            r"key 'backbone_model.conv1.weight' has shape \(64, 3, 3, 3\)",
+        ),
+        (
+            lambda sd: sd.pop("head.layers.3.last_layer.3.weight"),
+            "missing key 'head.layers.3.last_layer.3.weight'",
+        ),
+        (lambda sd: sd.update({"smoothing.weight": np.ones((3, 3, 5, 5))}), "smoothing.weight"),
+    ],
+)
 def test_bad_state_dicts_fail_naming_the_key(dAAC_state_dict, change, message):
     state_dict = dict(dAAC_state_dict)
     change(state_dict)
@@ -128,8 +144,9 @@ def test_cli_writes_a_run_folder(tmp_path, capsys):
     torch_model, state_dict = reference_and_state_dict(variant, num_classes=5)
     # A DataParallel-style checkpoint: wrapped in {"state_dict": ...}, keys prefixed "module.".
     weights = str(tmp_path / "weights.pth")
-    torch.save({"state_dict": {"module." + k: v for k, v in torch_model.state_dict().items()}},
-               weights)
+    torch.save(
+        {"state_dict": {"module." + k: v for k, v in torch_model.state_dict().items()}}, weights
+    )
     model_dir = str(tmp_path / "run")
     args = ["ffnet", "--variant", variant, "--weights", weights, "--model-dir", model_dir]
     assert convert.main(args) == 0
@@ -159,8 +176,17 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.pth"
     torch.save({"backbone_model.conv1.weight": torch.zeros(1)}, str(bad))
     for weights in [str(tmp_path / "absent.pth"), str(bad)]:
-        code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights", weights,
-                             "--model-dir", str(tmp_path / "run")])
+        code = convert.main(
+            [
+                "ffnet",
+                "--variant",
+                "ffnet18_dAAC",
+                "--weights",
+                weights,
+                "--model-dir",
+                str(tmp_path / "run"),
+            ]
+        )
         err = capsys.readouterr().err
         assert code == 1 and err.startswith("convert: error:") and err.count("\n") == 1
     assert not (tmp_path / "run").exists()
@@ -176,6 +202,7 @@ def test_cli_help(capsys):
 
 def _tiny_model():
     import keras
+
     inputs = keras.Input((None, None, 3))
     return keras.Model(inputs, keras.layers.Conv2D(2, 1)(inputs))
 
@@ -195,8 +222,18 @@ def test_overwrite_never_deletes_a_folder_this_project_did_not_write(tmp_path):
 def test_current_folder_is_refused_before_the_weights_are_read(tmp_path, monkeypatch, capsys):
     (tmp_path / "notes.txt").write_text("keep me")
     monkeypatch.chdir(tmp_path)
-    code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights", "absent.pth",
-                         "--model-dir", ".", "--overwrite"])
+    code = convert.main(
+        [
+            "ffnet",
+            "--variant",
+            "ffnet18_dAAC",
+            "--weights",
+            "absent.pth",
+            "--model-dir",
+            ".",
+            "--overwrite",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "--model-dir '.'" in err and "current folder" in err
     assert err.count("\n") == 1 and os.listdir(tmp_path) == ["notes.txt"]
@@ -208,8 +245,18 @@ def test_weights_inside_the_model_dir_are_refused(tmp_path, capsys):
     (run / "best").mkdir(parents=True)
     (run / "config.json").write_text("{}")
     (run / "weights.pth").write_bytes(b"not read")
-    code = convert.main(["ffnet", "--variant", "ffnet18_dAAC", "--weights",
-                         str(run / "weights.pth"), "--model-dir", str(run), "--overwrite"])
+    code = convert.main(
+        [
+            "ffnet",
+            "--variant",
+            "ffnet18_dAAC",
+            "--weights",
+            str(run / "weights.pth"),
+            "--model-dir",
+            str(run),
+            "--overwrite",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "--weights" in err and "inside" in err and err.count("\n") == 1
     assert (run / "weights.pth").read_bytes() == b"not read"
@@ -221,8 +268,17 @@ def test_a_file_that_is_no_state_dict_is_one_clear_line(tmp_path, capsys, conten
     # (arbitrary code execution) for random bytes.
     weights = tmp_path / "model.pth"
     weights.write_bytes(content)
-    code = convert.main(["ffnet", "--variant", "ffnet40S_dBBB_mobile", "--weights",
-                         str(weights), "--model-dir", str(tmp_path / "run")])
+    code = convert.main(
+        [
+            "ffnet",
+            "--variant",
+            "ffnet40S_dBBB_mobile",
+            "--weights",
+            str(weights),
+            "--model-dir",
+            str(tmp_path / "run"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert str(weights) in err and "expected" in err
@@ -234,10 +290,24 @@ def test_the_converter_hides_tensorflows_start_up_lines(tmp_path):
     # Like every other tool: no "I0000 ... oneDNN", no "E0000 ... cuInit" before our own line.
     weights = tmp_path / "model.pth"
     weights.write_bytes(b"not torch")
-    run = subprocess.run([sys.executable, "-m", "fast_scnn_tf.convert", "ffnet", "--variant",
-                          "ffnet40S_dBBB_mobile", "--weights", str(weights), "--model-dir",
-                          str(tmp_path / "run")], capture_output=True, text=True,
-                         cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fast_scnn_tf.convert",
+            "ffnet",
+            "--variant",
+            "ffnet40S_dBBB_mobile",
+            "--weights",
+            str(weights),
+            "--model-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 1
-    assert run.stderr.strip().splitlines() == [line for line in run.stderr.strip().splitlines()
-                                               if line.startswith("convert: error:")], run.stderr
+    assert run.stderr.strip().splitlines() == [
+        line for line in run.stderr.strip().splitlines() if line.startswith("convert: error:")
+    ], run.stderr

@@ -30,10 +30,16 @@ OFFICIAL_PARAMETERS = {
 
 # The smallest variant of each family (stem/backbone/head combination) runs in `make test-fast`;
 # building the others takes 1-2.5 s each on 2 cores, so they are marked slow.
-ONE_PER_FAMILY = ("ffnet40S_dBBB_mobile", "ffnet40S_BCC_mobile", "ffnet46NS_CCC_mobile",
-                  "ffnet18_dAAC")
-VARIANTS = [name if name in ONE_PER_FAMILY else pytest.param(name, marks=pytest.mark.slow)
-            for name in sorted(OFFICIAL_PARAMETERS)]
+ONE_PER_FAMILY = (
+    "ffnet40S_dBBB_mobile",
+    "ffnet40S_BCC_mobile",
+    "ffnet46NS_CCC_mobile",
+    "ffnet18_dAAC",
+)
+VARIANTS = [
+    name if name in ONE_PER_FAMILY else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(OFFICIAL_PARAMETERS)
+]
 
 
 def _trainable(model):
@@ -66,10 +72,15 @@ def test_variant_table_has_the_published_models():
     assert FFNET_VARIANTS["ffnet78S_dBBB_mobile"].val_miou == 80.0
 
 
-@pytest.mark.parametrize("variant", [pytest.param("ffnet40S_dBBB_mobile", marks=pytest.mark.slow),
-                                     "ffnet40S_BCC_mobile",  # stride 4
-                                     pytest.param("ffnet46NS_CCC_mobile", marks=pytest.mark.slow),
-                                     "ffnet18_dAAC"])  # stride 8
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param("ffnet40S_dBBB_mobile", marks=pytest.mark.slow),
+        "ffnet40S_BCC_mobile",  # stride 4
+        pytest.param("ffnet46NS_CCC_mobile", marks=pytest.mark.slow),
+        "ffnet18_dAAC",
+    ],
+)  # stride 8
 def test_logits_stride_for_any_input_size(variant):
     """Raw logits are ceil(size / stride) for even, odd and tiny inputs (as in PyTorch)."""
     model = build_ffnet(variant, num_classes=5, resize_to_input=False)
@@ -100,9 +111,21 @@ def test_static_input_shape():
 def test_readable_layer_names():
     model = build_ffnet("ffnet40S_dBBB_mobile")
     names = {layer.name for layer in model.layers}
-    for name in ["image", "normalize", "stem_conv0", "stem_bn1", "stage1_block0_shortcut_conv",
-                 "stage4_block3_conv2", "head_adapter0_conv", "head_branch3_smooth_conv",
-                 "head_branch1_up_bn", "head_concat", "seg_conv", "seg_classifier", "logits"]:
+    for name in [
+        "image",
+        "normalize",
+        "stem_conv0",
+        "stem_bn1",
+        "stage1_block0_shortcut_conv",
+        "stage4_block3_conv2",
+        "head_adapter0_conv",
+        "head_branch3_smooth_conv",
+        "head_branch1_up_bn",
+        "head_concat",
+        "seg_conv",
+        "seg_classifier",
+        "logits",
+    ]:
         assert name in names
 
 
@@ -110,17 +133,23 @@ def test_config_round_trip():
     model = build_ffnet("ffnet18_dAAC", num_classes=4)
     clone = keras.Model.from_config(model.get_config())
     assert _trainable(clone) == _trainable(model)
-    modes = {layer.mode for layer in clone.layers
-             if isinstance(layer, ResizeLike) and layer.name.startswith("head_")}  # the up-head's
+    modes = {
+        layer.mode
+        for layer in clone.layers
+        if isinstance(layer, ResizeLike) and layer.name.startswith("head_")
+    }  # the up-head's
     assert modes == {"bilinear_align_corners"}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(variant="ffnet40S"), "unknown FFNet variant 'ffnet40S'"),
-    (dict(variant="ffnet18_dAAC", num_classes=0), "num_classes"),
-    (dict(variant="ffnet18_dAAC", input_shape=(64, 64, 4)), "input_shape"),
-    (dict(variant="ffnet18_dAAC", input_shape=(0, 64, 3)), "input_shape"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(variant="ffnet40S"), "unknown FFNet variant 'ffnet40S'"),
+        (dict(variant="ffnet18_dAAC", num_classes=0), "num_classes"),
+        (dict(variant="ffnet18_dAAC", input_shape=(64, 64, 4)), "input_shape"),
+        (dict(variant="ffnet18_dAAC", input_shape=(0, 64, 3)), "input_shape"),
+    ],
+)
 def test_invalid_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_ffnet(**kwargs)

@@ -11,8 +11,9 @@ import zipfile
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="conversion tests need torch: "
-                                            "pip install -r requirements-torch.txt")
+torch = pytest.importorskip(
+    "torch", reason="conversion tests need torch: pip install -r requirements-torch.txt"
+)
 import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
 from fast_scnn_tf import convert  # noqa: E402
 from paths import ROOT  # noqa: E402
@@ -21,8 +22,10 @@ from paths import ROOT  # noqa: E402
 def _deflated_copy(source, target, extra=None):
     """`source` (a torch.save zip) rewritten with every entry deflate-compressed; `extra` is
     (name, size): one more entry of that many zero bytes, written in 1 MiB pieces."""
-    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED,
-                                                         compresslevel=1) as out:
+    with (
+        zipfile.ZipFile(source) as src,
+        zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out,
+    ):
         for info in src.infolist():
             out.writestr(info.filename, src.read(info.filename))
         if extra:
@@ -30,31 +33,39 @@ def _deflated_copy(source, target, extra=None):
             with out.open(name, "w", force_zip64=True) as f:
                 piece = bytes(1 << 20)
                 for start in range(0, size, len(piece)):
-                    f.write(piece[:size - start])
+                    f.write(piece[: size - start])
     return str(target)
 
 
 @pytest.fixture
 def no_torch_load(monkeypatch):
     """Fail the test if torch.load is reached: the checks must come before it inflates."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("torch.load was called")
+
     monkeypatch.setattr(torch, "load", refuse)
 
 
 def test_the_inflation_cap_is_the_largest_variants_weights_as_float64():
-    values = max(sum(t.numel() for t in ref.FFNetReference(v).state_dict().values())
-                 for v in ref.REFERENCE_VARIANTS)
+    values = max(
+        sum(t.numel() for t in ref.FFNetReference(v).state_dict().values())
+        for v in ref.REFERENCE_VARIANTS
+    )
     assert convert.LARGEST_STATE_DICT_VALUES == values
     assert convert.MAX_INFLATED_BYTES == 8 * values + convert.INFLATED_MARGIN
 
 
 def test_a_deflated_pth_that_inflates_past_the_cap_is_refused_before_inflating(
-        tmp_path, no_torch_load):
+    tmp_path, no_torch_load
+):
     # 1.9 MB on disk took 2.8 GB of memory: the archive's declared sizes are checked first.
     torch.save({"a": torch.zeros(3)}, str(tmp_path / "small.pth"))
-    bomb = _deflated_copy(tmp_path / "small.pth", tmp_path / "bomb.pth",
-                          ("small/data/1", convert.MAX_INFLATED_BYTES + 1))
+    bomb = _deflated_copy(
+        tmp_path / "small.pth",
+        tmp_path / "bomb.pth",
+        ("small/data/1", convert.MAX_INFLATED_BYTES + 1),
+    )
     assert (tmp_path / "bomb.pth").stat().st_size < 2 * 2**20
     with pytest.raises(ValueError) as error:
         convert.load_torch_state_dict(bomb)
@@ -102,6 +113,7 @@ def state_dict():
 
 def _convert(state_dict, **changes):
     from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict
+
     return convert_ffnet_state_dict("ffnet18_dAAC", {**state_dict, **changes})
 
 
@@ -116,8 +128,9 @@ def test_bfloat16_and_float16_tensors_are_read_as_float32(tmp_path):
 
 
 def test_integer_and_complex_tensors_keep_their_dtype_for_the_checks(tmp_path):
-    torch.save({"i": torch.arange(3), "c": torch.ones(2, dtype=torch.complex64)},
-               str(tmp_path / "w.pth"))
+    torch.save(
+        {"i": torch.arange(3), "c": torch.ones(2, dtype=torch.complex64)}, str(tmp_path / "w.pth")
+    )
     state_dict = convert.load_torch_state_dict(str(tmp_path / "w.pth"))
     assert (state_dict["i"].dtype, state_dict["c"].dtype) == (np.int64, np.complex64)
 
@@ -155,9 +168,14 @@ def _with(state_dict, key, index, value):
     return {key: array}
 
 
-@pytest.mark.parametrize("key, value", [
-    (CONV_KEY, np.nan), (KEY, np.inf), ("head.layers.3.last_layer.3.bias", -np.inf),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        (CONV_KEY, np.nan),
+        (KEY, np.inf),
+        ("head.layers.3.last_layer.3.bias", -np.inf),
+    ],
+)
 def test_non_finite_weights_are_refused_naming_the_key(state_dict, key, value):
     # A NaN converted with rc 0, and the run then predicted class 0 everywhere.
     with pytest.raises(ValueError, match=f"key '{key}' .*not finite") as error:
@@ -168,8 +186,10 @@ def test_non_finite_weights_are_refused_naming_the_key(state_dict, key, value):
 def test_a_float64_weight_beyond_float32_is_refused_naming_the_key(state_dict):
     changed = {CONV_KEY: state_dict[CONV_KEY].astype(np.float64)}
     changed[CONV_KEY].flat[0] = 1e300  # finite as float64, infinite as float32
-    with warnings.catch_warnings(), pytest.raises(ValueError,
-                                                  match=f"key '{CONV_KEY}' .*not finite"):
+    with (
+        warnings.catch_warnings(),
+        pytest.raises(ValueError, match=f"key '{CONV_KEY}' .*not finite"),
+    ):
         warnings.simplefilter("error")  # numpy's overflow warning would be a second line
         _convert(state_dict, **changed)
 
@@ -186,9 +206,23 @@ def test_a_conversion_prints_only_its_own_line(tmp_path):
     # TensorFlow's checkpoint writer logged "Sharding callback duration: ..." through absl.
     model = ref.randomize(ref.FFNetReference("ffnet18_dAAC", 5), seed=1)
     torch.save(model.state_dict(), str(tmp_path / "w.pth"))
-    run = subprocess.run([sys.executable, "-m", "fast_scnn_tf.convert", "ffnet", "--variant",
-                          "ffnet18_dAAC", "--weights", str(tmp_path / "w.pth"), "--model-dir",
-                          str(tmp_path / "run")], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fast_scnn_tf.convert",
+            "ffnet",
+            "--variant",
+            "ffnet18_dAAC",
+            "--weights",
+            str(tmp_path / "w.pth"),
+            "--model-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert run.returncode == 0, run.stderr
     lines = (run.stdout + run.stderr).strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"wrote {tmp_path / 'run'}: "), lines

@@ -12,15 +12,18 @@ from fast_scnn_tf import files
 
 WRITERS = {
     "write_bytes": (lambda path: files.write_bytes(path, b"new"), b"new"),
-    "write_json": (lambda path: files.write_json(path, {"a": 1}),
-                   (json.dumps({"a": 1}, indent=2) + "\n").encode()),
+    "write_json": (
+        lambda path: files.write_json(path, {"a": 1}),
+        (json.dumps({"a": 1}, indent=2) + "\n").encode(),
+    ),
     "write_png": (lambda path: files.write_png(path, np.zeros((2, 3), np.uint8)), None),
 }
 
 
 @pytest.mark.parametrize("writer", WRITERS)
-def test_a_link_planted_at_the_temporary_name_is_never_written_through(tmp_path, monkeypatch,
-                                                                       writer):
+def test_a_link_planted_at_the_temporary_name_is_never_written_through(
+    tmp_path, monkeypatch, writer
+):
     write, expected = WRITERS[writer]
     victim = tmp_path / "victim.txt"
     victim.write_bytes(b"keep")

@@ -40,8 +40,10 @@ def _tf_decode(data: bytes, path: str = "/data/bomb.jpg"):
 CLAIMS = {
     "gif-screen": (ih.gif(BIG, BIG, [(0, 0, 10, 10)], pixels=False), (BIG, BIG)),
     "gif-frame": (ih.gif(10, 10, [(0, 0, BIG, BIG)], pixels=False), (BIG, BIG)),
-    "gif-later-frame": (ih.gif(10, 10, [(0, 0, 10, 10), (0, 0, BIG, BIG)], pixels=False),
-                        (BIG, BIG)),
+    "gif-later-frame": (
+        ih.gif(10, 10, [(0, 0, 10, 10), (0, 0, BIG, BIG)], pixels=False),
+        (BIG, BIG),
+    ),
     "bmp": (ih.bmp_claiming(BIG, BIG), (BIG, BIG)),
     "bmp-top-down": (ih.bmp_claiming(BIG, -BIG), (BIG, BIG)),
     "bmp-core": (ih.bmp_claiming(BIG, BIG, core=True), (BIG, BIG)),
@@ -54,16 +56,25 @@ CLAIMS = {
 # OpenCV only (TensorFlow decodes neither TIFF nor PBM/PGM/PPM).
 OPENCV_CLAIMS = {
     "tiff": (ih.tiff_claiming(ih.tiff_size_entries(BIG, BIG)), (BIG, BIG)),
-    "tiff-big-endian": (ih.tiff_claiming(ih.tiff_size_entries(BIG, BIG), big_endian=True),
-                        (BIG, BIG)),
-    "tiff-short": (ih.tiff_claiming([(256, ih.SHORT, 65000), (257, ih.SHORT, 65000)]),
-                   (65000, 65000)),
+    "tiff-big-endian": (
+        ih.tiff_claiming(ih.tiff_size_entries(BIG, BIG), big_endian=True),
+        (BIG, BIG),
+    ),
+    "tiff-short": (
+        ih.tiff_claiming([(256, ih.SHORT, 65000), (257, ih.SHORT, 65000)]),
+        (65000, 65000),
+    ),
     # OpenCV allocates a whole tile (or strip) however small the image: 16000x16000 for a 10x10
-    "tiff-tiles": (ih.tiff_claiming(ih.tiff_size_entries(10, 10) + [(322, ih.LONG, 16000),
-                                                                    (323, ih.LONG, 16000)]),
-                   (16000, 16000)),
-    "tiff-strip": (ih.tiff_claiming(ih.tiff_size_entries(BIG, 10) + [(278, ih.LONG, BIG)]),
-                   (BIG, BIG)),
+    "tiff-tiles": (
+        ih.tiff_claiming(
+            ih.tiff_size_entries(10, 10) + [(322, ih.LONG, 16000), (323, ih.LONG, 16000)]
+        ),
+        (16000, 16000),
+    ),
+    "tiff-strip": (
+        ih.tiff_claiming(ih.tiff_size_entries(BIG, 10) + [(278, ih.LONG, BIG)]),
+        (BIG, BIG),
+    ),
     "ppm": (b"P6\n46000 46000\n255\n", (BIG, BIG)),
     "pgm-comments": (b"P5 # a comment\n46000\n# another\n46000 255\n", (BIG, BIG)),
     # OpenCV ends a comment at a carriage return too: the size is the first pair, not 10 10
@@ -75,11 +86,15 @@ OPENCV_CLAIMS = {
 
 @pytest.mark.parametrize("name", list(CLAIMS) + list(OPENCV_CLAIMS))
 def test_opencv_path_refuses_a_declared_size_over_the_limit_before_decoding(
-        tmp_path, no_decoding, name):
+    tmp_path, no_decoding, name
+):
     data, (height, width) = {**CLAIMS, **OPENCV_CLAIMS}[name]
     path = _write(tmp_path, "bomb.jpg", data)  # named .jpg whatever it holds: decoded by content
-    with pytest.raises(TooManyPixels, match=rf"'{path}' is {width}x{height} pixels, over the "
-                                            r"limit of \d+"):
+    with pytest.raises(
+        TooManyPixels,
+        match=rf"'{path}' is {width}x{height} pixels, over the "
+        r"limit of \d+",
+    ):
         read_image(path)
 
 
@@ -88,8 +103,10 @@ def test_dataset_decoder_refuses_a_declared_size_over_the_limit_before_decoding(
     """A 1.5 MB GIF named .jpg declaring 46000x46000 passed as 'size unknown' and reached
     `OOM when allocating tensor with shape[46000,46000,3]` without naming the file."""
     data, (height, width) = CLAIMS[name]
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=rf"(?s){width}x{height} pixels.*over the limit.*/data/bomb.jpg"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=rf"(?s){width}x{height} pixels.*over the limit.*/data/bomb.jpg",
+    ):
         _tf_decode(data)
 
 
@@ -97,8 +114,11 @@ def test_gif_frames_count_together(tmp_path, no_decoding):
     """TensorFlow's GIF decoder reads every frame into memory, even when it returns one."""
     frames = [(0, 0, 10, 10)] * 20  # 20 x 100 pixels
     path = _write(tmp_path, "anim.gif", ih.gif(10, 10, frames, pixels=False))
-    with pytest.raises(TooManyPixels, match=r"anim.gif' holds 20 frames of 2000 pixels "
-                                            r"together, over the limit of 1999"):
+    with pytest.raises(
+        TooManyPixels,
+        match=r"anim.gif' holds 20 frames of 2000 pixels "
+        r"together, over the limit of 1999",
+    ):
         read_image(path, max_pixels=1999)
 
 
@@ -106,27 +126,39 @@ def test_gif_frames_count_together(tmp_path, no_decoding):
 
 UNREADABLE = {
     # the check kept the last of repeated size tags while libtiff keeps the first
-    "tiff-repeated-width": (ih.tiff_claiming(ih.tiff_size_entries(20000, 20000)
-                                             + ih.tiff_size_entries(10, 10)),
-                            "TIFF header gives ImageWidth more than once"),
-    "tiff-repeated-small-first": (ih.tiff_claiming([(256, ih.LONG, 10), (256, ih.LONG, 20000),
-                                                    (257, ih.LONG, 10)]),
-                                  "TIFF header gives ImageWidth more than once"),
-    "tiff-long8-size": (ih.tiff_claiming([(256, ih.LONG8, 20000), (257, ih.LONG, 10)]),
-                        "TIFF header gives ImageWidth as field type 16"),
+    "tiff-repeated-width": (
+        ih.tiff_claiming(ih.tiff_size_entries(20000, 20000) + ih.tiff_size_entries(10, 10)),
+        "TIFF header gives ImageWidth more than once",
+    ),
+    "tiff-repeated-small-first": (
+        ih.tiff_claiming([(256, ih.LONG, 10), (256, ih.LONG, 20000), (257, ih.LONG, 10)]),
+        "TIFF header gives ImageWidth more than once",
+    ),
+    "tiff-long8-size": (
+        ih.tiff_claiming([(256, ih.LONG8, 20000), (257, ih.LONG, 10)]),
+        "TIFF header gives ImageWidth as field type 16",
+    ),
     "tiff-no-size": (ih.tiff_claiming([(257, ih.LONG, 10)]), "TIFF header gives no ImageWidth"),
     "tiff-cut": (ih.tiff_claiming(ih.tiff_size_entries(10, 10))[:20], "TIFF header is cut short"),
     # OpenCV's PNG reader allocates each chunk's declared length (85 bytes took 2 GB)
-    "png-chunk-past-the-end": (ih.png_claiming(10, 10, after_ihdr=ih.png_chunk(
-        b"tEXt", b"a\0b", length=0x7FFFFFF0)), "PNG chunk runs past the end of the file"),
+    "png-chunk-past-the-end": (
+        ih.png_claiming(10, 10, after_ihdr=ih.png_chunk(b"tEXt", b"a\0b", length=0x7FFFFFF0)),
+        "PNG chunk runs past the end of the file",
+    ),
     # libpng in TensorFlow reads an unknown chunk before IHDR: the size is in the IHDR only
-    "png-chunk-before-ihdr": (ih.png_claiming(20000, 20000, before_ihdr=ih.png_chunk(
-        b"prIv", struct.pack(">II", 64, 64))), "PNG header does not start with IHDR"),
+    "png-chunk-before-ihdr": (
+        ih.png_claiming(
+            20000, 20000, before_ihdr=ih.png_chunk(b"prIv", struct.pack(">II", 64, 64))
+        ),
+        "PNG header does not start with IHDR",
+    ),
     "gif-garbled": (ih.gif(10, 10)[:-1] + b"\x99", "GIF header is garbled"),
     "gif-cut": (ih.gif(10, 10)[:30], "GIF header is cut short"),
     "jpeg-no-frame": (b"\xff\xd8\xff\xe0\x00\x04ab\xff\xd9", "JPEG header has no frame size"),
-    "webp-vp8-no-start-code": (ih.webp_claiming(10, 10, "VP8 ").replace(b"\x9d\x01\x2a", b"xxx"),
-                               "WebP header is garbled"),
+    "webp-vp8-no-start-code": (
+        ih.webp_claiming(10, 10, "VP8 ").replace(b"\x9d\x01\x2a", b"xxx"),
+        "WebP header is garbled",
+    ),
     "bmp-no-width": (ih.bmp_claiming(0, 10), "BMP header declares an empty image"),
 }
 
@@ -165,22 +197,34 @@ NOT_ACCEPTED = {
 def test_a_format_whose_size_is_not_read_is_refused_by_name(tmp_path, no_decoding, name):
     path = _write(tmp_path, "photo.jpg", NOT_ACCEPTED[name]())
     fmt = name.split(" codestream")[0]
-    with pytest.raises(ValueError, match=rf"cannot read image '{path}': {fmt} is not accepted, "
-                                         r"only PNG, JPEG, GIF, BMP, TIFF, WebP or PBM/PGM/PPM"):
+    with pytest.raises(
+        ValueError,
+        match=rf"cannot read image '{path}': {fmt} is not accepted, "
+        r"only PNG, JPEG, GIF, BMP, TIFF, WebP or PBM/PGM/PPM",
+    ):
         read_image(path)
 
 
 def test_bytes_of_no_known_format_are_refused_naming_the_formats(tmp_path, no_decoding):
     path = _write(tmp_path, "notes.png", b"just some text, not an image")
-    with pytest.raises(ValueError, match=rf"'{path}': not a PNG, JPEG, GIF, BMP, TIFF, WebP or "
-                                         "PBM/PGM/PPM file"):
+    with pytest.raises(
+        ValueError,
+        match=rf"'{path}': not a PNG, JPEG, GIF, BMP, TIFF, WebP or "
+        "PBM/PGM/PPM file",
+    ):
         read_image(path)
 
 
-@pytest.mark.parametrize("data,fmt", [
-    (ih.tiff_claiming(ih.tiff_size_entries(10, 10)), "TIFF"), (b"P6\n10 10\n255\n", "PBM/PGM/PPM"),
-    (b"\xff\x0a" + bytes(40), "JPEG XL"), (b"\x76\x2f\x31\x01" + bytes(40), "OpenEXR")],
-    ids=["tiff", "ppm", "jxl", "exr"])
+@pytest.mark.parametrize(
+    "data,fmt",
+    [
+        (ih.tiff_claiming(ih.tiff_size_entries(10, 10)), "TIFF"),
+        (b"P6\n10 10\n255\n", "PBM/PGM/PPM"),
+        (b"\xff\x0a" + bytes(40), "JPEG XL"),
+        (b"\x76\x2f\x31\x01" + bytes(40), "OpenEXR"),
+    ],
+    ids=["tiff", "ppm", "jxl", "exr"],
+)
 def test_dataset_decoder_refuses_what_tensorflow_cannot_size_by_name(data, fmt):
     """TensorFlow failed with 'Unknown image file format' without naming the file."""
     expected = rf"(?s){fmt} is not accepted, only PNG, JPEG, GIF, BMP or WebP.*bomb.jpg"
@@ -190,18 +234,24 @@ def test_dataset_decoder_refuses_what_tensorflow_cannot_size_by_name(data, fmt):
 
 # --- the size read is the size the decoders use ----------------------------------------------
 
+
 def _valid_files():
     """Small valid files of every accepted format: name -> (bytes, TensorFlow decodes it too)."""
     image = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
 
     def encoded(ext, params=()):
         return cv2.imencode(ext, image if ext != ".pgm" else image[:, :, 0], params)[1].tobytes()
+
     return {
-        ".png": (encoded(".png"), True), ".jpg": (encoded(".jpg"), True),
-        ".bmp": (encoded(".bmp"), True), ".webp": (encoded(".webp"), True),
+        ".png": (encoded(".png"), True),
+        ".jpg": (encoded(".jpg"), True),
+        ".bmp": (encoded(".bmp"), True),
+        ".webp": (encoded(".webp"), True),
         ".webp-lossless": (encoded(".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]), True),
-        ".gif": (encoded(".gif"), True), ".tif": (encoded(".tif"), False),
-        ".ppm": (encoded(".ppm"), False), ".pgm": (encoded(".pgm"), False),
+        ".gif": (encoded(".gif"), True),
+        ".tif": (encoded(".tif"), False),
+        ".ppm": (encoded(".ppm"), False),
+        ".pgm": (encoded(".pgm"), False),
         ".gif-frames": (ih.gif(53, 37, [(0, 0, 53, 37), (3, 4, 20, 10)]), True),
         # TensorFlow's canvas is its largest frame, OpenCV's the logical screen
         ".gif-frame-larger": (ih.gif(20, 10, [(0, 0, 53, 37)]), True),
@@ -232,14 +282,16 @@ def test_a_gif_is_read_by_both_decoders(tmp_path):
 
 # --- the gate in each path --------------------------------------------------------------------
 
+
 def test_a_gif_named_jpg_in_a_custom_dataset_is_refused_naming_the_file(tmp_path):
     root = fabricate.own_folder(tmp_path / "mine", jpeg=True, counts=(1, 1))
     path = str(tmp_path / "mine" / "images" / "val" / "seq" / "street0.jpg")
     with open(path, "wb") as f:
         f.write(ih.gif(BIG, BIG, pixels=False))
     cfg = DataConfig(dataset="custom", data_dir=root)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=f"(?s){BIG}x{BIG} pixels.*over the limit.*{path}"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=f"(?s){BIG}x{BIG} pixels.*over the limit.*{path}"
+    ):
         list(build_dataset(cfg, "val", False, 1))
 
 
@@ -249,16 +301,18 @@ def test_the_training_frame_size_goes_through_the_dataset_gate(tmp_path):
     with pytest.raises(TooManyPixels, match=f"a.jpg' is {BIG}x{BIG} pixels"):
         images.image_size(gif)
     tiff = _write(tmp_path, "b.jpg", ih.tiff_claiming(ih.tiff_size_entries(10, 10)))
-    with pytest.raises(ValueError, match="b.jpg': TIFF is not accepted, only PNG, JPEG, GIF, BMP "
-                                         "or WebP"):
+    with pytest.raises(
+        ValueError, match="b.jpg': TIFF is not accepted, only PNG, JPEG, GIF, BMP or WebP"
+    ):
         images.image_size(tiff)
 
 
 def test_serving_reads_the_png_size_from_its_ihdr_only():
     """serving_bytes read bytes 16..24 whatever chunk held them: a chunk before the IHDR
     declaring 64x64 let a 20000x20000 PNG through (libpng skips it)."""
-    planted = ih.png_claiming(20000, 20000, before_ihdr=ih.png_chunk(
-        b"prIv", struct.pack(">II", 64, 64)))
+    planted = ih.png_claiming(
+        20000, 20000, before_ihdr=ih.png_chunk(b"prIv", struct.pack(">II", 64, 64))
+    )
     height, width = decode.declared_size(tf.constant(planted))
     assert (int(height), int(width)) == (0, 0)  # not a PNG it can size: refused
     height, width = decode.declared_size(tf.constant(ih.png_claiming(300, 200)))

@@ -31,8 +31,11 @@ def import_graph() -> dict[str, set[str]]:
                 tree = ast.parse(f.read())
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    targets = ([f"{node.module}.{a.name}" for a in node.names]
-                               if node.module == PACKAGE else [node.module])
+                    targets = (
+                        [f"{node.module}.{a.name}" for a in node.names]
+                        if node.module == PACKAGE
+                        else [node.module]
+                    )
                 elif isinstance(node, ast.Import):
                     targets = [a.name for a in node.names]
                 else:
@@ -52,7 +55,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
         stack.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state and (cycle := visit(target)):
                 return cycle
         state[node] = "done"

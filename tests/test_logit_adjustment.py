@@ -16,17 +16,23 @@ from fast_scnn_tf.data import camvid
 def camvid_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("adjust")
     data = fabricate.camvid(str(root / "CamVid"), counts=(3, 2, 2))
-    config = Config(model=ModelConfig(num_classes=11, classes=camvid.DATASET.classes.to_dict()),
-                    data=DataConfig(dataset="camvid", data_dir=data),
-                    train=TrainConfig(class_weighting="enet"))
+    config = Config(
+        model=ModelConfig(num_classes=11, classes=camvid.DATASET.classes.to_dict()),
+        data=DataConfig(dataset="camvid", data_dir=data),
+        train=TrainConfig(class_weighting="enet"),
+    )
     return fabricate.run_folder(root / "run", config=config, folder="best"), data
 
 
 def test_alpha_zero_scores_what_evaluate_scores(camvid_run, tmp_path):
     run, data = camvid_run
     result = adjustment.adjust(run, "best", None, (0.0, 1.0))
-    assert evaluate_cli.main(["--checkpoint", run, "--output", str(tmp_path), "--no-progress",
-                              "--split", "test"]) == 0
+    assert (
+        evaluate_cli.main(
+            ["--checkpoint", run, "--output", str(tmp_path), "--no-progress", "--split", "test"]
+        )
+        == 0
+    )
     with open(tmp_path / "metrics_test.json") as f:
         plain = json.load(f)
     assert result["test"][0]["alpha"] == 0.0
@@ -40,9 +46,12 @@ def test_alpha_is_chosen_on_val_and_offsets_follow_the_class_weights(camvid_run,
     def fake_confusions(model, config, split, offsets):
         seen[split] = np.array(offsets)
         # val mIoU grows with the row index: the last alpha wins on val.
-        return [np.diag(np.arange(1, 12)) + i * np.eye(11, dtype=np.int64)
-                + (len(offsets) - i) * np.ones((11, 11), np.int64)
-                for i in range(len(offsets))]
+        return [
+            np.diag(np.arange(1, 12))
+            + i * np.eye(11, dtype=np.int64)
+            + (len(offsets) - i) * np.ones((11, 11), np.int64)
+            for i in range(len(offsets))
+        ]
 
     monkeypatch.setattr(adjustment, "confusions", fake_confusions)
     result = adjustment.adjust(run, "best", None, (0.0, 0.5, 1.0))

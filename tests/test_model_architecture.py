@@ -32,19 +32,22 @@ def graph(full_size_model):
     return _inbound(full_size_model)
 
 
-@pytest.mark.parametrize("layer,shape", [
-    ("ltd_conv_relu", (512, 1024, 32)),
-    ("ltd_dsconv1_pw_relu", (256, 512, 48)),
-    ("ltd_dsconv2_pw_relu", (128, 256, 64)),              # LtD output, 1/8
-    ("gfe_bottleneck1_3_add", (64, 128, 64)),
-    ("gfe_bottleneck2_3_add", (32, 64, 96)),
-    ("gfe_bottleneck3_3_add", (32, 64, 128)),              # 1/32
-    ("gfe_ppm_fuse_relu", (32, 64, 128)),                  # GFE output after pyramid pooling
-    ("ffm_relu", (128, 256, 128)),                         # FFM output, 1/8
-    ("cls_dsconv2_pw_relu", (128, 256, 128)),
-    ("cls_logits", (128, 256, 19)),
-    ("logits", (1024, 2048, 19)),                          # bilinear x8 to the input size
-])
+@pytest.mark.parametrize(
+    "layer,shape",
+    [
+        ("ltd_conv_relu", (512, 1024, 32)),
+        ("ltd_dsconv1_pw_relu", (256, 512, 48)),
+        ("ltd_dsconv2_pw_relu", (128, 256, 64)),  # LtD output, 1/8
+        ("gfe_bottleneck1_3_add", (64, 128, 64)),
+        ("gfe_bottleneck2_3_add", (32, 64, 96)),
+        ("gfe_bottleneck3_3_add", (32, 64, 128)),  # 1/32
+        ("gfe_ppm_fuse_relu", (32, 64, 128)),  # GFE output after pyramid pooling
+        ("ffm_relu", (128, 256, 128)),  # FFM output, 1/8
+        ("cls_dsconv2_pw_relu", (128, 256, 128)),
+        ("cls_logits", (128, 256, 19)),
+        ("logits", (1024, 2048, 19)),  # bilinear x8 to the input size
+    ],
+)
 def test_module_output_shapes_match_table_1(full_size_model, layer, shape):
     assert tuple(full_size_model.get_layer(layer).output.shape[1:]) == shape
 
@@ -70,8 +73,9 @@ def test_per_module_parameter_split(full_size_model):
     ppm = 4 * (128 * 32 + 2 * 32) + (256 * 128 + 2 * 128)
     assert module_parameter_counts(full_size_model) == {
         # conv 3x3 3->32 + BN; DSConv 32->48; DSConv 48->64 (BN: gamma and beta per channel)
-        "learning_to_downsample": (27 * 32 + 64) + (9 * 32 + 64 + 32 * 48 + 96)
-                                  + (9 * 48 + 96 + 48 * 64 + 128),
+        "learning_to_downsample": (27 * 32 + 64)
+        + (9 * 32 + 64 + 32 * 48 + 96)
+        + (9 * 48 + 96 + 48 * 64 + 128),
         "global_feature_extractor": gfe + ppm,
         # depthwise 3x3 (dilation 4) + BN, 1x1 128->128 + BN; skip 1x1 64->128 + BN
         "feature_fusion": (9 * 128 + 256) + (128 * 128 + 256) + (64 * 128 + 256),
@@ -111,8 +115,9 @@ def test_bottleneck_projection_is_linear(full_size_model, graph):
     for layer, parents in graph.items():
         for parent in parents:
             consumers.setdefault(parent, []).append(layer)
-    projections = [layer.name for layer in full_size_model.layers
-                   if layer.name.endswith("_project_bn")]
+    projections = [
+        layer.name for layer in full_size_model.layers if layer.name.endswith("_project_bn")
+    ]
     assert len(projections) == 9
     for name in projections:
         for consumer in consumers[name]:
@@ -129,8 +134,11 @@ def test_every_relu_follows_batchnorm(full_size_model, graph):
 
 
 def test_residuals_only_where_stride_1_and_same_channels(full_size_model):
-    adds = sorted(layer.name for layer in full_size_model.layers
-                  if isinstance(layer, keras.layers.Add) and layer.name.startswith("gfe_"))
+    adds = sorted(
+        layer.name
+        for layer in full_size_model.layers
+        if isinstance(layer, keras.layers.Add) and layer.name.startswith("gfe_")
+    )
     assert adds == [f"gfe_bottleneck{s}_{i}_add" for s in (1, 2, 3) for i in (2, 3)]
 
 
@@ -142,8 +150,9 @@ def test_pyramid_pooling_bins_and_reduction(full_size_model):
 
 
 def test_dropout_only_before_last_classifier_layer(full_size_model, graph):
-    dropouts = [layer.name for layer in full_size_model.layers
-                if isinstance(layer, keras.layers.Dropout)]
+    dropouts = [
+        layer.name for layer in full_size_model.layers if isinstance(layer, keras.layers.Dropout)
+    ]
     assert dropouts == ["cls_dropout"]
     assert graph["cls_logits"] == ["cls_dropout"]
 

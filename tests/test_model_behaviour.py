@@ -17,9 +17,17 @@ def _images(height, width, batch=1, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("height,width", [pytest.param(1024, 2048, marks=pytest.mark.slow),  # ~5 s
-                                          (512, 1024), (256, 512), (250, 370),
-                                          (32, 32), (33, 95)])
+@pytest.mark.parametrize(
+    "height,width",
+    [
+        pytest.param(1024, 2048, marks=pytest.mark.slow),  # ~5 s
+        (512, 1024),
+        (256, 512),
+        (250, 370),
+        (32, 32),
+        (33, 95),
+    ],
+)
 def test_logits_match_input_size(model, height, width):
     logits = model(_images(height, width), training=False)
     assert tuple(logits.shape) == (1, height, width, 19)
@@ -73,8 +81,9 @@ def test_inference_model_shares_weights_with_training_model():
     kernel = train_model.get_layer("cls_logits").kernel
     kernel.assign(kernel + 1.0)  # a change through one model shows in the other
     images = _images(64, 64)
-    np.testing.assert_array_equal(infer(images, training=False),
-                                  train_model(images, training=False)[LOGITS])
+    np.testing.assert_array_equal(
+        infer(images, training=False), train_model(images, training=False)[LOGITS]
+    )
 
 
 def test_aux_free_model_has_fewer_weights_than_training_model():
@@ -99,5 +108,6 @@ def test_keras_file_round_trip(tmp_path):
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, FastSCNN)
     images = _images(48, 80)
-    np.testing.assert_allclose(loaded(images, training=False), original(images, training=False),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        loaded(images, training=False), original(images, training=False), atol=1e-6
+    )

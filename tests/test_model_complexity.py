@@ -15,9 +15,17 @@ def test_fast_scnn_at_full_resolution():
     assert macs(model) == 6_709_649_408  # 6.7 GMACs
 
 
-@pytest.mark.parametrize("variant, gmacs", [
-    ("ffnet40S_dBBB_mobile", 62.4), ("ffnet40S_BCC_mobile", 45.9), ("ffnet46NS_CCC_mobile", 28.0),
-    ("ffnet122NS_CCC_mobile", 51.0), ("ffnet18_dAAC", 47.5), ("ffnet34_dAAC", 66.8)])
+@pytest.mark.parametrize(
+    "variant, gmacs",
+    [
+        ("ffnet40S_dBBB_mobile", 62.4),
+        ("ffnet40S_BCC_mobile", 45.9),
+        ("ffnet46NS_CCC_mobile", 28.0),
+        ("ffnet122NS_CCC_mobile", 51.0),
+        ("ffnet18_dAAC", 47.5),
+        ("ffnet34_dAAC", 66.8),
+    ],
+)
 def test_ffnet_gmacs_at_the_native_input(variant, gmacs):
     model = build_model(variant, input_shape=(*FFNET_VARIANTS[variant].input_size, 3))
     assert round(macs(model) / 1e9, 1) == gmacs

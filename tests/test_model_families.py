@@ -70,12 +70,12 @@ def test_inference_model_meets_the_contract(model):
         assert low.shape[1] < height and low.shape[2] < width and low.shape[3] == CLASSES
     # RGB 0..255 in any dtype: uint8 frames give the float frames' logits.
     images = _images(*SIZES[0]).round()
-    np.testing.assert_allclose(model(images.astype(np.uint8), training=False),
-                               model(images, training=False), atol=1e-5)
+    np.testing.assert_allclose(
+        model(images.astype(np.uint8), training=False), model(images, training=False), atol=1e-5
+    )
 
 
-def test_training_model_outputs_logits_and_the_aux_heads_at_input_size(family, model,
-                                                                         training):
+def test_training_model_outputs_logits_and_the_aux_heads_at_input_size(family, model, training):
     outputs = training(_images(*SIZES[0]), training=False)
     assert sorted(outputs) == sorted((LOGITS, *family.aux_heads))
     for value in outputs.values():
@@ -90,8 +90,9 @@ def test_one_training_step_lowers_the_loss_on_its_batch(training):
     optimizer = keras.optimizers.SGD(0.01, momentum=0.9)
 
     def loss():
-        return training_loss(training(images, training=True), labels, [], aux_weight=0.4,
-                             weight_decay=0.0)["loss"]
+        return training_loss(
+            training(images, training=True), labels, [], aux_weight=0.4, weight_decay=0.0
+        )["loss"]
 
     with tf.GradientTape() as tape:
         before = loss()
@@ -108,8 +109,11 @@ def test_a_run_checkpoint_restores_into_a_fresh_training_model(family, training,
     fresh = build_model(family.test_variant, num_classes=CLASSES, aux=True)
     tf.train.Checkpoint(model=fresh).read(path).assert_existing_objects_matched()
     images = _images(*SIZES[1])
-    np.testing.assert_allclose(inference_model(fresh)(images, training=False),
-                               inference_model(training)(images, training=False), atol=1e-5)
+    np.testing.assert_allclose(
+        inference_model(fresh)(images, training=False),
+        inference_model(training)(images, training=False),
+        atol=1e-5,
+    )
 
 
 def test_keras_file_round_trip(model, tmp_path):
@@ -117,21 +121,24 @@ def test_keras_file_round_trip(model, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     images = _images(*SIZES[1])
-    np.testing.assert_allclose(loaded(images, training=False), model(images, training=False),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        loaded(images, training=False), model(images, training=False), atol=1e-5
+    )
 
 
 def test_the_qat_claim_holds_both_ways(family, model):
     """`qat` is a checked claim: with True, export/qat.py mirrors every layer of the family into
     tf_keras; with False, the mirror refuses it in one line (so the flag cannot go stale)."""
     from fast_scnn_tf.export.qat import mirror_model
+
     if not family.qat:
         with pytest.raises(ValueError, match="no tf_keras mirror for layer"):
             mirror_model(model)
         return
     images = _images(*SIZES[0])
-    np.testing.assert_allclose(mirror_model(model)(images, training=False),
-                               model(images, training=False), atol=1e-4)
+    np.testing.assert_allclose(
+        mirror_model(model)(images, training=False), model(images, training=False), atol=1e-4
+    )
 
 
 @pytest.mark.slow

@@ -118,8 +118,9 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     frames_ds = tf.data.Dataset.from_tensors((image.astype(np.float32), image[..., 0] * 0))
     outputs = {
         "export": build_head(model, "cls")(image).numpy()[0],
-        "evaluation": np.argmax(evaluate(model, frames_ds, classes, progress=False)
-                                ["confusion"][0]),
+        "evaluation": np.argmax(
+            evaluate(model, frames_ds, classes, progress=False)["confusion"][0]
+        ),
         "predict": load_predictor(str(tmp_path))[0](image[0]),
         "speed": speed.head_function(model, "cls")(image).numpy()[0],
         "qat": qat.qat_head(qat.mirror_model(model, (64, 96)), "cls", (64, 96))(image).numpy()[0],

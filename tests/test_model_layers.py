@@ -45,8 +45,9 @@ def test_adaptive_pooling_with_dynamic_shape():
     fn = tf.function(pool, input_signature=[tf.TensorSpec([None, None, None, 4], tf.float32)])
     for h, w in [(32, 64), (9, 13)]:
         x = _features(h, w)
-        np.testing.assert_allclose(fn(x).numpy(), adaptive_avg_pool_reference(x, 6), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            fn(x).numpy(), adaptive_avg_pool_reference(x, 6), rtol=1e-5, atol=1e-6
+        )
 
 
 def test_resize_like_takes_the_reference_size():
@@ -64,10 +65,17 @@ def test_resize_like_uses_half_pixel_centres():
 
 def test_resize_to_match_of_older_keras_files_loads_as_resize_like():
     """FFNet's up-head resizes were saved as `ResizeToMatch` before they became ResizeLike modes."""
-    saved = {"module": "fast_scnn_tf.model.ffnet.layers", "class_name": "ResizeToMatch",
-             "config": {"name": "head_branch2_resize", "trainable": True, "dtype": "float32",
-                        "mode": "nearest"},
-             "registered_name": "fast_scnn_tf>ResizeToMatch"}
+    saved = {
+        "module": "fast_scnn_tf.model.ffnet.layers",
+        "class_name": "ResizeToMatch",
+        "config": {
+            "name": "head_branch2_resize",
+            "trainable": True,
+            "dtype": "float32",
+            "mode": "nearest",
+        },
+        "registered_name": "fast_scnn_tf>ResizeToMatch",
+    }
     layer = keras.saving.deserialize_keras_object(saved)
     assert isinstance(layer, ResizeLike) and layer.mode == "nearest"
 
@@ -87,6 +95,7 @@ def _pooling_model(input_shape):
 
 def _run_tflite(content, x):
     from ai_edge_litert.interpreter import Interpreter
+
     interpreter = Interpreter(model_content=content)
     inp = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(inp["index"], x.shape)
@@ -108,8 +117,7 @@ def test_pyramid_pooling_converts_to_tflite_with_dynamic_size():
     content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     for h, w in [(32, 64), (9, 13)]:
         x = _features(h, w)[:1]
-        np.testing.assert_allclose(_run_tflite(content, x), model(x).numpy(), rtol=1e-4,
-                                   atol=1e-5)
+        np.testing.assert_allclose(_run_tflite(content, x), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_pyramid_pooling_round_trips_through_saved_model(tmp_path):
@@ -124,6 +132,7 @@ def test_pyramid_pooling_round_trips_through_saved_model(tmp_path):
 def test_batch_norm_trains_like_keras_batch_normalization():
     """The fused training step: same output, gradients and moving statistics as Keras' layer."""
     from fast_scnn_tf.model.layers import BN_EPSILON, BN_MOMENTUM, BatchNorm
+
     x = tf.constant(_features(6, 10, c=5) * 3 + 2)
     ours = BatchNorm()
     keras_bn = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
@@ -135,19 +144,29 @@ def test_batch_norm_trains_like_keras_batch_normalization():
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x, training=True)
-            loss = tf.reduce_sum(y * tf.reshape(tf.range(tf.size(y), dtype=tf.float32) / 100,
-                                                y.shape))
+            loss = tf.reduce_sum(
+                y * tf.reshape(tf.range(tf.size(y), dtype=tf.float32) / 100, y.shape)
+            )
         grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
-        results.append([y, *grads, layer.moving_mean, layer.moving_variance,
-                        layer(x, training=False)])
+        results.append(
+            [y, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)]
+        )
     for a, b in zip(*results):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
     assert not np.allclose(ours.moving_variance.numpy(), 1.0)  # the update happened
 
 
-@pytest.mark.parametrize("small,big", [((45, 60), (360, 480)), ((12, 15), (360, 480)),
-                                       ((1, 3), (4, 12)), ((3, 1), (12, 2)), ((1, 1), (2, 2)),
-                                       ((5, 7), (15, 14))])
+@pytest.mark.parametrize(
+    "small,big",
+    [
+        ((45, 60), (360, 480)),
+        ((12, 15), (360, 480)),
+        ((1, 3), (4, 12)),
+        ((3, 1), (12, 2)),
+        ((1, 1), (2, 2)),
+        ((5, 7), (15, 14)),
+    ],
+)
 def test_resize_like_training_gradient_equals_resize_bilinear_grad(small, big):
     # In training, whole even factors take a custom gradient (a strided depthwise convolution);
     # output and gradient must be tf.image.resize's (its ResizeBilinearGrad), edges included.
@@ -160,5 +179,9 @@ def test_resize_like_training_gradient_equals_resize_bilinear_grad(small, big):
         ours = ResizeLike()([x, reference], training=True)
         stock = tf.image.resize(x, big, method="bilinear")
     np.testing.assert_array_equal(ours.numpy(), stock.numpy())
-    np.testing.assert_allclose(tape.gradient(ours, x, upstream).numpy(),
-                               tape.gradient(stock, x, upstream).numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        tape.gradient(ours, x, upstream).numpy(),
+        tape.gradient(stock, x, upstream).numpy(),
+        rtol=1e-5,
+        atol=1e-4,
+    )

@@ -28,9 +28,14 @@ def _sharp_run(path, input_size, data_dir="", num_classes=NUM_CLASSES):
     model = build_fast_scnn(num_classes=num_classes, aux=True)
     kernel = model.get_layer("cls_logits").kernel
     kernel.assign(kernel * 50.0)
-    return fabricate.run_folder(path, config=Config(
-        model=ModelConfig(num_classes=num_classes, input_size=input_size),
-        data=DataConfig(data_dir=data_dir)), model=model)
+    return fabricate.run_folder(
+        path,
+        config=Config(
+            model=ModelConfig(num_classes=num_classes, input_size=input_size),
+            data=DataConfig(data_dir=data_dir),
+        ),
+        model=model,
+    )
 
 
 def test_scale_matches_the_shorter_side_and_keeps_the_aspect():
@@ -56,25 +61,27 @@ def test_checkpoint_predictor_runs_at_the_models_scale(tmp_path):
     assert labels.shape == (96, 144)
     np.testing.assert_array_equal(labels, expected)
     assert (expected != native).mean() > 0.05  # the scale changes the answer here
-    np.testing.assert_array_equal(load_predictor(run, which="latest", native=True)[0](image),
-                                  native)
+    np.testing.assert_array_equal(
+        load_predictor(run, which="latest", native=True)[0](image), native
+    )
 
 
 def test_training_records_the_frame_size_times_the_input_scale(synthetic_cityscapes):
     from fast_scnn_tf.training.data_checks import with_dataset_classes
+
     config = Config(data=DataConfig(data_dir=synthetic_cityscapes(2, 2), input_scale=1.5))
     assert with_dataset_classes(config).model.input_size == (96, 192)  # 64x128 frames x 1.5
 
 
 def test_input_scale_is_validated():
     from fast_scnn_tf.config import ConfigError
+
     with pytest.raises(ConfigError, match="input_scale"):
         Config(data=DataConfig(input_scale=0)).validate()
 
 
 @pytest.mark.slow  # a SavedModel export and a TFLite conversion (~25 s on 2 cores)
-def test_exports_carry_the_scale_and_evaluate_scores_them(synthetic_cityscapes, tmp_path,
-                                                          capsys):
+def test_exports_carry_the_scale_and_evaluate_scores_them(synthetic_cityscapes, tmp_path, capsys):
     """export.py writes the model's scale into the metadata and sizes TFLite to it; the
     SavedModel predictor resizes to it; evaluate.py scores both exported files and agrees with
     the checkpoint."""
@@ -82,8 +89,22 @@ def test_exports_carry_the_scale_and_evaluate_scores_them(synthetic_cityscapes, 
     run = _sharp_run(tmp_path / "run", input_size=(64, 128), data_dir=data_dir, num_classes=19)
     out = tmp_path / "exports"
     for extra in ([], ["--tflite"]):
-        assert export.main(["--checkpoint", run, "--which", "latest", "--output", str(out),
-                            "--calibration-data", data_dir, *extra]) == 0
+        assert (
+            export.main(
+                [
+                    "--checkpoint",
+                    run,
+                    "--which",
+                    "latest",
+                    "--output",
+                    str(out),
+                    "--calibration-data",
+                    data_dir,
+                    *extra,
+                ]
+            )
+            == 0
+        )
     tflite_path = out / "fast_scnn_cls_float32_64x128.tflite"  # the recorded size by default
     assert tflite_path.is_file()
     metadata = json.load(open(out / "fast_scnn" / "1" / "assets.extra" / "metadata.json"))
@@ -104,7 +125,8 @@ def test_exports_carry_the_scale_and_evaluate_scores_them(synthetic_cityscapes, 
     for name in ("fast_scnn_cls_float32_64x128_metrics.json", "fast_scnn_metrics.json"):
         metrics = json.load(open(tmp_path / "m" / name))
         assert metrics["num_pixels"] == by_checkpoint["num_pixels"] > 0
-        assert metrics["pixel_accuracy"] == pytest.approx(by_checkpoint["pixel_accuracy"],
-                                                          abs=1e-3), name
+        assert metrics["pixel_accuracy"] == pytest.approx(
+            by_checkpoint["pixel_accuracy"], abs=1e-3
+        ), name
     assert evaluate.main(["--checkpoint", str(tflite_path), "--scale", "0.5", *common]) == 1
     assert "need a checkpoint" in capsys.readouterr().err

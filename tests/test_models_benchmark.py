@@ -14,7 +14,8 @@ def _tiny_tflite(path):
         return x * 2.0
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [double.get_concrete_function()], double)
+        [double.get_concrete_function()], double
+    )
     with open(path, "wb") as f:
         f.write(converter.convert())
 
@@ -23,12 +24,17 @@ def test_time_files_gives_every_file_one_time_per_round(tmp_path):
     paths = [str(tmp_path / f"{name}.tflite") for name in ("a", "b")]
     for path in paths:
         _tiny_tflite(path)
-    rows = [{"model": "a", "files": {"tflite_float32": paths[0]}},
-            {"model": "b", "files": {"tflite_int8": paths[1]}}, {"model": "untimed"}]
+    rows = [
+        {"model": "a", "files": {"tflite_float32": paths[0]}},
+        {"model": "b", "files": {"tflite_int8": paths[1]}},
+        {"model": "untimed"},
+    ]
     models.time_files(rows, threads=1, rounds=3, iters=2)
     assert "files" not in rows[0] and rows[2] == {"model": "untimed"}
-    for row, key, path in ((rows[0], "tflite_float32", paths[0]),
-                           (rows[1], "tflite_int8", paths[1])):
+    for row, key, path in (
+        (rows[0], "tflite_float32", paths[0]),
+        (rows[1], "tflite_int8", paths[1]),
+    ):
         timing = row[key]
         assert len(timing["rounds_ms"]) == 3 and all(t > 0 for t in timing["rounds_ms"])
         assert timing["median_ms"] == round(float(np.median(timing["rounds_ms"])), 2)

@@ -39,11 +39,13 @@ def test_report_states_each_export_against_onnx_runtime_and_its_target():
     from benchmarks import report
     from test_benchmarks import _inference, _row
 
-    rows = [_row("savedmodel", "cls", "float32", "1024x2048", 240.0, 4.0),
-            _row("tflite", "cls", "float32", "1024x2048", 100.0, 10.0),
-            _row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
-            _row("onnxruntime", "cls", "float32", "1024x2048", 120.0, 8.0),
-            _row("onnxruntime", "cls", "int8", "1024x2048", 105.0, 9.5)]
+    rows = [
+        _row("savedmodel", "cls", "float32", "1024x2048", 240.0, 4.0),
+        _row("tflite", "cls", "float32", "1024x2048", 100.0, 10.0),
+        _row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
+        _row("onnxruntime", "cls", "float32", "1024x2048", 120.0, 8.0),
+        _row("onnxruntime", "cls", "int8", "1024x2048", 105.0, 9.5),
+    ]
     lines = report.onnxruntime_lines(rows, "1024x2048")
     assert len(lines) == 3
     assert lines[0].startswith("SavedModel") and "0.50× (240.0 against 120.0 ms)" in lines[0]
@@ -52,4 +54,5 @@ def test_report_states_each_export_against_onnx_runtime_and_its_target():
     assert "1.75×" in lines[2] and "1.17 × the 1.5× target (met)" in lines[2]
     assert set(lines) <= set(report.target_lines(_inference(rows=rows)))
     assert report.onnxruntime_lines(rows[:3], "1024x2048") == [
-        report.SPEC["targets"]["onnxruntime_missing"]]
+        report.SPEC["targets"]["onnxruntime_missing"]
+    ]

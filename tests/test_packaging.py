@@ -32,19 +32,43 @@ def test_pyproject_declares_exactly_the_pins_of_requirements_txt():
 @pytest.mark.slow  # builds a wheel (a few seconds)
 def test_wheel_holds_the_package_and_not_the_scripts(tmp_path):
     """Built from a copy of the tree: setuptools writes build/ and *.egg-info beside the source."""
+
     def left_out(directory, names):
         top = os.path.samefile(directory, ROOT)
-        return [name for name in names if name.startswith(".") or name == "__pycache__"
-                or top and name in ("data", "runs", "models", "web", "demo", "exports")]
+        return [
+            name
+            for name in names
+            if name.startswith(".")
+            or name == "__pycache__"
+            or top
+            and name in ("data", "runs", "models", "web", "demo", "exports")
+        ]
 
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=left_out)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--quiet", "--wheel-dir", str(tmp_path), str(source)], check=True,
-                   capture_output=True)
-    wheel, = tmp_path.glob("fast_scnn_tf-*.whl")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "--wheel-dir",
+            str(tmp_path),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("fast_scnn_tf-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "fast_scnn_tf/__init__.py" in names and "fast_scnn_tf/data/pipeline.py" in names
     assert "fast_scnn_tf/model/ffnet/__init__.py" in names
-    assert not [n for n in names if n.split("/")[0] in ("tests", "benchmarks")
-                or n in ("train.py", "evaluate.py", "export.py", "predict.py")]
+    assert not [
+        n
+        for n in names
+        if n.split("/")[0] in ("tests", "benchmarks")
+        or n in ("train.py", "evaluate.py", "export.py", "predict.py")
+    ]

@@ -30,8 +30,15 @@ def _rng_image(shape, dtype=np.uint8, seed=0):
     return np.random.default_rng(seed).integers(0, high, shape).astype(dtype)
 
 
-@pytest.mark.parametrize("shape,dtype", [((37, 53), np.uint8), ((37, 53, 4), np.uint8),
-                                         ((37, 53, 3), np.uint16), ((37, 53), np.uint16)])
+@pytest.mark.parametrize(
+    "shape,dtype",
+    [
+        ((37, 53), np.uint8),
+        ((37, 53, 4), np.uint8),
+        ((37, 53, 3), np.uint16),
+        ((37, 53), np.uint16),
+    ],
+)
 def test_read_image_gives_rgb_uint8(tmp_path, shape, dtype):
     path = str(tmp_path / "x.png")
     cv2.imwrite(path, _rng_image(shape, dtype))
@@ -54,10 +61,21 @@ def test_read_image_names_an_unreadable_file(tmp_path):
         read_image(str(path))
 
 
-@pytest.mark.parametrize("ext,params", [
-    (".png", []), (".jpg", []), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]), (".bmp", []),
-    (".tif", []), (".webp", []), (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]), (".ppm", []),
-    (".pgm", []), (".gif", [])])
+@pytest.mark.parametrize(
+    "ext,params",
+    [
+        (".png", []),
+        (".jpg", []),
+        (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+        (".bmp", []),
+        (".tif", []),
+        (".webp", []),
+        (".webp", [cv2.IMWRITE_WEBP_QUALITY, 101]),
+        (".ppm", []),
+        (".pgm", []),
+        (".gif", []),
+    ],
+)
 def test_declared_size_is_read_from_the_header(tmp_path, ext, params):
     path = str(tmp_path / ("x" + ext))
     shape = (37, 53) if ext == ".pgm" else (37, 53, 3)
@@ -80,14 +98,21 @@ def _decodes_no_bomb(monkeypatch):
     def imread(path, *args):
         assert "bomb" not in os.path.basename(path), f"'{path}' was decoded"
         return real_imread(path, *args)
+
     monkeypatch.setattr(cv2, "imread", imread)
 
 
-@pytest.mark.parametrize("name,data,size", [
-    ("bomb.png", png_claiming(20000, 20000), "20000x20000"),
-    ("bomb.jpg", gif(46000, 46000, pixels=False), "46000x46000")], ids=["png", "gif-named-jpg"])
+@pytest.mark.parametrize(
+    "name,data,size",
+    [
+        ("bomb.png", png_claiming(20000, 20000), "20000x20000"),
+        ("bomb.jpg", gif(46000, 46000, pixels=False), "46000x46000"),
+    ],
+    ids=["png", "gif-named-jpg"],
+)
 def test_decompression_bomb_is_refused_and_the_other_inputs_are_predicted(
-        tmp_path, model_dir, capsys, monkeypatch, name, data, size):
+    tmp_path, model_dir, capsys, monkeypatch, name, data, size
+):
     """A 1 kB PNG whose header says 20000x20000 RGB (1.2 GB decoded, more as floats in the
     model) used to be decoded and the process killed for memory; a GIF, whatever its name, is
     sized from its screen and every frame like the other formats."""
@@ -106,13 +131,15 @@ def test_decompression_bomb_is_refused_and_the_other_inputs_are_predicted(
 
 
 def test_a_tiff_repeating_its_size_tags_is_refused_and_the_other_inputs_are_predicted(
-        tmp_path, model_dir, capsys, monkeypatch):
+    tmp_path, model_dir, capsys, monkeypatch
+):
     """A TIFF declaring 20000x20000 and then 10x10 passed the check, which kept the last tags,
     while libtiff decodes with the first: predict.py ended in a ResourceExhaustedError."""
     inputs = tmp_path / "in"
     inputs.mkdir()
-    (inputs / "bomb.tif").write_bytes(tiff_claiming(tiff_size_entries(20000, 20000)
-                                                    + tiff_size_entries(10, 10)))
+    (inputs / "bomb.tif").write_bytes(
+        tiff_claiming(tiff_size_entries(20000, 20000) + tiff_size_entries(10, 10))
+    )
     cv2.imwrite(str(inputs / "ok.png"), _rng_image((40, 40, 3)))
     _decodes_no_bomb(monkeypatch)
     out = tmp_path / "out"
@@ -127,8 +154,14 @@ def test_a_tiff_repeating_its_size_tags_is_refused_and_the_other_inputs_are_pred
 def test_max_pixels_flag_sets_the_limit_for_images_and_videos(tmp_path, model_dir, capsys):
     cv2.imwrite(str(tmp_path / "a.png"), _rng_image((40, 40, 3)))  # 1600 pixels
     _write_video(tmp_path / "clip.mp4", 2)  # 48x32: 1536 pixels
-    args = [str(tmp_path / "a.png"), str(tmp_path / "clip.mp4"), "--model", model_dir,
-            "--output", str(tmp_path / "out")]
+    args = [
+        str(tmp_path / "a.png"),
+        str(tmp_path / "clip.mp4"),
+        "--model",
+        model_dir,
+        "--output",
+        str(tmp_path / "out"),
+    ]
     assert predict.main(args + ["--max-pixels", "1000"]) == 1
     err = capsys.readouterr().err
     assert "a.png' is 40x40" in err and "clip.mp4' is 48x32" in err
@@ -196,7 +229,12 @@ def test_clashing_names_get_their_folder_prefix():
 
 def test_clashing_names_in_one_folder_keep_their_extension():
     assert annotate.output_names(["d/a.png", "d/a.jpg", "d/ok.avi", "d/ok.mp4", "d/b.png"]) == [
-        "a_png", "a_jpg", "ok_avi", "ok_mp4", "b"]
+        "a_png",
+        "a_jpg",
+        "ok_avi",
+        "ok_mp4",
+        "b",
+    ]
     names = annotate.output_names(["d/a.png", "d/a.jpg", "d/a_png.bmp", "e/A.PNG", "d/A.png"])
     assert len({n.lower() for n in names}) == 5  # unique, also on case-insensitive disks
 
@@ -226,11 +264,24 @@ def test_videos_with_the_same_name_write_both(tmp_path, model_dir, capsys):
     _write_video(tmp_path / "ok.mp4", 2)
     _write_video(tmp_path / "ok.avi", 3, fourcc="MJPG")
     out = tmp_path / "out"
-    assert predict.main([str(tmp_path / "ok.mp4"), str(tmp_path / "ok.avi"), "--model", model_dir,
-                         "--output", str(out)]) == 0
+    assert (
+        predict.main(
+            [
+                str(tmp_path / "ok.mp4"),
+                str(tmp_path / "ok.avi"),
+                "--model",
+                model_dir,
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "2 written" in capsys.readouterr().out
-    counts = {name: int(cv2.VideoCapture(str(out / name)).get(cv2.CAP_PROP_FRAME_COUNT))
-              for name in os.listdir(out)}
+    counts = {
+        name: int(cv2.VideoCapture(str(out / name)).get(cv2.CAP_PROP_FRAME_COUNT))
+        for name in os.listdir(out)
+    }
     assert counts == {"ok_mp4_overlay.mp4": 2, "ok_avi_overlay.mp4": 3}
 
 
@@ -238,7 +289,7 @@ def test_truncated_video_is_reported_as_partial(tmp_path, model_dir, capsys):
     video = tmp_path / "cut.avi"
     _write_video(video, 10, fourcc="MJPG")  # AVI: the frame count sits in the header
     data = video.read_bytes()
-    video.write_bytes(data[:len(data) * 7 // 10])
+    video.write_bytes(data[: len(data) * 7 // 10])
     code = predict.main([str(video), "--model", model_dir, "--output", str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 1
@@ -287,8 +338,9 @@ def test_read_only_output_is_one_line(tmp_path, model_dir, monkeypatch):
     out.chmod(0o555)
     if os.geteuid() == 0:  # root writes anywhere: let the permission check see what a user would
         real_access, blocked = os.access, os.path.realpath(out)
-        monkeypatch.setattr(os, "access", lambda p, mode: os.path.realpath(p) != blocked
-                            and real_access(p, mode))
+        monkeypatch.setattr(
+            os, "access", lambda p, mode: os.path.realpath(p) != blocked and real_access(p, mode)
+        )
     try:
         with pytest.raises(SystemExit) as exit_info:
             predict.main([str(image), "--model", model_dir, "--output", str(out)])
@@ -301,6 +353,7 @@ def test_read_only_output_is_one_line(tmp_path, model_dir, monkeypatch):
 def test_runs_without_tqdm(tmp_path, model_dir, monkeypatch):
     """requirements.txt does not name tqdm: the progress bar is Keras'."""
     import sys
+
     monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` now fails
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), _rng_image((40, 40, 3)))
@@ -308,8 +361,7 @@ def test_runs_without_tqdm(tmp_path, model_dir, monkeypatch):
 
 
 def test_model_defaults_to_the_default_run_folder():
-    assert predict.parse_args(["x.png", "--output", "o"]).model == os.path.join("runs",
-                                                                                "fast_scnn")
+    assert predict.parse_args(["x.png", "--output", "o"]).model == os.path.join("runs", "fast_scnn")
 
 
 @pytest.fixture(scope="module")
@@ -330,6 +382,7 @@ def export_root(tmp_path_factory, trained_like_model):
     """An export.py output folder: <root>/fast_scnn/3/saved_model.pb."""
     from fast_scnn_tf.export.saved_model import write_saved_model
     from fast_scnn_tf.model.head import build_head
+
     root = tmp_path_factory.mktemp("exports")
     write_saved_model(build_head(trained_like_model, "cls"), str(root / "fast_scnn" / "3"))
     return root
@@ -338,6 +391,7 @@ def export_root(tmp_path_factory, trained_like_model):
 @pytest.mark.slow
 def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
     from fast_scnn_tf.predict.predictor import load_predictor
+
     predict, description, _ = load_predictor(str(export_root / "fast_scnn"))  # highest version
     assert description.endswith(os.path.join("fast_scnn", "3"))
     image = _rng_image((45, 67, 3))
@@ -350,6 +404,7 @@ def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
 def test_export_root_is_accepted(export_root):
     """The --output folder of export.py, as evaluate.py's and export.py's defaults name it."""
     from fast_scnn_tf.predict.predictor import load_predictor
+
     _, description, _ = load_predictor(str(export_root))
     assert description.endswith(os.path.join("fast_scnn", "3"))
 
@@ -360,6 +415,7 @@ def test_tflite_predictor_resizes_to_model_and_back(tmp_path, trained_like_model
     from fast_scnn_tf.export import tflite
     from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.predict.predictor import load_predictor
+
     path = tmp_path / f"{mode}.tflite"
     path.write_bytes(tflite.convert(build_head(trained_like_model, mode, input_size=(64, 96))))
     predict, _, _ = load_predictor(str(path))
@@ -375,6 +431,7 @@ def test_checkpoint_predictor_is_the_exported_head(model_dir, tmp_path):
     from fast_scnn_tf.model.head import build_head
     from fast_scnn_tf.predict.predictor import load_predictor
     from fast_scnn_tf.training.checkpoint import load_run
+
     write_saved_model(build_head(load_run(model_dir).model, "cls"), str(tmp_path / "1"))
     image = _rng_image((45, 67, 3))
     from_checkpoint = load_predictor(model_dir)[0](image)
@@ -391,8 +448,9 @@ def test_output_in_an_input_folder_is_refused(tmp_path, model_dir, output):
     inputs.mkdir()
     cv2.imwrite(str(inputs / "a.png"), _rng_image((40, 40, 3)))
     with pytest.raises(SystemExit) as exit_info:
-        predict.main([str(inputs), "--model", model_dir, "--output", str(tmp_path / output),
-                      "--overwrite"])
+        predict.main(
+            [str(inputs), "--model", model_dir, "--output", str(tmp_path / output), "--overwrite"]
+        )
     message = str(exit_info.value.code)
     assert "--output" in message and "inside the input folder" in message
     assert "\n" not in message and os.listdir(inputs) == ["a.png"]
@@ -407,17 +465,26 @@ def test_an_input_that_would_be_replaced_by_an_output_is_refused(tmp_path, model
     before = mine.read_bytes()
     cv2.imwrite(str(tmp_path / "q" / "a.png"), _rng_image((40, 40, 3)))
     with pytest.raises(SystemExit) as exit_info:
-        predict.main([str(mine), str(tmp_path / "q" / "a.png"), "--model", model_dir,
-                      "--output", str(tmp_path / "p"), "--overwrite"])
+        predict.main(
+            [
+                str(mine),
+                str(tmp_path / "q" / "a.png"),
+                "--model",
+                model_dir,
+                "--output",
+                str(tmp_path / "p"),
+                "--overwrite",
+            ]
+        )
     message = str(exit_info.value.code)
     assert "a_labels.png" in message and "input" in message and "\n" not in message
     assert mine.read_bytes() == before
 
 
-@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all" * 4],
-                         ids=["empty", "garbage"])
+@pytest.mark.parametrize("content", [b"", b"not a flatbuffer at all" * 4], ids=["empty", "garbage"])
 def test_a_damaged_tflite_file_is_named_in_one_line(tmp_path, content, capsys):
     import predict
+
     bad = tmp_path / "model.tflite"
     bad.write_bytes(content)
     image = tmp_path / "in" / "a.png"
@@ -431,7 +498,8 @@ def test_a_damaged_tflite_file_is_named_in_one_line(tmp_path, content, capsys):
 
 @pytest.mark.slow
 def test_an_image_under_the_models_minimum_is_enlarged_and_the_rest_goes_on(
-        tmp_path, export_root, capsys):
+    tmp_path, export_root, capsys
+):
     # A 20x20 image through a SavedModel (which refuses sides under 32) ended in a traceback and
     # the folder was never finished; it is now predicted at 32x32 and its labels brought back.
     inputs = tmp_path / "in"
@@ -439,8 +507,16 @@ def test_an_image_under_the_models_minimum_is_enlarged_and_the_rest_goes_on(
     cv2.imwrite(str(inputs / "tiny.png"), _rng_image((20, 20, 3)))
     cv2.imwrite(str(inputs / "street.png"), _rng_image((45, 67, 3)))
     out = tmp_path / "out"
-    code = predict.main([str(inputs), "--model", str(export_root / "fast_scnn"),
-                         "--output", str(out), "--native-size"])
+    code = predict.main(
+        [
+            str(inputs),
+            "--model",
+            str(export_root / "fast_scnn"),
+            "--output",
+            str(out),
+            "--native-size",
+        ]
+    )
     assert code == 0, capsys.readouterr()
     assert cv2.imread(str(out / "tiny_labels.png"), cv2.IMREAD_UNCHANGED).shape == (20, 20)
     assert (out / "street_labels.png").exists()
@@ -448,19 +524,22 @@ def test_an_image_under_the_models_minimum_is_enlarged_and_the_rest_goes_on(
 
 @pytest.mark.slow
 def test_a_frame_the_saved_model_refuses_is_one_line_naming_the_file(
-        tmp_path, trained_like_model, capsys):
+    tmp_path, trained_like_model, capsys
+):
     # --native-size (or a raised --max-pixels) can hand an export a frame over its own limit:
     # that was a graph-execution traceback that ended the run.
     from fast_scnn_tf.export.saved_model import write_saved_model
     from fast_scnn_tf.model.head import build_head
+
     export = tmp_path / "export" / "1"
     write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=2000)
     inputs = tmp_path / "in"
     inputs.mkdir()
     cv2.imwrite(str(inputs / "big.png"), _rng_image((45, 67, 3)))  # 3015 pixels
     cv2.imwrite(str(inputs / "small.png"), _rng_image((40, 40, 3)))  # 1600
-    code = predict.main([str(inputs), "--model", str(export), "--output", str(tmp_path / "out"),
-                         "--native-size"])
+    code = predict.main(
+        [str(inputs), "--model", str(export), "--output", str(tmp_path / "out"), "--native-size"]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.err
     line = [x for x in captured.err.splitlines() if "big.png" in x]
@@ -478,12 +557,23 @@ def test_overwrite_never_replaces_a_file_predict_did_not_write(tmp_path, model_d
     cv2.imwrite(str(mine), _rng_image((40, 40), seed=5))
     before = mine.read_bytes()
     with pytest.raises(SystemExit) as exit_info:
-        predict.main([str(gt / "street.png"), "--model", model_dir, "--output", str(gt),
-                      "--overwrite", "--no-overlay"])
+        predict.main(
+            [
+                str(gt / "street.png"),
+                "--model",
+                model_dir,
+                "--output",
+                str(gt),
+                "--overwrite",
+                "--no-overlay",
+            ]
+        )
     message = str(exit_info.value.code)
     assert "street_labels.png" in message and "predict.py" in message and "\n" not in message
-    assert mine.read_bytes() == before and sorted(os.listdir(gt)) == ["street.png",
-                                                                       "street_labels.png"]
+    assert mine.read_bytes() == before and sorted(os.listdir(gt)) == [
+        "street.png",
+        "street_labels.png",
+    ]
 
 
 def test_outputs_carry_a_marker_that_decoders_ignore(tmp_path):
@@ -529,8 +619,9 @@ def test_a_fifo_in_an_input_folder_is_skipped_and_named(tmp_path, model_dir, cap
     inputs.mkdir()
     cv2.imwrite(str(inputs / "a.png"), _rng_image((40, 40, 3)))
     os.mkfifo(inputs / "x.png")
-    code = predict.main([str(inputs), "--model", model_dir, "--output", str(tmp_path / "out"),
-                         "--no-overlay"])
+    code = predict.main(
+        [str(inputs), "--model", model_dir, "--output", str(tmp_path / "out"), "--no-overlay"]
+    )
     captured = capsys.readouterr()
     line = [x for x in captured.err.splitlines() if "x.png" in x]
     assert code == 1 and len(line) == 1 and "not a regular file" in line[0] and "FIFO" in line[0]
@@ -540,8 +631,9 @@ def test_a_fifo_in_an_input_folder_is_skipped_and_named(tmp_path, model_dir, cap
 def test_a_fifo_given_as_input_is_not_a_regular_file(tmp_path, model_dir, capsys, no_hang):
     os.mkfifo(tmp_path / "pipe.png")
     with pytest.raises(SystemExit):
-        predict.main([str(tmp_path / "pipe.png"), "--model", model_dir, "--output",
-                      str(tmp_path / "out")])
+        predict.main(
+            [str(tmp_path / "pipe.png"), "--model", model_dir, "--output", str(tmp_path / "out")]
+        )
     err = capsys.readouterr().err
     assert "pipe.png' is not a regular file (a FIFO)" in err and "does not exist" not in err
 
@@ -561,26 +653,38 @@ def test_a_link_planted_beside_a_video_output_is_not_written_through(tmp_path, m
     victim = tmp_path / "victim.txt"
     victim.write_text("mine")
     os.symlink(victim, out / "clip_overlay.mp4.tmp.mp4")
-    assert predict.main([str(tmp_path / "clip.mp4"), "--model", model_dir, "--output",
-                         str(out)]) == 0
+    assert (
+        predict.main([str(tmp_path / "clip.mp4"), "--model", model_dir, "--output", str(out)]) == 0
+    )
     assert victim.read_text() == "mine"
     assert sorted(os.listdir(out)) == ["clip_overlay.mp4", "clip_overlay.mp4.tmp.mp4"]
 
 
 @pytest.mark.slow
 def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
-        tmp_path, trained_like_model, capsys):
+    tmp_path, trained_like_model, capsys
+):
     """A video over the SavedModel's --max-pixels ended predict.py and left `*.tmp.mp4` in the
     output folder; it is skipped in one line and the next video is still written."""
     from fast_scnn_tf.export.saved_model import write_saved_model
     from fast_scnn_tf.model.head import build_head
+
     export = tmp_path / "export" / "1"
     write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=1100)
     _write_video(tmp_path / "big.mp4", 2)  # 48x32: 1536 pixels
     _write_video(tmp_path / "small.mp4", 2, size=(32, 32))  # 1024
     out = tmp_path / "out"
-    code = predict.main([str(tmp_path / "big.mp4"), str(tmp_path / "small.mp4"), "--model",
-                         str(export), "--output", str(out), "--native-size"])
+    code = predict.main(
+        [
+            str(tmp_path / "big.mp4"),
+            str(tmp_path / "small.mp4"),
+            "--model",
+            str(export),
+            "--output",
+            str(out),
+            "--native-size",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.err
     line = [x for x in captured.err.splitlines() if "big.mp4" in x]
@@ -589,11 +693,13 @@ def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
 
 
 def test_a_frame_the_model_would_run_at_over_the_memory_budget_is_skipped(
-        tmp_path, model_dir, monkeypatch, capsys):
+    tmp_path, model_dir, monkeypatch, capsys
+):
     """A checkpoint at --native-size ran the model on the whole frame, up to the 64 MP decode
     limit (about 10 GB): the size the model runs at is held to what fits the memory budget
     (the limit here stands in for the budget's), and an explicit --max-pixels raises it."""
     from fast_scnn_tf.export import memory
+
     monkeypatch.setattr(memory, "serving_max_pixels", lambda mode, classes: 1500)
     inputs = tmp_path / "in"
     inputs.mkdir()

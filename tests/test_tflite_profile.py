@@ -20,8 +20,10 @@ SIZE = (64, 96)
 def graphs():
     """(keras cls head, its float32 TFLite) for the plain model and for fast_graph's rewrite."""
     model = build_fast_scnn(num_classes=5, input_shape=(*SIZE, 3))
-    heads = {"plain": build_head(model, "cls", SIZE),
-             "fast": build_head(fast_graph(model), "cls", SIZE)}
+    heads = {
+        "plain": build_head(model, "cls", SIZE),
+        "fast": build_head(fast_graph(model), "cls", SIZE),
+    }
     return model, {name: tflite.convert(head) for name, head in heads.items()}
 
 
@@ -63,58 +65,139 @@ def test_a_cut_of_every_op_computes_what_the_whole_graph_computes(graphs):
 
 
 def _profile_result():
-    op = {"index": 1, "op": "ARG_MAX", "shape": [1, 8, 8], "dtype": "int32", "macs": 0,
-          "partition": None, "xnnpack": False, "ms": 3.0}
-    conv = {**op, "index": 0, "op": "CONV_2D", "shape": [1, 8, 8, 4], "dtype": "int8",
-            "macs": 200_000_000, "partition": 0, "xnnpack": True, "ms": 1.0}
+    op = {
+        "index": 1,
+        "op": "ARG_MAX",
+        "shape": [1, 8, 8],
+        "dtype": "int32",
+        "macs": 0,
+        "partition": None,
+        "xnnpack": False,
+        "ms": 3.0,
+    }
+    conv = {
+        **op,
+        "index": 0,
+        "op": "CONV_2D",
+        "shape": [1, 8, 8, 4],
+        "dtype": "int8",
+        "macs": 200_000_000,
+        "partition": 0,
+        "xnnpack": True,
+        "ms": 1.0,
+    }
 
     rates = {"float32": 60.0, "int8": 260.0}  # GMAC/s of the floor's convolution
 
     def export(precision, graph, ms):
-        return {"mode": "cls", "precision": precision, "graph": graph, "size": "1024x2048",
-                "ms": ms, "op_count": 2, "partition_count": 1, "ops_sum_ms": 4.0, "gmacs": 6.7,
-                "floor_ms": round(conv["macs"] / (rates[precision] * 1e6), 2),
-                "outside_xnnpack": {"count": 1, "ms": 3.0, "ops": ["ARG_MAX"]},
-                "partitions": [], "ops": [op, conv],
-                "head": {"ops": ["ARG_MAX"], "ms": 3.0, "network_ms": 1.0},
-                "op_types": [{"op": "ARG_MAX", "count": 1, "ms": 3.0, "xnnpack": 0, "macs": 0,
-                              "share": 0.75},
-                             {"op": "CONV_2D", "count": 1, "ms": 1.0, "xnnpack": 1, "macs": 100,
-                              "share": 0.25}]}
+        return {
+            "mode": "cls",
+            "precision": precision,
+            "graph": graph,
+            "size": "1024x2048",
+            "ms": ms,
+            "op_count": 2,
+            "partition_count": 1,
+            "ops_sum_ms": 4.0,
+            "gmacs": 6.7,
+            "floor_ms": round(conv["macs"] / (rates[precision] * 1e6), 2),
+            "outside_xnnpack": {"count": 1, "ms": 3.0, "ops": ["ARG_MAX"]},
+            "partitions": [],
+            "ops": [op, conv],
+            "head": {"ops": ["ARG_MAX"], "ms": 3.0, "network_ms": 1.0},
+            "op_types": [
+                {"op": "ARG_MAX", "count": 1, "ms": 3.0, "xnnpack": 0, "macs": 0, "share": 0.75},
+                {"op": "CONV_2D", "count": 1, "ms": 1.0, "xnnpack": 1, "macs": 100, "share": 0.25},
+            ],
+        }
 
-    rows = [{"runtime": "tflite", "mode": "cls", "precision": "float32", "graph": "fast",
-             "size": "1024x2048", "ms": 200.0},
-            {"runtime": "tflite", "mode": "cls", "precision": "int8", "graph": "fast",
-             "size": "1024x2048", "ms": 100.0},
-            {"runtime": "tflite", "mode": "cls", "precision": "int8", "graph": "plain",
-             "size": "1024x2048", "ms": 125.0},
-            {"runtime": "pytorch_cl", "mode": "cls", "precision": "float32", "size": "1024x2048",
-             "ms": 600.0}]
+    rows = [
+        {
+            "runtime": "tflite",
+            "mode": "cls",
+            "precision": "float32",
+            "graph": "fast",
+            "size": "1024x2048",
+            "ms": 200.0,
+        },
+        {
+            "runtime": "tflite",
+            "mode": "cls",
+            "precision": "int8",
+            "graph": "fast",
+            "size": "1024x2048",
+            "ms": 100.0,
+        },
+        {
+            "runtime": "tflite",
+            "mode": "cls",
+            "precision": "int8",
+            "graph": "plain",
+            "size": "1024x2048",
+            "ms": 125.0,
+        },
+        {
+            "runtime": "pytorch_cl",
+            "mode": "cls",
+            "precision": "float32",
+            "size": "1024x2048",
+            "ms": 600.0,
+        },
+    ]
     from tests.test_benchmarks import ENVIRONMENT
-    return {"environment": ENVIRONMENT, "command": "python benchmarks/tflite_profile.py",
-            "threads": 2, "rounds": 3, "iters": 3, "compare_rounds": 7, "weights": "random",
-            "note": "a training job ran", "load_average": [3.0, 3.5],
-            "floor": {p: {"conv": "1x1 128->128 at 128x256", "gmacs_per_s": r, "macs": 1,
-                          "ms": 1.0, "xnnpack": True}
-                      for p, r in rates.items()},
-            "comparison": rows,
-            "exports": [export("float32", "fast", 200.0), export("int8", "fast", 100.0)]}
+
+    return {
+        "environment": ENVIRONMENT,
+        "command": "python benchmarks/tflite_profile.py",
+        "threads": 2,
+        "rounds": 3,
+        "iters": 3,
+        "compare_rounds": 7,
+        "weights": "random",
+        "note": "a training job ran",
+        "load_average": [3.0, 3.5],
+        "floor": {
+            p: {
+                "conv": "1x1 128->128 at 128x256",
+                "gmacs_per_s": r,
+                "macs": 1,
+                "ms": 1.0,
+                "xnnpack": True,
+            }
+            for p, r in rates.items()
+        },
+        "comparison": rows,
+        "exports": [export("float32", "fast", 200.0), export("int8", "fast", 100.0)],
+    }
 
 
 def test_profile_section_states_the_targets_as_ratios_of_one_run_and_the_load():
     from tests.test_benchmarks import table_with
 
     text = report.section("tflite_profile", _profile_result())
-    ratios = {line.split(": **")[0][2:]: line.split("**")[1] for line in text.split("\n")
-              if line.startswith("- ") and ": **" in line}
-    assert ratios == {"TFLite int8 cls vs PyTorch channels-last (target 5×)": "6.00×",
-                      "int8 vs float32 cls (target 1.8×)": "2.00×",
-                      "float32 cls vs PyTorch channels-last (target 3.5×)": "3.00×",
-                      "int8 cls, fast_graph vs plain graph": "1.25×"}  # no plain float32 row
+    ratios = {
+        line.split(": **")[0][2:]: line.split("**")[1]
+        for line in text.split("\n")
+        if line.startswith("- ") and ": **" in line
+    }
+    assert ratios == {
+        "TFLite int8 cls vs PyTorch channels-last (target 5×)": "6.00×",
+        "int8 vs float32 cls (target 1.8×)": "2.00×",
+        "float32 cls vs PyTorch channels-last (target 3.5×)": "3.00×",
+        "int8 cls, fast_graph vs plain graph": "1.25×",
+    }  # no plain float32 row
     assert "a training job ran" in text and "3.0 → 3.5" in text
     int8 = table_with(text, "× floor")[1]
-    assert list(int8.values()) == ["cls int8 1024×2048", "100", "2", "1", "3.00 (ARG_MAX)",
-                                   "6.70", "0.77", "129.9×"]
+    assert list(int8.values()) == [
+        "cls int8 1024×2048",
+        "100",
+        "2",
+        "1",
+        "3.00 (ARG_MAX)",
+        "6.70",
+        "0.77",
+        "129.9×",
+    ]
     arg_max = table_with(text, "op type")[0]
     assert list(arg_max.values()) == ["`ARG_MAX`", "1", "none", "3.00 (75%)", "3.00 (75%)"]
     # what remains: the head after the last conv, and the network against its conv floor
@@ -131,8 +214,20 @@ def test_profile_section_is_in_the_readme_block(tmp_path):
 
 
 def test_head_summary_is_every_op_after_the_last_convolution():
-    ops = [{"index": i, "op": name, "macs": macs, "ms": ms} for i, (name, macs, ms) in enumerate(
-        [("CONV_2D", 10, 4.0), ("ADD", 0, 1.0), ("CONV_2D", 10, 2.0),
-         ("RESIZE_BILINEAR", 0, 3.0), ("ARG_MAX", 0, 5.0)])]
-    assert tflite_profile.head_summary(ops) == {"ops": ["RESIZE_BILINEAR", "ARG_MAX"],
-                                                "ms": 8.0, "network_ms": 7.0}
+    ops = [
+        {"index": i, "op": name, "macs": macs, "ms": ms}
+        for i, (name, macs, ms) in enumerate(
+            [
+                ("CONV_2D", 10, 4.0),
+                ("ADD", 0, 1.0),
+                ("CONV_2D", 10, 2.0),
+                ("RESIZE_BILINEAR", 0, 3.0),
+                ("ARG_MAX", 0, 5.0),
+            ]
+        )
+    ]
+    assert tflite_profile.head_summary(ops) == {
+        "ops": ["RESIZE_BILINEAR", "ARG_MAX"],
+        "ms": 8.0,
+        "network_ms": 7.0,
+    }

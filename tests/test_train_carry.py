@@ -19,8 +19,14 @@ def data_dir(synthetic_cityscapes):
 def _config(data_dir) -> Config:
     c = Config()
     c.data = dataclasses.replace(c.data, data_dir=data_dir, crop_size=(64, 96), deterministic=True)
-    c.train = dataclasses.replace(c.train, batch_size=2, epochs=2, eval_every_epochs=1,
-                                  checkpoint_every_steps=100, keep_checkpoints=3)
+    c.train = dataclasses.replace(
+        c.train,
+        batch_size=2,
+        epochs=2,
+        eval_every_epochs=1,
+        checkpoint_every_steps=100,
+        keep_checkpoints=3,
+    )
     return c
 
 
@@ -32,11 +38,19 @@ def test_a_carried_state_resumes_bit_exactly(data_dir, tmp_path):
     train(config, first, stop_at_step=4, progress=False)  # past one validation (epoch 1)
     manifest = carry.pack(first, str(tmp_path / "carry"))
     assert manifest["step"] == 4
-    packed = sorted(os.path.relpath(os.path.join(d, n), tmp_path / "carry")
-                    for d, _, names in os.walk(tmp_path / "carry") for n in names)
-    assert packed == ["carry.json", "checkpoints/checkpoint",
-                      "checkpoints/ckpt-4.data-00000-of-00001", "checkpoints/ckpt-4.index",
-                      "config.json", "train_log.jsonl"]
+    packed = sorted(
+        os.path.relpath(os.path.join(d, n), tmp_path / "carry")
+        for d, _, names in os.walk(tmp_path / "carry")
+        for n in names
+    )
+    assert packed == [
+        "carry.json",
+        "checkpoints/checkpoint",
+        "checkpoints/ckpt-4.data-00000-of-00001",
+        "checkpoints/ckpt-4.index",
+        "config.json",
+        "train_log.jsonl",
+    ]
     assert carry.main(["unpack", str(tmp_path / "carry"), str(tmp_path / "next")]) == 0
     resumed = train(config, str(tmp_path / "next"), progress=False)
     assert (resumed["start_step"], resumed["step"]) == (4, whole["step"])

@@ -42,10 +42,10 @@ def data_dir(synthetic_cityscapes):
 
 def _config(data_dir, **train_values) -> Config:
     c = Config()
-    c.data = dataclasses.replace(c.data, data_dir=data_dir, crop_size=(64, 96),
-                                 deterministic=True)
-    values = dict(batch_size=2, epochs=2, eval_every_epochs=0, checkpoint_every_steps=100,
-                  log_every_steps=1)
+    c.data = dataclasses.replace(c.data, data_dir=data_dir, crop_size=(64, 96), deterministic=True)
+    values = dict(
+        batch_size=2, epochs=2, eval_every_epochs=0, checkpoint_every_steps=100, log_every_steps=1
+    )
     values.update(train_values)
     c.train = dataclasses.replace(c.train, **values)
     return c
@@ -53,8 +53,11 @@ def _config(data_dir, **train_values) -> Config:
 
 def _checkpoint_values(prefix):
     reader = tf.train.load_checkpoint(prefix)
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))}
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if not name.startswith(("_CHECKPOINTABLE_OBJECT_GRAPH", "save_counter"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +74,9 @@ def interrupted_run(data_dir, tmp_path_factory):
     """The same run stopped at step 4 (mid-epoch 2), with checkpoints at steps 2 and 4; tests
     resume copies of it."""
     model_dir = str(tmp_path_factory.mktemp("interrupted"))
-    summary = train(_config(data_dir, checkpoint_every_steps=2), model_dir, stop_at_step=4,
-                    progress=False)
+    summary = train(
+        _config(data_dir, checkpoint_every_steps=2), model_dir, stop_at_step=4, progress=False
+    )
     assert (summary["step"], summary["steps_run"]) == (4, 4)
     return model_dir
 
@@ -118,12 +122,19 @@ def test_run_writes_config_checkpoints_history_and_tensorboard(finished_run):
 
 
 @pytest.mark.slow
-def test_resume_after_interruption_matches_the_uninterrupted_run(finished_run, interrupted_run,
-                                                                 tmp_path):
+def test_resume_after_interruption_matches_the_uninterrupted_run(
+    finished_run, interrupted_run, tmp_path
+):
     config, uninterrupted_dir, _ = finished_run
     model_dir = _copy_run(interrupted_run, tmp_path)
-    assert int(_checkpoint_values(os.path.join(model_dir, "checkpoints", "ckpt-4"))[
-        "step/.ATTRIBUTES/VARIABLE_VALUE"]) == 4
+    assert (
+        int(
+            _checkpoint_values(os.path.join(model_dir, "checkpoints", "ckpt-4"))[
+                "step/.ATTRIBUTES/VARIABLE_VALUE"
+            ]
+        )
+        == 4
+    )
     second = train(config, model_dir, progress=False)
     # It restored step 4 and ran only the 2 remaining steps (a skipped restore would run all 6
     # and, with the same seed, still end at the same weights).
@@ -138,39 +149,45 @@ def test_resume_after_interruption_matches_the_uninterrupted_run(finished_run, i
 
 @pytest.mark.slow
 def test_a_damaged_latest_checkpoint_resumes_from_the_newest_intact_one(
-        data_dir, interrupted_run, tmp_path, caplog):
+    data_dir, interrupted_run, tmp_path, caplog
+):
     model_dir = _copy_run(interrupted_run, tmp_path)
     data_file = os.path.join(model_dir, "checkpoints", "ckpt-4.data-00000-of-00001")
     with open(data_file, "r+b") as f:  # truncated, as by a full disk
         f.truncate(os.path.getsize(data_file) // 2)
     with caplog.at_level(logging.WARNING):
-        summary = train(_config(data_dir, checkpoint_every_steps=2), model_dir, stop_at_step=3,
-                        progress=False)
+        summary = train(
+            _config(data_dir, checkpoint_every_steps=2), model_dir, stop_at_step=3, progress=False
+        )
     assert (summary["start_step"], summary["steps_run"]) == (2, 1)
     assert any(data_file in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
 
 
 @pytest.mark.slow
-def test_resume_with_another_batch_size_keeps_counting_frames(data_dir, interrupted_run,
-                                                              tmp_path, caplog):
+def test_resume_with_another_batch_size_keeps_counting_frames(
+    data_dir, interrupted_run, tmp_path, caplog
+):
     """Step 4 at batch 2 is 8 frames (1.33 epochs of 6); at batch 3 that is step 2 (floor), of a
     2-epoch run of 2 steps per epoch: 2 steps remain (not "nothing to do: step 4, run ends at
     4")."""
     model_dir = _copy_run(interrupted_run, tmp_path)
     with caplog.at_level(logging.WARNING):
-        summary = train(_config(data_dir, batch_size=3, checkpoint_every_steps=2), model_dir,
-                        progress=False)
+        summary = train(
+            _config(data_dir, batch_size=3, checkpoint_every_steps=2), model_dir, progress=False
+        )
     assert (summary["start_step"], summary["steps_run"], summary["step"]) == (2, 2, 4)
     assert summary["total_steps"] == 4
     assert any("batch size 2 -> 3" in r.getMessage() for r in caplog.records)
-    again = train(_config(data_dir, batch_size=3, checkpoint_every_steps=2), model_dir,
-                  progress=False)  # the checkpoint now holds batch 3: nothing converted
+    again = train(
+        _config(data_dir, batch_size=3, checkpoint_every_steps=2), model_dir, progress=False
+    )  # the checkpoint now holds batch 3: nothing converted
     assert (again["start_step"], again["steps_run"]) == (4, 0)
 
 
 @pytest.mark.slow
 def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
-        data_dir, tmp_path):
+    data_dir, tmp_path
+):
     config = _config(data_dir, learning_rate=1e12, checkpoint_every_steps=1, epochs=4)
     with pytest.raises(NonFiniteLossError, match=r"at step (\d+)") as error:
         train(config, str(tmp_path), progress=False)
@@ -202,8 +219,8 @@ def test_sigterm_during_validation_stops_before_the_rest_of_it(data_dir, tmp_pat
             frames.append(name)
             if len(frames) == 1:
                 os.kill(os.getpid(), signal.SIGTERM)
-        return real_evaluate(model, dataset, classes,
-                             **dict(kwargs, on_prediction=on_prediction))
+
+        return real_evaluate(model, dataset, classes, **dict(kwargs, on_prediction=on_prediction))
 
     monkeypatch.setattr(loop_module, "evaluate", evaluate)
     with pytest.raises(TrainingInterrupted, match="at step 3"):
@@ -226,8 +243,8 @@ def _sigterm_on_the_first_val_frame(monkeypatch, at_step):
         def on_prediction(name, image, prediction):
             if current["step"] == at_step:
                 os.kill(os.getpid(), signal.SIGTERM)
-        return real_evaluate(model, dataset, classes,
-                             **dict(kwargs, on_prediction=on_prediction))
+
+        return real_evaluate(model, dataset, classes, **dict(kwargs, on_prediction=on_prediction))
 
     monkeypatch.setattr(loop_module.Loop, "_validate", validate)
     monkeypatch.setattr(loop_module, "evaluate", evaluate)
@@ -259,8 +276,7 @@ def test_a_final_validation_stopped_by_sigterm_runs_on_resume(data_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_a_scheduled_validation_stopped_by_sigterm_runs_on_resume(data_dir, tmp_path,
-                                                                   monkeypatch):
+def test_a_scheduled_validation_stopped_by_sigterm_runs_on_resume(data_dir, tmp_path, monkeypatch):
     model_dir = str(tmp_path)
     config = _config(data_dir, epochs=2, eval_every_epochs=1)
     with monkeypatch.context() as patch:
@@ -289,8 +305,9 @@ def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_pa
     fabricate.run_folder(source_dir, model=source)
     model = build_fast_scnn(num_classes=5, aux=True)
     restored, not_restored = init_from_checkpoint(model, source_dir)
-    heads = {f"{head}_logits/{w}" for head in ("cls", "aux_ltd", "aux_gfe")
-             for w in ("kernel", "bias")}
+    heads = {
+        f"{head}_logits/{w}" for head in ("cls", "aux_ltd", "aux_gfe") for w in ("kernel", "bias")
+    }
     assert heads <= set(not_restored)
     assert "ltd_conv_conv/kernel" in restored
     assert len(restored) + len(not_restored) == len(model.variables)
@@ -317,7 +334,8 @@ def test_init_checkpoint_of_another_model_family_is_refused_naming_both(tmp_path
 
 @pytest.mark.slow  # a training run (or a model build) of several seconds
 def test_partial_checkpoint_folders_of_a_killed_save_are_removed_on_the_next_start(
-        finished_run, tmp_path, caplog):
+    finished_run, tmp_path, caplog
+):
     # A kill or a full disk during a save leaves ckpt-N_temp/ (3-7 MB each) behind.
     config, model_dir, _ = finished_run
     model_dir = _copy_run(model_dir, tmp_path)
@@ -340,10 +358,12 @@ def test_resume_converts_a_step_counted_in_another_batch_size(tmp_path, recorded
     if recorded:
         saved["batch_size"] = tf.Variable(4, dtype=tf.int64)
     tf.train.CheckpointManager(make_checkpoint(model, **saved), str(tmp_path), 1).save(5)
-    trackables = dict(step=tf.Variable(0, dtype=tf.int64),
-                      batch_size=tf.Variable(0, dtype=tf.int64))
-    prefix = resume(str(tmp_path), model, trackables, batch_size=8,
-                    saved_batch_size=4 if not recorded else 99)
+    trackables = dict(
+        step=tf.Variable(0, dtype=tf.int64), batch_size=tf.Variable(0, dtype=tf.int64)
+    )
+    prefix = resume(
+        str(tmp_path), model, trackables, batch_size=8, saved_batch_size=4 if not recorded else 99
+    )
     assert prefix.endswith("ckpt-5")
     assert int(trackables["step"].numpy()) == 5 * 4 // 8  # 20 frames seen: step 2 at batch 8
     assert int(trackables["batch_size"].numpy()) == 8  # what the next checkpoint records

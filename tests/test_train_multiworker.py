@@ -29,8 +29,23 @@ from paths import ROOT
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
 # 8 frames, global batch 4: 2 steps per epoch, 4 in all; the first launch stops at step 1.
-ARGS = ["--epochs", "2", "--batch-size", "4", "--crop-size", "64", "128", "--deterministic",
-        "--eval-every", "0", "--checkpoint-every", "100", "--log-every", "1", "--no-progress"]
+ARGS = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "4",
+    "--crop-size",
+    "64",
+    "128",
+    "--deterministic",
+    "--eval-every",
+    "0",
+    "--checkpoint-every",
+    "100",
+    "--log-every",
+    "1",
+    "--no-progress",
+]
 TOLERANCE = 1e-5
 
 
@@ -61,11 +76,29 @@ def _train_two_workers(data_dir, model_dir, logs, *extra) -> list[str]:
         log = open(logs / f"worker{index}.log", "w")
         scratch = logs / f"tmp{index}"  # where the worker's TemporaryDirectory goes
         scratch.mkdir(exist_ok=True)
-        processes.append((subprocess.Popen(
-            [sys.executable, "train.py", "--data-dir", data_dir, "--model-dir", model_dir,
-             "--strategy", "multiworker", *ARGS, *extra], cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, env={**ENV, "TF_CONFIG": json.dumps(tf_config),
-                                           "TMPDIR": str(scratch)}), log))
+        processes.append(
+            (
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "train.py",
+                        "--data-dir",
+                        data_dir,
+                        "--model-dir",
+                        model_dir,
+                        "--strategy",
+                        "multiworker",
+                        *ARGS,
+                        *extra,
+                    ],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**ENV, "TF_CONFIG": json.dumps(tf_config), "TMPDIR": str(scratch)},
+                ),
+                log,
+            )
+        )
     try:
         codes = [process.wait(timeout=900) for process, _ in processes]
     finally:
@@ -86,14 +119,19 @@ def _digest(log: str) -> str:
 def _values(prefix) -> dict:
     """Weights, BatchNorm statistics and momentum buffers."""
     reader = tf.train.load_checkpoint(prefix)
-    return {name: reader.get_tensor(name) for name, dtype in
-            reader.get_variable_to_dtype_map().items()
-            if name.startswith(("model/", "optimizer/")) and dtype.is_floating}
+    return {
+        name: reader.get_tensor(name)
+        for name, dtype in reader.get_variable_to_dtype_map().items()
+        if name.startswith(("model/", "optimizer/")) and dtype.is_floating
+    }
 
 
 def _run_folder_files(model_dir) -> set[str]:
-    return {os.path.relpath(os.path.join(d, f), model_dir) for d, _, files in os.walk(model_dir)
-            for f in files}
+    return {
+        os.path.relpath(os.path.join(d, f), model_dir)
+        for d, _, files in os.walk(model_dir)
+        for f in files
+    }
 
 
 @pytest.mark.slow
@@ -113,11 +151,29 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
         "tf.config.set_logical_device_configuration(tf.config.list_physical_devices('CPU')[0],"
         " [tf.config.LogicalDeviceConfiguration()] * 2)\n"
         "import train\n"
-        "sys.exit(train.main(sys.argv[1:]))\n")
+        "sys.exit(train.main(sys.argv[1:]))\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", script, "--data-dir", data_dir, "--model-dir", reference,
-         "--strategy", "mirrored", "--stop-at-step", "1", *ARGS], cwd=ROOT, env=ENV,
-        capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-c",
+            script,
+            "--data-dir",
+            data_dir,
+            "--model-dir",
+            reference,
+            "--strategy",
+            "mirrored",
+            "--stop-at-step",
+            "1",
+            *ARGS,
+        ],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy, 2 replica(s)" in result.stderr
     workers = _values(os.path.join(model_dir, "checkpoints", "ckpt-1"))

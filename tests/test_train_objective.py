@@ -86,11 +86,18 @@ def test_all_ignored_batch_gives_zero_loss_and_zero_gradients():
 
 def test_regularised_variables_are_exactly_the_non_depthwise_kernels():
     model = build_fast_scnn(num_classes=5, aux=True)
-    depthwise = {v.path for layer in model.layers
-                 if isinstance(layer, keras.layers.DepthwiseConv2D) for v in layer.weights}
+    depthwise = {
+        v.path
+        for layer in model.layers
+        if isinstance(layer, keras.layers.DepthwiseConv2D)
+        for v in layer.weights
+    }
     assert depthwise, "the model should have depthwise convolutions"
-    expected = {v.path for v in model.trainable_variables
-                if v.path.endswith("/kernel") and v.path not in depthwise}
+    expected = {
+        v.path
+        for v in model.trainable_variables
+        if v.path.endswith("/kernel") and v.path not in depthwise
+    }
     got = [v.path for v in regularized_kernels(model)]
     assert len(got) == len(set(got))
     assert set(got) == expected
@@ -103,8 +110,12 @@ def test_the_mmseg_preset_decays_every_parameter_as_mmsegmentation():
     model = build_fast_scnn(num_classes=5, aux=True)
     assert regularized_kernels(model, every_parameter=True) == model.trainable_variables
     got = {v.path for v in regularized_kernels(model, every_parameter=True)}
-    depthwise = {v.path for layer in model.layers
-                 if isinstance(layer, keras.layers.DepthwiseConv2D) for v in layer.weights}
+    depthwise = {
+        v.path
+        for layer in model.layers
+        if isinstance(layer, keras.layers.DepthwiseConv2D)
+        for v in layer.weights
+    }
     assert depthwise and depthwise <= got
     assert any(p.endswith(("/gamma", "/beta")) for p in got)
     assert any(p.endswith("/bias") for p in got)
@@ -149,19 +160,23 @@ def _loss_and_gradient(loss_fn, logits, labels):
 @pytest.mark.parametrize("scale", [1.0, 8.0])  # 8: logit gaps up to ~70
 def test_softmax_cross_entropy_is_tensorflows_op_in_loss_and_gradient(scale):
     from fast_scnn_tf.training.losses import softmax_cross_entropy
+
     rng = np.random.default_rng(0)
     logits = (rng.normal(size=(2, 9, 13, 11)) * scale).astype(np.float32)
     labels = tf.constant(rng.integers(0, 11, (2, 9, 13)), tf.int32)
     ours = _loss_and_gradient(softmax_cross_entropy, logits, labels)
     op = _loss_and_gradient(
         lambda x, y: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=x),
-        logits, labels)
+        logits,
+        labels,
+    )
     assert ours[0] == pytest.approx(op[0], rel=1e-5)
     np.testing.assert_allclose(ours[1], op[1], atol=1e-6)
 
 
 def test_softmax_cross_entropy_stays_finite_for_a_hopeless_pixel():
     from fast_scnn_tf.training.losses import softmax_cross_entropy
+
     logits = np.zeros((1, 1, 1, 3), np.float32)
     logits[..., 0] = 200.0  # the true class (2) is ~1e-87 likely: below float32's range
     loss, grad = _loss_and_gradient(softmax_cross_entropy, logits, tf.constant([[[2]]]))

@@ -29,12 +29,33 @@ def _train_cli(*args):
 def test_issue_command_line_trains_one_epoch_and_saves(data_dir, tmp_path):
     model_dir = str(tmp_path / "run")
     result = subprocess.run(
-        _train_cli("--data-dir", data_dir, "--model-dir", model_dir, "--epochs", "1",
-                   "--batch-size", "2", "--crop-size", "64", "128"),
-        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+        _train_cli(
+            "--data-dir",
+            data_dir,
+            "--model-dir",
+            model_dir,
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "64",
+            "128",
+        ),
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    for line in ("1 replica(s)", "4 train / 1 val frames", "2 steps per epoch", "2 total steps",
-                 "val mIoU"):
+    for line in (
+        "1 replica(s)",
+        "4 train / 1 val frames",
+        "2 steps per epoch",
+        "2 total steps",
+        "val mIoU",
+    ):
         assert line in result.stderr
     assert os.path.isfile(os.path.join(model_dir, "config.json"))
     assert tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints")).endswith("ckpt-2")
@@ -45,11 +66,31 @@ def test_issue_command_line_trains_one_epoch_and_saves(data_dir, tmp_path):
 def test_sigterm_saves_a_checkpoint_and_exits_143(data_dir, tmp_path):
     model_dir = str(tmp_path / "run")
     process = subprocess.Popen(
-        _train_cli("--data-dir", data_dir, "--model-dir", model_dir, "--epochs", "500",
-                   "--batch-size", "2", "--crop-size", "64", "64", "--eval-every", "0",
-                   "--checkpoint-every", "100000", "--no-progress",
-                   "--stop-at-step", "200"),
-        cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
+        _train_cli(
+            "--data-dir",
+            data_dir,
+            "--model-dir",
+            model_dir,
+            "--epochs",
+            "500",
+            "--batch-size",
+            "2",
+            "--crop-size",
+            "64",
+            "64",
+            "--eval-every",
+            "0",
+            "--checkpoint-every",
+            "100000",
+            "--no-progress",
+            "--stop-at-step",
+            "200",
+        ),
+        cwd=ROOT,
+        env=ENV,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for line in process.stderr:  # the handlers are in place once the first epoch starts
             if "epoch 1/" in line:
@@ -84,13 +125,22 @@ def test_mirrored_strategy_over_two_logical_cpus_trains(data_dir, tmp_path):
                                       eval_every_epochs=1, log_every_steps=1)
         print("SUMMARY", json.dumps(train(c, {model_dir!r}, progress=False)))
         """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=ENV,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy, 2 replica(s)" in result.stderr
     assert "1 per replica" in result.stderr
     assert '"step": 4' in result.stdout
     reader = tf.train.load_checkpoint(os.path.join(model_dir, "checkpoints", "ckpt-4"))
-    kernel = [n for n in reader.get_variable_to_shape_map() if n.startswith("model/")
-              and n.endswith("VARIABLE_VALUE")]
+    kernel = [
+        n
+        for n in reader.get_variable_to_shape_map()
+        if n.startswith("model/") and n.endswith("VARIABLE_VALUE")
+    ]
     assert kernel and all(np.all(np.isfinite(reader.get_tensor(n))) for n in kernel)

@@ -75,19 +75,36 @@ def test_a_model_dir_that_cannot_be_written_is_one_line(config, tmp_path, monkey
 
 
 def _listing(root):
-    return sorted(os.path.relpath(os.path.join(d, n), root)
-                  for d, dirs, files in os.walk(root) for n in dirs + files)
+    return sorted(
+        os.path.relpath(os.path.join(d, n), root)
+        for d, dirs, files in os.walk(root)
+        for n in dirs + files
+    )
 
 
 def test_a_saved_model_version_folder_is_refused_as_a_model_dir(config, tmp_path, capsys):
     import tensorflow as tf
 
     import train as train_cli
+
     export = tmp_path / "exports" / "fast_scnn" / "1"
     tf.saved_model.save(tf.Module(), str(export))
     before = _listing(export)
-    rc = train_cli.main(["--data-dir", config.data.data_dir, "--model-dir", str(export),
-                         "--crop-size", "64", "64", "--epochs", "1", "--batch-size", "1"])
+    rc = train_cli.main(
+        [
+            "--data-dir",
+            config.data.data_dir,
+            "--model-dir",
+            str(export),
+            "--crop-size",
+            "64",
+            "64",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 1 and len(err.splitlines()) == 1, err
     assert f"'{export}'" in err and "saved_model.pb" in err and "export" in err

@@ -12,12 +12,18 @@ from fast_scnn_tf.training import train
 def test_training_from_tfds_runs_and_resumes(tmp_path):
     config = Config()
     for section, field, value in [
-            ("data", "source", "tfds"), ("data", "data_dir", str(tmp_path / "manual")),
-            ("data", "tfds_data_dir", str(tmp_path / "tfds")), ("data", "crop_size", (64, 96)),
-            ("data", "min_scale", 0.1), ("data", "max_scale", 0.2),  # small crops: fast
-            ("data", "deterministic", True), ("train", "batch_size", 1),
-            ("train", "epochs", 2), ("train", "eval_every_epochs", 0),
-            ("train", "checkpoint_every_steps", 100)]:
+        ("data", "source", "tfds"),
+        ("data", "data_dir", str(tmp_path / "manual")),
+        ("data", "tfds_data_dir", str(tmp_path / "tfds")),
+        ("data", "crop_size", (64, 96)),
+        ("data", "min_scale", 0.1),
+        ("data", "max_scale", 0.2),  # small crops: fast
+        ("data", "deterministic", True),
+        ("train", "batch_size", 1),
+        ("train", "epochs", 2),
+        ("train", "eval_every_epochs", 0),
+        ("train", "checkpoint_every_steps", 100),
+    ]:
         config = config.override(section, field, value)
     model_dir = str(tmp_path / "run")
     # Mock labels must stay label ids 0..33 (a larger value stops training, by design).

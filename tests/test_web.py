@@ -37,8 +37,9 @@ PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
 def _load_headless():
     sys.path.insert(0, WEB)  # headless.py imports serve.py beside it
     try:
-        spec = importlib.util.spec_from_file_location("web_headless",
-                                                      os.path.join(WEB, "headless.py"))
+        spec = importlib.util.spec_from_file_location(
+            "web_headless", os.path.join(WEB, "headless.py")
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -76,10 +77,19 @@ def exports(site_root, trained_model, scene_frames, calibration_frames):
     """float32 and int8 cls exports of the trained test model at 64x96, with their metadata JSON,
     in the served models/ folder: {"float32": path, "int8": path}."""
     from fast_scnn_tf.export.exporter import export_tflite
+
     paths = {}
     for quantize in ("none", "int8"):
-        report = export_tflite(trained_model, Config(), str(site_root / "models"), "cls", quantize,
-                               MODEL_SIZE, scene_frames[:2], calibration=lambda: calibration_frames)
+        report = export_tflite(
+            trained_model,
+            Config(),
+            str(site_root / "models"),
+            "cls",
+            quantize,
+            MODEL_SIZE,
+            scene_frames[:2],
+            calibration=lambda: calibration_frames,
+        )
         paths["float32" if quantize == "none" else quantize] = report["path"]
     return paths
 
@@ -87,6 +97,7 @@ def exports(site_root, trained_model, scene_frames, calibration_frames):
 @pytest.fixture(scope="module")
 def playwright_driver(url):
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as driver:
         yield driver
 
@@ -127,23 +138,30 @@ def test_page_gives_the_labels_predict_py_gives(url, exports, page, tmp_path, va
     the model's size, a PNG and a JPEG that both resize (to 64x96 and back)."""
     from fast_scnn_tf.data.images import read_image
     from fast_scnn_tf.predict.predictor import load_predictor
+
     paths = exports
     assert _open(page, url, paths[variant]) == "ready", page.inner_text("#error")
     assert page.inner_text("#model-info").startswith(os.path.basename(paths[variant]))
     assert page.get_attribute("#model-info", "data-backend") == "wasm"
     predict, _, _ = load_predictor(paths[variant])
-    for size, seed, ext in ((MODEL_SIZE, 11, "png"), ((101, 157), 12, "png"),
-                            ((75, 120), 15, "jpg")):
+    for size, seed, ext in (
+        (MODEL_SIZE, 11, "png"),
+        ((101, 157), 12, "png"),
+        ((75, 120), 15, "jpg"),
+    ):
         photo = _street_frame(tmp_path, size, seed, ext)
         result = headless.segment_photo(page, photo)
-        browser_labels = np.array(result["labels"], np.uint8).reshape(result["height"],
-                                                                      result["width"])
+        browser_labels = np.array(result["labels"], np.uint8).reshape(
+            result["height"], result["width"]
+        )
         python_labels = predict(read_image(photo))
         assert browser_labels.shape == python_labels.shape == size
         assert len(np.unique(python_labels)) >= 3  # a street, not a blank frame
         agreement = float((browser_labels == python_labels).mean())
-        print(f"{variant} {size[0]}x{size[1]} {ext}: browser and Python TFLite agree on "
-              f"{100 * agreement:.3f}% of pixels")
+        print(
+            f"{variant} {size[0]}x{size[1]} {ext}: browser and Python TFLite agree on "
+            f"{100 * agreement:.3f}% of pixels"
+        )
         assert agreement >= 0.999
         assert float(page.get_attribute("#timing", "data-model-ms")) > 0
 
@@ -154,10 +172,12 @@ def test_model_from_the_file_picker_with_its_metadata(url, exports, page, tmp_pa
     legend shows the metadata's class names."""
     paths = exports
     assert _open(page, url, paths["float32"]) == "ready"
-    page.set_input_files("#model-file", [paths["int8"], paths["int8"][:-len(".tflite")] + ".json"])
+    page.set_input_files("#model-file", [paths["int8"], paths["int8"][: -len(".tflite")] + ".json"])
     page.wait_for_function(
         f"document.getElementById('model-info').textContent.startsWith("
-        f"'{os.path.basename(paths['int8'])}')", timeout=60_000)
+        f"'{os.path.basename(paths['int8'])}')",
+        timeout=60_000,
+    )
     assert "road" in page.inner_text("#legend")  # Cityscapes' class names, from the JSON
     result = headless.segment_photo(page, _street_frame(tmp_path, MODEL_SIZE, 13))
     assert (result["height"], result["width"]) == MODEL_SIZE
@@ -173,8 +193,12 @@ def test_resizes_are_opencvs_to_the_bit(url, page):
     cv2.resize, shrinking and enlarging, on random pixels."""
     _open(page, url)  # no model needed: segment.js alone
     rng = np.random.default_rng(0)
-    for (h, w), (dh, dw) in (((101, 157), (64, 96)), ((37, 29), (64, 96)), ((360, 480), (180, 240)),
-                             ((480, 640), (360, 480))):
+    for (h, w), (dh, dw) in (
+        ((101, 157), (64, 96)),
+        ((37, 29), (64, 96)),
+        ((360, 480), (180, 240)),
+        ((480, 640), (360, 480)),
+    ):
         image = rng.integers(0, 256, (h, w, 3), np.uint8)
         rgba = np.concatenate([image, np.full((h, w, 1), 255, np.uint8)], axis=-1)
         labels = rng.integers(0, 19, (dh, dw), np.uint8)
@@ -187,7 +211,9 @@ def test_resizes_are_opencvs_to_the_bit(url, page):
                 const pixels = new Uint8ClampedArray(bytes(rgba).buffer);
                 const rgb = s.resizeBilinearRgb(pixels, w, h, dw, dh);
                 return [text(rgb), text(s.resizeNearest(bytes(labels), dw, dh, w, h))];
-            }""", [_b64(rgba), w, h, dw, dh, _b64(labels)])
+            }""",
+            [_b64(rgba), w, h, dw, dh, _b64(labels)],
+        )
         resized, back = (np.frombuffer(base64.b64decode(x), np.uint8) for x in (resized, back))
         expected = cv2.resize(image, (dw, dh), interpolation=cv2.INTER_LINEAR)
         np.testing.assert_array_equal(resized.reshape(dh, dw, 3), expected)
@@ -205,10 +231,14 @@ def test_a_broken_model_is_an_error_on_the_page(url, exports, page, damage):
     paths = exports
     with open(paths["float32"], "rb") as f:
         content = f.read()
-    content = b"\x00" * 64 + content[64:] if damage == "not_tflite" else content[:len(content) // 3]
+    content = (
+        b"\x00" * 64 + content[64:] if damage == "not_tflite" else content[: len(content) // 3]
+    )
     _open(page, url, paths["float32"])
-    page.set_input_files("#model-file", {"name": f"{damage}.tflite",
-                                         "mimeType": "application/octet-stream", "buffer": content})
+    page.set_input_files(
+        "#model-file",
+        {"name": f"{damage}.tflite", "mimeType": "application/octet-stream", "buffer": content},
+    )
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     message = page.inner_text("#error")
     assert f"{damage}.tflite" in message, message
@@ -219,8 +249,14 @@ def test_a_broken_model_is_an_error_on_the_page(url, exports, page, damage):
 def test_a_file_that_is_no_image_is_an_error_on_the_page(url, exports, page):
     paths = exports
     assert _open(page, url, paths["float32"]) == "ready"
-    page.set_input_files("#photo-file", {"name": "notes.png", "mimeType": "image/png",
-                                         "buffer": b"these are notes, not pixels\n" * 10})
+    page.set_input_files(
+        "#photo-file",
+        {
+            "name": "notes.png",
+            "mimeType": "image/png",
+            "buffer": b"these are notes, not pixels\n" * 10,
+        },
+    )
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "notes.png" in page.inner_text("#error")
     assert "not an image" in page.inner_text("#error")
@@ -264,9 +300,14 @@ def shipped_site(exports, tmp_path):
     """A folder laid out as web/ is after `make web` without data/CamVid: the float32 file (the
     test's export, under the shipped name) and its JSON, no int8 file. Served; yields
     (base URL, folder)."""
-    float32_json = exports["float32"][:-len(".tflite")] + ".json"
-    root = _site(tmp_path, {SHIPPED_FLOAT32: exports["float32"],
-                            SHIPPED_FLOAT32[:-len(".tflite")] + ".json": float32_json})
+    float32_json = exports["float32"][: -len(".tflite")] + ".json"
+    root = _site(
+        tmp_path,
+        {
+            SHIPPED_FLOAT32: exports["float32"],
+            SHIPPED_FLOAT32[: -len(".tflite")] + ".json": float32_json,
+        },
+    )
     with headless.served(root) as base:
         yield base, root
 
@@ -291,8 +332,9 @@ def test_the_menu_offers_only_the_models_that_exist(shipped_site, page):
 
 
 @pytest.mark.slow
-def test_after_a_failed_switch_the_menu_shows_the_model_in_use(shipped_site, exports, page,
-                                                                tmp_path):
+def test_after_a_failed_switch_the_menu_shows_the_model_in_use(
+    shipped_site, exports, page, tmp_path
+):
     """A broken int8 file chosen from the menu: its error is shown, the menu goes back to
     float32, which keeps segmenting."""
     base, root = shipped_site
@@ -313,8 +355,7 @@ def test_after_a_failed_switch_the_menu_shows_the_model_in_use(shipped_site, exp
 
 
 @pytest.mark.slow
-def test_a_photo_over_the_pixel_limit_is_refused_before_it_is_decoded(url, exports, page,
-                                                                       tmp_path):
+def test_a_photo_over_the_pixel_limit_is_refused_before_it_is_decoded(url, exports, page, tmp_path):
     """Headers declaring 9000x8000 (72 MP, over the 64 MP limit) in each format the page reads:
     refused by name with the size, and the browser is never asked to decode them. Small photos
     in the same formats are segmented."""
@@ -324,26 +365,34 @@ def test_a_photo_over_the_pixel_limit_is_refused_before_it_is_decoded(url, expor
         const decode = window.createImageBitmap;
         window.createImageBitmap = (...args) => { window.decodes += 1; return decode(...args); };
     }""")
-    claiming = {"big.png": ih.png_claiming(9000, 8000), "big.jpg": ih.jpeg_claiming(9000, 8000),
-                "big.gif": ih.gif(9000, 8000, pixels=False),
-                "big_frame.gif": ih.gif(16, 16, [(0, 0, 9000, 8000)], pixels=False),
-                "big.bmp": ih.bmp_claiming(9000, 8000),
-                "big_core.bmp": ih.bmp_claiming(9000, 8000, core=True),
-                "big_lossy.webp": ih.webp_claiming(9000, 8000, "VP8 "),
-                "big_lossless.webp": ih.webp_claiming(9000, 8000, "VP8L"),
-                "big_extended.webp": ih.webp_claiming(9000, 8000, "VP8X")}
+    claiming = {
+        "big.png": ih.png_claiming(9000, 8000),
+        "big.jpg": ih.jpeg_claiming(9000, 8000),
+        "big.gif": ih.gif(9000, 8000, pixels=False),
+        "big_frame.gif": ih.gif(16, 16, [(0, 0, 9000, 8000)], pixels=False),
+        "big.bmp": ih.bmp_claiming(9000, 8000),
+        "big_core.bmp": ih.bmp_claiming(9000, 8000, core=True),
+        "big_lossy.webp": ih.webp_claiming(9000, 8000, "VP8 "),
+        "big_lossless.webp": ih.webp_claiming(9000, 8000, "VP8L"),
+        "big_extended.webp": ih.webp_claiming(9000, 8000, "VP8X"),
+    }
     for name, content in claiming.items():
-        page.set_input_files("#photo-file", {"name": name, "mimeType": "image/png",
-                                             "buffer": content})
-        page.wait_for_function(f"document.getElementById('error').textContent.includes('{name}')",
-                               timeout=30_000)
+        page.set_input_files(
+            "#photo-file", {"name": name, "mimeType": "image/png", "buffer": content}
+        )
+        page.wait_for_function(
+            f"document.getElementById('error').textContent.includes('{name}')", timeout=30_000
+        )
         message = page.inner_text("#error")
         assert name in message and "8000×9000" in message and "megapixels" in message, message
     assert page.evaluate("window.decodes") == 0
 
     image, _ = render_scene((48, 80), np.random.default_rng(17))
-    small = {"small.gif": ih.gif(80, 48), "small.bmp": cv2.imencode(".bmp", image)[1].tobytes(),
-             "small.webp": cv2.imencode(".webp", image)[1].tobytes()}
+    small = {
+        "small.gif": ih.gif(80, 48),
+        "small.bmp": cv2.imencode(".bmp", image)[1].tobytes(),
+        "small.webp": cv2.imencode(".webp", image)[1].tobytes(),
+    }
     for name, content in small.items():
         path = tmp_path / name
         path.write_bytes(content)
@@ -400,7 +449,9 @@ def test_a_dropped_photo_is_segmented(url, exports, page, tmp_path):
             transfer.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
             document.getElementById('drop-zone').dispatchEvent(
                 new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
-        }""", photo)
+        }""",
+        photo,
+    )
     page.wait_for_function("fastScnn.frames === 1 || document.body.dataset.state === 'error'")
     result = page.evaluate("fastScnn.lastResult()")
     assert (result["height"], result["width"]) == (48, 80), page.inner_text("#error")
@@ -414,8 +465,9 @@ def test_the_webcam_is_segmented_frame_after_frame(url, exports, playwright_driv
         page = webcam_context.new_page()
         assert _open(page, url, exports["int8"]) == "ready"
         page.click("#webcam-button")
-        page.wait_for_function("fastScnn.frames >= 5 || document.body.dataset.state === 'error'",
-                               timeout=60_000)
+        page.wait_for_function(
+            "fastScnn.frames >= 5 || document.body.dataset.state === 'error'", timeout=60_000
+        )
         assert page.evaluate("document.body.dataset.state") != "error", page.inner_text("#error")
         assert "frames/s" in page.inner_text("#fps")
         assert float(page.inner_text("#fps").split()[0]) > 0
@@ -443,6 +495,7 @@ def test_a_missing_browser_fails_the_test_with_the_command_that_installs_it(monk
 
 # ---------- web/serve.py: its arguments and the paths it answers (no browser needed) ----------
 
+
 @pytest.fixture
 def serve_main(monkeypatch, tmp_path):
     """serve.main with web/ replaced by an empty folder holding the one npm file it checks for,
@@ -454,6 +507,7 @@ def serve_main(monkeypatch, tmp_path):
 
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(serve.http.server.ThreadingHTTPServer, "serve_forever", interrupted)
     return serve.main
 
@@ -525,9 +579,20 @@ def _get(address: str, path: str) -> tuple[int, bytes]:
         connection.close()
 
 
-@pytest.mark.parametrize("path", ["/%00", "/index.html%00.txt", "/%ED%A0%80", "/%FF.png",
-                                  "/a%0Ab", "/../secret.txt", "/%2e%2e/secret.txt",
-                                  "/js/..%2f..%2fsecret.txt", "/js%5c..%5csecret.txt"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/%00",
+        "/index.html%00.txt",
+        "/%ED%A0%80",
+        "/%FF.png",
+        "/a%0Ab",
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/js/..%2f..%2fsecret.txt",
+        "/js%5c..%5csecret.txt",
+    ],
+)
 def test_serve_answers_an_unsafe_path_with_400_and_no_traceback(small_site, capfd, path):
     """Paths that do not decode to a safe relative path: a NUL byte, bytes that are not UTF-8,
     control characters, '..' (plain or %-encoded), backslashes."""

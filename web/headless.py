@@ -15,8 +15,15 @@ import serve
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # Root in a container needs --no-sandbox; the rest keeps the browser off the network and quiet.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def missing() -> str | None:
@@ -62,7 +69,8 @@ def browser(extra_args=(), playwright=None):
         if playwright is None:
             playwright = stack.enter_context(sync_playwright())
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + list(extra_args))
+            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS + list(extra_args)
+        )
         try:
             yield context
         finally:
@@ -71,8 +79,9 @@ def browser(extra_args=(), playwright=None):
 
 def wait_until_settled(page, states=("ready", "done", "error"), timeout_ms: int = 60_000) -> str:
     """Wait for the page to reach one of `states` (body[data-state]); returns the state."""
-    page.wait_for_function(f"{list(states)}.includes(document.body.dataset.state)",
-                           timeout=timeout_ms)
+    page.wait_for_function(
+        f"{list(states)}.includes(document.body.dataset.state)", timeout=timeout_ms
+    )
     return page.evaluate("document.body.dataset.state")
 
 
@@ -82,8 +91,8 @@ def segment_photo(page, photo, timeout_ms: int = 60_000) -> dict:
     frames = page.evaluate("fastScnn.frames")
     page.set_input_files("#photo-file", photo)
     page.wait_for_function(
-        f"fastScnn.frames > {frames} || document.body.dataset.state === 'error'",
-        timeout=timeout_ms)
+        f"fastScnn.frames > {frames} || document.body.dataset.state === 'error'", timeout=timeout_ms
+    )
     if page.evaluate("document.body.dataset.state") == "error":
         raise RuntimeError(f"the page says: {page.inner_text('#error')}")
     return page.evaluate("fastScnn.lastResult()")

@@ -35,18 +35,27 @@ PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", nargs="+", required=True,
-                        help=".tflite files written by export.py (their .json beside them); "
-                             "the first is the one screenshotted")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        required=True,
+        help=".tflite files written by export.py (their .json beside them); "
+        "the first is the one screenshotted",
+    )
     parser.add_argument("--image", required=True, help="the photo every model segments")
     parser.add_argument("--frames", type=int, default=30, help="timed frames per model and runtime")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames before them")
-    parser.add_argument("--screenshot", help="write a picture of the page with the first model's "
-                                             "result here (.png, or .jpg for a smaller file)")
-    parser.add_argument("--opacity", type=float, default=0.6,
-                        help="the overlay opacity in the screenshot")
+    parser.add_argument(
+        "--screenshot",
+        help="write a picture of the page with the first model's "
+        "result here (.png, or .jpg for a smaller file)",
+    )
+    parser.add_argument(
+        "--opacity", type=float, default=0.6, help="the overlay opacity in the screenshot"
+    )
     parser.add_argument("--json", help="also write the numbers here")
     return parser.parse_args(argv)
 
@@ -59,10 +68,11 @@ def site_with(models: list[str]) -> str:
         os.symlink(os.path.join(serve.FOLDER, name), os.path.join(root, name))
     os.mkdir(os.path.join(root, "models"))
     for model in models:
-        for path in (model, model[:-len(".tflite")] + ".json"):
+        for path in (model, model[: -len(".tflite")] + ".json"):
             if os.path.isfile(path):
-                os.symlink(os.path.abspath(path),
-                           os.path.join(root, "models", os.path.basename(path)))
+                os.symlink(
+                    os.path.abspath(path), os.path.join(root, "models", os.path.basename(path))
+                )
     return root
 
 
@@ -96,8 +106,9 @@ def cpu_name() -> str:
 
 def chromium_version() -> str:
     try:
-        out = subprocess.run([headless.CHROMIUM, "--version"], capture_output=True, text=True,
-                             timeout=30).stdout
+        out = subprocess.run(
+            [headless.CHROMIUM, "--version"], capture_output=True, text=True, timeout=30
+        ).stdout
         return out.strip().splitlines()[-1] if out.strip() else "unknown"
     except OSError:
         return "unknown"
@@ -124,8 +135,9 @@ def main(argv=None) -> int:
                 print(f"{model}: the page says: {page.inner_text('#error')}", file=sys.stderr)
                 return 1
             result = headless.segment_photo(page, args.image)
-            browser_labels = np.array(result["labels"], np.uint8).reshape(result["height"],
-                                                                          result["width"])
+            browser_labels = np.array(result["labels"], np.uint8).reshape(
+                result["height"], result["width"]
+            )
             predict, _, _ = load_predictor(model)
             agreement = float((browser_labels == predict(image)).mean())
             runtime = page.evaluate("fastScnn.runtime()")
@@ -138,17 +150,25 @@ def main(argv=None) -> int:
                     browser.append(timing["model"])
                     resize.append(timing["resize"] + timing["back"])
                     python.append(python_ms)
-            rows.append({"model": os.path.basename(model), "backend": runtime["label"],
-                         "threads": runtime["threads"],
-                         "browser_ms_median": statistics.median(browser),
-                         "browser_resize_ms_median": statistics.median(resize),
-                         "python_ms_median": statistics.median(python),
-                         "agreement": agreement})
-            print(f"{rows[-1]['model']}: page {rows[-1]['browser_ms_median']:.1f} ms per frame "
-                  f"({runtime['label']}; + {rows[-1]['browser_resize_ms_median']:.1f} ms of "
-                  f"resizing), Python TFLite {rows[-1]['python_ms_median']:.1f} ms "
-                  f"({runtime['threads']} threads); label maps agree on {100 * agreement:.3f}% "
-                  f"of the photo's pixels", flush=True)
+            rows.append(
+                {
+                    "model": os.path.basename(model),
+                    "backend": runtime["label"],
+                    "threads": runtime["threads"],
+                    "browser_ms_median": statistics.median(browser),
+                    "browser_resize_ms_median": statistics.median(resize),
+                    "python_ms_median": statistics.median(python),
+                    "agreement": agreement,
+                }
+            )
+            print(
+                f"{rows[-1]['model']}: page {rows[-1]['browser_ms_median']:.1f} ms per frame "
+                f"({runtime['label']}; + {rows[-1]['browser_resize_ms_median']:.1f} ms of "
+                f"resizing), Python TFLite {rows[-1]['python_ms_median']:.1f} ms "
+                f"({runtime['threads']} threads); label maps agree on {100 * agreement:.3f}% "
+                f"of the photo's pixels",
+                flush=True,
+            )
             if n == 0 and args.screenshot:  # the timing line now shows the frames just timed
                 page.fill("#opacity", str(args.opacity))
                 page.dispatch_event("#opacity", "input")
@@ -159,10 +179,15 @@ def main(argv=None) -> int:
                 kilobytes = os.path.getsize(args.screenshot) // 1024
                 print(f"screenshot: {args.screenshot} ({kilobytes} kB)")
             page.close()
-    environment = {"browser": chromium_version(), "cpu": cpu_name(),
-                   "cores": os.cpu_count(), "image": os.path.basename(args.image),
-                   "frames": args.frames, "warmup": args.warmup,
-                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    environment = {
+        "browser": chromium_version(),
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "image": os.path.basename(args.image),
+        "frames": args.frames,
+        "warmup": args.warmup,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     print(json.dumps(environment))
     if args.json:
         with open(args.json, "w") as f:

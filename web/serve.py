@@ -24,8 +24,9 @@ import urllib.parse
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 # The one npm file main() checks for before serving (`npm ci` in web/ installs it).
-RUNTIME_FILE = os.path.join("node_modules", "@litertjs", "core", "wasm",
-                            "litert_wasm_internal.wasm")
+RUNTIME_FILE = os.path.join(
+    "node_modules", "@litertjs", "core", "wasm", "litert_wasm_internal.wasm"
+)
 
 
 def safe_path(url_path: str) -> bool:
@@ -44,10 +45,14 @@ def safe_path(url_path: str) -> bool:
 
 
 class StaticHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".js": "text/javascript", ".mjs": "text/javascript",
-                      ".wasm": "application/wasm", ".json": "application/json",
-                      ".tflite": "application/octet-stream"}
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+        ".json": "application/json",
+        ".tflite": "application/octet-stream",
+    }
 
     def send_head(self):  # GET and HEAD both start here
         if not safe_path(self.path):
@@ -72,8 +77,9 @@ class StaticServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, address, handler):
         host, port = address
-        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
-                                    flags=socket.AI_PASSIVE)[0][0]
+        family = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0][0]
         self.address_family = family
         super().__init__(address, handler)
 
@@ -100,13 +106,17 @@ def listen_error(host: str, port: int, error: OSError) -> str:
     """One line on why the server cannot listen, naming the argument to change."""
     reason = error.strerror or str(error)
     if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
-        return (f"--host {host}: not an address of this machine ({reason}): expected one of its "
-                "addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (every network interface)")
+        return (
+            f"--host {host}: not an address of this machine ({reason}): expected one of its "
+            "addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (every network interface)"
+        )
     if error.errno == errno.EADDRINUSE:
         return f"--port {port}: in use on {host} by another program: choose another, or --port 0"
     if error.errno == errno.EACCES:
-        return (f"--port {port}: not allowed ({reason}; ports below 1024 need privileges): "
-                "choose one from 1024, or --port 0")
+        return (
+            f"--port {port}: not allowed ({reason}; ports below 1024 need privileges): "
+            "choose one from 1024, or --port 0"
+        )
     return f"cannot listen on --host {host} --port {port}: {reason}"
 
 
@@ -138,15 +148,21 @@ def urls(server) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1, this machine only; "
-                             "0.0.0.0: every network interface)")
-    parser.add_argument("--port", type=port_number, default=8000,
-                        help="port, 0-65535 (default: 8000; 0: any free)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; "
+        "0.0.0.0: every network interface)",
+    )
+    parser.add_argument(
+        "--port", type=port_number, default=8000, help="port, 0-65535 (default: 8000; 0: any free)"
+    )
     args = parser.parse_args(argv)
     if not os.path.isfile(os.path.join(FOLDER, RUNTIME_FILE)):
-        print("web/node_modules is missing: run `make web` (or `npm ci` in web/) first",
-              file=sys.stderr)
+        print(
+            "web/node_modules is missing: run `make web` (or `npm ci` in web/) first",
+            file=sys.stderr,
+        )
         return 1
     try:
         server = make_server(args.host, args.port, FOLDER)
@@ -157,9 +173,12 @@ def main(argv=None) -> int:
         bound = ipaddress.ip_address(server.server_address[0].split("%")[0])
         if not bound.is_loopback:
             host = args.host or "''"
-            print(f"warning: --host {host} opens the page and the models in web/models/ to "
-                  "any machine on the network that can reach this one (plain HTTP); "
-                  "127.0.0.1 keeps them to this machine", file=sys.stderr)
+            print(
+                f"warning: --host {host} opens the page and the models in web/models/ to "
+                "any machine on the network that can reach this one (plain HTTP); "
+                "127.0.0.1 keeps them to this machine",
+                file=sys.stderr,
+            )
         print(f"Serving {FOLDER} at {' and '.join(urls(server))}  (Ctrl+C stops)", flush=True)
         try:
             server.serve_forever()

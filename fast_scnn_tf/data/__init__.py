@@ -13,5 +13,6 @@ __all__ = [*_PIPELINE]
 def __getattr__(name):
     if name in _PIPELINE:
         from fast_scnn_tf.data import pipeline
+
         return getattr(pipeline, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

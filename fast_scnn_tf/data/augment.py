@@ -13,8 +13,9 @@ import tensorflow as tf
 from fast_scnn_tf.data.classes import IGNORE_LABEL
 
 
-def random_resize(image: tf.Tensor, label: tf.Tensor, min_scale: float, max_scale: float,
-                  seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def random_resize(
+    image: tf.Tensor, label: tf.Tensor, min_scale: float, max_scale: float, seed: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Resize both by one factor drawn uniformly from [min_scale, max_scale].
 
     Image bilinear, label nearest; both use half-pixel centres, so they stay aligned."""
@@ -26,8 +27,13 @@ def random_resize(image: tf.Tensor, label: tf.Tensor, min_scale: float, max_scal
     return image, label
 
 
-def random_crop(image: tf.Tensor, label: tf.Tensor, crop_size: tuple[int, int], seed: tf.Tensor,
-                image_pad_value: float = 0.0) -> tuple[tf.Tensor, tf.Tensor]:
+def random_crop(
+    image: tf.Tensor,
+    label: tf.Tensor,
+    crop_size: tuple[int, int],
+    seed: tf.Tensor,
+    image_pad_value: float = 0.0,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Cut a random `crop_size` window; where the frame is smaller, place it at a random offset
     inside the window and pad (image with `image_pad_value`, label with IGNORE_LABEL)."""
     crop = tf.constant(crop_size, tf.int32)
@@ -52,8 +58,7 @@ def _uniform_int(maxval: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     return tf.minimum(tf.cast(u * tf.cast(maxval + 1, tf.float32), tf.int32), maxval)
 
 
-def random_flip(image: tf.Tensor, label: tf.Tensor,
-                seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def random_flip(image: tf.Tensor, label: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Mirror both left-right with probability 1/2."""
     flip = tf.random.stateless_uniform([], seed) < 0.5
     image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
@@ -76,9 +81,18 @@ def random_brightness(image: tf.Tensor, max_delta: float, seed: tf.Tensor) -> tf
     return tf.clip_by_value(image + delta, 0.0, 255.0)
 
 
-def augment(image: tf.Tensor, label: tf.Tensor, *, crop_size: tuple[int, int], min_scale: float,
-            max_scale: float, flip: bool, color_noise_std: float, brightness: float,
-            seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def augment(
+    image: tf.Tensor,
+    label: tf.Tensor,
+    *,
+    crop_size: tuple[int, int],
+    min_scale: float,
+    max_scale: float,
+    flip: bool,
+    color_noise_std: float,
+    brightness: float,
+    seed: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """The training chain in the paper's order: resize, crop/pad, flip, colour noise, brightness.
 
     `image` may be uint8; the result is float32 [crop_h, crop_w, 3] and uint8 [crop_h, crop_w]."""

@@ -19,15 +19,39 @@ from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable
 from fast_scnn_tf.data.dataset import Dataset, find_images, pair_with_labels, value_table
 
 CLASSES = ClassTable(
-    names=("sky", "building", "pole", "road", "sidewalk", "tree", "sign", "fence", "car",
-           "pedestrian", "bicyclist"),
-    colors=((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222),
-            (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0),
-            (0, 128, 192)))
+    names=(
+        "sky",
+        "building",
+        "pole",
+        "road",
+        "sidewalk",
+        "tree",
+        "sign",
+        "fence",
+        "car",
+        "pedestrian",
+        "bicyclist",
+    ),
+    colors=(
+        (128, 128, 128),
+        (128, 0, 0),
+        (192, 192, 128),
+        (128, 64, 128),
+        (60, 40, 222),
+        (128, 128, 0),
+        (192, 128, 128),
+        (64, 64, 128),
+        (64, 0, 128),
+        (64, 64, 0),
+        (0, 128, 192),
+    ),
+)
 VOID = 11
 SPLITS = ("train", "val", "test", "trainval")  # trainval: train + val (468 frames)
-LAYOUT = ("expected the SegNet CamVid layout: <data_dir>/<split>/NAME.png with labels in "
-          "<data_dir>/<split>annot/NAME.png (split: train, val, test)")
+LAYOUT = (
+    "expected the SegNet CamVid layout: <data_dir>/<split>/NAME.png with labels in "
+    "<data_dir>/<split>annot/NAME.png (split: train, val, test)"
+)
 
 
 def list_images(data_dir: str, split: str) -> list[str]:
@@ -35,8 +59,14 @@ def list_images(data_dir: str, split: str) -> list[str]:
         return list_images(data_dir, "train") + list_images(data_dir, "val")
     if split not in SPLITS:
         raise ValueError(f"camvid has no split '{split}': expected one of {', '.join(SPLITS)}")
-    return find_images(data_dir, os.path.join(data_dir, split), split,
-                       lambda folder: glob.glob(os.path.join(folder, "*.png")), "*.png", LAYOUT)
+    return find_images(
+        data_dir,
+        os.path.join(data_dir, split),
+        split,
+        lambda folder: glob.glob(os.path.join(folder, "*.png")),
+        "*.png",
+        LAYOUT,
+    )
 
 
 def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
@@ -44,9 +74,14 @@ def list_frames(data_dir: str, split: str) -> list[tuple[str, str]]:
         return list_frames(data_dir, "train") + list_frames(data_dir, "val")
     label_dir = os.path.join(data_dir, split + "annot")
     image_dir = os.path.join(data_dir, split)
-    return pair_with_labels(list_images(data_dir, split), image_dir, label_dir,
-                            lambda image: os.path.join(label_dir, os.path.basename(image)), LAYOUT,
-                            image_of=lambda label: os.path.join(image_dir, os.path.basename(label)))
+    return pair_with_labels(
+        list_images(data_dir, split),
+        image_dir,
+        label_dir,
+        lambda image: os.path.join(label_dir, os.path.basename(image)),
+        LAYOUT,
+        image_of=lambda label: os.path.join(image_dir, os.path.basename(label)),
+    )
 
 
 def frame_name(image_path: str) -> str:
@@ -54,7 +89,13 @@ def frame_name(image_path: str) -> str:
 
 
 DATASET = Dataset(
-    name="camvid", classes=CLASSES,
+    name="camvid",
+    classes=CLASSES,
     label_values=value_table({**{i: i for i in range(CLASSES.num_classes)}, VOID: IGNORE_LABEL}),
-    list_frames=list_frames, list_images=list_images, frame_name=frame_name,
-    splits=SPLITS, labelled_splits=SPLITS, layout=LAYOUT)
+    list_frames=list_frames,
+    list_images=list_images,
+    frame_name=frame_name,
+    splits=SPLITS,
+    labelled_splits=SPLITS,
+    layout=LAYOUT,
+)

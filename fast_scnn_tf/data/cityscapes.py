@@ -18,10 +18,16 @@ TFDS_COARSE_NAME = "cityscapes/semantic_segmentation_extra"
 def dataset(use_coarse: bool = False) -> Dataset:
     """`use_coarse` adds gtCoarse/train_extra to the train split (the paper's coarse experiment)."""
     return Dataset(
-        name="cityscapes", classes=labels.CLASSES,
-        label_values=value_table({label.id: label.train_id for label in labels.CITYSCAPES_LABELS
-                                  if label.id >= 0}),
+        name="cityscapes",
+        classes=labels.CLASSES,
+        label_values=value_table(
+            {label.id: label.train_id for label in labels.CITYSCAPES_LABELS if label.id >= 0}
+        ),
         list_frames=lambda data_dir, split: layout.list_frames(data_dir, split, use_coarse),
-        list_images=layout.list_images, frame_name=layout.frame_name,
-        splits=("train", "val", "test"), labelled_splits=("train", "val"),
-        layout=layout.EXPECTED_LAYOUT, prediction_suffix=layout.IMAGE_SUFFIX)
+        list_images=layout.list_images,
+        frame_name=layout.frame_name,
+        splits=("train", "val", "test"),
+        labelled_splits=("train", "val"),
+        layout=layout.EXPECTED_LAYOUT,
+        prediction_suffix=layout.IMAGE_SUFFIX,
+    )

@@ -60,16 +60,29 @@ CITYSCAPES_LABELS: tuple[Label, ...] = (
     Label("license plate", -1, 255, "vehicle", 7, (0, 0, 142)),
 )
 
-_TRAIN_LABELS = sorted((label for label in CITYSCAPES_LABELS if label.train_id != IGNORE_LABEL),
-                       key=lambda label: label.train_id)
+_TRAIN_LABELS = sorted(
+    (label for label in CITYSCAPES_LABELS if label.train_id != IGNORE_LABEL),
+    key=lambda label: label.train_id,
+)
 CLASS_NAMES: tuple[str, ...] = tuple(label.name for label in _TRAIN_LABELS)
 # The 7 evaluated categories (void is not evaluated), in category-id order.
 CATEGORY_NAMES: tuple[str, ...] = (
-    "flat", "construction", "object", "nature", "sky", "human", "vehicle")
+    "flat",
+    "construction",
+    "object",
+    "nature",
+    "sky",
+    "human",
+    "vehicle",
+)
 # category index (0..6 over CATEGORY_NAMES) of every train id
 TRAIN_ID_TO_CATEGORY: tuple[int, ...] = tuple(label.category_id - 1 for label in _TRAIN_LABELS)
 
-CLASSES = ClassTable(names=CLASS_NAMES, colors=tuple(label.color for label in _TRAIN_LABELS),
-                     categories=CATEGORY_NAMES, class_category=TRAIN_ID_TO_CATEGORY)
+CLASSES = ClassTable(
+    names=CLASS_NAMES,
+    colors=tuple(label.color for label in _TRAIN_LABELS),
+    categories=CATEGORY_NAMES,
+    class_category=TRAIN_ID_TO_CATEGORY,
+)
 # RGB colour of every train id, and IGNORE_LABEL drawn black.
 PALETTE = CLASSES.palette

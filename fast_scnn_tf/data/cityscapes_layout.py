@@ -23,7 +23,8 @@ EXPECTED_LAYOUT = (
     "expected the official Cityscapes layout: "
     f"<data_dir>/{IMAGE_DIR}/<split>/<city>/<city>_<seq>_<frame>{IMAGE_SUFFIX} with labels in "
     f"<data_dir>/{FINE_DIR}/<split>/<city>/<city>_<seq>_<frame>{FINE_SUFFIX} "
-    f"({COARSE_DIR}/.../{COARSE_SUFFIX} for train_extra)")
+    f"({COARSE_DIR}/.../{COARSE_SUFFIX} for train_extra)"
+)
 
 
 def _label_dir_and_suffix(split: str) -> tuple[str, str]:
@@ -42,23 +43,30 @@ def frame_paths(data_dir: str, split: str, stem: str) -> tuple[str, str]:
     """(image, label) paths of frame `stem` (from `frame_stem`) of `split` under `data_dir`."""
     city = stem.rsplit("_", 2)[0]
     label_dir, label_suffix = _label_dir_and_suffix(split)
-    return (os.path.join(data_dir, IMAGE_DIR, split, city, stem + IMAGE_SUFFIX),
-            os.path.join(data_dir, label_dir, split, city, stem + label_suffix))
+    return (
+        os.path.join(data_dir, IMAGE_DIR, split, city, stem + IMAGE_SUFFIX),
+        os.path.join(data_dir, label_dir, split, city, stem + label_suffix),
+    )
 
 
 def frame_name(image_path: str) -> str:
     """The frame's file stem, e.g. `aachen_000000_000019` (names benchmark-format predictions)."""
     base = os.path.basename(image_path)
-    return base[:-len(IMAGE_SUFFIX)] if base.endswith(IMAGE_SUFFIX) else os.path.splitext(base)[0]
+    return base[: -len(IMAGE_SUFFIX)] if base.endswith(IMAGE_SUFFIX) else os.path.splitext(base)[0]
 
 
 def list_images(data_dir: str, split: str) -> list[str]:
     """Sorted image paths of one split (labels not needed: the test split has none public)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split '{split}': expected one of {SPLITS}")
-    return find_images(data_dir, os.path.join(data_dir, IMAGE_DIR, split), split,
-                       lambda folder: glob.glob(os.path.join(folder, "*", "*" + IMAGE_SUFFIX)),
-                       f"'*/*{IMAGE_SUFFIX}'", EXPECTED_LAYOUT)
+    return find_images(
+        data_dir,
+        os.path.join(data_dir, IMAGE_DIR, split),
+        split,
+        lambda folder: glob.glob(os.path.join(folder, "*", "*" + IMAGE_SUFFIX)),
+        f"'*/*{IMAGE_SUFFIX}'",
+        EXPECTED_LAYOUT,
+    )
 
 
 def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
@@ -73,11 +81,13 @@ def _list_split(data_dir: str, split: str) -> list[tuple[str, str]]:
 
     def image_path(label: str) -> str:
         city = os.path.basename(os.path.dirname(label))
-        return os.path.join(image_dir, city, os.path.basename(label)[:-len(label_suffix)]
-                            + IMAGE_SUFFIX)
+        return os.path.join(
+            image_dir, city, os.path.basename(label)[: -len(label_suffix)] + IMAGE_SUFFIX
+        )
 
-    return pair_with_labels(images, image_dir, label_dir, label_path, EXPECTED_LAYOUT,
-                            label_suffix, image_path)
+    return pair_with_labels(
+        images, image_dir, label_dir, label_path, EXPECTED_LAYOUT, label_suffix, image_path
+    )
 
 
 def list_frames(data_dir: str, split: str, use_coarse: bool = False) -> list[tuple[str, str]]:

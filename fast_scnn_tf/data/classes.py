@@ -42,7 +42,7 @@ class ClassTable:
     def palette(self) -> np.ndarray:
         """uint8 [256, 3]: the colour of every class index, black for the rest (255 included)."""
         palette = np.zeros((256, 3), np.uint8)
-        palette[:self.num_classes] = self.colors
+        palette[: self.num_classes] = self.colors
         return palette
 
     def colorize(self, class_ids: np.ndarray) -> np.ndarray:
@@ -55,20 +55,27 @@ class ClassTable:
         return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
     def to_dict(self) -> dict:
-        return {"names": list(self.names), "colors": [list(c) for c in self.colors],
-                "categories": list(self.categories), "class_category": list(self.class_category)}
+        return {
+            "names": list(self.names),
+            "colors": [list(c) for c in self.colors],
+            "categories": list(self.categories),
+            "class_category": list(self.class_category),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "ClassTable":
-        return cls(names=tuple(d["names"]), colors=tuple(tuple(int(v) for v in c)
-                                                         for c in d["colors"]),
-                   categories=tuple(d.get("categories", ())),
-                   class_category=tuple(d.get("class_category", ())))
+        return cls(
+            names=tuple(d["names"]),
+            colors=tuple(tuple(int(v) for v in c) for c in d["colors"]),
+            categories=tuple(d.get("categories", ())),
+            class_category=tuple(d.get("class_category", ())),
+        )
 
 
 def default_colors(n: int) -> tuple[tuple[int, int, int], ...]:
     """Distinct colours for classes that come without any (golden-ratio hues)."""
     import colorsys
+
     colors = []
     for i in range(n):
         r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.65, 0.95)

@@ -60,11 +60,14 @@ class Dataset:
     def check_split(self, split: str, labelled: bool = True) -> None:
         """Raise ValueError unless `split` exists (and has labels, when `labelled`)."""
         if split not in self.splits:
-            raise ValueError(f"{self.name} has no split '{split}': expected one of "
-                             f"{', '.join(self.splits)}")
+            raise ValueError(
+                f"{self.name} has no split '{split}': expected one of {', '.join(self.splits)}"
+            )
         if labelled and split not in self.labelled_splits:
-            raise ValueError(f"split '{split}' has no labels in {self.name} (not public): use one "
-                             f"of {', '.join(self.labelled_splits)}")
+            raise ValueError(
+                f"split '{split}' has no labels in {self.name} (not public): use one "
+                f"of {', '.join(self.labelled_splits)}"
+            )
 
 
 def value_table(mapping: dict[int, int]) -> np.ndarray:
@@ -79,6 +82,7 @@ def value_table(mapping: dict[int, int]) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class DatasetEntry:
     """One entry of the dataset table (`datasets.DATASETS`): what `--dataset NAME` means."""
+
     load: Callable  # (DataConfig) -> Dataset (the own-folder dataset reads its data_dir)
     about: str  # what --data-dir holds, in a few words, for --help and error messages
     # The tensorflow-datasets builder that holds it (`--data-source tfds`; data/tfds_source.py
@@ -109,8 +113,9 @@ def check_utf8_name(path: str) -> str:
         path.encode("utf-8")
     except UnicodeEncodeError:
         shown = os.fsencode(path).decode("utf-8", "backslashreplace")
-        raise ValueError(f"file name '{shown}' is not UTF-8 text: expected UTF-8 file names "
-                         "(rename it)") from None
+        raise ValueError(
+            f"file name '{shown}' is not UTF-8 text: expected UTF-8 file names (rename it)"
+        ) from None
     return path
 
 
@@ -123,8 +128,9 @@ def check_regular_file(path: str) -> str:
     return path
 
 
-def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], list[str]],
-                what: str, layout: str) -> list[str]:
+def find_images(
+    data_dir: str, folder: str, split: str, find: Callable[[str], list[str]], what: str, layout: str
+) -> list[str]:
     """The sorted image paths `find(folder)` returns for `split`; the errors every dataset gives,
     naming the missing folder, or `what` was looked for and where, and the expected `layout`."""
     if not os.path.isdir(data_dir):
@@ -137,17 +143,23 @@ def find_images(data_dir: str, folder: str, split: str, find: Callable[[str], li
     return paths
 
 
-def pair_with_labels(images: list[str], image_dir: str, label_dir: str,
-                     label_of: Callable[[str], str], layout: str,
-                     label_suffix: str = ".png",
-                     image_of: Callable[[str], str] | None = None) -> list[tuple[str, str]]:
+def pair_with_labels(
+    images: list[str],
+    image_dir: str,
+    label_dir: str,
+    label_of: Callable[[str], str],
+    layout: str,
+    label_suffix: str = ".png",
+    image_of: Callable[[str], str] | None = None,
+) -> list[tuple[str, str]]:
     """(image, `label_of(image)`) for each image; the errors name a missing label folder, the
     first image without its label, or the first label (a file in `label_dir` or below ending in
     `label_suffix`) without its image (`image_of(label)`, where given, names the image expected):
     usually an image lost in a copy, which would otherwise shrink the split unnoticed."""
     if not os.path.isdir(label_dir):
-        raise FileNotFoundError(f"no label folder '{label_dir}' for the images in "
-                                f"'{image_dir}'; {layout}")
+        raise FileNotFoundError(
+            f"no label folder '{label_dir}' for the images in '{image_dir}'; {layout}"
+        )
     pairs = [(image, check_regular_file(check_utf8_name(label_of(image)))) for image in images]
     for image, label in pairs:
         if not os.path.isfile(label):

@@ -20,14 +20,17 @@ DATASETS = {
     "cityscapes": DatasetEntry(
         load=lambda cfg: cityscapes.dataset(use_coarse=cfg.use_coarse),
         about="the official layout: leftImg8bit/ and gtFine/ from "
-              "https://www.cityscapes-dataset.com",
-        tfds_name=cityscapes.TFDS_NAME),
+        "https://www.cityscapes-dataset.com",
+        tfds_name=cityscapes.TFDS_NAME,
+    ),
     "camvid": DatasetEntry(
         load=lambda cfg: camvid.DATASET,
-        about="the SegNet layout: train/ trainannot/ val/ valannot/ test/ testannot/"),
+        about="the SegNet layout: train/ trainannot/ val/ valannot/ test/ testannot/",
+    ),
     "custom": DatasetEntry(
         load=lambda cfg: custom.dataset(cfg.data_dir),
-        about="your own: images/<split>/, labels/<split>/ and classes.json"),
+        about="your own: images/<split>/, labels/<split>/ and classes.json",
+    ),
 }
 # Names runs were saved with before a dataset was renamed (`custom` was `folder`, easily taken
 # for `--data-source folder`); Config.from_dict reads them as the new name.
@@ -38,8 +41,9 @@ def dataset_for(data_cfg) -> Dataset:
     """The Dataset a DataConfig names (`custom` reads `<data_dir>/classes.json`)."""
     entry = DATASETS.get(data_cfg.dataset)
     if entry is None:
-        raise ValueError(f"unknown dataset '{data_cfg.dataset}': expected one of "
-                         f"{', '.join(DATASETS)}")
+        raise ValueError(
+            f"unknown dataset '{data_cfg.dataset}': expected one of {', '.join(DATASETS)}"
+        )
     return entry.load(data_cfg)
 
 

@@ -34,13 +34,13 @@ def png_chunks_intact(data: bytes) -> bool:
     1024x2048 PNG: 62 ms, against 1.2 s for its `decode_png`, about 5%."""
     view, position = memoryview(data), 8
     while position + 12 <= len(view):
-        length, = struct.unpack_from(">I", view, position)
+        (length,) = struct.unpack_from(">I", view, position)
         end = position + 12 + length
         if end > len(view):
             return False
-        if zlib.crc32(view[position + 4:end - 4]) != struct.unpack_from(">I", view, end - 4)[0]:
+        if zlib.crc32(view[position + 4 : end - 4]) != struct.unpack_from(">I", view, end - 4)[0]:
             return False
-        if view[position + 4:position + 8] == b"IEND":
+        if view[position + 4 : position + 8] == b"IEND":
             return True
         position = end
     return False
@@ -61,14 +61,18 @@ def _check_png(png: tf.Tensor, path: tf.Tensor, only_if=True) -> list:
     signature_ok = tf.strings.substr(png, 0, 8) == _PNG_SIGNATURE
     trailer_ok = tf.strings.substr(png, tf.maximum(length - 12, 0), 12) == _PNG_TRAILER
     well_formed = signature_ok & trailer_ok  # else those checks name the problem
-    intact = tf.numpy_function(_chunks_intact_if, [png, tf.logical_and(only_if, well_formed)],
-                               tf.bool, stateful=False)
+    intact = tf.numpy_function(
+        _chunks_intact_if, [png, tf.logical_and(only_if, well_formed)], tf.bool, stateful=False
+    )
     return [
         tf.debugging.Assert(skip | signature_ok, ["not a PNG file:", path]),
-        tf.debugging.Assert(skip | trailer_ok,
-                            ["corrupt PNG (truncated: no IEND chunk at the end):", path]),
-        tf.debugging.Assert(skip | intact, ["corrupt PNG (a chunk's checksum does not match: "
-                                            "damaged inside):", path]),
+        tf.debugging.Assert(
+            skip | trailer_ok, ["corrupt PNG (truncated: no IEND chunk at the end):", path]
+        ),
+        tf.debugging.Assert(
+            skip | intact,
+            ["corrupt PNG (a chunk's checksum does not match: damaged inside):", path],
+        ),
     ]
 
 
@@ -81,8 +85,9 @@ def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     padded = tf.strings.join([encoded, tf.constant(bytes(24))])  # the reads stay inside a short one
 
     def png():
-        width_height = tf.io.decode_raw(tf.strings.substr(padded, 16, 8), tf.int32,
-                                        little_endian=False)
+        width_height = tf.io.decode_raw(
+            tf.strings.substr(padded, 16, 8), tf.int32, little_endian=False
+        )
         return width_height[1], width_height[0]
 
     def jpeg():
@@ -93,7 +98,8 @@ def declared_size(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.constant(0), tf.constant(0)
 
     is_png = tf.strings.substr(padded, 0, len(_PNG_SIGNATURE) + 8) == (
-        _PNG_SIGNATURE + b"\0\0\0\x0dIHDR")  # the 13-byte IHDR first
+        _PNG_SIGNATURE + b"\0\0\0\x0dIHDR"
+    )  # the 13-byte IHDR first
     is_jpeg = tf.strings.substr(padded, 0, 3) == b"\xff\xd8\xff"
     return tf.cond(is_png, png, lambda: tf.cond(is_jpeg, jpeg, neither))
 
@@ -122,8 +128,9 @@ def decode_image(data: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
     [H, W, 3] RGB; `path` (a string tensor) names the file in errors. Files named *.png get the
     PNG checks first; every file passes the image-size gate before decoding."""
     is_png = tf.strings.regex_full_match(tf.strings.lower(path), r".*\.png")
-    with tf.control_dependencies([_check_size(data, path,
-                                              after=_check_png(data, path, only_if=is_png))]):
+    with tf.control_dependencies(
+        [_check_size(data, path, after=_check_png(data, path, only_if=is_png))]
+    ):
         image = tf.io.decode_image(data, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
     return image
@@ -136,13 +143,15 @@ def decode_label_values(png: tf.Tensor, path: tf.Tensor) -> tf.Tensor:
     the bit depth is read from the IHDR chunk (byte 24) and 16-bit files are decoded as uint16."""
     with tf.control_dependencies([_check_size(png, path, after=_check_png(png, path))]):
         sixteen_bit = tf.equal(tf.strings.substr(png, 24, 1), b"\x10")
-        label = tf.cond(sixteen_bit,
-                        lambda: tf.cast(tf.io.decode_png(png, channels=0, dtype=tf.uint16),
-                                        tf.int32),
-                        lambda: tf.cast(tf.io.decode_png(png, channels=0), tf.int32))
+        label = tf.cond(
+            sixteen_bit,
+            lambda: tf.cast(tf.io.decode_png(png, channels=0, dtype=tf.uint16), tf.int32),
+            lambda: tf.cast(tf.io.decode_png(png, channels=0), tf.int32),
+        )
     channels_ok = tf.debugging.Assert(
-        tf.shape(label)[2] == 1, ["label PNG is not single-channel (expected one value per "
-                                  "pixel, not colours):", path])
+        tf.shape(label)[2] == 1,
+        ["label PNG is not single-channel (expected one value per pixel, not colours):", path],
+    )
     with tf.control_dependencies([channels_ok]):
         label = label[:, :, 0]
     label.set_shape([None, None])
@@ -157,20 +166,37 @@ def to_class_ids(values: tf.Tensor, label_values, path: tf.Tensor) -> tf.Tensor:
     bad = ids < 0
     known = tf.debugging.Assert(
         tf.logical_not(tf.reduce_any(bad)),
-        ["label values outside the class table in", path, "values found:",
-         tf.unique(tf.boolean_mask(values, bad))[0]], summarize=20)
+        [
+            "label values outside the class table in",
+            path,
+            "values found:",
+            tf.unique(tf.boolean_mask(values, bad))[0],
+        ],
+        summarize=20,
+    )
     with tf.control_dependencies([known]):
         return tf.cast(ids, tf.uint8)
 
 
-def decode_frame(image_data: tf.Tensor, label_png: tf.Tensor, image_path: tf.Tensor,
-                 label_path: tf.Tensor, label_values) -> tuple[tf.Tensor, tf.Tensor]:
+def decode_frame(
+    image_data: tf.Tensor,
+    label_png: tf.Tensor,
+    image_path: tf.Tensor,
+    label_path: tf.Tensor,
+    label_values,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """One frame's bytes -> (uint8 [H, W, 3] image, uint8 [H, W] class ids), sizes checked."""
     image = decode_image(image_data, image_path)
     label = to_class_ids(decode_label_values(label_png, label_path), label_values, label_path)
     same_size = tf.debugging.Assert(
         tf.reduce_all(tf.shape(image)[:2] == tf.shape(label)),
-        ["image and label sizes differ:", image_path, tf.shape(image)[:2], label_path,
-         tf.shape(label)])
+        [
+            "image and label sizes differ:",
+            image_path,
+            tf.shape(image)[:2],
+            label_path,
+            tf.shape(label),
+        ],
+    )
     with tf.control_dependencies([same_size]):
         return tf.identity(image), tf.identity(label)

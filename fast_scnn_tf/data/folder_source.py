@@ -40,18 +40,22 @@ class FolderSource:
         self._labels = tf.constant([label for _, label in pairs])
         self._names = tf.constant([dataset.frame_name(image) for image, _ in pairs])
 
-    def epoch(self, epoch: tf.Tensor, order_key: tf.Tensor | None,
-              skip: tf.Tensor) -> tf.data.Dataset:
+    def epoch(
+        self, epoch: tf.Tensor, order_key: tf.Tensor | None, skip: tf.Tensor
+    ) -> tf.data.Dataset:
         """The records of one epoch in its order (`epoch_order`), the first `skip` left out."""
         order = epoch_order(self.num_frames, order_key, epoch)[skip:]
         return tf.data.Dataset.from_tensor_slices(order).map(
-            lambda i: (self._images[i], self._labels[i], self._names[i]))
+            lambda i: (self._images[i], self._labels[i], self._names[i])
+        )
 
-    def decode(self, image_path: tf.Tensor, label_path: tf.Tensor,
-               name: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor | None]:
+    def decode(
+        self, image_path: tf.Tensor, label_path: tf.Tensor, name: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor | None]:
         """(uint8 [H, W, 3] image, uint8 [H, W] class ids, or None when not `labelled`)."""
         image_data = tf.io.read_file(image_path)
         if not self.labelled:
             return decode.decode_image(image_data, image_path), None
-        return decode.decode_frame(image_data, tf.io.read_file(label_path), image_path,
-                                   label_path, self.label_values)
+        return decode.decode_frame(
+            image_data, tf.io.read_file(label_path), image_path, label_path, self.label_values
+        )

@@ -58,6 +58,7 @@ class Header(NamedTuple):
     decoder allocates for it, and for a GIF `frames` and `frame_pixels`, the number of images it
     holds and their pixels together (TensorFlow's decoder reads every frame into memory, even
     when it returns only the first; other formats hold one image of height x width)."""
+
     format: str
     height: int
     width: int
@@ -68,8 +69,10 @@ class Header(NamedTuple):
 def check_pixels(what: str, height: int, width: int, max_pixels: int = MAX_PIXELS) -> None:
     """Raise TooManyPixels (one line naming `what` and its size) if height * width > max_pixels."""
     if height * width > max_pixels:
-        raise TooManyPixels(f"{what} is {width}x{height} pixels, over the limit of {max_pixels} "
-                            f"({max_pixels / 2**20:g} megapixels), so it was not decoded")
+        raise TooManyPixels(
+            f"{what} is {width}x{height} pixels, over the limit of {max_pixels} "
+            f"({max_pixels / 2**20:g} megapixels), so it was not decoded"
+        )
 
 
 def check_header(what: str, header: Header, max_pixels: int = MAX_PIXELS) -> None:
@@ -77,13 +80,16 @@ def check_header(what: str, header: Header, max_pixels: int = MAX_PIXELS) -> Non
     together, are over `max_pixels`."""
     check_pixels(what, header.height, header.width, max_pixels)
     if header.frame_pixels > max_pixels:
-        raise TooManyPixels(f"{what} holds {header.frames} frames of {header.frame_pixels} pixels "
-                            f"together, over the limit of {max_pixels} "
-                            f"({max_pixels / 2**20:g} megapixels), so it was not decoded")
+        raise TooManyPixels(
+            f"{what} holds {header.frames} frames of {header.frame_pixels} pixels "
+            f"together, over the limit of {max_pixels} "
+            f"({max_pixels / 2**20:g} megapixels), so it was not decoded"
+        )
 
 
-def checked_size(path: str, max_pixels: int = MAX_PIXELS,
-                 formats=OPENCV_FORMATS) -> tuple[int, int]:
+def checked_size(
+    path: str, max_pixels: int = MAX_PIXELS, formats=OPENCV_FORMATS
+) -> tuple[int, int]:
     """The gate for an image file: its (height, width), read from its header (`read_header`),
     once its format is one of `formats` and its size within `max_pixels`; else a ValueError
     (TooManyPixels for the pixel limit), one line naming the file."""
@@ -167,11 +173,19 @@ def to_rgb_uint8(image: np.ndarray, bgr: bool) -> np.ndarray:
 
 # Formats OpenCV or TensorFlow decode by content whose size is not read here: refused by name.
 _NOT_READ = [
-    (b"\x76\x2f\x31\x01", "OpenEXR"), (b"#?RADIANCE", "Radiance HDR"), (b"#?RGBE", "Radiance HDR"),
-    (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"\0\0\0\x0cjP  \r\n\x87\n", "JPEG 2000"),
-    (b"\x59\xa6\x6a\x95", "Sun raster"), (b"PF", "PFM"), (b"Pf", "PFM"), (b"P7", "PAM"),
-    (b"II+\0", "BigTIFF"), (b"MM\0+", "BigTIFF"),
-    (b"\xff\x0a", "JPEG XL"), (b"\0\0\0\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"\x76\x2f\x31\x01", "OpenEXR"),
+    (b"#?RADIANCE", "Radiance HDR"),
+    (b"#?RGBE", "Radiance HDR"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"\0\0\0\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\x59\xa6\x6a\x95", "Sun raster"),
+    (b"PF", "PFM"),
+    (b"Pf", "PFM"),
+    (b"P7", "PAM"),
+    (b"II+\0", "BigTIFF"),
+    (b"MM\0+", "BigTIFF"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\0\0\0\x0cJXL \r\n\x87\n", "JPEG XL"),
 ]
 
 
@@ -201,8 +215,9 @@ def read_header(f, formats=OPENCV_FORMATS) -> Header:
     except _CutShort:
         raise SizeUnknown(f"its {name} header is cut short") from None
     if header.height <= 0 or header.width <= 0:
-        raise SizeUnknown(f"its {name} header declares an empty image "
-                          f"({header.width}x{header.height})")
+        raise SizeUnknown(
+            f"its {name} header declares an empty image ({header.width}x{header.height})"
+        )
     return header
 
 
@@ -338,8 +353,13 @@ def _webp(f) -> Header:
     return Header("WebP", height, width)
 
 
-_TIFF_TAGS = {256: "ImageWidth", 257: "ImageLength", 278: "RowsPerStrip", 322: "TileWidth",
-              323: "TileLength"}
+_TIFF_TAGS = {
+    256: "ImageWidth",
+    257: "ImageLength",
+    278: "RowsPerStrip",
+    322: "TileWidth",
+    323: "TileLength",
+}
 
 
 def _tiff(f) -> Header:
@@ -357,11 +377,12 @@ def _tiff(f) -> Header:
             continue
         name = _TIFF_TAGS[tag]
         if tag in tags:
-            raise SizeUnknown(f"its TIFF header gives {name} more than once (an ambiguous "
-                              "size)")
+            raise SizeUnknown(f"its TIFF header gives {name} more than once (an ambiguous size)")
         if kind not in (3, 4) or number != 1:  # one SHORT or LONG, held in the entry
-            raise SizeUnknown(f"its TIFF header gives {name} as field type {kind}, count "
-                              f"{number} (expected one SHORT or LONG)")
+            raise SizeUnknown(
+                f"its TIFF header gives {name} as field type {kind}, count "
+                f"{number} (expected one SHORT or LONG)"
+            )
         tags[tag] = struct.unpack_from(order + ("H" if kind == 3 else "I"), value)[0]
     for tag in (256, 257):
         if tag not in tags:
@@ -391,8 +412,9 @@ def _pnm_number(f) -> int:
             while _take(f, 1) not in (b"\n", b"\r"):
                 pass
         elif not byte.isspace():
-            raise SizeUnknown(f"its PBM/PGM/PPM header is garbled ({byte!r} where a number "
-                              "belongs)")
+            raise SizeUnknown(
+                f"its PBM/PGM/PPM header is garbled ({byte!r} where a number belongs)"
+            )
         byte = _take(f, 1)
     digits = b""
     while byte.isdigit():

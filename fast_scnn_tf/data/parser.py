@@ -1,9 +1,9 @@
 """One parser for every kind of frame: a decoded frame, from either source, -> the model's input.
 
-    train       augmented as in the paper (`augment.py`), cropped or padded to `cfg.crop_size`
-    eval        the image resized by `scale` (bilinear), the label at full size
-    unlabelled  as eval, with a label that is all IGNORE_LABEL at the image's full size (splits
-                without public labels: predictions come back at full resolution, no pixel scored)
+train       augmented as in the paper (`augment.py`), cropped or padded to `cfg.crop_size`
+eval        the image resized by `scale` (bilinear), the label at full size
+unlabelled  as eval, with a label that is all IGNORE_LABEL at the image's full size (splits
+            without public labels: predictions come back at full resolution, no pixel scored)
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Parser:
 
     `position` is the frame's place in the stream: with `augment_key` it draws the frame's
     augmentation (train). `label` is None in mode unlabelled."""
+
     cfg: DataConfig
     mode: str
     scale: float = 1.0
@@ -41,19 +42,26 @@ class Parser:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"unknown parser mode '{self.mode}': expected one of "
-                             f"{', '.join(MODES)}")
+            raise ValueError(
+                f"unknown parser mode '{self.mode}': expected one of {', '.join(MODES)}"
+            )
 
-    def __call__(self, position: tf.Tensor, image: tf.Tensor,
-                 label: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+    def __call__(
+        self, position: tf.Tensor, image: tf.Tensor, label: tf.Tensor | None
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         cfg = self.cfg
         if self.mode == "train":
             return augment.augment(
-                image, label, crop_size=tuple(cfg.crop_size),
+                image,
+                label,
+                crop_size=tuple(cfg.crop_size),
                 min_scale=cfg.min_scale * cfg.input_scale,
-                max_scale=cfg.max_scale * cfg.input_scale, flip=cfg.flip,
-                color_noise_std=cfg.color_noise, brightness=cfg.brightness,
-                seed=tf.random.experimental.stateless_fold_in(self.augment_key, position))
+                max_scale=cfg.max_scale * cfg.input_scale,
+                flip=cfg.flip,
+                color_noise_std=cfg.color_noise,
+                brightness=cfg.brightness,
+                seed=tf.random.experimental.stateless_fold_in(self.augment_key, position),
+            )
         if self.mode == "unlabelled":
             label = tf.fill(tf.shape(image)[:2], tf.constant(IGNORE_LABEL, tf.uint8))
         return evaluation_image(image, self.scale), label

@@ -36,21 +36,26 @@ def num_frames(cfg: DataConfig, split: str) -> int:
 
 def _check_source(cfg: DataConfig) -> None:
     if cfg.source not in SOURCES:
-        raise ValueError(f"unknown DataConfig.source '{cfg.source}': expected one of "
-                         f"{', '.join(SOURCES)}")
+        raise ValueError(
+            f"unknown DataConfig.source '{cfg.source}': expected one of {', '.join(SOURCES)}"
+        )
     if cfg.source == "tfds" and cfg.dataset not in tfds_datasets():
-        raise ValueError(f"the tfds source holds {', '.join(tfds_datasets())} only, not "
-                         f"'{cfg.dataset}': use source 'folder'")
+        raise ValueError(
+            f"the tfds source holds {', '.join(tfds_datasets())} only, not "
+            f"'{cfg.dataset}': use source 'folder'"
+        )
 
 
-def open_source(cfg: DataConfig, split: str, labelled: bool = True,
-                shuffle_seed: int | None = None):
+def open_source(
+    cfg: DataConfig, split: str, labelled: bool = True, shuffle_seed: int | None = None
+):
     """The reader of `cfg.source` for one split: `FolderSource` or `TfdsSource` (tfds, slow to
     import, imported only for it). `shuffle_seed`: the tfds source's shard order."""
     _check_source(cfg)
     if cfg.source == "folder":
         return FolderSource(cfg, split, labelled)
     from fast_scnn_tf.data.tfds_source import TfdsSource
+
     return TfdsSource(cfg, split, labelled, shuffle_seed)
 
 
@@ -64,10 +69,19 @@ def _resolve_seed(cfg: DataConfig, seed: int | None) -> int:
     return seed
 
 
-def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, *,
-                  scale: float = 1.0, repeat: bool = False, with_names: bool = False,
-                  seed: int | None = None, skip_batches: int = 0,
-                  labelled: bool = True) -> tf.data.Dataset:
+def build_dataset(
+    cfg: DataConfig,
+    split: str,
+    training: bool,
+    batch_size: int,
+    *,
+    scale: float = 1.0,
+    repeat: bool = False,
+    with_names: bool = False,
+    seed: int | None = None,
+    skip_batches: int = 0,
+    labelled: bool = True,
+) -> tf.data.Dataset:
     """Batches of (image float32 [B,H,W,3] RGB 0..255, label uint8 [B,H,W] class ids, 255 ignore),
     plus the frame name (e.g. `aachen_000000_000019`) when `with_names`. `cfg.dataset` says
     which dataset (layout, class table, label values) `cfg.data_dir` holds.
@@ -87,16 +101,20 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
     _check_source(cfg)
     dataset_for(cfg).check_split(split, labelled=labelled)
     if batch_size < 1 or skip_batches < 0:
-        raise ValueError(f"need batch_size >= 1 and skip_batches >= 0, got {batch_size}, "
-                         f"{skip_batches}")
+        raise ValueError(
+            f"need batch_size >= 1 and skip_batches >= 0, got {batch_size}, {skip_batches}"
+        )
     if scale <= 0 or (training and scale != 1.0):
-        raise ValueError(f"scale must be > 0, and 1 for training (which uses cfg.min_scale/"
-                         f"max_scale), got {scale}")
+        raise ValueError(
+            f"scale must be > 0, and 1 for training (which uses cfg.min_scale/"
+            f"max_scale), got {scale}"
+        )
     if training and not labelled:
         raise ValueError("training needs labels: build_dataset(training=True, labelled=False)")
     seed = _resolve_seed(cfg, seed)
     order_key, augment_key = tf.unstack(
-        tf.random.experimental.stateless_split(tf.constant([seed, 0], tf.int64), 2))
+        tf.random.experimental.stateless_split(tf.constant([seed, 0], tf.int64), 2)
+    )
     if not training:
         order_key = None
     start = skip_batches * batch_size
@@ -106,29 +124,45 @@ def build_dataset(cfg: DataConfig, split: str, training: bool, batch_size: int, 
     if n == 0:
         raise ValueError(f"split '{split}' in {source.where} has zero frames")
     if not repeat and training and n - start < batch_size:
-        raise ValueError(f"split '{split}' in {source.where} has {n} frames: not one full batch "
-                         f"of {batch_size} after skipping {start}")
+        raise ValueError(
+            f"split '{split}' in {source.where} has {n} frames: not one full batch "
+            f"of {batch_size} after skipping {start}"
+        )
     if not repeat and start >= n:
         raise ValueError(f"skip_batches={skip_batches} skips all {n} frames of split '{split}'")
 
     first_epoch, offset = divmod(start, n)
-    epochs = (tf.data.Dataset.counter(first_epoch) if repeat
-              else tf.data.Dataset.range(first_epoch, first_epoch + 1))
-    records = epochs.flat_map(lambda epoch: source.epoch(
-        epoch, order_key, skip=tf.where(epoch == first_epoch, tf.constant(offset, tf.int64), 0)))
+    epochs = (
+        tf.data.Dataset.counter(first_epoch)
+        if repeat
+        else tf.data.Dataset.range(first_epoch, first_epoch + 1)
+    )
+    records = epochs.flat_map(
+        lambda epoch: source.epoch(
+            epoch, order_key, skip=tf.where(epoch == first_epoch, tf.constant(offset, tf.int64), 0)
+        )
+    )
 
-    parse = Parser(cfg, "train" if training else "eval" if labelled else "unlabelled", scale,
-                   augment_key)
+    parse = Parser(
+        cfg, "train" if training else "eval" if labelled else "unlabelled", scale, augment_key
+    )
 
     def load(position, image_ref, label_ref, name):
         image, label = parse(position, *source.decode(image_ref, label_ref, name))
         return (image, label, name) if with_names else (image, label)
 
     deterministic = cfg.deterministic or not training
-    ds = records.enumerate(start).map(lambda position, record: load(position, *record),
-                                      num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    ds = ds.batch(batch_size, drop_remainder=training, num_parallel_calls=AUTOTUNE,
-                  deterministic=deterministic)
+    ds = records.enumerate(start).map(
+        lambda position, record: load(position, *record),
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    ds = ds.batch(
+        batch_size,
+        drop_remainder=training,
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
     options = tf.data.Options()
     options.deterministic = deterministic
     return ds.prefetch(AUTOTUNE).with_options(options)
@@ -143,15 +177,19 @@ def label_pixel_counts(cfg: DataConfig, split: str, max_frames: int = 0) -> np.n
         raise ValueError("pixel counts read label files: source 'folder' only")
     dataset = dataset_for(cfg)
     paths = [label for _, label in dataset.list_frames(cfg.data_dir, split)]
-    paths = paths[:max_frames or None]
+    paths = paths[: max_frames or None]
     num_classes = dataset.classes.num_classes
 
     def count(path):
         values = decode.decode_label_values(tf.io.read_file(path), path)
         ids = tf.cast(decode.to_class_ids(values, dataset.label_values, path), tf.int32)
         ids = tf.where(ids < num_classes, ids, num_classes)
-        return tf.math.bincount(tf.reshape(ids, [-1]), minlength=num_classes + 1,
-                                maxlength=num_classes + 1, dtype=tf.int64)
+        return tf.math.bincount(
+            tf.reshape(ids, [-1]),
+            minlength=num_classes + 1,
+            maxlength=num_classes + 1,
+            dtype=tf.int64,
+        )
 
     counts = tf.data.Dataset.from_tensor_slices(paths).map(count, num_parallel_calls=AUTOTUNE)
     return counts.reduce(tf.zeros([num_classes + 1], tf.int64), lambda a, b: a + b).numpy()

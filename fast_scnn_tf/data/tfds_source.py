@@ -27,13 +27,14 @@ _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test", "train_ex
 def _prepared_builder(cfg: DataConfig, name: str) -> tfds.core.DatasetBuilder:
     builder = tfds.builder(name, data_dir=cfg.tfds_data_dir or None)
     # Never downloads: Cityscapes needs manual zips, and the prepared copy must not come from GCS.
-    config = tfds.download.DownloadConfig(manual_dir=cfg.data_dir or None,
-                                          try_download_gcs=False)
+    config = tfds.download.DownloadConfig(manual_dir=cfg.data_dir or None, try_download_gcs=False)
     try:
         builder.download_and_prepare(download_config=config)
     except AssertionError as e:  # tfds' way of saying the manual zips are missing
-        raise FileNotFoundError(f"tfds '{name}' cannot be prepared from manual_dir "
-                                f"'{cfg.data_dir}' (DataConfig.data_dir): {e}") from e
+        raise FileNotFoundError(
+            f"tfds '{name}' cannot be prepared from manual_dir "
+            f"'{cfg.data_dir}' (DataConfig.data_dir): {e}"
+        ) from e
     return builder
 
 
@@ -58,11 +59,17 @@ def records(cfg: DataConfig, split: str, shuffle_seed: int | None) -> tf.data.Da
     for name, tfds_split in _parts(cfg, split):
         read_config = tfds.ReadConfig(shuffle_seed=shuffle_seed)
         ds = _prepared_builder(cfg, name).as_dataset(
-            split=tfds_split, shuffle_files=shuffle_seed is not None, read_config=read_config,
-            decoders={"image_left": tfds.decode.SkipDecoding(),
-                      "segmentation_label": tfds.decode.SkipDecoding()})
-        datasets.append(ds.map(lambda ex: (ex["image_left"], ex["segmentation_label"],
-                                           ex["image_id"])))
+            split=tfds_split,
+            shuffle_files=shuffle_seed is not None,
+            read_config=read_config,
+            decoders={
+                "image_left": tfds.decode.SkipDecoding(),
+                "segmentation_label": tfds.decode.SkipDecoding(),
+            },
+        )
+        datasets.append(
+            ds.map(lambda ex: (ex["image_left"], ex["segmentation_label"], ex["image_id"]))
+        )
     ds = datasets[0]
     for other in datasets[1:]:
         ds = ds.concatenate(other)
@@ -77,15 +84,21 @@ def num_examples(cfg: DataConfig, split: str) -> int:
         builder = _prepared_builder(cfg, name)
         if builder.info.splits:
             if tfds_split not in builder.info.splits:
-                raise ValueError(f"tfds '{name}' has no split '{tfds_split}' "
-                                 f"(has {sorted(builder.info.splits)})")
+                raise ValueError(
+                    f"tfds '{name}' has no split '{tfds_split}' (has {sorted(builder.info.splits)})"
+                )
             total += builder.info.splits[tfds_split].num_examples
         else:
-            logging.info("tfds '%s' has no split metadata; counting '%s' by reading", name,
-                         tfds_split)
-            ds = builder.as_dataset(split=tfds_split, decoders={
-                "image_left": tfds.decode.SkipDecoding(),
-                "segmentation_label": tfds.decode.SkipDecoding()})
+            logging.info(
+                "tfds '%s' has no split metadata; counting '%s' by reading", name, tfds_split
+            )
+            ds = builder.as_dataset(
+                split=tfds_split,
+                decoders={
+                    "image_left": tfds.decode.SkipDecoding(),
+                    "segmentation_label": tfds.decode.SkipDecoding(),
+                },
+            )
             total += int(ds.reduce(0, lambda n, _: n + 1))
     return total
 
@@ -94,19 +107,23 @@ class TfdsSource:
     """The records of one split; with `shuffle_seed` the shards are read in an order drawn from it.
     Records are (image PNG, label PNG, image id) string scalars."""
 
-    def __init__(self, cfg: DataConfig, split: str, labelled: bool = True,
-                 shuffle_seed: int | None = None):
+    def __init__(
+        self, cfg: DataConfig, split: str, labelled: bool = True, shuffle_seed: int | None = None
+    ):
         if not labelled:
-            raise ValueError("predictions for an unlabelled split read image files: pass "
-                             "--source folder --data-dir DIR")
+            raise ValueError(
+                "predictions for an unlabelled split read image files: pass "
+                "--source folder --data-dir DIR"
+            )
         self.label_values = dataset_for(cfg).label_values
         self.num_frames = num_examples(cfg, split)
         self.where = "the tfds source"
         self._records = records(cfg, split, shuffle_seed)
         self._buffer = max(1, cfg.shuffle_buffer)
 
-    def epoch(self, epoch: tf.Tensor, order_key: tf.Tensor | None,
-              skip: tf.Tensor) -> tf.data.Dataset:
+    def epoch(
+        self, epoch: tf.Tensor, order_key: tf.Tensor | None, skip: tf.Tensor
+    ) -> tf.data.Dataset:
         """The records of one epoch, the first `skip` left out: in tfds' order without
         `order_key`, else shuffled within windows of `cfg.shuffle_buffer` records."""
         ds = self._records
@@ -126,10 +143,14 @@ class TfdsSource:
             ds = ds.batch(self._buffer).enumerate().map(permute).unbatch()
         return ds.skip(skip)
 
-    def decode(self, image_png: tf.Tensor, label_png: tf.Tensor,
-               image_id: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def decode(
+        self, image_png: tf.Tensor, label_png: tf.Tensor, image_id: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
         """(uint8 [H, W, 3] image, uint8 [H, W] class ids); errors name the frame's image id."""
-        return decode.decode_frame(image_png, label_png,
-                                   tf.strings.join(["tfds image_left of ", image_id]),
-                                   tf.strings.join(["tfds segmentation_label of ", image_id]),
-                                   self.label_values)
+        return decode.decode_frame(
+            image_png,
+            label_png,
+            tf.strings.join(["tfds image_left of ", image_id]),
+            tf.strings.join(["tfds segmentation_label of ", image_id]),
+            self.label_values,
+        )

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 PredictionCallback = Callable[[str, np.ndarray, np.ndarray], None]
 
 
-def make_predict_step(model: keras.Model, num_classes: int, tta_scales=(1.0,),
-                      tta_flip: bool = False):
+def make_predict_step(
+    model: keras.Model, num_classes: int, tta_scales=(1.0,), tta_flip: bool = False
+):
     """A tf.function (images, labels) -> (confusion [C, C] int64, predictions uint8 [B, H, W]),
     predictions at the labels' size (the cls head, `head_at_size`; with test-time augmentation,
     `tta_at_size`)."""
@@ -63,11 +64,17 @@ def export_predict_step(predict: Callable[[np.ndarray], np.ndarray], num_classes
     return step
 
 
-def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
-             progress: bool = True, max_frames: int = 0,
-             on_prediction: PredictionCallback | None = None,
-             should_stop: Callable[[], bool] | None = None, tta_scales=(1.0,),
-             tta_flip: bool = False) -> dict | None:
+def evaluate(
+    model,
+    dataset: tf.data.Dataset,
+    classes: ClassTable,
+    progress: bool = True,
+    max_frames: int = 0,
+    on_prediction: PredictionCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    tta_scales=(1.0,),
+    tta_flip: bool = False,
+) -> dict | None:
     """Score `model` on `dataset` over the class table `classes`; returns `compute_metrics(...)`
     plus `num_frames` and `confusion`.
 
@@ -87,8 +94,11 @@ def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
     else:
         step = export_predict_step(model, num_classes)
     confusion = np.zeros((num_classes, num_classes), np.int64)
-    bar = keras.utils.Progbar(_batch_count(dataset, max_frames), unit_name="batch") \
-        if progress else None
+    bar = (
+        keras.utils.Progbar(_batch_count(dataset, max_frames), unit_name="batch")
+        if progress
+        else None
+    )
     frames = batches = 0
     for element in dataset:
         images, labels = element[0], element[1]
@@ -101,8 +111,9 @@ def evaluate(model, dataset: tf.data.Dataset, classes: ClassTable,
             predictions_np = predictions.numpy()
             for i in range(batch):
                 name = names[i].numpy().decode() if names is not None else ""
-                on_prediction(name, np.clip(images_np[i], 0, 255).astype(np.uint8),
-                              predictions_np[i])
+                on_prediction(
+                    name, np.clip(images_np[i], 0, 255).astype(np.uint8), predictions_np[i]
+                )
         frames += batch
         batches += 1
         if bar is not None:
@@ -137,7 +148,8 @@ def ablate_skip(model: keras.Model) -> None:
     try:
         layer = model.get_layer(SKIP_BN)
     except ValueError as e:
-        raise ValueError(f"model has no layer '{SKIP_BN}': not a Fast-SCNN from this "
-                         "project") from e
+        raise ValueError(
+            f"model has no layer '{SKIP_BN}': not a Fast-SCNN from this project"
+        ) from e
     layer.gamma.assign(tf.zeros_like(layer.gamma))
     layer.beta.assign(tf.zeros_like(layer.beta))

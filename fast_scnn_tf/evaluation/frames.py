@@ -15,22 +15,26 @@ from fast_scnn_tf.data import build_dataset, num_frames
 from fast_scnn_tf.data.datasets import dataset_for
 
 
-def evaluation_frames(cfg: DataConfig, split: str, scale: float = 1.0,
-                      with_names: bool = False) -> tf.data.Dataset:
+def evaluation_frames(
+    cfg: DataConfig, split: str, scale: float = 1.0, with_names: bool = False
+) -> tf.data.Dataset:
     """Batches of one (image float32 [1, h, w, 3] at `scale`, label uint8 [1, H, W] at full size[,
     name]) of `split`, in file order, with a known length (the progress bar's total)."""
     dataset = dataset_for(cfg)
     dataset.check_split(split, labelled=False)
     if split not in dataset.labelled_splits:
         return unlabelled_frames(cfg, split, scale, with_names)
-    frames = build_dataset(cfg, split, training=False, batch_size=1, scale=scale,
-                           with_names=with_names)
+    frames = build_dataset(
+        cfg, split, training=False, batch_size=1, scale=scale, with_names=with_names
+    )
     return frames.apply(tf.data.experimental.assert_cardinality(num_frames(cfg, split)))
 
 
-def unlabelled_frames(cfg: DataConfig, split: str, scale: float = 1.0,
-                      with_names: bool = True) -> tf.data.Dataset:
+def unlabelled_frames(
+    cfg: DataConfig, split: str, scale: float = 1.0, with_names: bool = True
+) -> tf.data.Dataset:
     """`build_dataset`'s evaluation elements for a split without labels: the label is all
     IGNORE_LABEL at the image's full size, so predictions come back at full resolution."""
-    return build_dataset(cfg, split, training=False, batch_size=1, scale=scale,
-                         with_names=with_names, labelled=False)
+    return build_dataset(
+        cfg, split, training=False, batch_size=1, scale=scale, with_names=with_names, labelled=False
+    )

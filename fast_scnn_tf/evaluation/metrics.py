@@ -45,8 +45,12 @@ def confusion_matrix(labels, predictions, num_classes: int) -> tf.Tensor:
     predictions = tf.reshape(tf.cast(predictions, tf.int32), [-1])
     valid = (labels >= 0) & (labels < num_classes)
     index = tf.boolean_mask(labels, valid) * num_classes + tf.boolean_mask(predictions, valid)
-    counts = tf.math.bincount(index, minlength=num_classes * num_classes,
-                              maxlength=num_classes * num_classes, dtype=tf.int64)
+    counts = tf.math.bincount(
+        index,
+        minlength=num_classes * num_classes,
+        maxlength=num_classes * num_classes,
+        dtype=tf.int64,
+    )
     return tf.reshape(counts, [num_classes, num_classes])
 
 
@@ -89,12 +93,18 @@ def compute_metrics(confusion: np.ndarray, classes: ClassTable | None = None) ->
     if confusion.shape != (num_classes, num_classes):
         raise ValueError(f"confusion matrix must be square, got shape {confusion.shape}")
     if classes is None:
-        classes = CITYSCAPES if num_classes == CITYSCAPES.num_classes else ClassTable(
-            names=tuple(f"class_{i}" for i in range(num_classes)),
-            colors=((0, 0, 0),) * num_classes)
+        classes = (
+            CITYSCAPES
+            if num_classes == CITYSCAPES.num_classes
+            else ClassTable(
+                names=tuple(f"class_{i}" for i in range(num_classes)),
+                colors=((0, 0, 0),) * num_classes,
+            )
+        )
     if classes.num_classes != num_classes:
-        raise ValueError(f"{classes.num_classes} class names for a {num_classes}-class "
-                         "confusion matrix")
+        raise ValueError(
+            f"{classes.num_classes} class names for a {num_classes}-class confusion matrix"
+        )
     class_iou = iou_from_confusion(confusion)
     present = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -119,6 +129,7 @@ def compute_metrics(confusion: np.ndarray, classes: ClassTable | None = None) ->
 
 def format_table(metrics: dict) -> str:
     """A per-class and per-category IoU table for the terminal ('-' where a class has no IoU)."""
+
     def row(name, value):
         return f"  {name:<16}{'-' if value is None else f'{100 * value:6.2f}':>8}"
 

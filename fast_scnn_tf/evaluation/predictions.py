@@ -36,8 +36,9 @@ def image_like(image: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
     return image
 
 
-def overlay(classes: ClassTable, image: np.ndarray, class_ids: np.ndarray,
-            alpha: float = 0.5) -> np.ndarray:
+def overlay(
+    classes: ClassTable, image: np.ndarray, class_ids: np.ndarray, alpha: float = 0.5
+) -> np.ndarray:
     """`classes.overlay` of the prediction on the image at the prediction's size."""
     return classes.overlay(image_like(image, class_ids), class_ids, alpha)
 
@@ -52,7 +53,8 @@ def check_ours(path: str) -> None:
     if os.path.lexists(path) and not written_by_evaluate(path):
         raise FileExistsError(
             f"'{path}' exists and was not written by evaluate.py: --overwrite replaces only "
-            "evaluate.py's own predictions and overlays; move that file or choose another folder")
+            "evaluate.py's own predictions and overlays; move that file or choose another folder"
+        )
 
 
 def prepare_output_dir(path: str, overwrite: bool, what: str = "prediction") -> None:
@@ -71,8 +73,13 @@ class PredictionWriter:
     """Writes prediction PNGs in the dataset's label format (Cityscapes: the benchmark format)
     and/or overlays; use as `evaluate(on_prediction=)`."""
 
-    def __init__(self, dataset: Dataset, predictions_dir: str | None = None,
-                 overlays_dir: str | None = None, overwrite: bool = False):
+    def __init__(
+        self,
+        dataset: Dataset,
+        predictions_dir: str | None = None,
+        overlays_dir: str | None = None,
+        overwrite: bool = False,
+    ):
         self.dataset = dataset
         self.stored_values = dataset.stored_values()
         self.predictions_dir = predictions_dir
@@ -85,18 +92,26 @@ class PredictionWriter:
 
     def __call__(self, name: str, image: np.ndarray, class_ids: np.ndarray) -> None:
         if not name:
-            raise ValueError("saving predictions needs frame names: build the dataset with "
-                             "with_names=True")
+            raise ValueError(
+                "saving predictions needs frame names: build the dataset with with_names=True"
+            )
         if name in self.names:
-            raise ValueError(f"two frames are named '{name}': the second's prediction would "
-                             "replace the first's")
+            raise ValueError(
+                f"two frames are named '{name}': the second's prediction would replace the first's"
+            )
         self.names.add(name)
         if self.predictions_dir:
-            self._write(self.predictions_dir, name + self.dataset.prediction_suffix,
-                        self.stored_values[np.asarray(class_ids, np.uint8)])
+            self._write(
+                self.predictions_dir,
+                name + self.dataset.prediction_suffix,
+                self.stored_values[np.asarray(class_ids, np.uint8)],
+            )
         if self.overlays_dir:
-            self._write(self.overlays_dir, name + "_overlay.png",
-                        overlay(self.dataset.classes, image, class_ids))
+            self._write(
+                self.overlays_dir,
+                name + "_overlay.png",
+                overlay(self.dataset.classes, image, class_ids),
+            )
         self.count += 1
 
     @staticmethod

@@ -28,8 +28,7 @@ def check_tta_scales(scales) -> tuple[float, ...]:
         raise ValueError(f"expected at most {MAX_SCALES} scales, got {len(scales)}")
     for scale in scales:
         if not 0 < scale <= MAX_SCALE:
-            raise ValueError(f"scale {scale:g} is out of range: expected > 0 and <= "
-                             f"{MAX_SCALE:g}")
+            raise ValueError(f"scale {scale:g} is out of range: expected > 0 and <= {MAX_SCALE:g}")
     if len(set(scales)) != len(scales):
         raise ValueError(f"a scale is given twice in {', '.join(f'{s:g}' for s in scales)}")
     return scales
@@ -51,8 +50,9 @@ def tta_at_size(model: keras.Model, scales=(1.0,), flip: bool = False):
         for scale in scales:
             view = images
             if scale != 1:
-                view = tf.image.resize(images, tf.cast(tf.round(input_size * scale), tf.int32),
-                                       method="bilinear")
+                view = tf.image.resize(
+                    images, tf.cast(tf.round(input_size * scale), tf.int32), method="bilinear"
+                )
             probabilities = softmax_at(features(view, training=False), size)
             if flip:  # a frame that is its own mirror image gets a mirror-symmetric sum
                 mirrored = softmax_at(features(tf.reverse(view, [2]), training=False), size)

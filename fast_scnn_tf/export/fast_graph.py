@@ -42,9 +42,12 @@ class NativeDilatedDepthwiseConv2D(keras.layers.DepthwiseConv2D):
 
     def call(self, inputs):
         y = tf.raw_ops.DepthwiseConv2dNative(
-            input=inputs, filter=tf.cast(self.kernel, inputs.dtype),
-            strides=[1, *self.strides, 1], padding=self.padding.upper(),
-            dilations=[1, *self.dilation_rate, 1])
+            input=inputs,
+            filter=tf.cast(self.kernel, inputs.dtype),
+            strides=[1, *self.strides, 1],
+            padding=self.padding.upper(),
+            dilations=[1, *self.dilation_rate, 1],
+        )
         if self.use_bias:
             y = tf.nn.bias_add(y, tf.cast(self.bias, y.dtype))
         return self.activation(y) if self.activation is not None else y
@@ -105,15 +108,21 @@ def _scale_foldable(layer) -> keras.layers.Conv2D | None:
 def _foldable_batch_norm(layer) -> keras.layers.BatchNormalization | None:
     """The BatchNormalization (last axis, inference statistics) that alone reads the output of
     the convolution `layer`, called once, if there is one."""
-    if type(layer) not in CONVOLUTIONS or len(layer._inbound_nodes) != 1 \
-            or layer.data_format != "channels_last":
+    if (
+        type(layer) not in CONVOLUTIONS
+        or len(layer._inbound_nodes) != 1
+        or layer.data_format != "channels_last"
+    ):
         return None
     consumers = [node.operation for node in layer._outbound_nodes]
     if len(consumers) != 1 or not isinstance(consumers[0], keras.layers.BatchNormalization):
         return None
     norm = consumers[0]
-    if len(norm._inbound_nodes) != 1 or norm.axis not in (-1, 3) or not (norm.scale
-                                                                          and norm.center):
+    if (
+        len(norm._inbound_nodes) != 1
+        or norm.axis not in (-1, 3)
+        or not (norm.scale and norm.center)
+    ):
         return None
     return norm
 
@@ -142,13 +151,20 @@ def fast_graph(model: keras.Model, fold_batch_norms: bool = False) -> keras.Mode
             conv = _scale_foldable(layer)
             if conv is not None:
                 folds[layer] = conv
-    dilated = [layer for layer in model.layers
-               if type(layer) is keras.layers.DepthwiseConv2D
-               and tuple(layer.dilation_rate) != (1, 1) and layer.data_format == "channels_last"]
+    dilated = [
+        layer
+        for layer in model.layers
+        if type(layer) is keras.layers.DepthwiseConv2D
+        and tuple(layer.dilation_rate) != (1, 1)
+        and layer.data_format == "channels_last"
+    ]
     norms = {}  # convolution -> the BatchNorm folded into it
     if fold_batch_norms:
-        norms = {layer: norm for layer in model.layers
-                 if (norm := _foldable_batch_norm(layer)) is not None}
+        norms = {
+            layer: norm
+            for layer in model.layers
+            if (norm := _foldable_batch_norm(layer)) is not None
+        }
     if not folds and not dilated and not norms:
         return model
     scaled = {conv: normalize for normalize, conv in folds.items()}

@@ -36,13 +36,15 @@ def data_config(config: Config, data_dir: str) -> DataConfig:
     return dataclasses.replace(config.data, source="folder", data_dir=data_dir)
 
 
-def dataset_frames(config: Config, data_dir: str, size: tuple[int, int], count: int,
-                   split: str = "train") -> list[np.ndarray]:
+def dataset_frames(
+    config: Config, data_dir: str, size: tuple[int, int], count: int, split: str = "train"
+) -> list[np.ndarray]:
     """Up to `count` uint8 [1, H, W, 3] frames of `split` under `data_dir`, resized to `size`."""
     from fast_scnn_tf.data import build_dataset
 
-    dataset = build_dataset(data_config(config, data_dir), split, training=False, batch_size=1,
-                            seed=0)  # evaluation order is fixed; the seed only silences a log
+    dataset = build_dataset(
+        data_config(config, data_dir), split, training=False, batch_size=1, seed=0
+    )  # evaluation order is fixed; the seed only silences a log
     frames = []
     for element in dataset.take(count):
         image = tf.image.resize(element[0], size, method="bilinear")
@@ -52,8 +54,14 @@ def dataset_frames(config: Config, data_dir: str, size: tuple[int, int], count: 
     return frames
 
 
-def frames_for(config: Config, source: str | None, size: tuple[int, int], count: int,
-               split: str = "train", seed: int = 0) -> list[np.ndarray]:
+def frames_for(
+    config: Config,
+    source: str | None,
+    size: tuple[int, int],
+    count: int,
+    split: str = "train",
+    seed: int = 0,
+) -> list[np.ndarray]:
     """Frames from a dataset folder, or synthetic ones when `source` is None or "synthetic"."""
     if source in (None, "", SYNTHETIC):
         return synthetic_frames(size, count, seed)

@@ -46,13 +46,15 @@ def serving_max_pixels(mode: str, num_classes: int, budget: int = MEMORY_BUDGET)
     return min(MAX_PIXELS, math.floor((budget - SERVING_FIXED) / _per_pixel(mode, num_classes)))
 
 
-def over_budget(mode: str, num_classes: int, max_pixels: int,
-                budget: int = MEMORY_BUDGET) -> str:
-    """"" when serving a frame of `max_pixels` fits `budget`; else one line saying what it needs."""
+def over_budget(mode: str, num_classes: int, max_pixels: int, budget: int = MEMORY_BUDGET) -> str:
+    """An empty string when serving a frame of `max_pixels` fits `budget`; else one line saying
+    what it needs."""
     peak = serving_peak(mode, num_classes, max_pixels)
     if peak <= budget:
         return ""
-    return (f"--max-pixels {max_pixels}: serving a frame that large through the {mode} head of "
-            f"{num_classes} classes needs about {peak / 1e9:.1f} GB of memory, over the "
-            f"{budget / 1e9:g} GB budget the default limit "
-            f"({serving_max_pixels(mode, num_classes, budget)} pixels) is set against")
+    return (
+        f"--max-pixels {max_pixels}: serving a frame that large through the {mode} head of "
+        f"{num_classes} classes needs about {peak / 1e9:.1f} GB of memory, over the "
+        f"{budget / 1e9:g} GB budget the default limit "
+        f"({serving_max_pixels(mode, num_classes, budget)} pixels) is set against"
+    )

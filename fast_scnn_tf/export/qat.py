@@ -66,15 +66,27 @@ class AdaptiveAveragePooling2D(tf_keras.layers.Layer):
         return {**super().get_config(), "bins": self.bins}
 
 
-CUSTOM_LAYERS = {"Normalize": Normalize, "ResizeLike": ResizeLike,
-                 "AdaptiveAveragePooling2D": AdaptiveAveragePooling2D}
+CUSTOM_LAYERS = {
+    "Normalize": Normalize,
+    "ResizeLike": ResizeLike,
+    "AdaptiveAveragePooling2D": AdaptiveAveragePooling2D,
+}
 # Constructor arguments copied from each Keras 3 layer's config.
 _BUILTIN_ARGS = {
     "Conv2D": ("filters", "kernel_size", "strides", "padding", "dilation_rate", "use_bias"),
-    "DepthwiseConv2D": ("kernel_size", "strides", "padding", "depth_multiplier",
-                        "dilation_rate", "use_bias"),
+    "DepthwiseConv2D": (
+        "kernel_size",
+        "strides",
+        "padding",
+        "depth_multiplier",
+        "dilation_rate",
+        "use_bias",
+    ),
     "BatchNormalization": ("axis", "momentum", "epsilon"),
-    "ReLU": (), "Add": (), "Concatenate": ("axis",), "Dropout": ("rate",),
+    "ReLU": (),
+    "Add": (),
+    "Concatenate": ("axis",),
+    "Dropout": ("rate",),
 }
 
 
@@ -108,8 +120,9 @@ def mirror_model(model: keras.Model, input_size=None) -> tf_keras.Model:
             args = tf.nest.map_structure(lambda t: tensors[id(t)], node.arguments.args)
             out = _mirror_layer(layer)(*args)
         tensors[id(node.outputs[0])] = out
-    mirror = tf_keras.Model(tensors[id(model.inputs[0])], tensors[id(model.outputs[0])],
-                            name=model.name)
+    mirror = tf_keras.Model(
+        tensors[id(model.inputs[0])], tensors[id(model.outputs[0])], name=model.name
+    )
     for layer in model.layers:
         if layer.weights:
             mirror.get_layer(layer.name).set_weights(layer.get_weights())
@@ -165,12 +178,18 @@ def calibrate_ranges(qat_model: tf_keras.Model, mirror: tf_keras.Model, frames) 
     """
     targets = {}  # mirror layer name ("" = the model input) -> [(variable, is_min)]
     for layer in qat_model.layers:
-        name = "" if type(layer).__name__ == "QuantizeLayer" else getattr(
-            getattr(layer, "layer", None), "name", None)
+        name = (
+            ""
+            if type(layer).__name__ == "QuantizeLayer"
+            else getattr(getattr(layer, "layer", None), "name", None)
+        )
         for var in layer.non_trainable_variables:
             leaf = var.name.split("/")[-1].split(":")[0]
-            suffixes = ("_min", "_max") if name == "" else (
-                "output_min", "output_max", "post_activation_min", "post_activation_max")
+            suffixes = (
+                ("_min", "_max")
+                if name == ""
+                else ("output_min", "output_max", "post_activation_min", "post_activation_max")
+            )
             if name is not None and leaf.endswith(suffixes):
                 targets.setdefault(name, []).append((var, leaf.endswith("_min")))
     names = [n for n in targets if n]
@@ -187,8 +206,9 @@ def calibrate_ranges(qat_model: tf_keras.Model, mirror: tf_keras.Model, frames) 
             var.assign(tf.fill(tf.shape(var), lows[name] if is_min else highs[name]))
 
 
-def training_batches(model: keras.Model, config: Config, source: str, size, batch_size: int,
-                     seed: int = 0):
+def training_batches(
+    model: keras.Model, config: Config, source: str, size, batch_size: int, seed: int = 0
+):
     """Endless (images float32, labels uint8) batches at `size` for QAT. From a dataset folder:
     the train split with the paper's augmentation cropped to `size`. From "synthetic": synthetic
     frames labelled by the float model itself (the fine-tune then learns to mimic it)."""
@@ -196,13 +216,15 @@ def training_batches(model: keras.Model, config: Config, source: str, size, batc
         frames = np.concatenate(synthetic_frames(size, 4 * batch_size, seed))
         labels = np.argmax(model.predict(frames.astype(np.float32), verbose=0), -1)
         dataset = tf.data.Dataset.from_tensor_slices(
-            (frames.astype(np.float32), labels.astype(np.uint8)))
+            (frames.astype(np.float32), labels.astype(np.uint8))
+        )
         return iter(dataset.repeat().batch(batch_size))
     from fast_scnn_tf.data import build_dataset
 
     cfg = data_config(config.override("data", "crop_size", size), source)
-    dataset = build_dataset(cfg, "train", training=True, batch_size=batch_size, repeat=True,
-                            seed=seed)
+    dataset = build_dataset(
+        cfg, "train", training=True, batch_size=batch_size, repeat=True, seed=seed
+    )
     return (element[:2] for element in dataset)
 
 
@@ -232,13 +254,15 @@ def qat_head(qat_model: tf_keras.Model, mode: str, input_size) -> tf_keras.Model
     """uint8 image -> labels (cls) or {probabilities, labels} (prob) around the QAT model: the
     shared head (`head_outputs`) in a tf_keras Lambda, on the logits before the model's last
     resize (the input of the wrapped layer named `logits`), as `build_head` does."""
-    resize, = [layer for layer in qat_model.layers
-               if getattr(layer, "layer", layer).name == LOGITS]
+    (resize,) = [
+        layer for layer in qat_model.layers if getattr(layer, "layer", layer).name == LOGITS
+    ]
     low_res = tf_keras.Model(qat_model.input, resize.input[0])
     image = tf_keras.Input(shape=(*input_size, 3), dtype="uint8", name="image")
     logits = low_res(tf_keras.layers.Lambda(lambda x: tf.cast(x, tf.float32))(image))
-    outputs = tf_keras.layers.Lambda(lambda x: head_outputs(x, tuple(input_size), mode),
-                                     name=LABELS if mode == CLS else "head")(logits)
+    outputs = tf_keras.layers.Lambda(
+        lambda x: head_outputs(x, tuple(input_size), mode), name=LABELS if mode == CLS else "head"
+    )(logits)
     if mode == CLS:
         return tf_keras.Model(image, outputs)
     return tf_keras.Model(image, {key: outputs[key] for key in (PROBABILITIES, LABELS)})
@@ -248,30 +272,59 @@ def convert_qat(head: tf_keras.Model, representative) -> bytes:
     """Full-integer int8 TFLite from a QAT head (calibration fills ranges fake-quant lacks).
     A prob head stays int8 to the end, unlike post-training int8: TensorFlow's selective
     quantisation, which keeps that tail in float, leaves a QAT graph's ops as they are (tried)."""
-    return tflite.convert_with(lambda: tf.lite.TFLiteConverter.from_keras_model(head), "int8",
-                               representative)
+    return tflite.convert_with(
+        lambda: tf.lite.TFLiteConverter.from_keras_model(head), "int8", representative
+    )
 
 
-def export_qat_tflite(model: keras.Model, config: Config, output: str, mode: str, input_size,
-                      frames, source: str, steps: int, batch_size: int = 2,
-                      learning_rate: float = 1e-4, overwrite: bool = False,
-                      min_agreement: float | None = None, calibration_steps: int = 20) -> dict:
+def export_qat_tflite(
+    model: keras.Model,
+    config: Config,
+    output: str,
+    mode: str,
+    input_size,
+    frames,
+    source: str,
+    steps: int,
+    batch_size: int = 2,
+    learning_rate: float = 1e-4,
+    overwrite: bool = False,
+    min_agreement: float | None = None,
+    calibration_steps: int = 20,
+) -> dict:
     """QAT-fine-tune `model` for `steps`, export int8 TFLite validated against the float Keras
     model (the one the user trained), write `fast_scnn_<mode>_qat_int8_<H>x<W>.tflite`."""
     from fast_scnn_tf.export.frames import frames_for
 
     mirror = mirror_model(model, input_size)
     qat = quantize_model(mirror)
-    calibrate_ranges(qat, mirror, frames_for(config, source, input_size, calibration_steps,
-                                             split="train"))
-    losses = fine_tune(qat, training_batches(model, config, source, input_size, batch_size),
-                       steps, learning_rate)
+    calibrate_ranges(
+        qat, mirror, frames_for(config, source, input_size, calibration_steps, split="train")
+    )
+    losses = fine_tune(
+        qat, training_batches(model, config, source, input_size, batch_size), steps, learning_rate
+    )
     log.info("QAT: %d steps, loss %.4f -> %.4f", steps, losses[0], losses[-1])
-    content = convert_qat(qat_head(qat, mode, input_size), lambda: frames_for(
-        config, source, input_size, calibration_steps, split="train"))
-    return write_tflite(content, build_head(model, mode, input_size), config, output, mode,
-                        "qat_int8", input_size, frames, overwrite, min_agreement,
-                        qat={"steps": steps, "batch_size": batch_size,
-                             "learning_rate": learning_rate, "first_loss": losses[0],
-                             "last_loss": losses[-1]})
-
+    content = convert_qat(
+        qat_head(qat, mode, input_size),
+        lambda: frames_for(config, source, input_size, calibration_steps, split="train"),
+    )
+    return write_tflite(
+        content,
+        build_head(model, mode, input_size),
+        config,
+        output,
+        mode,
+        "qat_int8",
+        input_size,
+        frames,
+        overwrite,
+        min_agreement,
+        qat={
+            "steps": steps,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "first_loss": losses[0],
+            "last_loss": losses[-1],
+        },
+    )

@@ -74,13 +74,23 @@ def checked_images(images: tf.Tensor, max_pixels: int = MAX_PIXELS) -> tf.Tensor
     shape = tf.shape(images)
     padded = tf.concat([shape, tf.zeros([4], tf.int32)], 0)[:4]
     batch = tf.cast(padded[0], tf.int64)
-    ok = tf.reduce_all([tf.size(shape) == 4, padded[0] >= 1, padded[3] == 3,
-                        size_ok(padded[1], padded[2], max_pixels // tf.maximum(batch, 1))])
-    check = tf.debugging.Assert(ok, [
-        f"input {IMAGES_INPUT} must be uint8 [batch >= 1, height >= {MIN_SIZE}, "
-        f"width >= {MIN_SIZE}, 3] (RGB) with batch * height * width <= {max_pixels}; got shape",
-        shape],
-        summarize=8)
+    ok = tf.reduce_all(
+        [
+            tf.size(shape) == 4,
+            padded[0] >= 1,
+            padded[3] == 3,
+            size_ok(padded[1], padded[2], max_pixels // tf.maximum(batch, 1)),
+        ]
+    )
+    check = tf.debugging.Assert(
+        ok,
+        [
+            f"input {IMAGES_INPUT} must be uint8 [batch >= 1, height >= {MIN_SIZE}, "
+            f"width >= {MIN_SIZE}, 3] (RGB) with batch * height * width <= {max_pixels}; got shape",
+            shape,
+        ],
+        summarize=8,
+    )
     with tf.control_dependencies([check]):
         return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
 
@@ -94,26 +104,41 @@ def write_saved_model(head: keras.Model, directory: str, max_pixels: int = MAX_P
 
     def one_png(encoded):
         height, width = declared_size(encoded)
-        check = tf.debugging.Assert(size_ok(height, width, max_pixels), [
-            f"input {BYTES_INPUT} must hold PNG or JPEG images with height and width >= "
-            f"{MIN_SIZE} and height * width <= {max_pixels}; got height, width", height, width])
+        check = tf.debugging.Assert(
+            size_ok(height, width, max_pixels),
+            [
+                f"input {BYTES_INPUT} must hold PNG or JPEG images with height and width >= "
+                f"{MIN_SIZE} and height * width <= {max_pixels}; got height, width",
+                height,
+                width,
+            ],
+        )
         with tf.control_dependencies([check]):  # decoded only once its size is known to fit
-            image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8,
-                                       expand_animations=False)
+            image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
         labels = _as_dict(head(image[tf.newaxis], training=False))[LABELS]
         return tf.io.encode_png(labels[0, :, :, tf.newaxis])
 
     def serve_bytes(image_bytes):
         # one frame at a time (map_fn runs 10 at once by default): a request needs the memory of
         # one frame, however many it holds
-        pngs = tf.map_fn(one_png, image_bytes, fn_output_signature=tf.TensorSpec([], tf.string),
-                         parallel_iterations=1)
+        pngs = tf.map_fn(
+            one_png,
+            image_bytes,
+            fn_output_signature=tf.TensorSpec([], tf.string),
+            parallel_iterations=1,
+        )
         return {PNG_OUTPUT: pngs}
 
     archive = keras.export.ExportArchive()
     archive.track(head)
-    archive.add_endpoint(DEFAULT_SIGNATURE, serve, input_signature=[
-        tf.TensorSpec([None, None, None, 3], tf.uint8, name=IMAGES_INPUT)])
-    archive.add_endpoint(BYTES_SIGNATURE, serve_bytes, input_signature=[
-        tf.TensorSpec([None], tf.string, name=BYTES_INPUT)])
+    archive.add_endpoint(
+        DEFAULT_SIGNATURE,
+        serve,
+        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=IMAGES_INPUT)],
+    )
+    archive.add_endpoint(
+        BYTES_SIGNATURE,
+        serve_bytes,
+        input_signature=[tf.TensorSpec([None], tf.string, name=BYTES_INPUT)],
+    )
     archive.write_out(directory, verbose=False)

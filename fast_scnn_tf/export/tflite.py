@@ -34,8 +34,11 @@ def variant_name(quantize: str) -> str:
     return "float32" if quantize == "none" else quantize
 
 
-def convert(head: keras.Model, quantize: str = "none",
-            representative_images: Callable[[], Iterable[np.ndarray]] | None = None) -> bytes:
+def convert(
+    head: keras.Model,
+    quantize: str = "none",
+    representative_images: Callable[[], Iterable[np.ndarray]] | None = None,
+) -> bytes:
     """Convert a fixed-size head model (`model.head.build_head(..., input_size=...)`) to TFLite.
 
     Args:
@@ -47,17 +50,23 @@ def convert(head: keras.Model, quantize: str = "none",
             [1, H, W, 3] frames used to calibrate activation ranges (~100 real frames).
     """
     with tempfile.TemporaryDirectory() as tmp:
+
         def make_converter():  # exports on first use: after convert_with has checked the args
             if not os.listdir(tmp):
                 head.export(tmp, format="tf_saved_model", verbose=False)
             return tf.lite.TFLiteConverter.from_saved_model(tmp)
 
-        return convert_with(make_converter, quantize, representative_images,
-                            float_tail=len(head.outputs) > 1)
+        return convert_with(
+            make_converter, quantize, representative_images, float_tail=len(head.outputs) > 1
+        )
 
 
-def convert_with(make_converter: Callable[[], tf.lite.TFLiteConverter], quantize: str,
-                 representative_images=None, float_tail: bool = False) -> bytes:
+def convert_with(
+    make_converter: Callable[[], tf.lite.TFLiteConverter],
+    quantize: str,
+    representative_images=None,
+    float_tail: bool = False,
+) -> bytes:
     """Convert with the converters `make_converter()` returns (a fresh one per call).
 
     `float_tail` (int8 only; the prob heads): everything up to the low-resolution logits is int8,
@@ -76,6 +85,7 @@ def convert_with(make_converter: Callable[[], tf.lite.TFLiteConverter], quantize
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
+
         def dataset():
             for image in representative_images():
                 yield [np.asarray(image, np.uint8)]
@@ -98,10 +108,13 @@ def _int8_with_float_tail(make_converter, converter, dataset) -> bytes:
     with warnings.catch_warnings():  # the debugger runs the deprecated tf.lite.Interpreter
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=dataset,
+            converter=converter,
+            debug_dataset=dataset,
             debug_options=tf.lite.experimental.QuantizationDebugOptions(
                 denylisted_ops=sorted(FLOAT_TAIL_OPS - {"RESIZE_BILINEAR"}),
-                denylisted_nodes=[upsample]))
+                denylisted_nodes=[upsample],
+            ),
+        )
         return debugger.get_nondebug_quantized_model()
 
 
@@ -126,24 +139,33 @@ def interpreter(model: bytes | str, num_threads: int = 2, delegate: bool = True)
     except (ValueError, RuntimeError) as e:  # the runtime's message does not name the file
         what = "these bytes are" if isinstance(model, bytes) else f"'{model}' is"
         reason = " ".join(str(e).split())
-        raise ValueError(f"{what} not a TFLite model the runtime can load "
-                         f"(empty, truncated or damaged?): {reason}") from None
+        raise ValueError(
+            f"{what} not a TFLite model the runtime can load "
+            f"(empty, truncated or damaged?): {reason}"
+        ) from None
     return interp
 
 
-HEAD_EXPECTED = ("expected a TFLite model written by export.py, taking uint8 [1, H, W, 3] RGB "
-                 "frames and giving uint8 labels [1, H, W]")
+HEAD_EXPECTED = (
+    "expected a TFLite model written by export.py, taking uint8 [1, H, W, 3] RGB "
+    "frames and giving uint8 labels [1, H, W]"
+)
 
 
 def check_head(interp, path: str) -> None:
     """Raise ValueError (one line naming `path`) unless the model takes what `run` feeds, one
     uint8 [1, H, W, 3] frame, and gives a uint8 [1, H, W] labels output."""
+
     def described(details):
         return ", ".join(f"{np.dtype(d['dtype']).name} {d['shape'].tolist()}" for d in details)
 
     inputs, outputs = interp.get_input_details(), interp.get_output_details()
-    if (len(inputs) != 1 or inputs[0]["dtype"] != np.uint8 or len(inputs[0]["shape"]) != 4
-            or inputs[0]["shape"][-1] != 3):
+    if (
+        len(inputs) != 1
+        or inputs[0]["dtype"] != np.uint8
+        or len(inputs[0]["shape"]) != 4
+        or inputs[0]["shape"][-1] != 3
+    ):
         raise ValueError(f"'{path}' takes {described(inputs)}: {HEAD_EXPECTED}")
     if not any(d["dtype"] == np.uint8 and len(d["shape"]) == 3 for d in outputs):
         raise ValueError(f"'{path}' gives {described(outputs)}, no labels: {HEAD_EXPECTED}")

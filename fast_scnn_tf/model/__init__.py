@@ -17,7 +17,20 @@ from fast_scnn_tf.model.fast_scnn import (
     module_parameter_counts,
 )
 
-__all__ = ["LOGITS", "AUX_GFE", "AUX_LTD", "FastSCNN", "build_fast_scnn", "classifier",
-           "feature_fusion", "global_feature_extractor", "inference_model",
-           "learning_to_downsample", "module_parameter_counts", "FAMILIES", "MODEL_NAMES",
-           "build_model", "family_of"]
+__all__ = [
+    "LOGITS",
+    "AUX_GFE",
+    "AUX_LTD",
+    "FastSCNN",
+    "build_fast_scnn",
+    "classifier",
+    "feature_fusion",
+    "global_feature_extractor",
+    "inference_model",
+    "learning_to_downsample",
+    "module_parameter_counts",
+    "FAMILIES",
+    "MODEL_NAMES",
+    "build_model",
+    "family_of",
+]

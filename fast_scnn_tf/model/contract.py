@@ -26,6 +26,7 @@ LOGITS = "logits"  # the main output: the training dict's key and the inference 
 @dataclasses.dataclass(frozen=True)
 class Published:
     """A variant's native input and the accuracy its authors report for it."""
+
     input_size: tuple[int, int]  # native (height, width) on Cityscapes
     val_miou: float | None  # published Cityscapes val mIoU (%), None when none is published
     source: str = ""  # where the number comes from
@@ -39,6 +40,7 @@ class Family:
     `name`; a family without auxiliary heads may ignore `aux` (`build_model` then wraps its output
     as `{logits: ...}`) and `dropout`.
     """
+
     build: Callable
     variants: Mapping[str, Published]  # model name (as `--model` takes it) -> published numbers
     test_variant: str  # the small variant the shared test harness trains, saves and exports

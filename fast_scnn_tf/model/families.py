@@ -16,8 +16,9 @@ from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
 
 
 def _fast_scnn(name, num_classes, input_shape, dropout, aux):
-    return build_fast_scnn(num_classes=num_classes, aux=aux, dropout=dropout,
-                           input_shape=input_shape)
+    return build_fast_scnn(
+        num_classes=num_classes, aux=aux, dropout=dropout, input_shape=input_shape
+    )
 
 
 def _ffnet(name, num_classes, input_shape, dropout, aux):
@@ -27,15 +28,28 @@ def _ffnet(name, num_classes, input_shape, dropout, aux):
 
 FAMILIES = {
     "fast_scnn": Family(
-        build=_fast_scnn, test_variant="fast_scnn", aux_heads=(AUX_LTD, AUX_GFE), qat=True,
+        build=_fast_scnn,
+        test_variant="fast_scnn",
+        aux_heads=(AUX_LTD, AUX_GFE),
+        qat=True,
         # Table 6 of the paper: fine data only, no ImageNet pre-training.
-        variants={"fast_scnn": Published((1024, 2048), 68.62,
-                                         "Fast-SCNN paper, Table 6 (from scratch)")}),
+        variants={
+            "fast_scnn": Published((1024, 2048), 68.62, "Fast-SCNN paper, Table 6 (from scratch)")
+        },
+    ),
     "ffnet": Family(
-        build=_ffnet, test_variant="ffnet46NS_CCC_mobile",
-        variants={name: Published(spec.input_size, spec.val_miou, "FFNet paper / official README"
-                                  + (f" ({spec.miou_note})" if spec.miou_note else ""))
-                  for name, spec in FFNET_VARIANTS.items()}),
+        build=_ffnet,
+        test_variant="ffnet46NS_CCC_mobile",
+        variants={
+            name: Published(
+                spec.input_size,
+                spec.val_miou,
+                "FFNet paper / official README"
+                + (f" ({spec.miou_note})" if spec.miou_note else ""),
+            )
+            for name, spec in FFNET_VARIANTS.items()
+        },
+    ),
 }
 MODEL_NAMES = tuple(name for family in FAMILIES.values() for name in family.variants)
 
@@ -50,16 +64,24 @@ def family_of(name: str) -> Family:
 
 def names_help() -> str:
     """The model names by family, for --help and error messages."""
-    return "; ".join(f"{key}: {', '.join(family.variants)}" if list(family.variants) != [key]
-                     else key for key, family in FAMILIES.items())
+    return "; ".join(
+        f"{key}: {', '.join(family.variants)}" if list(family.variants) != [key] else key
+        for key, family in FAMILIES.items()
+    )
 
 
-def build_model(name: str = "fast_scnn", num_classes: int = 19, aux: bool = False,
-                dropout: float = 0.1, input_shape=(None, None, 3)) -> keras.Model:
+def build_model(
+    name: str = "fast_scnn",
+    num_classes: int = 19,
+    aux: bool = False,
+    dropout: float = 0.1,
+    input_shape=(None, None, 3),
+) -> keras.Model:
     """Build model `name` (one of MODEL_NAMES) as `contract.py` describes it; `dropout` applies
     to the families that have one (Fast-SCNN)."""
-    model = family_of(name).build(name, num_classes=num_classes, input_shape=input_shape,
-                                  dropout=dropout, aux=aux)
+    model = family_of(name).build(
+        name, num_classes=num_classes, input_shape=input_shape, dropout=dropout, aux=aux
+    )
     if aux and not isinstance(model.output, dict):  # a family without auxiliary heads
         model = keras.Model(model.input, {LOGITS: model.output}, name=name)
     return model

@@ -35,8 +35,12 @@ AUX_LTD = "aux_ltd"  # auxiliary logits from the Learning to Downsample output
 AUX_GFE = "aux_gfe"  # auxiliary logits from the Global Feature Extractor output
 MODULES = ("learning_to_downsample", "global_feature_extractor", "feature_fusion", "classifier")
 # Layer-name prefix of each module (the per-module parameter split is counted by these).
-MODULE_PREFIX = {"learning_to_downsample": "ltd_", "global_feature_extractor": "gfe_",
-                 "feature_fusion": "ffm_", "classifier": "cls_"}
+MODULE_PREFIX = {
+    "learning_to_downsample": "ltd_",
+    "global_feature_extractor": "gfe_",
+    "feature_fusion": "ffm_",
+    "classifier": "cls_",
+}
 # The skip branch's last BatchNorm: zeroing its gamma and beta removes the skip (§4.2 ablation).
 SKIP_BN = "ffm_skip_bn"
 
@@ -45,8 +49,9 @@ PYRAMID_BINS = (1, 2, 3, 6)
 
 
 def _depthwise(x, name, strides=1, dilation=1):
-    return keras.layers.DepthwiseConv2D(3, strides=strides, dilation_rate=dilation,
-                                        padding="same", use_bias=False, name=name)(x)
+    return keras.layers.DepthwiseConv2D(
+        3, strides=strides, dilation_rate=dilation, padding="same", use_bias=False, name=name
+    )(x)
 
 
 def ds_conv(x, filters, name, strides=1):
@@ -140,8 +145,9 @@ class FastSCNN(keras.Model):
         logits = model(images, training=False)  # (batch, H, W, 19)
     """
 
-    def __init__(self, num_classes=19, aux=False, dropout=0.1, input_shape=(None, None, 3),
-                 **kwargs):
+    def __init__(
+        self, num_classes=19, aux=False, dropout=0.1, input_shape=(None, None, 3), **kwargs
+    ):
         input_shape = tuple(input_shape)
         if len(input_shape) != 3 or input_shape[2] != 3:
             raise ValueError(f"input_shape must be (height, width, 3), got {input_shape}")
@@ -174,8 +180,14 @@ class FastSCNN(keras.Model):
         self.image_shape = input_shape
 
     def get_config(self):
-        return {"num_classes": self.num_classes, "aux": self.aux, "dropout": self.dropout,
-                "input_shape": self.image_shape, "name": self.name, "trainable": self.trainable}
+        return {
+            "num_classes": self.num_classes,
+            "aux": self.aux,
+            "dropout": self.dropout,
+            "input_shape": self.image_shape,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
 
     @classmethod
     def from_config(cls, config):

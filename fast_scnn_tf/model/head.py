@@ -65,8 +65,10 @@ class InferenceHead(keras.layers.Layer):
         labels = keras.KerasTensor(shape, dtype="uint8")
         if self.mode == CLS:
             return labels
-        return {PROBABILITIES: keras.KerasTensor((*shape, logits.shape[-1]), dtype="float32"),
-                LABELS: labels}
+        return {
+            PROBABILITIES: keras.KerasTensor((*shape, logits.shape[-1]), dtype="float32"),
+            LABELS: labels,
+        }
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -89,8 +91,9 @@ def low_res_logits(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, resize.input[0], name=f"{model.name}_low_res")
 
 
-def build_head(model: keras.Model, mode: str, input_size: tuple[int, int] | None = None
-               ) -> keras.Model:
+def build_head(
+    model: keras.Model, mode: str, input_size: tuple[int, int] | None = None
+) -> keras.Model:
     """The inference model that ships: uint8 RGB image [B, H, W, 3] named "image" -> the head
     (`head_outputs`) at the input's size.
 
@@ -108,8 +111,9 @@ def build_head(model: keras.Model, mode: str, input_size: tuple[int, int] | None
     logits = low_res_logits(model)(CastToFloat(name="to_float")(image))
     outputs = InferenceHead(mode, name=LABELS if mode == CLS else "head")([logits, image])
     if mode == PROB:  # named outputs, in the order the SavedModel signature lists them
-        outputs = {key: keras.layers.Identity(name=key)(outputs[key])
-                   for key in (PROBABILITIES, LABELS)}
+        outputs = {
+            key: keras.layers.Identity(name=key)(outputs[key]) for key in (PROBABILITIES, LABELS)
+        }
     return keras.Model(image, outputs, name=f"{model.name}_{mode}")
 
 

@@ -67,14 +67,24 @@ class BatchNorm(keras.layers.BatchNormalization):
         super().__init__(momentum=momentum, epsilon=epsilon, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
-        fusable = (mask is None and self.scale and self.center and not self.renorm
-                   and self.axis in (-1, len(inputs.shape) - 1) and len(inputs.shape) == 4)
+        fusable = (
+            mask is None
+            and self.scale
+            and self.center
+            and not self.renorm
+            and self.axis in (-1, len(inputs.shape) - 1)
+            and len(inputs.shape) == 4
+        )
         if not (training and self.trainable and fusable):
             return super().call(inputs, training=training, mask=mask)
         x = tf.cast(inputs, tf.float32)  # as Keras: statistics in float32 under mixed precision
         y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            x, tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32),
-            epsilon=self.epsilon, is_training=True)
+            x,
+            tf.cast(self.gamma, tf.float32),
+            tf.cast(self.beta, tf.float32),
+            epsilon=self.epsilon,
+            is_training=True,
+        )
         # The kernel returns the unbiased (n - 1) variance for running averages; Keras averages
         # the biased one that it normalises with.
         n = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
@@ -112,8 +122,9 @@ def conv2d(x, filters, kernel, name, strides=1, padding=SAME, use_bias=False):
         keras_padding = "valid"
     else:  # stride 1 with an odd kernel (or any 1x1): the same on every side in both frameworks
         keras_padding = "same"
-    return keras.layers.Conv2D(filters, kernel, strides=strides, padding=keras_padding,
-                               use_bias=use_bias, name=name)(x)
+    return keras.layers.Conv2D(
+        filters, kernel, strides=strides, padding=keras_padding, use_bias=use_bias, name=name
+    )(x)
 
 
 def conv_bn_relu(x, filters, kernel, name, strides=1, padding=SAME, use_bias=False, suffix=""):
@@ -177,11 +188,13 @@ class ResizeLike(keras.layers.Layer):
                 y = tf.image.resize(x, size, method="bilinear")
         # The raw ops: their v1 wrappers (tf.compat.v1.image.resize_*) are deprecated.
         elif self.mode == NEAREST:
-            y = tf.raw_ops.ResizeNearestNeighbor(images=x, size=size, align_corners=False,
-                                                 half_pixel_centers=False)
+            y = tf.raw_ops.ResizeNearestNeighbor(
+                images=x, size=size, align_corners=False, half_pixel_centers=False
+            )
         else:
-            y = tf.raw_ops.ResizeBilinear(images=x, size=size, align_corners=True,
-                                          half_pixel_centers=False)
+            y = tf.raw_ops.ResizeBilinear(
+                images=x, size=size, align_corners=True, half_pixel_centers=False
+            )
         return tf.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shapes):
@@ -272,11 +285,15 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
 
     def call(self, x):
         height, width = spatial_size(x)
-        rows = [tf.reduce_mean(x[:, start:end], axis=1, keepdims=True)
-                for start, end in _cells(height, self.bins)]
+        rows = [
+            tf.reduce_mean(x[:, start:end], axis=1, keepdims=True)
+            for start, end in _cells(height, self.bins)
+        ]
         x = tf.concat(rows, axis=1) if self.bins > 1 else rows[0]
-        cols = [tf.reduce_mean(x[:, :, start:end], axis=2, keepdims=True)
-                for start, end in _cells(width, self.bins)]
+        cols = [
+            tf.reduce_mean(x[:, :, start:end], axis=2, keepdims=True)
+            for start, end in _cells(width, self.bins)
+        ]
         return tf.concat(cols, axis=2) if self.bins > 1 else cols[0]
 
     def compute_output_shape(self, input_shape):
@@ -289,4 +306,3 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
 def _cells(length, bins):
     """(start, end) of every adaptive-pooling cell; Python ints when `length` is static."""
     return [((i * length) // bins, ((i + 1) * length + bins - 1) // bins) for i in range(bins)]
-

@@ -40,11 +40,16 @@ def collect_inputs(inputs):
     device), in a folder or given itself: such a file is never opened (reading a FIFO waits for
     a writer, forever)."""
     from fast_scnn_tf.files import not_a_regular_file
+
     images, videos, skipped, seen = [], [], [], set()
     for path in inputs:
         if os.path.isdir(path):
-            found = [os.path.join(root, f) for root, _, files in sorted(os.walk(path))
-                     for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+            found = [
+                os.path.join(root, f)
+                for root, _, files in sorted(os.walk(path))
+                for f in sorted(files)
+                if f.lower().endswith(IMAGE_EXTENSIONS)
+            ]
         elif not os.path.exists(path):
             skipped.append((path, "does not exist"))
             continue
@@ -68,11 +73,12 @@ def output_names(paths):
     extension; where that clashes, with the extension kept (`a_png`, `a_jpg`), then with its
     folders in front (`x_a`, `x_a_png`, ...). Compared ignoring case, as macOS and Windows disks
     do, so no output replaces another."""
+
     def candidate(index, level):
         stem, ext = os.path.splitext(os.path.basename(paths[index]))
         folders = os.path.dirname(os.path.abspath(paths[index])).split(os.sep)[1:]
         depth, with_ext = divmod(level, 2)
-        name = "_".join(folders[len(folders) - depth:] + [stem + ("_" + ext[1:]) * with_ext])
+        name = "_".join(folders[len(folders) - depth :] + [stem + ("_" + ext[1:]) * with_ext])
         return name if depth <= len(folders) else f"{name}_{index}"
 
     levels = [0] * len(paths)
@@ -91,8 +97,10 @@ def planned_outputs(stem: str, is_video: bool, output: str, overlay: bool = True
     its overlay unless `overlay` is False."""
     if is_video:
         return [os.path.join(output, stem + "_overlay.mp4")]
-    return [os.path.join(output, stem + suffix) for suffix in
-            ("_labels.png",) + (("_overlay.png",) if overlay else ())]
+    return [
+        os.path.join(output, stem + suffix)
+        for suffix in ("_labels.png",) + (("_overlay.png",) if overlay else ())
+    ]
 
 
 def check_outputs_apart(inputs, jobs, output: str) -> None:
@@ -101,20 +109,26 @@ def check_outputs_apart(inputs, jobs, output: str) -> None:
     user's own files), or if a planned output is an input file. `jobs`: (input path, output
     paths)."""
     from fast_scnn_tf.files import is_inside
+
     for folder in inputs:
         if os.path.isdir(folder) and is_inside(output, folder):
-            raise ValueError(f"--output '{output}' is inside the input folder '{folder}': the "
-                             "predictions would land among the images; choose a folder outside it")
+            raise ValueError(
+                f"--output '{output}' is inside the input folder '{folder}': the "
+                "predictions would land among the images; choose a folder outside it"
+            )
     planned = {os.path.realpath(p): p for _, outputs in jobs for p in outputs}
     for path, _ in jobs:
         if os.path.realpath(path) in planned:
-            raise ValueError(f"the input '{path}' would be replaced by a prediction "
-                             f"('{planned[os.path.realpath(path)]}'): choose another --output")
+            raise ValueError(
+                f"the input '{path}' would be replaced by a prediction "
+                f"('{planned[os.path.realpath(path)]}'): choose another --output"
+            )
 
 
 def write_png(path: str, array) -> None:
     """A PNG of a (H, W) label map or an (H, W, 3) RGB image, with predict.py's marker."""
     from fast_scnn_tf.files import write_png
+
     write_png(path, array, MARKER)
 
 
@@ -127,6 +141,7 @@ def mark_video(path: str) -> None:
 def written_by_predict(path: str) -> bool:
     """True if `path` is a regular file (not a link) carrying predict.py's marker."""
     from fast_scnn_tf.files import has_png_marker
+
     if has_png_marker(path, MARKER):
         return True
     if os.path.islink(path) or not os.path.isfile(path):
@@ -149,18 +164,27 @@ def check_ours(outputs) -> None:
         if os.path.lexists(path) and not written_by_predict(path):
             raise FileExistsError(
                 f"'{path}' exists and was not written by predict.py: --overwrite replaces only "
-                "predict.py's own outputs; move that file or choose another --output")
+                "predict.py's own outputs; move that file or choose another --output"
+            )
 
 
 def too_large(error: ValueError) -> str:
     """`error` as a line, with the flag that raises the limit when it is the pixel limit."""
     from fast_scnn_tf.data.images import TooManyPixels
-    return f"{error}" + ("; --max-pixels raises the limit"
-                         if isinstance(error, TooManyPixels) else "")
+
+    return f"{error}" + (
+        "; --max-pixels raises the limit" if isinstance(error, TooManyPixels) else ""
+    )
 
 
-def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
-                   failures: list, max_pixels: int | None = None) -> None:
+def predict_images(
+    predict: Predictor,
+    classes: ClassTable,
+    jobs,
+    alpha: float,
+    failures: list,
+    max_pixels: int | None = None,
+) -> None:
     """`jobs`: (image path, output paths from `planned_outputs`); unreadable images and images
     over `max_pixels` (default `images.MAX_PIXELS`) are reported on stderr, added to `failures`
     and skipped."""
@@ -168,6 +192,7 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
 
     from fast_scnn_tf.data.images import MAX_PIXELS, read_image
     from fast_scnn_tf.predict.predictor import LabelsOutOfRange
+
     bar = keras.utils.Progbar(len(jobs), unit_name="image")
     for done, (path, outputs) in enumerate(jobs, start=1):
         try:
@@ -190,9 +215,16 @@ def predict_images(predict: Predictor, classes: ClassTable, jobs, alpha: float,
         bar.update(done)
 
 
-def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: str,
-                  alpha: float, failures: list, partial: list, max_pixels: int | None = None
-                  ) -> None:
+def predict_video(
+    predict: Predictor,
+    classes: ClassTable,
+    path: str,
+    out_path: str,
+    alpha: float,
+    failures: list,
+    partial: list,
+    max_pixels: int | None = None,
+) -> None:
     """Overlay every frame into `out_path`; a video that ends before its header's frame count
     (truncated or damaged) is kept but reported as partial (added to `partial`). A video whose
     frame size is over `max_pixels` (default `images.MAX_PIXELS`), or whose frames the model
@@ -207,17 +239,23 @@ def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: 
 
     from fast_scnn_tf.data.images import MAX_PIXELS, TooManyPixels, check_pixels, to_rgb_uint8
     from fast_scnn_tf.predict.predictor import LabelsOutOfRange
+
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         print(f"skipped: cannot open video '{path}'", file=sys.stderr)
         failures.append(path)
         return
-    folder = tempfile.mkdtemp(prefix=f".{os.path.basename(out_path)}.",
-                              dir=os.path.dirname(os.path.abspath(out_path)))
+    folder = tempfile.mkdtemp(
+        prefix=f".{os.path.basename(out_path)}.", dir=os.path.dirname(os.path.abspath(out_path))
+    )
     writer = None
     try:
-        check_pixels(f"video '{path}'", int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                     int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), max_pixels or MAX_PIXELS)
+        check_pixels(
+            f"video '{path}'",
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            max_pixels or MAX_PIXELS,
+        )
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
         bar = keras.utils.Progbar(total, unit_name="frame")
@@ -229,8 +267,9 @@ def predict_video(predict: Predictor, classes: ClassTable, path: str, out_path: 
                 break
             image = to_rgb_uint8(frame, bgr=True)
             if writer is None:
-                writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                         (image.shape[1], image.shape[0]))
+                writer = cv2.VideoWriter(
+                    tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (image.shape[1], image.shape[0])
+                )
             writer.write(classes.overlay(image, predict(image), alpha)[:, :, ::-1])
             frames += 1
             bar.update(frames)

@@ -36,9 +36,11 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 log = logging.getLogger(__name__)
 
 
-MODEL_EXPECTED = ("expected a model directory written by train.py, a checkpoint prefix like "
-                  "DIR/best/ckpt-12, an exported SavedModel (its version folder, the model-name "
-                  "folder above it, or export.py's --output folder) or a .tflite file")
+MODEL_EXPECTED = (
+    "expected a model directory written by train.py, a checkpoint prefix like "
+    "DIR/best/ckpt-12, an exported SavedModel (its version folder, the model-name "
+    "folder above it, or export.py's --output folder) or a .tflite file"
+)
 
 
 class LabelsOutOfRange(ValueError):
@@ -46,8 +48,9 @@ class LabelsOutOfRange(ValueError):
     tools stop instead of skipping the frame."""
 
 
-def load_predictor(path: str, which: str = "best", native: bool = False,
-                   max_pixels: int | None = None) -> tuple[Predictor, str, ClassTable]:
+def load_predictor(
+    path: str, which: str = "best", native: bool = False, max_pixels: int | None = None
+) -> tuple[Predictor, str, ClassTable]:
     """Load what `path` names: a .tflite file, a checkpoint prefix, a SavedModel (version folder,
     model-name folder or export root) or a training model directory. Returns (predict,
     description, class table); a path that is none of these is an error saying what was expected.
@@ -60,18 +63,26 @@ def load_predictor(path: str, which: str = "best", native: bool = False,
     if kind == "tflite":
         config = export_config(path)
         predict = _tflite_predictor(found, config)
-        return (_in_range(predict, found, _class_table(config)), f"TFLite {found}",
-                _class_table(config))
+        return (
+            _in_range(predict, found, _class_table(config)),
+            f"TFLite {found}",
+            _class_table(config),
+        )
     if kind == "saved_model":
         config = export_config(path)
         predict = _at_scale(_saved_model_predictor(found, config), config, native)
-        return (_in_range(predict, found, _class_table(config)), f"SavedModel {found}",
-                _class_table(config))
+        return (
+            _in_range(predict, found, _class_table(config)),
+            f"SavedModel {found}",
+            _class_table(config),
+        )
     is_prefix = os.path.isfile(path + ".index")
     if not is_prefix and not os.path.isfile(os.path.join(path, CONFIG_FILE)):
-        raise FileNotFoundError(f"model '{path}' holds no {CONFIG_FILE}, SavedModel or "
-                                f"checkpoint: {MODEL_EXPECTED}")
+        raise FileNotFoundError(
+            f"model '{path}' holds no {CONFIG_FILE}, SavedModel or checkpoint: {MODEL_EXPECTED}"
+        )
     from fast_scnn_tf.training.checkpoint import load_run
+
     run = load_run(path, which=which)
     limit = max_pixels or memory.serving_max_pixels("cls", run.config.model.num_classes)
     predict = _keras_predictor(run.model, None if native else run.config, limit)
@@ -103,8 +114,11 @@ def export_config(path: str) -> Config | None:
     config_json = _config_json(kind, found)
     config_of = (lambda d: d["config"]) if kind == "tflite" else (lambda d: d)
     if not os.path.isfile(config_json):
-        log.warning("no '%s' beside the model: Cityscapes class names and colours assumed, "
-                    "images predicted at their own size", config_json)
+        log.warning(
+            "no '%s' beside the model: Cityscapes class names and colours assumed, "
+            "images predicted at their own size",
+            config_json,
+        )
         return None
     with open(config_json) as f:
         try:
@@ -119,7 +133,7 @@ def _config_json(kind: str, found: str) -> str:
     """Where an export keeps its run config: `<name>.json` beside a .tflite file (the config
     under "config"), `assets.extra/config.json` in a SavedModel."""
     if kind == "tflite":
-        return found[:-len(".tflite")] + ".json"
+        return found[: -len(".tflite")] + ".json"
     return os.path.join(found, EXTRA_DIR, CONFIG_FILE)
 
 
@@ -128,10 +142,12 @@ def _check_class_count(kind: str, found: str, scored: int | None, config: Config
     of classes than the config describes (`scored` None: the model does not show it)."""
     if scored is None or config is None or scored == config.model.num_classes:
         return
-    raise ValueError(f"the model '{found}' scores {scored} classes but "
-                     f"'{_config_json(kind, found)}' describes {config.model.num_classes}: that "
-                     "config belongs to another model; put the model's own config beside it "
-                     "(export.py writes both)")
+    raise ValueError(
+        f"the model '{found}' scores {scored} classes but "
+        f"'{_config_json(kind, found)}' describes {config.model.num_classes}: that "
+        "config belongs to another model; put the model's own config beside it "
+        "(export.py writes both)"
+    )
 
 
 def _in_range(predict: Predictor, found: str, classes: ClassTable) -> Predictor:
@@ -145,7 +161,8 @@ def _in_range(predict: Predictor, found: str, classes: ClassTable) -> Predictor:
             raise LabelsOutOfRange(
                 f"the model '{found}' predicted the label {int(labels.max())}, outside the "
                 f"range 0..{count - 1} of its {count} classes: expected an export whose labels "
-                "index the classes of the config beside it")
+                "index the classes of the config beside it"
+            )
         return labels
 
     return checked
@@ -166,14 +183,18 @@ def resize_image(image: np.ndarray, size) -> np.ndarray:
     """An RGB uint8 image resized to `size` (height, width): area averaging when shrinking,
     bilinear when enlarging."""
     shrink = size[0] < image.shape[0]
-    return cv2.resize(image, (int(size[1]), int(size[0])),
-                      interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return cv2.resize(
+        image,
+        (int(size[1]), int(size[0])),
+        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+    )
 
 
 def _at_scale(predict: Predictor, config: Config | None, native: bool) -> Predictor:
     """`predict` on the image resized to the model's scale (`native`: kept at its own size, but a
     side under 32 pixels, which no export takes, is still enlarged to 32); labels resized back
     (nearest)."""
+
     def at_scale(image):
         size = image.shape[:2]
         scaled = scaled_size(size, None if native else config)
@@ -190,18 +211,26 @@ def _find_saved_model(path: str) -> str | None:
     (an export.py --output folder) the highest version of its one model-name folder."""
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
-    found = {name: _highest_version(os.path.join(path, name)) for name in os.listdir(path)
-             if os.path.isdir(os.path.join(path, name))}
+    found = {
+        name: _highest_version(os.path.join(path, name))
+        for name in os.listdir(path)
+        if os.path.isdir(os.path.join(path, name))
+    }
     found = {name: version for name, version in found.items() if version}
     if len(found) > 1:
-        raise ValueError(f"'{path}' holds several exported models ({', '.join(sorted(found))}): "
-                         "pass one of their folders")
+        raise ValueError(
+            f"'{path}' holds several exported models ({', '.join(sorted(found))}): "
+            "pass one of their folders"
+        )
     return _highest_version(path) or next(iter(found.values()), None)
 
 
 def _highest_version(path: str) -> str | None:
-    versions = [d for d in os.listdir(path) if d.isdigit()
-                and os.path.isfile(os.path.join(path, d, "saved_model.pb"))]
+    versions = [
+        d
+        for d in os.listdir(path)
+        if d.isdigit() and os.path.isfile(os.path.join(path, d, "saved_model.pb"))
+    ]
     return os.path.join(path, max(versions, key=int)) if versions else None
 
 
@@ -220,7 +249,8 @@ def _keras_predictor(model, config: Config | None, max_pixels: int) -> Predictor
             raise ValueError(
                 f"the model would run at {scaled[1]}x{scaled[0]} = {scaled[0] * scaled[1]} "
                 f"pixels, over the {max_pixels} that fit the memory budget of "
-                f"{memory.MEMORY_BUDGET / 1e9:g} GB; --max-pixels raises the limit")
+                f"{memory.MEMORY_BUDGET / 1e9:g} GB; --max-pixels raises the limit"
+            )
         if scaled != size:
             image = resize_image(image, scaled)
         return at_size(tf.constant(image[None]), tf.constant(size, tf.int32))[0].numpy()
@@ -235,21 +265,29 @@ def _serving_signature(directory: str):
     signatures = tf.saved_model.load(directory).signatures
     serve = signatures.get(DEFAULT_SIGNATURE)
     spec = serve.structured_input_signature[1].get(IMAGES_INPUT) if serve else None
-    if (spec is not None and spec.dtype == tf.uint8 and spec.shape.rank == 4
-            and LABELS in serve.structured_outputs):
+    if (
+        spec is not None
+        and spec.dtype == tf.uint8
+        and spec.shape.rank == 4
+        and LABELS in serve.structured_outputs
+    ):
         return serve
     has = "; ".join(_described(name, fn) for name, fn in signatures.items())
-    raise ValueError(f"the SavedModel '{directory}' has no signature '{DEFAULT_SIGNATURE}' taking "
-                     f"uint8 '{IMAGES_INPUT}' [batch, height, width, 3] and giving '{LABELS}' "
-                     f"(it has {has or 'no signatures'}): expected a SavedModel written by "
-                     "export.py")
+    raise ValueError(
+        f"the SavedModel '{directory}' has no signature '{DEFAULT_SIGNATURE}' taking "
+        f"uint8 '{IMAGES_INPUT}' [batch, height, width, 3] and giving '{LABELS}' "
+        f"(it has {has or 'no signatures'}): expected a SavedModel written by "
+        "export.py"
+    )
 
 
 def _described(name: str, signature) -> str:
     """A signature as `name(input: dtype shape, ...) -> output, ...`."""
     inputs = sorted(signature.structured_input_signature[1].items())
-    return (f"{name}({', '.join(f'{k}: {v.dtype.name} {v.shape}' for k, v in inputs)}) -> "
-            f"{', '.join(sorted(signature.structured_outputs))}")
+    return (
+        f"{name}({', '.join(f'{k}: {v.dtype.name} {v.shape}' for k, v in inputs)}) -> "
+        f"{', '.join(sorted(signature.structured_outputs))}"
+    )
 
 
 def _saved_model_predictor(directory: str, config: Config | None = None) -> Predictor:
@@ -258,16 +296,22 @@ def _saved_model_predictor(directory: str, config: Config | None = None) -> Pred
     class count of a prob head's probabilities is checked against `config`."""
     serve = _serving_signature(directory)
     probabilities = serve.structured_outputs.get(PROBABILITIES)
-    _check_class_count("saved_model", directory,
-                       probabilities.shape[-1] if probabilities is not None else None, config)
+    _check_class_count(
+        "saved_model",
+        directory,
+        probabilities.shape[-1] if probabilities is not None else None,
+        config,
+    )
 
     def predict(image):
         try:
             return serve(images=tf.constant(image[None]))[LABELS].numpy()[0]
         except tf.errors.InvalidArgumentError as e:
             reason = e.message.split("assertion failed: ")[-1].splitlines()[0]
-            raise ValueError(f"the SavedModel '{directory}' refused a {image.shape[0]}x"
-                             f"{image.shape[1]} frame: {reason}") from None
+            raise ValueError(
+                f"the SavedModel '{directory}' refused a {image.shape[0]}x"
+                f"{image.shape[1]} frame: {reason}"
+            ) from None
 
     return predict
 

@@ -29,8 +29,14 @@ def frame_paths(out_dir: str, split: str, city: str, index: int) -> tuple[str, s
     return layout.frame_paths(out_dir, split, layout.frame_stem(city, index, FRAME))
 
 
-def generate(out_dir: str, num_train: int, num_val: int, size: tuple[int, int] = (256, 512),
-             seed: int = 0, progress: bool = False) -> list[str]:
+def generate(
+    out_dir: str,
+    num_train: int,
+    num_val: int,
+    size: tuple[int, int] = (256, 512),
+    seed: int = 0,
+    progress: bool = False,
+) -> list[str]:
     """Write `num_train` train and `num_val` val frames of `size` (H, W) under `out_dir`.
 
     Returns the image paths. Frame i of a split is the same for a seed whatever the counts."""
@@ -58,16 +64,26 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m fast_scnn_tf.synthetic",
         description="Write synthetic street scenes in the official Cityscapes layout "
-                    f"({layout.IMAGE_DIR}/ and {layout.FINE_DIR}/ *{layout.FINE_SUFFIX}).")
+        f"({layout.IMAGE_DIR}/ and {layout.FINE_DIR}/ *{layout.FINE_SUFFIX}).",
+    )
     parser.add_argument("--out", required=True, help="dataset root to write into")
     parser.add_argument("--num-train", type=int, default=60, help="train frames (default 60)")
     parser.add_argument("--num-val", type=int, default=20, help="val frames (default 20)")
-    parser.add_argument("--size", type=int, nargs=2, default=(256, 512), metavar=("H", "W"),
-                        help="frame height and width (default 256 512; Cityscapes: 1024 2048)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(256, 512),
+        metavar=("H", "W"),
+        help="frame height and width (default 256 512; Cityscapes: 1024 2048)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="frames depend only on the seed")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    paths = generate(args.out, args.num_train, args.num_val, tuple(args.size), args.seed,
-                     progress=True)
-    print(f"wrote {len(paths)} frames of {args.size[0]}x{args.size[1]} to {args.out} "
-          f"in {time.perf_counter() - start:.1f} s")
+    paths = generate(
+        args.out, args.num_train, args.num_val, tuple(args.size), args.seed, progress=True
+    )
+    print(
+        f"wrote {len(paths)} frames of {args.size[0]}x{args.size[1]} to {args.out} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )

@@ -28,8 +28,13 @@ class _Camera:
     def project(self, points) -> np.ndarray:
         p = np.asarray(points, np.float64).reshape(-1, 3)
         z = np.maximum(p[:, 2], 0.05)
-        return np.stack([self.cx + self.focal * p[:, 0] / z,
-                         self.horizon + self.focal * (self.height - p[:, 1]) / z], axis=1)
+        return np.stack(
+            [
+                self.cx + self.focal * p[:, 0] / z,
+                self.horizon + self.focal * (self.height - p[:, 1]) / z,
+            ],
+            axis=1,
+        )
 
     def scale(self, z: float) -> float:
         """Pixels per metre at depth z."""
@@ -49,19 +54,27 @@ class _Canvas:
 
     def _smooth_noise(self, cell: float) -> np.ndarray:
         small = self.rng.standard_normal((int(self.h / cell) + 2, int(self.w / cell) + 2))
-        return cv2.resize(small.astype(np.float32), (self.w, self.h),
-                          interpolation=cv2.INTER_CUBIC)
+        return cv2.resize(small.astype(np.float32), (self.w, self.h), interpolation=cv2.INTER_CUBIC)
 
-    def _paint(self, mask: np.ndarray, x0: int, y0: int, label_id: int, colour, texture,
-               stripes: float = 0.0) -> None:
+    def _paint(
+        self,
+        mask: np.ndarray,
+        x0: int,
+        y0: int,
+        label_id: int,
+        colour,
+        texture,
+        stripes: float = 0.0,
+    ) -> None:
         m = mask.astype(bool)
         if not m.any():
             return
         h, w = mask.shape
         window = (slice(y0, y0 + h), slice(x0, x0 + w))
         fine, mid, coarse = texture
-        shade = (1.0 + fine * self.fine[window] + mid * self.mid[window]
-                 + coarse * self.coarse[window])
+        shade = (
+            1.0 + fine * self.fine[window] + mid * self.mid[window] + coarse * self.coarse[window]
+        )
         if stripes > 0:  # vertical boards/slats, period in pixels
             shade = shade * (0.8 + 0.2 * (np.sin(np.arange(x0, x0 + w) * 2 * np.pi / stripes) > 0))
         self.image[window][m] = (np.asarray(colour, np.float32) * shade[..., None])[m]
@@ -87,8 +100,9 @@ class _Canvas:
             return
         x0, y0, x1, y1 = box
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        local = [np.round(np.clip((p - [x0, y0]) * 16, -2**26, 2**26)).astype(np.int32)
-                 for p in polys]
+        local = [
+            np.round(np.clip((p - [x0, y0]) * 16, -(2**26), 2**26)).astype(np.int32) for p in polys
+        ]
         cv2.fillPoly(mask, local, 1, cv2.LINE_8, shift=4)
         self._paint(mask, x0, y0, label_id, colour, texture, stripes)
 
@@ -100,8 +114,18 @@ class _Canvas:
             return
         x0, y0, x1, y1 = box
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.ellipse(mask, (round((cx - x0) * 16), round((cy - y0) * 16)),
-                    (round(ax * 16), round(ay * 16)), 0, 0, 360, 1, -1, cv2.LINE_8, shift=4)
+        cv2.ellipse(
+            mask,
+            (round((cx - x0) * 16), round((cy - y0) * 16)),
+            (round(ax * 16), round(ay * 16)),
+            0,
+            0,
+            360,
+            1,
+            -1,
+            cv2.LINE_8,
+            shift=4,
+        )
         self._paint(mask, x0, y0, label_id, colour, texture)
 
     def polyline(self, pts, thickness: float, label_id: int, colour, closed=False):
@@ -122,12 +146,36 @@ def _jitter(rng, colour, amount=0.12):
     return np.clip(c * rng.uniform(1 - amount, 1 + amount) * rng.uniform(0.93, 1.07, 3), 0, 255)
 
 
-FACADE_COLOURS = [(170, 160, 145), (200, 190, 170), (150, 95, 80), (120, 120, 125),
-                  (215, 210, 200), (185, 150, 110), (100, 90, 85), (160, 170, 175)]
-CAR_COLOURS = [(230, 230, 230), (25, 25, 30), (160, 165, 170), (150, 25, 25), (30, 50, 120),
-               (90, 95, 100), (200, 190, 170), (40, 80, 50)]
-CLOTH_COLOURS = [(30, 30, 35), (40, 50, 90), (150, 30, 40), (200, 200, 195), (90, 70, 50),
-                 (60, 100, 60), (180, 150, 60), (120, 120, 130)]
+FACADE_COLOURS = [
+    (170, 160, 145),
+    (200, 190, 170),
+    (150, 95, 80),
+    (120, 120, 125),
+    (215, 210, 200),
+    (185, 150, 110),
+    (100, 90, 85),
+    (160, 170, 175),
+]
+CAR_COLOURS = [
+    (230, 230, 230),
+    (25, 25, 30),
+    (160, 165, 170),
+    (150, 25, 25),
+    (30, 50, 120),
+    (90, 95, 100),
+    (200, 190, 170),
+    (40, 80, 50),
+]
+CLOTH_COLOURS = [
+    (30, 30, 35),
+    (40, 50, 90),
+    (150, 30, 40),
+    (200, 200, 195),
+    (90, 70, 50),
+    (60, 100, 60),
+    (180, 150, 60),
+    (120, 120, 130),
+]
 SKIN_COLOURS = [(225, 190, 160), (190, 140, 110), (140, 95, 70), (90, 60, 45)]
 VEGETATION = (70, 105, 40)
 
@@ -167,18 +215,30 @@ def _facade(c, cam, rng, x, z0, z1, height):
     zs = np.arange(z0 + spacing / 2, z1 - spacing / 2, spacing)
     if len(ys) and len(zs):
         y, z = (a.ravel() for a in np.meshgrid(ys, zs))
-        corners = np.stack([np.stack([np.full_like(y, x), y, z], 1),
-                            np.stack([np.full_like(y, x), y, z + win_w], 1),
-                            np.stack([np.full_like(y, x), y + win_h, z + win_w], 1),
-                            np.stack([np.full_like(y, x), y + win_h, z], 1)], 1)
+        corners = np.stack(
+            [
+                np.stack([np.full_like(y, x), y, z], 1),
+                np.stack([np.full_like(y, x), y, z + win_w], 1),
+                np.stack([np.full_like(y, x), y + win_h, z + win_w], 1),
+                np.stack([np.full_like(y, x), y + win_h, z], 1),
+            ],
+            1,
+        )
         quads = cam.project(corners).reshape(-1, 4, 2)
         group = rng.integers(3, size=len(quads))  # three window shades per facade
         for g in range(3):
-            c.polygons(list(quads[group == g]), ID["building"], _jitter(rng, window, 0.25),
-                       (0.02, 0.1, 0.1))
+            c.polygons(
+                list(quads[group == g]),
+                ID["building"],
+                _jitter(rng, window, 0.25),
+                (0.02, 0.1, 0.1),
+            )
     door_z = rng.uniform(z0 + 0.5, max(z0 + 0.6, z1 - 2.0))
-    c.polygon(_wall_quad(cam, x, door_z, door_z + 1.2, 0, 2.3), ID["building"],
-              _jitter(rng, (70, 50, 40), 0.3))
+    c.polygon(
+        _wall_quad(cam, x, door_z, door_z + 1.2, 0, 2.3),
+        ID["building"],
+        _jitter(rng, (70, 50, 40), 0.3),
+    )
 
 
 def _tree_line(c, cam, rng, x, z0, z1, height):
@@ -194,13 +254,22 @@ def _street_side(c, cam, rng, side, edge, sidewalk, terrain, z_far):
     s = -1 if side == "left" else 1
     curb, outer = s * edge, s * (edge + sidewalk)
     back = s * (edge + sidewalk + terrain)
-    c.polygon(_ground_quad(cam, curb, outer, 0.3, z_far), ID["sidewalk"],
-              _jitter(rng, (165, 160, 150)), (0.06, 0.08, 0.06))
-    c.polygon(_wall_quad(cam, curb, 0.3, z_far, 0.0, 0.15), ID["sidewalk"],
-              _jitter(rng, (190, 188, 180)))
+    c.polygon(
+        _ground_quad(cam, curb, outer, 0.3, z_far),
+        ID["sidewalk"],
+        _jitter(rng, (165, 160, 150)),
+        (0.06, 0.08, 0.06),
+    )
+    c.polygon(
+        _wall_quad(cam, curb, 0.3, z_far, 0.0, 0.15), ID["sidewalk"], _jitter(rng, (190, 188, 180))
+    )
     if terrain > 0:
-        c.polygon(_ground_quad(cam, outer, back, 0.3, z_far), ID["terrain"],
-                  _jitter(rng, (120, 140, 70), 0.2), (0.15, 0.2, 0.1))
+        c.polygon(
+            _ground_quad(cam, outer, back, 0.3, z_far),
+            ID["terrain"],
+            _jitter(rng, (120, 140, 70), 0.2),
+            (0.15, 0.2, 0.1),
+        )
     z = 0.3
     while z < z_far:
         length = rng.uniform(8, 25)
@@ -215,12 +284,21 @@ def _street_side(c, cam, rng, side, edge, sidewalk, terrain, z_far):
             else:
                 _facade(c, cam, rng, behind, z, z1, rng.uniform(8, 20))
             if kind == "wall":
-                c.polygon(_wall_quad(cam, back, z, z1, 0, rng.uniform(1.2, 2.5)), ID["wall"],
-                          _jitter(rng, (150, 148, 140)), (0.05, 0.12, 0.1))
+                c.polygon(
+                    _wall_quad(cam, back, z, z1, 0, rng.uniform(1.2, 2.5)),
+                    ID["wall"],
+                    _jitter(rng, (150, 148, 140)),
+                    (0.05, 0.12, 0.1),
+                )
             elif kind == "fence":
                 period = max(2.0, cam.scale(z + length / 2) * 0.15)
-                c.polygon(_wall_quad(cam, back, z, z1, 0, rng.uniform(1.0, 2.0)), ID["fence"],
-                          _jitter(rng, (140, 115, 90)), (0.05, 0.05, 0.05), stripes=period)
+                c.polygon(
+                    _wall_quad(cam, back, z, z1, 0, rng.uniform(1.0, 2.0)),
+                    ID["fence"],
+                    _jitter(rng, (140, 115, 90)),
+                    (0.05, 0.05, 0.05),
+                    stripes=period,
+                )
         z = z1
 
 
@@ -229,8 +307,12 @@ def _road(c, cam, rng, left, right, z_far):
     c.polygon(_ground_quad(cam, -left, right, 0.3, z_far), ID["road"], asphalt, (0.07, 0.08, 0.1))
     for _ in range(rng.integers(0, 4)):  # repaired patches: still road
         x, z = rng.uniform(-left, right - 2), rng.uniform(4, 40)
-        c.polygon(_ground_quad(cam, x, x + rng.uniform(1, 3), z, z + rng.uniform(1, 6)),
-                  ID["road"], asphalt * rng.uniform(0.8, 1.15), (0.07, 0.08, 0.1))
+        c.polygon(
+            _ground_quad(cam, x, x + rng.uniform(1, 3), z, z + rng.uniform(1, 6)),
+            ID["road"],
+            asphalt * rng.uniform(0.8, 1.15),
+            (0.07, 0.08, 0.1),
+        )
     paint = _jitter(rng, (215, 215, 205), 0.05)
     lanes = np.arange(-left + 3.2, right - 1.5, 3.2)
     dash, gap = rng.uniform(2, 4), rng.uniform(4, 8)
@@ -255,41 +337,99 @@ def _car(c, cam, rng, xc, z, kind="car"):
     colour = _jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))], 0.1)
     glass = _jitter(rng, (40, 50, 60), 0.3)
     left, right = xc - width / 2, xc + width / 2
-    c.polygon(_ground_quad(cam, left - 0.2, right + 0.2, z - 0.3, z + length), ID["road"],
-              (35, 35, 38), (0.05, 0.05, 0.0))
+    c.polygon(
+        _ground_quad(cam, left - 0.2, right + 0.2, z - 0.3, z + length),
+        ID["road"],
+        (35, 35, 38),
+        (0.05, 0.05, 0.0),
+    )
     side = left if left > 0 else (right if right < 0 else None)
     if side is not None:  # the side facing the camera
-        c.polygon(_wall_quad(cam, side, z, z + length, 0.25, body), label, colour * 0.85,
-                  (0.02, 0.05, 0.1))
-        c.polygon(_wall_quad(cam, side, z + 0.3 * (kind == "car"), z + length, body, top), label,
-                  glass if kind == "car" else colour * 0.8, (0.02, 0.08, 0.1))
+        c.polygon(
+            _wall_quad(cam, side, z, z + length, 0.25, body),
+            label,
+            colour * 0.85,
+            (0.02, 0.05, 0.1),
+        )
+        c.polygon(
+            _wall_quad(cam, side, z + 0.3 * (kind == "car"), z + length, body, top),
+            label,
+            glass if kind == "car" else colour * 0.8,
+            (0.02, 0.08, 0.1),
+        )
         if kind == "bus":
             for zz in np.arange(z + 1, z + length - 1, 1.6):
                 c.polygon(_wall_quad(cam, side, zz, zz + 1.2, 1.3, 2.5), label, glass)
         for wz in (z + 0.8, z + length - 0.9):
-            ring = [(side, 0.35 + 0.35 * np.sin(a), wz + 0.35 * np.cos(a))
-                    for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)]
+            ring = [
+                (side, 0.35 + 0.35 * np.sin(a), wz + 0.35 * np.cos(a))
+                for a in np.linspace(0, 2 * np.pi, 16, endpoint=False)
+            ]
             c.polygon(cam.project(ring), label, (20, 20, 22), (0.03, 0.03, 0))
-    c.polygon(cam.project([(left, 0.25, z), (right, 0.25, z), (right, body, z), (left, body, z)]),
-              label, colour, (0.02, 0.05, 0.1))
+    c.polygon(
+        cam.project([(left, 0.25, z), (right, 0.25, z), (right, body, z), (left, body, z)]),
+        label,
+        colour,
+        (0.02, 0.05, 0.1),
+    )
     inset = 0.2 if kind == "car" else 0.0
-    c.polygon(cam.project([(left + inset, body, z + 0.4 * (kind == "car")),
-                           (right - inset, body, z + 0.4 * (kind == "car")),
-                           (right - inset, top, z + 0.8 * (kind == "car")),
-                           (left + inset, top, z + 0.8 * (kind == "car"))]),
-              label, colour * 0.9, (0.02, 0.05, 0.1))
+    c.polygon(
+        cam.project(
+            [
+                (left + inset, body, z + 0.4 * (kind == "car")),
+                (right - inset, body, z + 0.4 * (kind == "car")),
+                (right - inset, top, z + 0.8 * (kind == "car")),
+                (left + inset, top, z + 0.8 * (kind == "car")),
+            ]
+        ),
+        label,
+        colour * 0.9,
+        (0.02, 0.05, 0.1),
+    )
     if kind == "car":  # rear window, lights, plate, wheels under the bumper
-        c.polygon(cam.project([(left + 0.35, body + 0.05, z + 0.45), (right - 0.35, body + 0.05,
-                               z + 0.45), (right - 0.4, top - 0.08, z + 0.75),
-                               (left + 0.4, top - 0.08, z + 0.75)]), label, glass)
+        c.polygon(
+            cam.project(
+                [
+                    (left + 0.35, body + 0.05, z + 0.45),
+                    (right - 0.35, body + 0.05, z + 0.45),
+                    (right - 0.4, top - 0.08, z + 0.75),
+                    (left + 0.4, top - 0.08, z + 0.75),
+                ]
+            ),
+            label,
+            glass,
+        )
         for x in (left + 0.08, right - 0.33):
-            c.polygon(cam.project([(x, 0.7, z), (x + 0.25, 0.7, z), (x + 0.25, 0.85, z),
-                                   (x, 0.85, z)]), label, (170, 20, 20))
-        c.polygon(cam.project([(xc - 0.25, 0.4, z), (xc + 0.25, 0.4, z), (xc + 0.25, 0.52, z),
-                               (xc - 0.25, 0.52, z)]), label, (220, 220, 210))
+            c.polygon(
+                cam.project([(x, 0.7, z), (x + 0.25, 0.7, z), (x + 0.25, 0.85, z), (x, 0.85, z)]),
+                label,
+                (170, 20, 20),
+            )
+        c.polygon(
+            cam.project(
+                [
+                    (xc - 0.25, 0.4, z),
+                    (xc + 0.25, 0.4, z),
+                    (xc + 0.25, 0.52, z),
+                    (xc - 0.25, 0.52, z),
+                ]
+            ),
+            label,
+            (220, 220, 210),
+        )
     for x in (left + 0.1, right - 0.35):
-        c.polygon(cam.project([(x, 0.0, z + 0.5), (x + 0.25, 0.0, z + 0.5),
-                               (x + 0.25, 0.3, z + 0.5), (x, 0.3, z + 0.5)]), label, (20, 20, 22))
+        c.polygon(
+            cam.project(
+                [
+                    (x, 0.0, z + 0.5),
+                    (x + 0.25, 0.0, z + 0.5),
+                    (x + 0.25, 0.3, z + 0.5),
+                    (x, 0.3, z + 0.5),
+                ]
+            ),
+            label,
+            (20, 20, 22),
+        )
 
 
 def _person(c, cam, rng, x, z, label_id=None, y=0.0, sitting=False):
@@ -302,21 +442,50 @@ def _person(c, cam, rng, x, z, label_id=None, y=0.0, sitting=False):
     hip = y + 0.5 * height
     stride = 0.0 if sitting else rng.uniform(-0.2, 0.2)
     for dx, foot in ((-0.09, stride), (0.09, -stride)):
-        c.polygon(cam.project([(x + dx - 0.07, hip, z), (x + dx + 0.07, hip, z),
-                               (x + dx + 0.06, y, z + foot), (x + dx - 0.06, y, z + foot)]),
-                  label_id, trousers, (0.03, 0.06, 0.05))
+        c.polygon(
+            cam.project(
+                [
+                    (x + dx - 0.07, hip, z),
+                    (x + dx + 0.07, hip, z),
+                    (x + dx + 0.06, y, z + foot),
+                    (x + dx - 0.06, y, z + foot),
+                ]
+            ),
+            label_id,
+            trousers,
+            (0.03, 0.06, 0.05),
+        )
     shoulder = hip + 0.33 * height
-    c.polygon(cam.project([(x - 0.2, hip, z), (x + 0.2, hip, z), (x + 0.22, shoulder, z),
-                           (x - 0.22, shoulder, z)]), label_id, shirt, (0.03, 0.08, 0.05))
+    c.polygon(
+        cam.project(
+            [(x - 0.2, hip, z), (x + 0.2, hip, z), (x + 0.22, shoulder, z), (x - 0.22, shoulder, z)]
+        ),
+        label_id,
+        shirt,
+        (0.03, 0.08, 0.05),
+    )
     for dx in (-0.27, 0.22):
-        c.polygon(cam.project([(x + dx, shoulder, z), (x + dx + 0.06, shoulder, z),
-                               (x + dx + 0.05, hip - 0.05, z), (x + dx - 0.01, hip - 0.05, z)]),
-                  label_id, shirt * 0.9)
+        c.polygon(
+            cam.project(
+                [
+                    (x + dx, shoulder, z),
+                    (x + dx + 0.06, shoulder, z),
+                    (x + dx + 0.05, hip - 0.05, z),
+                    (x + dx - 0.01, hip - 0.05, z),
+                ]
+            ),
+            label_id,
+            shirt * 0.9,
+        )
     centre = cam.project([(x, shoulder + 0.13, z)])[0]
     radius = cam.scale(z) * 0.11
     c.ellipse(centre, (radius * 0.85, radius), label_id, skin, (0.02, 0.04, 0.02))
-    c.ellipse(centre - [0, radius * 0.45], (radius * 0.9, radius * 0.6), label_id,
-              _jitter(rng, (40, 30, 20), 0.4))
+    c.ellipse(
+        centre - [0, radius * 0.45],
+        (radius * 0.9, radius * 0.6),
+        label_id,
+        _jitter(rng, (40, 30, 20), 0.4),
+    )
 
 
 def _cyclist(c, cam, rng, x, z):
@@ -324,12 +493,25 @@ def _cyclist(c, cam, rng, x, z):
     frame = _jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))])
     thickness = max(1.0, cam.scale(z) * 0.04)
     for wz in (z, z + 1.1):
-        ring = [(x, 0.35 + 0.35 * np.sin(a), wz + 0.35 * np.cos(a))
-                for a in np.linspace(0, 2 * np.pi, 20, endpoint=False)]
+        ring = [
+            (x, 0.35 + 0.35 * np.sin(a), wz + 0.35 * np.cos(a))
+            for a in np.linspace(0, 2 * np.pi, 20, endpoint=False)
+        ]
         c.polyline(cam.project(ring), thickness, ID["bicycle"], (25, 25, 25), closed=True)
-    c.polyline(cam.project([(x, 0.35, z), (x, 0.85, z + 0.5), (x, 0.35, z + 1.1),
-                            (x, 0.35, z + 0.55), (x, 0.85, z + 0.5)]), thickness, ID["bicycle"],
-               frame)
+    c.polyline(
+        cam.project(
+            [
+                (x, 0.35, z),
+                (x, 0.85, z + 0.5),
+                (x, 0.35, z + 1.1),
+                (x, 0.35, z + 0.55),
+                (x, 0.85, z + 0.5),
+            ]
+        ),
+        thickness,
+        ID["bicycle"],
+        frame,
+    )
     _person(c, cam, rng, x, z + 0.45, ID["rider"], y=0.35, sitting=True)
 
 
@@ -337,8 +519,14 @@ def _pole(c, cam, rng, x, z):
     """A pole, sometimes carrying a traffic sign or a traffic light on its top."""
     height = rng.uniform(3.5, 8.0)
     grey = _jitter(rng, (120, 122, 125), 0.2)
-    c.polygon(cam.project([(x - 0.08, 0, z), (x + 0.08, 0, z), (x + 0.08, height, z),
-                           (x - 0.08, height, z)]), ID["pole"], grey, (0.02, 0.05, 0.05))
+    c.polygon(
+        cam.project(
+            [(x - 0.08, 0, z), (x + 0.08, 0, z), (x + 0.08, height, z), (x - 0.08, height, z)]
+        ),
+        ID["pole"],
+        grey,
+        (0.02, 0.05, 0.05),
+    )
     what = rng.choice(["sign", "light", "none"], p=[0.45, 0.25, 0.3])
     if what == "sign":
         y = min(height, rng.uniform(2.2, 3.2))
@@ -350,44 +538,79 @@ def _pole(c, cam, rng, x, z):
             c.ellipse(centre, (r, r), ID["traffic sign"], colour, (0.02, 0.03, 0))
             c.ellipse(centre, (0.7 * r, 0.7 * r), ID["traffic sign"], (235, 235, 230))
         elif shape == 1:
-            c.polygon([centre + [0, -r], centre + [r, 0.8 * r], centre + [-r, 0.8 * r]],
-                      ID["traffic sign"], colour, (0.02, 0.03, 0))
+            c.polygon(
+                [centre + [0, -r], centre + [r, 0.8 * r], centre + [-r, 0.8 * r]],
+                ID["traffic sign"],
+                colour,
+                (0.02, 0.03, 0),
+            )
         else:
-            c.polygon([centre + [-r, -r], centre + [r, -r], centre + [r, r], centre + [-r, r]],
-                      ID["traffic sign"], colour, (0.02, 0.03, 0))
+            c.polygon(
+                [centre + [-r, -r], centre + [r, -r], centre + [r, r], centre + [-r, r]],
+                ID["traffic sign"],
+                colour,
+                (0.02, 0.03, 0),
+            )
     elif what == "light":
         y = min(height, rng.uniform(2.5, 4.0))
         top = cam.project([(x - 0.18, y + 0.9, z)])[0]
         bottom = cam.project([(x + 0.18, y, z)])[0]
-        c.polygon([top, (bottom[0], top[1]), bottom, (top[0], bottom[1])], ID["traffic light"],
-                  (30, 32, 30), (0.02, 0.05, 0))
+        c.polygon(
+            [top, (bottom[0], top[1]), bottom, (top[0], bottom[1])],
+            ID["traffic light"],
+            (30, 32, 30),
+            (0.02, 0.05, 0),
+        )
         lit = rng.integers(3)
         for i, colour in enumerate([(230, 40, 30), (240, 180, 20), (40, 220, 90)]):
             centre = cam.project([(x, y + 0.75 - 0.3 * i, z)])[0]
             r = cam.scale(z) * 0.1
-            c.ellipse(centre, (r, r), ID["traffic light"],
-                      colour if i == lit else np.asarray(colour) * 0.25)
+            c.ellipse(
+                centre,
+                (r, r),
+                ID["traffic light"],
+                colour if i == lit else np.asarray(colour) * 0.25,
+            )
 
 
 def _tree(c, cam, rng, x, z):
     """A street tree: trunk and a crown of overlapping blobs (all 'vegetation', as Cityscapes)."""
     trunk = rng.uniform(2.0, 3.5)
-    c.polygon(cam.project([(x - 0.12, 0, z), (x + 0.12, 0, z), (x + 0.1, trunk + 0.5, z),
-                           (x - 0.1, trunk + 0.5, z)]), ID["vegetation"],
-              _jitter(rng, (80, 65, 50), 0.2), (0.05, 0.1, 0.05))
+    c.polygon(
+        cam.project(
+            [
+                (x - 0.12, 0, z),
+                (x + 0.12, 0, z),
+                (x + 0.1, trunk + 0.5, z),
+                (x - 0.1, trunk + 0.5, z),
+            ]
+        ),
+        ID["vegetation"],
+        _jitter(rng, (80, 65, 50), 0.2),
+        (0.05, 0.1, 0.05),
+    )
     green = _jitter(rng, VEGETATION, 0.3)
     for _ in range(rng.integers(3, 7)):
         centre = cam.project([(x + rng.uniform(-1.2, 1.2), trunk + rng.uniform(0.8, 2.8), z)])[0]
         r = cam.scale(z) * rng.uniform(0.9, 1.8)
-        c.ellipse(centre, (r, r * rng.uniform(0.7, 1.0)), ID["vegetation"],
-                  green * rng.uniform(0.8, 1.2), (0.15, 0.25, 0.1))
+        c.ellipse(
+            centre,
+            (r, r * rng.uniform(0.7, 1.0)),
+            ID["vegetation"],
+            green * rng.uniform(0.8, 1.2),
+            (0.15, 0.25, 0.1),
+        )
 
 
 def _clutter(c, cam, rng, x, z, label_id):
     """Void-class things: bins and boxes ('static') or unlabelled odds and ends."""
     w, h = rng.uniform(0.4, 1.0), rng.uniform(0.6, 1.2)
-    c.polygon(cam.project([(x, 0, z), (x + w, 0, z), (x + w, h, z), (x, h, z)]), label_id,
-              _jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))], 0.3), (0.05, 0.1, 0.1))
+    c.polygon(
+        cam.project([(x, 0, z), (x + w, 0, z), (x + w, h, z), (x, h, z)]),
+        label_id,
+        _jitter(rng, CAR_COLOURS[rng.integers(len(CAR_COLOURS))], 0.3),
+        (0.05, 0.1, 0.1),
+    )
 
 
 def _ego_vehicle(c, rng):
@@ -403,8 +626,12 @@ def render_scene(size: tuple[int, int], rng: np.random.Generator) -> tuple[np.nd
     """One street scene -> (uint8 [H, W, 3] RGB image, uint8 [H, W] Cityscapes label ids)."""
     h, w = size
     c = _Canvas(h, w, rng)
-    cam = _Camera(focal=w * rng.uniform(0.7, 1.05), cx=w * rng.uniform(0.42, 0.58),
-                  horizon=h * rng.uniform(0.36, 0.5), height=rng.uniform(1.2, 1.6))
+    cam = _Camera(
+        focal=w * rng.uniform(0.7, 1.05),
+        cx=w * rng.uniform(0.42, 0.58),
+        horizon=h * rng.uniform(0.36, 0.5),
+        height=rng.uniform(1.2, 1.6),
+    )
     z_far = rng.uniform(150, 300)
     left, right = rng.uniform(3, 8), rng.uniform(3, 8)
     sidewalks = rng.uniform(1.5, 4.5, 2)
@@ -415,9 +642,13 @@ def render_scene(size: tuple[int, int], rng: np.random.Generator) -> tuple[np.nd
         heights = rng.uniform(6, 25, 8)
         for i, height in enumerate(heights):
             xa, xb = x0 + (x1 - x0) * i / 8, x0 + (x1 - x0) * (i + 1) / 8
-            c.polygon(cam.project([(xa, 0, z_far), (xb, 0, z_far), (xb, height, z_far),
-                                   (xa, height, z_far)]), ID[kind],
-                      _jitter(rng, FACADE_COLOURS[i % 8] if kind == "building" else VEGETATION))
+            c.polygon(
+                cam.project(
+                    [(xa, 0, z_far), (xb, 0, z_far), (xb, height, z_far), (xa, height, z_far)]
+                ),
+                ID[kind],
+                _jitter(rng, FACADE_COLOURS[i % 8] if kind == "building" else VEGETATION),
+            )
     _road(c, cam, rng, left, right, z_far)
     _street_side(c, cam, rng, "left", left, sidewalks[0], terrain[0], z_far)
     _street_side(c, cam, rng, "right", right, sidewalks[1], terrain[1], z_far)

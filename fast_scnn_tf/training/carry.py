@@ -42,27 +42,32 @@ MANIFEST = "carry.json"
 INDEX = "checkpoint"  # the CheckpointManager's index file
 INDEX_PATH = os.path.join(LATEST_DIR, INDEX)
 CHECKPOINT_NAME = re.compile(r"ckpt-(\d+)")  # the CheckpointManager's names
-SHAPE = ('expected {"checkpoint": "ckpt-N", "step": N, "sha256": {"<file>": "<SHA-256 hex>", ...}} '
-         "listing ckpt-N's .index and .data files, as pack writes it")
+SHAPE = (
+    'expected {"checkpoint": "ckpt-N", "step": N, "sha256": {"<file>": "<SHA-256 hex>", ...}} '
+    "listing ckpt-N's .index and .data files, as pack writes it"
+)
 
 
 def latest_prefix(run_dir: str) -> str:
     """The latest checkpoint's name (`ckpt-N`) from the run's checkpoint index."""
     prefix = tf.train.latest_checkpoint(os.path.join(run_dir, LATEST_DIR))
     if prefix is None:
-        raise ValueError(f"'{run_dir}' has no checkpoint to carry (no index in "
-                         f"{os.path.join(run_dir, LATEST_DIR)}): expected a run folder written "
-                         "by train.py")
+        raise ValueError(
+            f"'{run_dir}' has no checkpoint to carry (no index in "
+            f"{os.path.join(run_dir, LATEST_DIR)}): expected a run folder written "
+            "by train.py"
+        )
     if not CHECKPOINT_NAME.fullmatch(os.path.basename(prefix)):
-        raise ValueError(f"'{os.path.join(run_dir, INDEX_PATH)}' names '{prefix}': expected a "
-                         "checkpoint like ckpt-N, as train.py writes")
+        raise ValueError(
+            f"'{os.path.join(run_dir, INDEX_PATH)}' names '{prefix}': expected a "
+            "checkpoint like ckpt-N, as train.py writes"
+        )
     return os.path.basename(prefix)
 
 
 def index_text(prefix: str) -> bytes:
     """The checkpoint index of a carried run: it names the carried checkpoint and nothing else."""
-    return (f'model_checkpoint_path: "{prefix}"\n'
-            f'all_model_checkpoint_paths: "{prefix}"\n').encode()
+    return (f'model_checkpoint_path: "{prefix}"\nall_model_checkpoint_paths: "{prefix}"\n').encode()
 
 
 def pack(run_dir: str, dest: str, limit: int = LIMIT_BYTES) -> dict:
@@ -70,24 +75,31 @@ def pack(run_dir: str, dest: str, limit: int = LIMIT_BYTES) -> dict:
     else); returns the manifest. Refuses, before writing anything, a state over `limit` bytes."""
     prefix = latest_prefix(run_dir)
     checkpoints = os.path.join(run_dir, LATEST_DIR)
-    names = [os.path.join(LATEST_DIR, n) for n in sorted(os.listdir(checkpoints))
-             if n.startswith(prefix + ".")]
+    names = [
+        os.path.join(LATEST_DIR, n)
+        for n in sorted(os.listdir(checkpoints))
+        if n.startswith(prefix + ".")
+    ]
     names += [n for n in (CONFIG_FILE, HISTORY_FILE) if os.path.isfile(os.path.join(run_dir, n))]
     index = index_text(prefix)
     size = sum(os.path.getsize(os.path.join(run_dir, n)) for n in names) + len(index)
     if size > limit:
-        raise ValueError(f"the state of '{run_dir}' ({prefix}) is {size / 2**20:.1f} MB, over the "
-                         f"{limit / 2**20:.0f} MB a carry may hold (Adam's slots make a "
-                         "Fast-SCNN state ~14 MB; SGD's ~9 MB)")
+        raise ValueError(
+            f"the state of '{run_dir}' ({prefix}) is {size / 2**20:.1f} MB, over the "
+            f"{limit / 2**20:.0f} MB a carry may hold (Adam's slots make a "
+            "Fast-SCNN state ~14 MB; SGD's ~9 MB)"
+        )
     _check_pack_destination(dest)
     with files.staging_dir(dest) as tmp:
         os.makedirs(os.path.join(tmp, LATEST_DIR))
         for name in names:
             shutil.copyfile(os.path.join(run_dir, name), os.path.join(tmp, name))
         files.write_bytes(os.path.join(tmp, INDEX_PATH), index)
-        manifest = {"checkpoint": prefix, "step": int(prefix.rsplit("-", 1)[1]),
-                    "sha256": {n: _sha256_file(os.path.join(tmp, n))
-                               for n in [*names, INDEX_PATH]}}
+        manifest = {
+            "checkpoint": prefix,
+            "step": int(prefix.rsplit("-", 1)[1]),
+            "sha256": {n: _sha256_file(os.path.join(tmp, n)) for n in [*names, INDEX_PATH]},
+        }
         files.write_json(os.path.join(tmp, MANIFEST), manifest)
     return manifest
 
@@ -103,8 +115,10 @@ def _check_pack_destination(dest: str) -> None:
         raise ValueError(f"'{dest}' exists and is not a carry folder: choose another destination")
     foreign = _unlisted(dest, read_manifest(dest))
     if foreign:
-        raise ValueError(f"'{dest}' holds '{foreign}', which pack did not write (its {MANIFEST} "
-                         "does not list it): move it away or choose another destination")
+        raise ValueError(
+            f"'{dest}' holds '{foreign}', which pack did not write (its {MANIFEST} "
+            "does not list it): move it away or choose another destination"
+        )
 
 
 def _unlisted(folder: str, manifest: dict) -> str | None:
@@ -139,8 +153,9 @@ def unpack(source: str, run_dir: str) -> dict:
     if os.path.islink(run_dir):
         raise ValueError(f"run folder '{run_dir}' is a link: unpack into a new folder")
     if os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
-        raise ValueError(f"run folder '{run_dir}' exists and is not an empty folder: unpack into "
-                         "a new one")
+        raise ValueError(
+            f"run folder '{run_dir}' exists and is not an empty folder: unpack into a new one"
+        )
     manifest = read_manifest(source)
     index = index_text(manifest["checkpoint"])
     contents, budget = {}, LIMIT_BYTES
@@ -151,11 +166,14 @@ def unpack(source: str, run_dir: str) -> dict:
         except FileNotFoundError:
             data = None
         if data is None or hashlib.sha256(data).hexdigest() != digest:
-            raise ValueError(f"'{path}' is missing or differs from what was packed: the carried "
-                             "state is damaged")
+            raise ValueError(
+                f"'{path}' is missing or differs from what was packed: the carried state is damaged"
+            )
         if name == INDEX_PATH and data != index:
-            raise ValueError(f"'{path}' names other checkpoints than {manifest['checkpoint']}: "
-                             f"expected an index naming only the carried one ({MANIFEST}'s)")
+            raise ValueError(
+                f"'{path}' names other checkpoints than {manifest['checkpoint']}: "
+                f"expected an index naming only the carried one ({MANIFEST}'s)"
+            )
         contents[name] = data
         budget -= len(data)
     contents[INDEX_PATH] = index  # also for packs that did not list their index
@@ -186,17 +204,22 @@ def read_manifest(folder: str) -> dict:
     if type(step) is not int or step != int(match.group(1)):
         raise ValueError(f"'{path}' gives the step {step!r} for {prefix}: {SHAPE}")
     if not isinstance(digests, dict) or not all(
-            isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d) for d in digests.values()):
-        raise ValueError(f"'{path}' has a 'sha256' that is not an object of SHA-256 digests: "
-                         f"{SHAPE}")
+        isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d) for d in digests.values()
+    ):
+        raise ValueError(
+            f"'{path}' has a 'sha256' that is not an object of SHA-256 digests: {SHAPE}"
+        )
     for name in digests:
         parts = name.split(os.sep)
         if os.path.isabs(name) or os.path.normpath(name) != name or {".", ".."} & set(parts):
-            raise ValueError(f"'{path}' lists '{name}': expected only files inside the carry "
-                             "folder (relative paths without '..')")
+            raise ValueError(
+                f"'{path}' lists '{name}': expected only files inside the carry "
+                "folder (relative paths without '..')"
+            )
     checkpoint = os.path.join(LATEST_DIR, prefix)
     if checkpoint + ".index" not in digests or not any(
-            name.startswith(checkpoint + ".data-") for name in digests):
+        name.startswith(checkpoint + ".data-") for name in digests
+    ):
         raise ValueError(f"'{path}' lists no {checkpoint}.index or .data file: {SHAPE}")
     return manifest
 
@@ -208,8 +231,9 @@ def _read_plain_file(folder: str, name: str, limit: int) -> bytes:
     for part in name.split(os.sep):
         path = os.path.join(path, part)
         if os.path.islink(path):
-            raise ValueError(f"'{path}' is a link: a carry folder holds only plain files and "
-                             "folders")
+            raise ValueError(
+                f"'{path}' is a link: a carry folder holds only plain files and folders"
+            )
     # O_NOFOLLOW: a link made since the check is still not followed; O_NONBLOCK: a FIFO does
     # not hang the open (it is then refused as not a file).
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as f:
@@ -218,8 +242,10 @@ def _read_plain_file(folder: str, name: str, limit: int) -> bytes:
             raise ValueError(f"'{path}' is not a file: a carry folder holds only plain files")
         data = f.read(limit + 1) if info.st_size <= limit else None
         if data is None or len(data) > limit:  # the size read, too: the file may have grown
-            raise ValueError(f"'{path}' takes the carried files over the {LIMIT_BYTES / 2**20:.0f}"
-                             " MB a carry holds: expected a folder written by pack")
+            raise ValueError(
+                f"'{path}' takes the carried files over the {LIMIT_BYTES / 2**20:.0f}"
+                " MB a carry holds: expected a folder written by pack"
+            )
         return data
 
 
@@ -232,9 +258,11 @@ def _sha256_file(path: str) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fast_scnn_tf.training.carry",
-                                     description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fast_scnn_tf.training.carry",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="run folder -> carry folder (latest state, <= 10 MB)")
     p.add_argument("run_dir")

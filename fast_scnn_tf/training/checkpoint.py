@@ -37,8 +37,13 @@ BEST_DIR = "best"
 def build_training_model(config: Config, input_shape=(None, None, 3)) -> keras.Model:
     """The training model a run's config describes (aux heads included): the one place that
     builds it, for training and for every loader."""
-    return build_model(config.model.name, num_classes=config.model.num_classes, aux=True,
-                       dropout=config.model.dropout, input_shape=input_shape)
+    return build_model(
+        config.model.name,
+        num_classes=config.model.num_classes,
+        aux=True,
+        dropout=config.model.dropout,
+        input_shape=input_shape,
+    )
 
 
 def make_checkpoint(model: keras.Model, **trackables) -> tf.train.Checkpoint:
@@ -46,16 +51,23 @@ def make_checkpoint(model: keras.Model, **trackables) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(model=model, **trackables)
 
 
-def write_run(directory: str, config: Config, model: keras.Model, folder: str = LATEST_DIR,
-              number: int | None = None, **trackables) -> str:
+def write_run(
+    directory: str,
+    config: Config,
+    model: keras.Model,
+    folder: str = LATEST_DIR,
+    number: int | None = None,
+    **trackables,
+) -> str:
     """Write a run folder that `load_run` loads: `config.json` and one checkpoint of the training
     `model` (plus `trackables`, e.g. step, optimizer) in `folder` (`checkpoints/` or `best/`),
     numbered `number` (None: the manager's count, ckpt-1), with the manager's `checkpoint` index.
     The one way a run folder is written outside training: the converter and the tests' runs.
     Returns the checkpoint prefix."""
     config.save(directory)
-    manager = tf.train.CheckpointManager(make_checkpoint(model, **trackables),
-                                         os.path.join(directory, folder), max_to_keep=1)
+    manager = tf.train.CheckpointManager(
+        make_checkpoint(model, **trackables), os.path.join(directory, folder), max_to_keep=1
+    )
     return manager.save(checkpoint_number=number)
 
 
@@ -73,8 +85,9 @@ def damage(prefix: str) -> str | None:
             reader.get_tensor(name)
     except Exception as e:  # noqa: BLE001
         files = tf.io.gfile.glob(prefix + ".data-*")
-        return f"'{files[0] if len(files) == 1 else prefix + '.data-*'}' is damaged: " \
-               f"{_first_line(e)}"
+        return (
+            f"'{files[0] if len(files) == 1 else prefix + '.data-*'}' is damaged: {_first_line(e)}"
+        )
     return None
 
 
@@ -133,8 +146,10 @@ def find_checkpoint(path: str, which: str = "best") -> str:
             raise ValueError(f"checkpoint {problem}")
         return path
     if not tf.io.gfile.isdir(path):
-        raise FileNotFoundError(f"checkpoint '{path}' does not exist: expected a model directory "
-                                "written by train.py or a checkpoint prefix like DIR/ckpt-12")
+        raise FileNotFoundError(
+            f"checkpoint '{path}' does not exist: expected a model directory "
+            "written by train.py or a checkpoint prefix like DIR/ckpt-12"
+        )
     order = (BEST_DIR, LATEST_DIR) if which == "best" else (LATEST_DIR, BEST_DIR)
     damaged = []
     for i, candidate in enumerate([os.path.join(path, d) for d in order] + [path]):
@@ -145,13 +160,19 @@ def find_checkpoint(path: str, which: str = "best") -> str:
             continue
         if prefix:
             if i > 0:  # the folder `which` names has none: say which one is used instead
-                log.info("no %s checkpoint in '%s': using '%s'", which,
-                         os.path.join(path, order[0]), prefix)
+                log.info(
+                    "no %s checkpoint in '%s': using '%s'",
+                    which,
+                    os.path.join(path, order[0]),
+                    prefix,
+                )
             return prefix
     if damaged:
         raise ValueError(damaged[0])
-    raise FileNotFoundError(f"no checkpoint in '{path}': expected '{BEST_DIR}/' or '{LATEST_DIR}/' "
-                            "with ckpt-N files (written by train.py)")
+    raise FileNotFoundError(
+        f"no checkpoint in '{path}': expected '{BEST_DIR}/' or '{LATEST_DIR}/' "
+        "with ckpt-N files (written by train.py)"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,8 +195,14 @@ def load_run(path: str, which: str = "best", aux: bool = False) -> Run:
     """
     prefix = find_checkpoint(path, which)
     prefix_dir = os.path.dirname(prefix)
-    directory = next((d for d in (path, prefix_dir, os.path.dirname(prefix_dir))
-                      if os.path.isfile(os.path.join(d, CONFIG_FILE))), None)
+    directory = next(
+        (
+            d
+            for d in (path, prefix_dir, os.path.dirname(prefix_dir))
+            if os.path.isfile(os.path.join(d, CONFIG_FILE))
+        ),
+        None,
+    )
     if directory is None:
         raise FileNotFoundError(f"no {CONFIG_FILE} found with checkpoint '{path}'")
     config = Config.load(directory)
@@ -184,7 +211,9 @@ def load_run(path: str, which: str = "best", aux: bool = False) -> Run:
         status = make_checkpoint(model).restore(prefix)
         status.assert_existing_objects_matched()
     except (AssertionError, ValueError) as e:
-        raise ValueError(f"checkpoint '{prefix}' does not match a {config.model.name} with "
-                         f"{config.model.num_classes} classes: {_first_line(e)}") from e
+        raise ValueError(
+            f"checkpoint '{prefix}' does not match a {config.model.name} with "
+            f"{config.model.num_classes} classes: {_first_line(e)}"
+        ) from e
     status.expect_partial()  # the optimizer and data position are not needed here
     return Run(model if aux else inference_model(model), config, prefix, directory)

@@ -29,8 +29,9 @@ def with_dataset_classes(config: Config) -> Config:
     times `data.input_scale`)."""
     dataset = dataset_for(config.data)
     classes = dataset.classes
-    config = (config.override("model", "num_classes", classes.num_classes)
-              .override("model", "classes", classes.to_dict()))
+    config = config.override("model", "num_classes", classes.num_classes).override(
+        "model", "classes", classes.to_dict()
+    )
     if config.data.source == "tfds":
         frame = TFDS_FRAME_SIZE
     else:
@@ -47,8 +48,9 @@ def class_weights_for(config: Config) -> np.ndarray | None:
     would only learn the L2 term. Without weighting only the first label files are read."""
     weighting = config.train.class_weighting
     if weighting not in CLASS_WEIGHTINGS:
-        raise ValueError(f"unknown class weighting '{weighting}': expected one of "
-                         f"{', '.join(CLASS_WEIGHTINGS)}")
+        raise ValueError(
+            f"unknown class weighting '{weighting}': expected one of {', '.join(CLASS_WEIGHTINGS)}"
+        )
     if config.data.source != "folder":
         if weighting != "none":
             raise ValueError("class weighting counts label files: needs source 'folder'")
@@ -57,15 +59,20 @@ def class_weights_for(config: Config) -> np.ndarray | None:
     counts = label_pixel_counts(config.data, config.data.train_split, max_frames=frames)[:-1]
     if counts.sum() == 0:
         read = f"the first {frames} label files" if frames else "the label files"
-        raise ValueError(f"{read} of split 'train' in '{config.data.data_dir}' hold no labelled "
-                         f"pixel (every value is the ignore value or maps to it): check that the "
-                         f"labels are {config.data.dataset} labels")
+        raise ValueError(
+            f"{read} of split 'train' in '{config.data.data_dir}' hold no labelled "
+            f"pixel (every value is the ignore value or maps to it): check that the "
+            f"labels are {config.data.dataset} labels"
+        )
     if weighting == "none":
         return None
     weights = enet_class_weights(counts, CLASS_WEIGHTINGS[weighting])
     names = config.class_table().names
-    log.info("class weights (%s): %s", weighting,
-             ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
+    log.info(
+        "class weights (%s): %s",
+        weighting,
+        ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)),
+    )
     return weights
 
 
@@ -79,15 +86,23 @@ def warn_if_class_indices(config: Config) -> None:
     n = dataset.classes.num_classes
     if config.data.source != "folder" or np.array_equal(dataset.label_values[:n], np.arange(n)):
         return  # the files store class indices themselves: nothing to mix up
-    paths = [label for _, label in dataset.list_frames(config.data.data_dir,
-                                                       config.data.train_split)]
+    paths = [
+        label for _, label in dataset.list_frames(config.data.data_dir, config.data.train_split)
+    ]
     values = set()
     for path in paths[:LABEL_CHECK_FRAMES]:
         values.update(np.unique(decode.decode_label_values(tf.io.read_file(path), path)).tolist())
     values.discard(IGNORE_LABEL)
     if values and max(values) < n:
-        log.warning("the first %d train label files in '%s' (e.g. '%s') hold only values %d..%d: "
-                    "they look like class indices (train ids) saved as label files, but %s label "
-                    "files store %s; convert them, or training learns a wrong mapping",
-                    min(len(paths), LABEL_CHECK_FRAMES), config.data.data_dir, paths[0],
-                    min(values), max(values), dataset.name, describe_bad_values(dataset))
+        log.warning(
+            "the first %d train label files in '%s' (e.g. '%s') hold only values %d..%d: "
+            "they look like class indices (train ids) saved as label files, but %s label "
+            "files store %s; convert them, or training learns a wrong mapping",
+            min(len(paths), LABEL_CHECK_FRAMES),
+            config.data.data_dir,
+            paths[0],
+            min(values),
+            max(values),
+            dataset.name,
+            describe_bad_values(dataset),
+        )

@@ -40,8 +40,10 @@ class TrainingInterrupted(Exception):
     """SIGINT/SIGTERM arrived; a checkpoint was saved at `step` before stopping."""
 
     def __init__(self, signum: int, step: int):
-        super().__init__(f"stopped by {signal.Signals(signum).name} at step {step} "
-                         "(checkpoint saved; run again with the same --model-dir to resume)")
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} at step {step} "
+            "(checkpoint saved; run again with the same --model-dir to resume)"
+        )
         self.signum = signum
         self.step = step
 
@@ -61,8 +63,11 @@ class _StopSignals:
         self._previous = {}
 
     def _handle(self, signum, frame):
-        log.warning("%s received: saving a checkpoint after this step, then stopping "
-                    "(send it again to stop at once)", signal.Signals(signum).name)
+        log.warning(
+            "%s received: saving a checkpoint after this step, then stopping "
+            "(send it again to stop at once)",
+            signal.Signals(signum).name,
+        )
         self.signum = signum
         self.restore()
 
@@ -114,14 +119,19 @@ class Loop:
         if start >= end and not owed:
             log.info("nothing to do: step %d, run ends at %d", start, end)
             return self._summary(None)
-        writer = (tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
-                  if self.chief else tf.summary.create_noop_writer())
+        writer = (
+            tf.summary.create_file_writer(os.path.join(self.model_dir, LOG_DIR))
+            if self.chief
+            else tf.summary.create_noop_writer()
+        )
         val = None
         with _StopSignals() as stop, writer.as_default():
             try:
                 if owed:
-                    log.info("validation at step %d was stopped before it finished: running it "
-                             "now", start)
+                    log.info(
+                        "validation at step %d was stopped before it finished: running it now",
+                        start,
+                    )
                     val = self._validate(start, lambda: stop.signum is not None)
                     if stop.signum is not None:
                         raise TrainingInterrupted(stop.signum, start)
@@ -136,16 +146,24 @@ class Loop:
         validation's metrics (None if none ran)."""
         tc = self.config.train
         val = None
-        dataset = build_dataset(self.config.data, self.config.data.train_split, training=True,
-                                batch_size=tc.batch_size, repeat=True, seed=tc.seed,
-                                skip_batches=start)
+        dataset = build_dataset(
+            self.config.data,
+            self.config.data.train_split,
+            training=True,
+            batch_size=tc.batch_size,
+            repeat=True,
+            seed=tc.seed,
+            skip_batches=start,
+        )
         options = tf.data.Options()  # workers split batches, not files (frames are one list)
         options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
         dataset = dataset.with_options(options)
         iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
-        train_step = make_train_step(self.model, self.optimizer, self.strategy, self.config,
-                                     self.step, self.class_weights)
+        train_step = make_train_step(
+            self.model, self.optimizer, self.strategy, self.config, self.step, self.class_weights
+        )
         bar = None
         for current in range(start, end):
             epoch, index = divmod(current, self.steps_per_epoch)
@@ -160,17 +178,19 @@ class Loop:
                     f"non-finite loss, gradients or weights at step {current} (epoch "
                     f"{epoch + 1}, loss {terms['loss']}); stopped without saving, the last "
                     f"good checkpoint is "
-                    f"{self._in_run_folder(LATEST_DIR, self.latest) or 'none'}")
+                    f"{self._in_run_folder(LATEST_DIR, self.latest) or 'none'}"
+                )
             lr = float(self.schedule(current))
             if bar is not None:
-                bar.update(index + 1, [("loss", terms["loss"]), ("lr", lr),
-                                       ("img/s", tc.batch_size / seconds)])
+                bar.update(
+                    index + 1,
+                    [("loss", terms["loss"]), ("lr", lr), ("img/s", tc.batch_size / seconds)],
+                )
             if done % tc.log_every_steps == 0 or done == end:
                 for name, value in terms.items():
                     tf.summary.scalar(f"train/{name}", value, step=done)
                 tf.summary.scalar("train/learning_rate", lr, step=done)
-                tf.summary.scalar("train/images_per_second", tc.batch_size / seconds,
-                                  step=done)
+                tf.summary.scalar("train/images_per_second", tc.batch_size / seconds, step=done)
             if done % tc.checkpoint_every_steps == 0:
                 self._save(done)
             if self.validate and self._validation_due(done):
@@ -185,8 +205,11 @@ class Loop:
         """Whether the schedule validates after step `done`: at the end of the run, and at the
         end of every `eval_every_epochs`-th epoch."""
         every = self.config.train.eval_every_epochs
-        return done == self.total or (done % self.steps_per_epoch == 0 and every > 0
-                                      and (done // self.steps_per_epoch) % every == 0)
+        return done == self.total or (
+            done % self.steps_per_epoch == 0
+            and every > 0
+            and (done // self.steps_per_epoch) % every == 0
+        )
 
     def _validation_owed(self, step: int) -> bool:
         """Whether the run starts at a step whose scheduled validation was never recorded in the
@@ -211,8 +234,9 @@ class Loop:
         log.info("epoch %d/%d", epoch + 1, math.ceil(self.total / self.steps_per_epoch))
         if not self.progress:
             return None
-        bar = keras.utils.Progbar(self.steps_per_epoch, stateful_metrics=["lr", "img/s"],
-                                  unit_name="step")
+        bar = keras.utils.Progbar(
+            self.steps_per_epoch, stateful_metrics=["lr", "img/s"], unit_name="step"
+        )
         if index:
             bar.update(index)
         return bar
@@ -234,27 +258,46 @@ class Loop:
         """Val mIoU with the inference model; keeps `best/` and logs to TensorBoard + jsonl.
         None, with nothing recorded, when `should_stop` (a stop signal) ends it early."""
         cfg = self.config
-        dataset = build_dataset(cfg.data, "val", training=False, batch_size=1,
-                                scale=cfg.data.input_scale, seed=cfg.train.seed)
+        dataset = build_dataset(
+            cfg.data,
+            "val",
+            training=False,
+            batch_size=1,
+            scale=cfg.data.input_scale,
+            seed=cfg.train.seed,
+        )
         images = []
         classes = cfg.class_table()
 
         def keep_some(name, image, prediction):
             if len(images) < NUM_PREDICTION_IMAGES:
-                images.append(np.concatenate([image_like(image, prediction),
-                                              classes.colorize(prediction)], axis=1))
+                images.append(
+                    np.concatenate(
+                        [image_like(image, prediction), classes.colorize(prediction)], axis=1
+                    )
+                )
 
-        metrics = evaluate(inference_model(self.model), dataset, classes,
-                           progress=self.progress, on_prediction=keep_some,
-                           should_stop=should_stop)
+        metrics = evaluate(
+            inference_model(self.model),
+            dataset,
+            classes,
+            progress=self.progress,
+            on_prediction=keep_some,
+            should_stop=should_stop,
+        )
         if metrics is None:
             log.warning("validation at step %d stopped by the signal; not recorded", done)
             return None
         miou = metrics["miou"] if metrics["miou"] is not None else 0.0
         epoch = done / self.steps_per_epoch
-        log.info("step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f, mean class accuracy "
-                 "%.4f", done, epoch, miou, metrics["pixel_accuracy"] or 0.0,
-                 metrics["mean_accuracy"] or 0.0)
+        log.info(
+            "step %d (epoch %.1f): val mIoU %.4f, pixel accuracy %.4f, mean class accuracy %.4f",
+            done,
+            epoch,
+            miou,
+            metrics["pixel_accuracy"] or 0.0,
+            metrics["mean_accuracy"] or 0.0,
+        )
         tf.summary.scalar("val/miou", miou, step=done)
         if metrics["category_miou"] is not None:
             tf.summary.scalar("val/category_miou", metrics["category_miou"], step=done)
@@ -268,22 +311,30 @@ class Loop:
             log.info("new best val mIoU %.4f: saved %s", miou, self.best.latest_checkpoint)
         self._save(done, force=True)  # the latest checkpoint carries best_miou too
         if self.chief:
-            record = {"step": done, "epoch": epoch,
-                      **{k: v for k, v in metrics.items() if k != "confusion"}}
+            record = {
+                "step": done,
+                "epoch": epoch,
+                **{k: v for k, v in metrics.items() if k != "confusion"},
+            }
             with open(os.path.join(self.model_dir, HISTORY_FILE), "a") as f:
                 f.write(json.dumps(record) + "\n")
         return metrics
 
     def _summary(self, val: dict | None) -> dict:
         best, step = float(self.best_miou.numpy()), int(self.step.numpy())
-        return {"step": step, "total_steps": self.total, "steps_per_epoch": self.steps_per_epoch,
-                "start_step": self._start, "steps_run": step - self._start,
-                "best_miou": best if best >= 0 else None,
-                "val": None if val is None else {k: v for k, v in val.items() if k != "confusion"},
-                # where the chief wrote them (the other workers save into a scratch folder)
-                "latest_checkpoint": self._in_run_folder(LATEST_DIR, self.latest),
-                "best_checkpoint": self._in_run_folder(BEST_DIR, self.best),
-                "weights_sha256": weights_digest(self.model)}
+        return {
+            "step": step,
+            "total_steps": self.total,
+            "steps_per_epoch": self.steps_per_epoch,
+            "start_step": self._start,
+            "steps_run": step - self._start,
+            "best_miou": best if best >= 0 else None,
+            "val": None if val is None else {k: v for k, v in val.items() if k != "confusion"},
+            # where the chief wrote them (the other workers save into a scratch folder)
+            "latest_checkpoint": self._in_run_folder(LATEST_DIR, self.latest),
+            "best_checkpoint": self._in_run_folder(BEST_DIR, self.best),
+            "weights_sha256": weights_digest(self.model),
+        }
 
     def _in_run_folder(self, folder: str, manager: tf.train.CheckpointManager) -> str | None:
         prefix = manager.latest_checkpoint

@@ -17,8 +17,9 @@ from fast_scnn_tf.data.classes import IGNORE_LABEL
 from fast_scnn_tf.model import LOGITS
 
 
-def masked_cross_entropy(labels: tf.Tensor, logits: tf.Tensor,
-                         ignore_label: int = IGNORE_LABEL, class_weights=None) -> tf.Tensor:
+def masked_cross_entropy(
+    labels: tf.Tensor, logits: tf.Tensor, ignore_label: int = IGNORE_LABEL, class_weights=None
+) -> tf.Tensor:
     """Softmax cross-entropy averaged over the pixels whose label is not `ignore_label`.
 
     labels: [B, H, W] integer class ids; logits: [B, H, W, C]. A batch whose pixels are all
@@ -64,6 +65,7 @@ def enet_class_weights(pixel_counts, c: float = 1.02):
     the labelled training pixels; bounded (at most 1/ln(c): ~50 for ENet's c = 1.02, ~10 for
     ERFNet's 1.10) where inverse frequency is not. A class with no training pixel gets the bound."""
     import numpy as np
+
     counts = np.asarray(pixel_counts, np.float64)
     share = counts / max(counts.sum(), 1.0)
     return (1.0 / np.log(c + share)).astype(np.float32)
@@ -78,8 +80,11 @@ def regularized_kernels(model: keras.Model, every_parameter: bool = False) -> li
     """
     if every_parameter:
         return list(model.trainable_variables)
-    return [layer.kernel for layer in model.layers
-            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    return [
+        layer.kernel
+        for layer in model.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+    ]
 
 
 def l2_penalty(kernels: list, weight_decay: float) -> tf.Tensor:
@@ -89,16 +94,24 @@ def l2_penalty(kernels: list, weight_decay: float) -> tf.Tensor:
     return weight_decay * tf.add_n([tf.nn.l2_loss(tf.cast(k, tf.float32)) for k in kernels])
 
 
-def training_loss(outputs: dict, labels: tf.Tensor, kernels: list, aux_weight: float,
-                  weight_decay: float, class_weights=None) -> dict[str, tf.Tensor]:
+def training_loss(
+    outputs: dict,
+    labels: tf.Tensor,
+    kernels: list,
+    aux_weight: float,
+    weight_decay: float,
+    class_weights=None,
+) -> dict[str, tf.Tensor]:
     """All loss terms of one batch: `loss` = main + aux_weight·(sum of the aux terms) + l2.
 
     `outputs` is the training model's dict, all logits at label size: `logits` plus whatever
     auxiliary heads the model has (Fast-SCNN: `aux_ltd`, `aux_gfe`; FFNet: none);
     `class_weights` (optional, [C]) apply to every cross-entropy.
     """
-    terms = {name: masked_cross_entropy(labels, logits, class_weights=class_weights)
-             for name, logits in outputs.items()}
+    terms = {
+        name: masked_cross_entropy(labels, logits, class_weights=class_weights)
+        for name, logits in outputs.items()
+    }
     aux = [terms[name] for name in outputs if name != LOGITS]
     terms["l2"] = l2_penalty(kernels, weight_decay)
     terms["loss"] = terms[LOGITS] + aux_weight * tf.add_n(aux or [0.0]) + terms["l2"]

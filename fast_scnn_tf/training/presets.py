@@ -16,8 +16,15 @@ PRESETS = {
     # §4.1: SGD 0.9, batch 12, poly 0.045 → 0 over 1,000 epochs of fine train, full 1024x2048
     # frames.
     "paper": {
-        "train": dict(epochs=1000, total_steps=0, batch_size=12, learning_rate=0.045,
-                      end_learning_rate=0.0, weight_decay=4e-5, decay_all_parameters=False),
+        "train": dict(
+            epochs=1000,
+            total_steps=0,
+            batch_size=12,
+            learning_rate=0.045,
+            end_learning_rate=0.0,
+            weight_decay=4e-5,
+            decay_all_parameters=False,
+        ),
         "data": dict(crop_size=(1024, 2048)),
     },
     # mmsegmentation fast_scnn_8xb4-160k_cityscapes-512x1024 (70.96% val): lr 0.12, poly with a
@@ -27,8 +34,14 @@ PRESETS = {
     # (see training/step.py); mmseg's SyncBN normalises over all 32 frames with momentum 0.01
     # (Keras 0.99), ours over each replica's frames with the model's 0.9.
     "mmseg": {
-        "train": dict(total_steps=160_000, batch_size=32, learning_rate=0.12,
-                      end_learning_rate=1e-4, weight_decay=4e-5, decay_all_parameters=True),
+        "train": dict(
+            total_steps=160_000,
+            batch_size=32,
+            learning_rate=0.12,
+            end_learning_rate=1e-4,
+            weight_decay=4e-5,
+            decay_all_parameters=True,
+        ),
         "data": dict(crop_size=(512, 1024)),
     },
     # CamVid (360x480 frames, 367 train): the recipe that led this project's ablation on CamVid
@@ -36,8 +49,14 @@ PRESETS = {
     # weights, frames at their own scale, whole 360x480 frames as crops, batch 8 (the paper's 12
     # fits 2 CPU cores badly).
     "camvid": {
-        "train": dict(epochs=80, batch_size=8, optimizer="adam", learning_rate=1e-3,
-                      class_weighting="enet", eval_every_epochs=5),
+        "train": dict(
+            epochs=80,
+            batch_size=8,
+            optimizer="adam",
+            learning_rate=1e-3,
+            class_weighting="enet",
+            eval_every_epochs=5,
+        ),
         "data": dict(crop_size=(360, 480), input_scale=1.0),
     },
 }
@@ -50,8 +69,11 @@ def apply_preset(config: Config, name: str) -> Config:
     defaults = Config()
     sections = {}
     for section in ("train", "data"):
-        values = {field: getattr(getattr(defaults, section), field)
-                  for preset in PRESETS.values() for field in preset.get(section, {})}
+        values = {
+            field: getattr(getattr(defaults, section), field)
+            for preset in PRESETS.values()
+            for field in preset.get(section, {})
+        }
         values.update(PRESETS[name].get(section, {}))
         sections[section] = dataclasses.replace(getattr(config, section), **values)
     sections["train"] = dataclasses.replace(sections["train"], preset=name)

@@ -32,19 +32,24 @@ def check_resume(config: Config, model_dir: str) -> Config | None:
         return None
     saved = Config.load(model_dir)
     if saved.model.name != config.model.name:
-        raise ValueError(f"'{model_dir}' holds a {saved.model.name} run, but this run asks for "
-                         f"{config.model.name}: use a new --model-dir")
+        raise ValueError(
+            f"'{model_dir}' holds a {saved.model.name} run, but this run asks for "
+            f"{config.model.name}: use a new --model-dir"
+        )
     if saved.model.num_classes != config.model.num_classes:
-        raise ValueError(f"'{model_dir}' holds a run with {saved.model.num_classes} classes, but "
-                         f"this run asks for {config.model.num_classes}: use a new --model-dir")
+        raise ValueError(
+            f"'{model_dir}' holds a run with {saved.model.num_classes} classes, but "
+            f"this run asks for {config.model.num_classes}: use a new --model-dir"
+        )
     old, new = _flatten(saved.to_dict()), _flatten(config.to_dict())
     for key in sorted(k for k in new if old.get(k) != new[k]):
         log.warning("resuming with %s = %r (was %r)", key, new[key], old.get(key))
     return saved
 
 
-def resume(directory: str, model: keras.Model, trackables: dict, batch_size: int,
-           saved_batch_size: int) -> str | None:
+def resume(
+    directory: str, model: keras.Model, trackables: dict, batch_size: int, saved_batch_size: int
+) -> str | None:
     """Restore the newest intact checkpoint of `directory` into `model` and `trackables` (the
     other checkpointed objects, `step` and `batch_size` among them); returns its prefix, or None
     when there is none (a fresh run). A step counted in another batch size is converted (module
@@ -62,9 +67,16 @@ def resume(directory: str, model: keras.Model, trackables: dict, batch_size: int
     if old_batch != batch_size:
         frames = int(step.numpy()) * old_batch
         step.assign(frames // batch_size)
-        log.warning("batch size %d -> %d: step %d of %s (%d frames seen) continues as step %d, so "
-                    "epochs keep counting passes over the data", old_batch, batch_size,
-                    frames // old_batch, prefix, frames, frames // batch_size)
+        log.warning(
+            "batch size %d -> %d: step %d of %s (%d frames seen) continues as step %d, so "
+            "epochs keep counting passes over the data",
+            old_batch,
+            batch_size,
+            frames // old_batch,
+            prefix,
+            frames,
+            frames // batch_size,
+        )
     trackables["batch_size"].assign(batch_size)
     return prefix
 
@@ -89,8 +101,9 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
     source = load_run(path, which="best", aux=True)
     source_vars = {v.path: v for v in source.model.variables}
     pairs = [(variable, source_vars.get(variable.path)) for variable in model.variables]
-    pairs = [(v, m if m is not None and tuple(m.shape) == tuple(v.shape) else None)
-             for v, m in pairs]
+    pairs = [
+        (v, m if m is not None and tuple(m.shape) == tuple(v.shape) else None) for v, m in pairs
+    ]
     restored = [v.path for v, m in pairs if m is not None]
     not_restored = [v.path for v, m in pairs if m is None]
     # Another class count leaves out a few head variables; another model family nearly all.
@@ -98,12 +111,17 @@ def init_from_checkpoint(model: keras.Model, path: str) -> tuple[list[str], list
         raise ValueError(
             f"--init-checkpoint {path}: its model ({source.config.model.name}) shares only "
             f"{len(restored)} of {len(pairs)} variables with this run's ({model.name}); expected "
-            "a run of the same model (other class counts are fine)")
+            "a run of the same model (other class counts are fine)"
+        )
     for variable, match in pairs:
         if match is not None:
             variable.assign(match)
-    log.info("init checkpoint %s: restored %d of %d variables", source.checkpoint, len(restored),
-             len(model.variables))
+    log.info(
+        "init checkpoint %s: restored %d of %d variables",
+        source.checkpoint,
+        len(restored),
+        len(model.variables),
+    )
     if not_restored:
         log.info("not restored (missing or different shape): %s", ", ".join(not_restored))
     return restored, not_restored

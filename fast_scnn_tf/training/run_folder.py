@@ -43,19 +43,26 @@ def foreign_entry(path: str) -> str | None:
     not hold, or None. Links are never a run's own."""
     from fast_scnn_tf.config import CONFIG_FILE
     from fast_scnn_tf.training.checkpoint import BEST_DIR, LATEST_DIR
+
     for name in sorted(os.listdir(path)):
         entry = os.path.join(path, name)
         if os.path.islink(entry):
             return entry
         if os.path.isdir(entry):
-            pattern = {BEST_DIR: CHECKPOINT_FILES, LATEST_DIR: CHECKPOINT_FILES,
-                       LOG_DIR: LOG_FILES}.get(name)
+            pattern = {
+                BEST_DIR: CHECKPOINT_FILES,
+                LATEST_DIR: CHECKPOINT_FILES,
+                LOG_DIR: LOG_FILES,
+            }.get(name)
             if pattern is None:
                 return entry
             for inner in sorted(os.listdir(entry)):
                 inner_path = os.path.join(entry, inner)
-                if (not pattern.fullmatch(inner) or os.path.islink(inner_path)
-                        or not os.path.isfile(inner_path)):
+                if (
+                    not pattern.fullmatch(inner)
+                    or os.path.islink(inner_path)
+                    or not os.path.isfile(inner_path)
+                ):
                     return inner_path
         elif name != CONFIG_FILE and not RUN_FILES.fullmatch(name):
             return entry
@@ -67,20 +74,25 @@ def check_run_folder(model_dir: str) -> None:
     (export.py's version folder), or, without a config.json (a run's, checked when it is read),
     a folder holding anything a run folder does not hold. A missing or empty folder is new."""
     from fast_scnn_tf.config import CONFIG_FILE
+
     if not os.path.isdir(model_dir):
         return
     exports = sorted(n for n in os.listdir(model_dir) if EXPORT_FILES.fullmatch(n))
     if exports:
-        raise ValueError(f"model dir '{model_dir}' holds '{exports[0]}': it is a SavedModel "
-                         "export, not a run; expected a run folder (config.json, checkpoints/) "
-                         "or a new or empty folder")
+        raise ValueError(
+            f"model dir '{model_dir}' holds '{exports[0]}': it is a SavedModel "
+            "export, not a run; expected a run folder (config.json, checkpoints/) "
+            "or a new or empty folder"
+        )
     if os.path.isfile(os.path.join(model_dir, CONFIG_FILE)):
         return
     foreign = foreign_entry(model_dir)
     if foreign:
-        raise ValueError(f"model dir '{model_dir}' holds '{foreign}' and no config.json: it is "
-                         "not a run folder, and training would write into it; expected a run "
-                         "folder or a new or empty folder")
+        raise ValueError(
+            f"model dir '{model_dir}' holds '{foreign}' and no config.json: it is "
+            "not a run folder, and training would write into it; expected a run "
+            "folder or a new or empty folder"
+        )
 
 
 @contextlib.contextmanager
@@ -96,24 +108,37 @@ def locked_run_folder(model_dir: str):
         os.makedirs(model_dir, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise ValueError(f"model dir '{model_dir}' cannot be written ({e.strerror}): expected a "
-                         "writable folder for the run") from None
+        raise ValueError(
+            f"model dir '{model_dir}' cannot be written ({e.strerror}): expected a "
+            "writable folder for the run"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunFolderBusy(f"model dir '{model_dir}' is in use by another training process "
-                                f"({_holder(fd)}): wait for it to end, or use another "
-                                "--model-dir") from None
+            raise RunFolderBusy(
+                f"model dir '{model_dir}' is in use by another training process "
+                f"({_holder(fd)}): wait for it to end, or use another "
+                "--model-dir"
+            ) from None
         except OSError as e:  # a filesystem without locks: train, but say so
             if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP):
                 raise
-            log.warning("cannot lock '%s' (%s): nothing stops a second process from training "
-                        "into this folder", path, e.strerror)
+            log.warning(
+                "cannot lock '%s' (%s): nothing stops a second process from training "
+                "into this folder",
+                path,
+                e.strerror,
+            )
         started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                  "started": started}).encode(), 0)
+        os.pwrite(
+            fd,
+            json.dumps(
+                {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+            ).encode(),
+            0,
+        )
         try:
             yield
         finally:

@@ -7,8 +7,9 @@ import keras
 import tensorflow as tf
 
 
-def poly_schedule(base_lr: float, total_steps: int, power: float = 0.9, end_lr: float = 0.0,
-                  warmup_steps: int = 0) -> keras.optimizers.schedules.LearningRateSchedule:
+def poly_schedule(
+    base_lr: float, total_steps: int, power: float = 0.9, end_lr: float = 0.0, warmup_steps: int = 0
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """(base − end)·(1 − min(step, total)/total)^power + end, as a serialisable Keras schedule.
 
     The paper decays to 0 over the whole run (`end_lr=0`); mmsegmentation's PolyLR keeps a floor
@@ -17,13 +18,19 @@ def poly_schedule(base_lr: float, total_steps: int, power: float = 0.9, end_lr: 
     if total_steps < 1:
         raise ValueError(f"total_steps must be >= 1, got {total_steps}")
     if not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"--warmup-steps {warmup_steps} must be >= 0 and below the run's "
-                         f"{total_steps} total steps")
+        raise ValueError(
+            f"--warmup-steps {warmup_steps} must be >= 0 and below the run's "
+            f"{total_steps} total steps"
+        )
     if warmup_steps:
         return WarmupPoly(base_lr, total_steps, power, end_lr, warmup_steps)
     return keras.optimizers.schedules.PolynomialDecay(
-        initial_learning_rate=base_lr, decay_steps=total_steps, end_learning_rate=end_lr,
-        power=power, cycle=False)
+        initial_learning_rate=base_lr,
+        decay_steps=total_steps,
+        end_learning_rate=end_lr,
+        power=power,
+        cycle=False,
+    )
 
 
 @keras.saving.register_keras_serializable(package="fast_scnn_tf")
@@ -43,10 +50,15 @@ class WarmupPoly(keras.optimizers.schedules.LearningRateSchedule):
         warm = self.base_lr * (self.start_factor + (1 - self.start_factor) * ramp)
         decay_steps = self.total_steps - self.warmup_steps
         left = 1 - tf.clip_by_value(step - self.warmup_steps, 0.0, decay_steps) / decay_steps
-        poly = (self.base_lr - self.end_lr) * left ** self.power + self.end_lr
+        poly = (self.base_lr - self.end_lr) * left**self.power + self.end_lr
         return tf.where(step <= self.warmup_steps, warm, poly)
 
     def get_config(self):
-        return dict(base_lr=self.base_lr, total_steps=self.total_steps, power=self.power,
-                    end_lr=self.end_lr, warmup_steps=self.warmup_steps,
-                    start_factor=self.start_factor)
+        return dict(
+            base_lr=self.base_lr,
+            total_steps=self.total_steps,
+            power=self.power,
+            end_lr=self.end_lr,
+            warmup_steps=self.warmup_steps,
+            start_factor=self.start_factor,
+        )

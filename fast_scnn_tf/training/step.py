@@ -24,26 +24,32 @@ from fast_scnn_tf.training.losses import regularized_kernels, training_loss
 MOVING = "moving_statistics"  # not a loss term: BatchNorm statistics on their way to the mean
 
 
-def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variable,
-                    class_weights=None):
+def make_train_step(
+    model, optimizer, strategy, config: Config, step: tf.Variable, class_weights=None
+):
     """A tf.function that takes a distributed iterator, runs one optimizer step on every replica
     and returns the loss terms averaged over replicas."""
     kernels = regularized_kernels(model, config.train.decay_all_parameters)
     replicas = strategy.num_replicas_in_sync
     mixed = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     tc = config.train
-    moving = [v for v in model.non_trainable_variables
-              if v.path.endswith(("moving_mean", "moving_variance"))]
+    moving = [
+        v
+        for v in model.non_trainable_variables
+        if v.path.endswith(("moving_mean", "moving_variance"))
+    ]
     sync = replicas > 1 and bool(moving)
 
-    state = [v for v in [*model.trainable_variables, *optimizer.variables]
-             if "float" in str(v.dtype)]
+    state = [
+        v for v in [*model.trainable_variables, *optimizer.variables] if "float" in str(v.dtype)
+    ]
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
-            terms = training_loss(outputs, labels, kernels, tc.aux_weight, tc.weight_decay,
-                                  class_weights)
+            terms = training_loss(
+                outputs, labels, kernels, tc.aux_weight, tc.weight_decay, class_weights
+            )
             loss = terms["loss"] / replicas  # gradients are summed over replicas
             if mixed:
                 loss = optimizer.scale_loss(loss)
@@ -57,8 +63,9 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
         # optimizer skips that update and lowers the scale): only the state is checked.
         finite = tf.math.is_finite(terms["loss"])
         checked = state if mixed else [*grads, *state]
-        finite = tf.logical_and(finite, tf.reduce_all(
-            [tf.reduce_all(tf.math.is_finite(v)) for v in checked]))
+        finite = tf.logical_and(
+            finite, tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in checked])
+        )
         terms["finite"] = tf.cast(finite, tf.float32)
         if sync:  # this replica's moving statistics, flat: one all-reduce in train_step
             terms[MOVING] = tf.concat([tf.reshape(v, [-1]) for v in moving], 0)
@@ -71,8 +78,9 @@ def make_train_step(model, optimizer, strategy, config: Config, step: tf.Variabl
         images, labels = next(iterator)
         terms = strategy.run(replica_step, args=(images, labels))
         step.assign_add(1)
-        terms = {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                 for k, v in terms.items()}  # "finite" stays 1 only if every replica's is 1
+        terms = {
+            k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in terms.items()
+        }  # "finite" stays 1 only if every replica's is 1
         if sync:
             means = tf.split(terms.pop(MOVING), [math.prod(v.shape) for v in moving])
             for variable, mean in zip(moving, means):

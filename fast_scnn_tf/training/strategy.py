@@ -33,5 +33,5 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "chief" or (
-        not has_chief and resolver.task_type == "worker" and resolver.task_id == 0)
-
+        not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
+    )

@@ -65,8 +65,7 @@ def _policy(mixed_precision: bool):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
-          progress: bool = True) -> dict:
+def train(config: Config, model_dir: str, *, stop_at_step: int = 0, progress: bool = True) -> dict:
     """Train (or resume) the run in `model_dir`; returns the final summary.
 
     stop_at_step: if > 0, save and return once the step counter reaches it, without changing the
@@ -91,24 +90,48 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0,
         with _policy(tc.mixed_precision):
             model, optimizer, schedule, trackables = _build(config, strategy, total)
             step = trackables["step"]
-            resumed = resume(os.path.join(model_dir, LATEST_DIR), model, trackables,
-                             tc.batch_size, saved.train.batch_size if saved else tc.batch_size)
+            resumed = resume(
+                os.path.join(model_dir, LATEST_DIR),
+                model,
+                trackables,
+                tc.batch_size,
+                saved.train.batch_size if saved else tc.batch_size,
+            )
             if resumed:
-                log.info("resuming from %s at step %d (lr %g)%s", resumed, int(step.numpy()),
-                         float(schedule(step)),
-                         "; --init-checkpoint ignored" if tc.init_checkpoint else "")
+                log.info(
+                    "resuming from %s at step %d (lr %g)%s",
+                    resumed,
+                    int(step.numpy()),
+                    float(schedule(step)),
+                    "; --init-checkpoint ignored" if tc.init_checkpoint else "",
+                )
             elif tc.init_checkpoint:
                 init_from_checkpoint(model, tc.init_checkpoint)
             checkpoint = make_checkpoint(model, **trackables)
-            latest = tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, LATEST_DIR),
-                                                max_to_keep=tc.keep_checkpoints)
-            best = tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, BEST_DIR),
-                                              max_to_keep=1)
-            loop = Loop(config=config, model_dir=model_dir, model=model, strategy=strategy,
-                        optimizer=optimizer, schedule=schedule, step=step,
-                        best_miou=trackables["best_miou"], latest=latest, best=best,
-                        steps_per_epoch=steps_per_epoch, total=total, chief=chief,
-                        validate=validate, progress=progress, class_weights=class_weights)
+            latest = tf.train.CheckpointManager(
+                checkpoint, os.path.join(save_dir, LATEST_DIR), max_to_keep=tc.keep_checkpoints
+            )
+            best = tf.train.CheckpointManager(
+                checkpoint, os.path.join(save_dir, BEST_DIR), max_to_keep=1
+            )
+            loop = Loop(
+                config=config,
+                model_dir=model_dir,
+                model=model,
+                strategy=strategy,
+                optimizer=optimizer,
+                schedule=schedule,
+                step=step,
+                best_miou=trackables["best_miou"],
+                latest=latest,
+                best=best,
+                steps_per_epoch=steps_per_epoch,
+                total=total,
+                chief=chief,
+                validate=validate,
+                progress=progress,
+                class_weights=class_weights,
+            )
             return loop.run(stop_at_step)
 
 
@@ -119,10 +142,13 @@ def _build(config: Config, strategy: tf.distribute.Strategy, total: int):
     with strategy.scope():
         model = build_training_model(config)
         trackables = dict(  # the step counts batches of `batch_size` (see resume.py)
-            step=_counter("step", 0, tf.int64), best_miou=_counter("best_miou", -1.0),
-            batch_size=_counter("batch_size", tc.batch_size, tf.int64))
-        schedule = poly_schedule(tc.learning_rate, total, tc.lr_power, tc.end_learning_rate,
-                                 tc.warmup_steps)
+            step=_counter("step", 0, tf.int64),
+            best_miou=_counter("best_miou", -1.0),
+            batch_size=_counter("batch_size", tc.batch_size, tf.int64),
+        )
+        schedule = poly_schedule(
+            tc.learning_rate, total, tc.lr_power, tc.end_learning_rate, tc.warmup_steps
+        )
         learning_rate = lambda: schedule(trackables["step"])  # noqa: E731
         if tc.optimizer == "adam":  # the CamVid networks' choice (CGNet, DABNet): Adam 1e-3 poly
             optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
@@ -138,8 +164,13 @@ def _build(config: Config, strategy: tf.distribute.Strategy, total: int):
 
 
 def _counter(name: str, value, dtype=tf.float64) -> tf.Variable:
-    return tf.Variable(value, dtype=dtype, trainable=False, name=name,
-                       aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    return tf.Variable(
+        value,
+        dtype=dtype,
+        trainable=False,
+        name=name,
+        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+    )
 
 
 @contextlib.contextmanager
@@ -173,23 +204,44 @@ def _check_data(config: Config, strategy: tf.distribute.Strategy):
         log.warning("no validation (no mIoU, no best/ checkpoint): %s", e)
         val_frames = 0
     if val_frames and config.data.train_split != "train":
-        log.warning("training on split '%s', which may hold the val frames: val mIoU is then no "
-                    "held-out score (fix the epochs in advance and use the last checkpoint)",
-                    config.data.train_split)
+        log.warning(
+            "training on split '%s', which may hold the val frames: val mIoU is then no "
+            "held-out score (fix the epochs in advance and use the last checkpoint)",
+            config.data.train_split,
+        )
     steps_per_epoch = train_frames // tc.batch_size
     if steps_per_epoch < 1:
-        raise ValueError(f"{train_frames} training frames in '{config.data.data_dir}' are fewer "
-                         f"than one batch of {tc.batch_size}")
+        raise ValueError(
+            f"{train_frames} training frames in '{config.data.data_dir}' are fewer "
+            f"than one batch of {tc.batch_size}"
+        )
     total = run_length(config, steps_per_epoch)
-    log.info("strategy %s, %d replica(s) on %s", type(strategy).__name__, replicas,
-             ", ".join(d.name for d in tf.config.list_logical_devices()))
-    log.info("data %s: %d train / %d val frames, crop %s; batch %d (%d per replica), "
-             "%d steps per epoch, %d total steps (%.1f epochs); preset %s, %s lr %g, input scale "
-             "%g, mixed precision %s, XLA %s", config.data.data_dir, train_frames, val_frames,
-             "x".join(map(str, config.data.crop_size)), tc.batch_size, tc.batch_size // replicas,
-             steps_per_epoch, total, total / steps_per_epoch, tc.preset, tc.optimizer,
-             tc.learning_rate, config.data.input_scale,
-             tc.mixed_precision, tc.xla)
+    log.info(
+        "strategy %s, %d replica(s) on %s",
+        type(strategy).__name__,
+        replicas,
+        ", ".join(d.name for d in tf.config.list_logical_devices()),
+    )
+    log.info(
+        "data %s: %d train / %d val frames, crop %s; batch %d (%d per replica), "
+        "%d steps per epoch, %d total steps (%.1f epochs); preset %s, %s lr %g, input scale "
+        "%g, mixed precision %s, XLA %s",
+        config.data.data_dir,
+        train_frames,
+        val_frames,
+        "x".join(map(str, config.data.crop_size)),
+        tc.batch_size,
+        tc.batch_size // replicas,
+        steps_per_epoch,
+        total,
+        total / steps_per_epoch,
+        tc.preset,
+        tc.optimizer,
+        tc.learning_rate,
+        config.data.input_scale,
+        tc.mixed_precision,
+        tc.xla,
+    )
     return class_weights, steps_per_epoch, total, val_frames > 0
 
 

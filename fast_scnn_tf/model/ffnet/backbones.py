@@ -21,6 +21,7 @@ class BackboneSpec:
     """Stem letter, blocks per stage and stage widths; stage strides are 1,2,2,2 (four stages) or
     2,2,2 (three stages, whose stem output is the 1/4 feature). `d` variants (`deep_stride`)
     use stride 2 in the first of four stages too, so every feature is one level coarser."""
+
     stem: str
     depths: tuple[int, ...]
     widths: tuple[int, ...]
@@ -72,7 +73,8 @@ def backbone(x, spec: BackboneSpec, deep_stride: bool = False) -> list:
     x = STEMS[spec.stem](x)
     features = [x] if spec.three_stage else []  # stem C's output is the 1/4 feature
     for stage, (depth, width, strides) in enumerate(
-            zip(spec.depths, spec.widths, spec.strides(deep_stride)), start=1):
+        zip(spec.depths, spec.widths, spec.strides(deep_stride)), start=1
+    ):
         for block in range(depth):
             x = basic_block(x, width, strides if block == 0 else 1, f"stage{stage}_block{block}")
         features.append(x)

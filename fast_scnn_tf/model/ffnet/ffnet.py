@@ -32,6 +32,7 @@ from fast_scnn_tf.model.layers import BILINEAR_ALIGN_CORNERS, NEAREST, Normalize
 @dataclasses.dataclass(frozen=True)
 class FFNetVariant:
     """One published FFNet: its parts, and the numbers the paper reports for it."""
+
     backbone: str  # key of BACKBONES, e.g. "40S"
     deep_stride: bool  # the `d`: stride 2 in the first stage too, logits at 1/8
     stem: str  # "A" | "B" | "C" (fixed by the backbone)
@@ -52,38 +53,53 @@ class FFNetVariant:
         return NEAREST if self.mobile else BILINEAR_ALIGN_CORNERS
 
 
-_NAME = re.compile(r"ffnet(?P<backbone>\d+N?S?)_(?P<d>d?)(?P<stem>[ABC])(?P<up>[ABC])(?P<seg>[ABC])"
-                   r"(?P<mobile>_mobile)?")
+_NAME = re.compile(
+    r"ffnet(?P<backbone>\d+N?S?)_(?P<d>d?)(?P<stem>[ABC])(?P<up>[ABC])(?P<seg>[ABC])"
+    r"(?P<mobile>_mobile)?"
+)
 
 
 def _variant(name, input_size, val_miou, miou_note=""):
     """Read a variant's parts from its official name, so the name and the parts cannot drift."""
     m = _NAME.fullmatch(name)
-    spec = FFNetVariant(m["backbone"], bool(m["d"]), m["stem"], m["up"], m["seg"],
-                        bool(m["mobile"]), input_size, val_miou, miou_note)
+    spec = FFNetVariant(
+        m["backbone"],
+        bool(m["d"]),
+        m["stem"],
+        m["up"],
+        m["seg"],
+        bool(m["mobile"]),
+        input_size,
+        val_miou,
+        miou_note,
+    )
     assert BACKBONES[spec.backbone].stem == spec.stem, name
     return spec
 
 
 _FULL = (1024, 2048)
 _HALF = (512, 1024)
-FFNET_VARIANTS = {v: _variant(v, *rest) for v, *rest in (
-    ("ffnet40S_dBBB_mobile", _FULL, 78.8, "FP16"),
-    ("ffnet54S_dBBB_mobile", _FULL, 79.2),
-    ("ffnet78S_dBBB_mobile", _FULL, 80.0),
-    ("ffnet40S_BCC_mobile", _HALF, 77.5),
-    ("ffnet54S_BCC_mobile", _HALF, 78.1),
-    ("ffnet78S_BCC_mobile", _HALF, 79.4),
-    ("ffnet46NS_CCC_mobile", _HALF, 76.5),
-    ("ffnet74NS_CCC_mobile", _HALF, 77.4),
-    ("ffnet122NS_CCC_mobile", _HALF, 78.7),
-    ("ffnet18_dAAC", _FULL, 76.4),
-    ("ffnet34_dAAC", _FULL, 79.1),
-)}
+FFNET_VARIANTS = {
+    v: _variant(v, *rest)
+    for v, *rest in (
+        ("ffnet40S_dBBB_mobile", _FULL, 78.8, "FP16"),
+        ("ffnet54S_dBBB_mobile", _FULL, 79.2),
+        ("ffnet78S_dBBB_mobile", _FULL, 80.0),
+        ("ffnet40S_BCC_mobile", _HALF, 77.5),
+        ("ffnet54S_BCC_mobile", _HALF, 78.1),
+        ("ffnet78S_BCC_mobile", _HALF, 79.4),
+        ("ffnet46NS_CCC_mobile", _HALF, 76.5),
+        ("ffnet74NS_CCC_mobile", _HALF, 77.4),
+        ("ffnet122NS_CCC_mobile", _HALF, 78.7),
+        ("ffnet18_dAAC", _FULL, 76.4),
+        ("ffnet34_dAAC", _FULL, 79.1),
+    )
+}
 
 
-def build_ffnet(variant: str, num_classes: int = 19, input_shape=(None, None, 3),
-                resize_to_input: bool = True) -> keras.Model:
+def build_ffnet(
+    variant: str, num_classes: int = 19, input_shape=(None, None, 3), resize_to_input: bool = True
+) -> keras.Model:
     """Build an FFNet variant (a key of FFNET_VARIANTS) as a functional Keras model.
 
     Args:
@@ -100,15 +116,20 @@ def build_ffnet(variant: str, num_classes: int = 19, input_shape=(None, None, 3)
         model = build_ffnet("ffnet40S_dBBB_mobile", input_shape=(1024, 2048, 3))
     """
     if variant not in FFNET_VARIANTS:
-        raise ValueError(f"unknown FFNet variant {variant!r}: expected one of "
-                         f"{', '.join(FFNET_VARIANTS)}")
+        raise ValueError(
+            f"unknown FFNet variant {variant!r}: expected one of {', '.join(FFNET_VARIANTS)}"
+        )
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
     input_shape = tuple(input_shape)
-    if (len(input_shape) != 3 or input_shape[2] != 3
-            or any(s is not None and s < 1 for s in input_shape[:2])):
-        raise ValueError(f"input_shape must be (height, width, 3) with positive or None sizes, "
-                         f"got {input_shape}")
+    if (
+        len(input_shape) != 3
+        or input_shape[2] != 3
+        or any(s is not None and s < 1 for s in input_shape[:2])
+    ):
+        raise ValueError(
+            f"input_shape must be (height, width, 3) with positive or None sizes, got {input_shape}"
+        )
     spec = FFNET_VARIANTS[variant]
     images = keras.Input(shape=input_shape, name="image")
     x = Normalize(name="normalize")(images)  # = PyTorch's /255 then ImageNet mean/std

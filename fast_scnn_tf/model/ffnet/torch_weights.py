@@ -73,37 +73,50 @@ def _expected_tensors(model):
         elif isinstance(layer, keras.layers.BatchNormalization):
             entries = [(f"{prefix}.{p}", tuple(layer.gamma.shape)) for p in _BN_PARAMS]
         else:
-            raise ValueError(f"cannot convert weights of layer '{layer.name}' "
-                             f"({type(layer).__name__})")
+            raise ValueError(
+                f"cannot convert weights of layer '{layer.name}' ({type(layer).__name__})"
+            )
         table.append((layer, entries))
     return table
 
 
 def _num_classes(state_dict, num_classes):
     if CLASSIFIER_KEY not in state_dict:
-        raise ValueError(f"missing key '{CLASSIFIER_KEY}' (the classifier weight): not an "
-                         "official FFNet segmentation state dict")
+        raise ValueError(
+            f"missing key '{CLASSIFIER_KEY}' (the classifier weight): not an "
+            "official FFNet segmentation state dict"
+        )
     shape = tuple(np.shape(state_dict[CLASSIFIER_KEY]))
     if len(shape) != 4 or shape[0] < 1:
-        raise ValueError(f"key '{CLASSIFIER_KEY}' has shape {shape}, expected a classifier "
-                         "convolution's (classes, channels, height, width)")
+        raise ValueError(
+            f"key '{CLASSIFIER_KEY}' has shape {shape}, expected a classifier "
+            "convolution's (classes, channels, height, width)"
+        )
     found = shape[0]
     if num_classes is not None and num_classes != found:
-        raise ValueError(f"key '{CLASSIFIER_KEY}' has {found} classes, but num_classes="
-                         f"{num_classes} was asked for")
+        raise ValueError(
+            f"key '{CLASSIFIER_KEY}' has {found} classes, but num_classes="
+            f"{num_classes} was asked for"
+        )
     return found
 
 
-def convert_ffnet_state_dict(variant: str, state_dict, num_classes: int | None = None,
-                             input_shape=(None, None, 3), resize_to_input: bool = True):
+def convert_ffnet_state_dict(
+    variant: str,
+    state_dict,
+    num_classes: int | None = None,
+    input_shape=(None, None, 3),
+    resize_to_input: bool = True,
+):
     """Build `variant` and load an official-layout state dict (name -> numpy array) into it.
 
     The class count comes from the classifier weight (`num_classes`, if given, must agree).
     Raises ValueError naming the first missing key, unexpected key or mismatched shape; every
     check runs before any weight is set. Returns the Keras model (see `build_ffnet`).
     """
-    model = build_ffnet(variant, _num_classes(state_dict, num_classes), input_shape,
-                        resize_to_input)
+    model = build_ffnet(
+        variant, _num_classes(state_dict, num_classes), input_shape, resize_to_input
+    )
     table = _expected_tensors(model)
 
     expected = {key: shape for _, entries in table for key, shape in entries}
@@ -111,21 +124,29 @@ def convert_ffnet_state_dict(variant: str, state_dict, num_classes: int | None =
     if SMOOTHING_KEY in given:
         shape = tuple(np.shape(state_dict[SMOOTHING_KEY]))
         if shape != SMOOTHING_SHAPE:
-            raise ValueError(f"key '{SMOOTHING_KEY}' has shape {shape}, expected the "
-                             f"{SMOOTHING_SHAPE} pre-downsampling kernel")
+            raise ValueError(
+                f"key '{SMOOTHING_KEY}' has shape {shape}, expected the "
+                f"{SMOOTHING_SHAPE} pre-downsampling kernel"
+            )
         given.discard(SMOOTHING_KEY)
     missing = [key for key in expected if key not in given]
     if missing:
-        raise ValueError(f"missing key '{missing[0]}' for {variant}"
-                         + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        raise ValueError(
+            f"missing key '{missing[0]}' for {variant}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
     unexpected = sorted(given - set(expected))
     if unexpected:
-        raise ValueError(f"unexpected key '{unexpected[0]}' for {variant}"
-                         + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else ""))
+        raise ValueError(
+            f"unexpected key '{unexpected[0]}' for {variant}"
+            + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
+        )
     for key, shape in expected.items():
         if tuple(np.shape(state_dict[key])) != shape:
-            raise ValueError(f"key '{key}' has shape {tuple(np.shape(state_dict[key]))}, "
-                             f"{variant} expects {shape}")
+            raise ValueError(
+                f"key '{key}' has shape {tuple(np.shape(state_dict[key]))}, "
+                f"{variant} expects {shape}"
+            )
     for key in expected:
         _check_dtype(key, np.asarray(state_dict[key]))
     with np.errstate(over="ignore"):  # a float64 beyond float32's range: named just below
@@ -146,12 +167,16 @@ def _check_values(key: str, value: np.ndarray) -> None:
     variance converts, and the model then predicts one class everywhere."""
     bad = ~np.isfinite(value)
     if bad.any():
-        raise ValueError(f"key '{key}' holds {int(bad.sum())} values that are not finite as "
-                         f"float32 (first {value.flat[int(np.argmax(bad))]} at index "
-                         f"{int(np.argmax(bad))}): expected finite weights")
+        raise ValueError(
+            f"key '{key}' holds {int(bad.sum())} values that are not finite as "
+            f"float32 (first {value.flat[int(np.argmax(bad))]} at index "
+            f"{int(np.argmax(bad))}): expected finite weights"
+        )
     if key.endswith(".running_var") and (value < 0).any():
-        raise ValueError(f"key '{key}' holds negative variances (smallest {value.min()}): "
-                         "expected BatchNorm running variances >= 0")
+        raise ValueError(
+            f"key '{key}' holds negative variances (smallest {value.min()}): "
+            "expected BatchNorm running variances >= 0"
+        )
 
 
 def _check_dtype(key: str, value: np.ndarray) -> None:
@@ -159,5 +184,7 @@ def _check_dtype(key: str, value: np.ndarray) -> None:
     the training that made it, or not weights at all) and a complex one lose its imaginary part,
     silently."""
     if value.dtype.kind != "f":
-        raise ValueError(f"key '{key}' holds {value.dtype.name} values: expected floating-point "
-                         "weights (float32, float16, bfloat16 or float64)")
+        raise ValueError(
+            f"key '{key}' holds {value.dtype.name} values: expected floating-point "
+            "weights (float32, float16, bfloat16 or float64)"
+        )

@@ -42,8 +42,10 @@ def up_head(features, spec: UpHeadSpec, resize_mode: str):
 
     `resize_mode` is "nearest" (mobile models) or "bilinear_align_corners" (GPU models).
     """
-    adapted = [conv_bn_relu(f, width, 1, f"head_adapter{k}")
-               for k, (f, width) in enumerate(zip(features, spec.adapter_widths))]
+    adapted = [
+        conv_bn_relu(f, width, 1, f"head_adapter{k}")
+        for k, (f, width) in enumerate(zip(features, spec.adapter_widths))
+    ]
     smooth = [None] * 4
     x = adapted[3]
     smooth[3] = conv_bn_relu(x, spec.branch_widths[3], 3, "head_branch3_smooth")
@@ -55,5 +57,6 @@ def up_head(features, spec: UpHeadSpec, resize_mode: str):
         smooth[k] = conv_bn_relu(x, spec.branch_widths[k], 3, f"head_branch{k}_smooth")
     resized = [smooth[0]] + [
         ResizeLike(resize_mode, name=f"head_concat_resize{k}")([smooth[k], smooth[0]])
-        for k in (1, 2, 3)]
+        for k in (1, 2, 3)
+    ]
     return keras.layers.Concatenate(name="head_concat")(resized)

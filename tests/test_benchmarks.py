@@ -142,8 +142,11 @@ def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_t
         }
     assert list(rows)[2:] == report.SPEC["summary"]["peers"]  # the listed peers, no others
     lines = report.target_lines(inference)
-    speed = [line for line in lines if line.startswith(("TFLite int8 cls", "GPU"))]
-    assert len(speed) == 3  # the int8 target, the GPU target, the PyTorch ratio
+    speed = [
+        line for line in lines if line.startswith(tuple(report.SPEC["summary"]["speed_lines"]))
+    ]
+    # the int8 target, the GPU target, the three ONNX Runtime ratios and the PyTorch ratio
+    assert len(speed) == 6 and sum("vs ONNX Runtime" in line for line in speed) == 3
     for line in speed:
         assert f"- {line}" in text
 

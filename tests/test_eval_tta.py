@@ -40,6 +40,7 @@ def test_flip_of_a_flip_symmetric_input_changes_nothing(network):
     np.testing.assert_array_equal(labels, labels[:, :, ::-1])
 
 
+@pytest.mark.slow  # several network passes at two scales (~5 s)
 def test_flip_tta_of_a_mirrored_frame_is_the_mirrored_prediction(network):
     # Resizing a mirrored frame is its mirrored resize only up to float rounding: near-ties may
     # go either way.
@@ -49,6 +50,7 @@ def test_flip_tta_of_a_mirrored_frame_is_the_mirrored_prediction(network):
     assert (mirrored == tta(images, SIZE).numpy()[:, :, ::-1]).mean() > 0.999
 
 
+@pytest.mark.slow  # several network passes at two scales (~5 s)
 def test_tta_averages_the_softmax_of_every_view_at_the_label_size(network):
     images = random_images(4)
     label_size = (2 * SIZE[0], 2 * SIZE[1])
@@ -73,6 +75,7 @@ def test_tta_averages_the_softmax_of_every_view_at_the_label_size(network):
     np.testing.assert_array_equal(got[clear], want[clear])
 
 
+@pytest.mark.slow  # several network passes at two scales (~5 s)
 def test_evaluate_scores_the_tta_prediction(network):
     images = random_images(5)
     label = np.zeros(SIZE, np.uint8)

@@ -24,6 +24,7 @@ def camvid_run(tmp_path_factory):
     return fabricate.run_folder(root / "run", config=config, folder="best"), data
 
 
+@pytest.mark.slow  # evaluates the fabricated run twice (~7 s)
 def test_alpha_zero_scores_what_evaluate_scores(camvid_run, tmp_path):
     run, data = camvid_run
     result = adjustment.adjust(run, "best", None, (0.0, 1.0))

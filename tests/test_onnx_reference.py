@@ -14,6 +14,7 @@ def exported(tmp_path_factory):
     return onnx_reference.export(str(tmp_path_factory.mktemp("onnx")), 64, 128)
 
 
+@pytest.mark.slow  # an ONNX export and a static int8 quantisation (~6 s)
 def test_onnx_runtime_float32_labels_are_pytorchs(exported):
     torch.manual_seed(0)  # the weights export() drew
     reference = onnx_reference.ClsHead()
@@ -25,6 +26,7 @@ def test_onnx_runtime_float32_labels_are_pytorchs(exported):
     assert (got == want).mean() > 0.999
 
 
+@pytest.mark.slow  # an ONNX export and a static int8 quantisation (~6 s)
 def test_int8_file_is_quantised_per_channel_and_runs(exported):
     graph = onnx.load(exported["int8"]).graph
     ops = {node.op_type for node in graph.node}

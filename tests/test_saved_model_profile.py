@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
+
 from benchmarks import saved_model_profile
 from fast_scnn_tf.model import build_fast_scnn
 
 
+@pytest.mark.slow  # two SavedModels written and profiled (~15 s)
 def test_profile_lists_op_types_of_both_graphs_and_the_served_one_has_no_batch_norm(tmp_path):
     output = tmp_path / "profile.json"
     assert (
@@ -47,6 +50,7 @@ def test_profile_lists_op_types_of_both_graphs_and_the_served_one_has_no_batch_n
     assert unfused("plain") and not unfused("served")
 
 
+@pytest.mark.slow  # two SavedModels written (~14 s)
 def test_served_graph_is_the_exporters(tmp_path):
     functions = saved_model_profile.serving_functions(build_fast_scnn(num_classes=3), str(tmp_path))
     assert set(functions) == set(saved_model_profile.GRAPHS)

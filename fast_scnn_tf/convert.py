@@ -164,10 +164,16 @@ def check_own_run_folder(path: str, flag: str = "--model-dir") -> None:
         )
 
 
-def check_model_dir(model_dir: str, overwrite: bool) -> None:
+def check_model_dir(model_dir: str, overwrite: bool, weights: str | None = None) -> None:
     """May the converted run be written to `model_dir`? Nothing or an empty folder there, or,
-    with `overwrite`, a run folder this project wrote (`check_own_run_folder`)."""
+    with `overwrite`, a run folder this project wrote (`check_own_run_folder`) that does not hold
+    the `weights` being converted (they would be deleted with it)."""
     check_replaceable(model_dir, "--model-dir", overwrite)
+    if weights and os.path.isdir(model_dir) and is_inside(weights, model_dir):
+        raise ValueError(
+            f"--weights '{weights}' is inside --model-dir '{model_dir}', which is replaced: "
+            "move it out first"
+        )
     if os.path.isdir(model_dir) and os.listdir(model_dir):
         check_own_run_folder(model_dir)
 
@@ -248,14 +254,7 @@ def main(argv=None) -> int:
     from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict
 
     try:
-        # Before the slow part; the weights would be deleted with the folder they are read from.
-        check_replaceable(args.model_dir, "--model-dir", args.overwrite)
-        if os.path.exists(args.model_dir) and is_inside(args.weights, args.model_dir):
-            raise ValueError(
-                f"--weights '{args.weights}' is inside --model-dir "
-                f"'{args.model_dir}', which is replaced: move it out first"
-            )
-        check_model_dir(args.model_dir, args.overwrite)
+        check_model_dir(args.model_dir, args.overwrite, args.weights)  # before the slow part
         state_dict = load_torch_state_dict(args.weights)
         model = convert_ffnet_state_dict(args.variant, state_dict)
         write_run_folder(model, args.variant, args.model_dir, args.overwrite)

@@ -12,39 +12,32 @@ carry.py        a run's exact state carried to another machine (python -m
                 fast_scnn_tf.training.carry)
 """
 
-import sys
+import importlib
 
-from fast_scnn_tf.quiet import import_tensorflow
+# Each public name and the module that holds it, imported on first use (as the package root
+# does): `python -m fast_scnn_tf.training.carry` imports this package first, and TensorFlow must
+# start only when carry.py imports it quietly.
+_EXPORTS = {
+    "l2_penalty": "losses",
+    "masked_cross_entropy": "losses",
+    "regularized_kernels": "losses",
+    "training_loss": "losses",
+    "PRESETS": "presets",
+    "apply_preset": "presets",
+    "poly_schedule": "schedule",
+    "NonFiniteLossError": "loop",
+    "TrainingInterrupted": "loop",
+    "check_resume": "resume",
+    "init_from_checkpoint": "resume",
+    "make_strategy": "strategy",
+    "run_length": "trainer",
+    "train": "trainer",
+}
+__all__ = list(_EXPORTS)
 
-if "tensorflow" not in sys.modules:  # run as `python -m fast_scnn_tf.training.carry`: quietly
-    import_tensorflow()
 
-from fast_scnn_tf.training.loop import NonFiniteLossError, TrainingInterrupted
-from fast_scnn_tf.training.losses import (
-    l2_penalty,
-    masked_cross_entropy,
-    regularized_kernels,
-    training_loss,
-)
-from fast_scnn_tf.training.presets import PRESETS, apply_preset
-from fast_scnn_tf.training.resume import check_resume, init_from_checkpoint
-from fast_scnn_tf.training.schedule import poly_schedule
-from fast_scnn_tf.training.strategy import make_strategy
-from fast_scnn_tf.training.trainer import run_length, train
-
-__all__ = [
-    "l2_penalty",
-    "masked_cross_entropy",
-    "regularized_kernels",
-    "training_loss",
-    "PRESETS",
-    "apply_preset",
-    "poly_schedule",
-    "NonFiniteLossError",
-    "TrainingInterrupted",
-    "check_resume",
-    "init_from_checkpoint",
-    "make_strategy",
-    "run_length",
-    "train",
-]
+def __getattr__(name):
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

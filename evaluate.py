@@ -153,13 +153,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         )
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
-    cli.import_tensorflow(args.verbose)  # quietly, before main imports the package
-    from fast_scnn_tf.evaluation.tta import check_tta_scales
-
     try:
-        args.tta_scales = check_tta_scales(args.tta_scales)
+        args.tta_scales = cli.check_tta_scales(args.tta_scales)
     except ValueError as e:
         parser.error(f"--tta-scales: {e}")
+    cli.import_tensorflow(args.verbose)  # quietly, before main imports the package
     return args
 
 

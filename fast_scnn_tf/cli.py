@@ -51,6 +51,28 @@ def os_error_line(error: OSError) -> str:
     return f"{where}{error.strerror or error}"
 
 
+TTA_MAX_SCALES = 8  # evaluate.py --tta-scales: each view is a full network pass
+TTA_MAX_SCALE = 4.0
+
+
+def check_tta_scales(scales) -> tuple[float, ...]:
+    """`scales` as a tuple of floats, or ValueError naming what is wrong with it: at least one,
+    at most TTA_MAX_SCALES, each > 0 and <= TTA_MAX_SCALE, none twice."""
+    scales = tuple(float(s) for s in scales)
+    if not scales:
+        raise ValueError("expected at least one scale")
+    if len(scales) > TTA_MAX_SCALES:
+        raise ValueError(f"expected at most {TTA_MAX_SCALES} scales, got {len(scales)}")
+    for scale in scales:
+        if not 0 < scale <= TTA_MAX_SCALE:
+            raise ValueError(
+                f"scale {scale:g} is out of range: expected > 0 and <= {TTA_MAX_SCALE:g}"
+            )
+    if len(set(scales)) != len(scales):
+        raise ValueError(f"a scale is given twice in {', '.join(f'{s:g}' for s in scales)}")
+    return scales
+
+
 def check_model_path(path: str, flag: str, also: str = "", files: tuple = ()) -> None:
     """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder, a
     checkpoint prefix (DIR/best/ckpt-12, beside its .index file) or a file ending in one of

@@ -1,14 +1,19 @@
 """Test-time augmentation: softmax averaged over a horizontal flip and a list of scales."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import evaluate as evaluate_cli
+from fast_scnn_tf.cli import check_tta_scales
 from fast_scnn_tf.evaluation import evaluate
-from fast_scnn_tf.evaluation.tta import check_tta_scales, tta_at_size
+from fast_scnn_tf.evaluation.tta import tta_at_size
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import head_at_size, low_res_logits
+from paths import ROOT
 from test_eval_evaluator import CLASSES, NUM_CLASSES, dataset_of
 
 SIZE = (64, 96)
@@ -23,12 +28,14 @@ def random_images(seed=0, size=SIZE):
     return np.random.default_rng(seed).uniform(0, 255, (1, *size, 3)).astype(np.float32)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_one_scale_without_flip_is_the_plain_head(network):
     images = random_images(1)
     got = tta_at_size(network, (1.0,), flip=False)(images, SIZE)
     np.testing.assert_array_equal(got, head_at_size(network)(images, SIZE))
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_flip_of_a_flip_symmetric_input_changes_nothing(network):
     # The network is not mirror-symmetric, so its own prediction of such a frame is not either;
     # averaged with the mirrored view's prediction, mirrored back, it is, to the last bit.
@@ -127,3 +134,19 @@ def test_evaluate_cli_refuses_bad_scales_with_the_flag_named(tmp_path, capsys, a
 def test_metrics_file_of_a_tta_run_has_its_own_name():
     assert evaluate_cli.metrics_filename("test", 1.0, False, tta=True) == "metrics_test_tta.json"
     assert evaluate_cli.metrics_filename("test", 1.0, False) == "metrics_test.json"
+
+
+def test_bad_scales_are_refused_before_tensorflow_starts(tmp_path):
+    # An argument error is answered at once: TensorFlow takes seconds to import.
+    code = (
+        "import sys, evaluate\n"
+        "try:\n"
+        f"    evaluate.parse_args(['--checkpoint', {str(tmp_path)!r}, '--tta-scales', '0'])\n"
+        "except SystemExit:\n"
+        "    assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
+        "else:\n"
+        "    raise AssertionError('not refused')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--tta-scales" in result.stderr

@@ -14,30 +14,12 @@ import tensorflow as tf
 
 from fast_scnn_tf.model.head import CLS, head_at_size, low_res_logits
 
-MAX_SCALES = 8
-MAX_SCALE = 4.0
-
-
-def check_tta_scales(scales) -> tuple[float, ...]:
-    """`scales` as a tuple of floats, or ValueError naming what is wrong with it: at least one,
-    at most MAX_SCALES, each > 0 and <= MAX_SCALE, none twice."""
-    scales = tuple(float(s) for s in scales)
-    if not scales:
-        raise ValueError("expected at least one scale")
-    if len(scales) > MAX_SCALES:
-        raise ValueError(f"expected at most {MAX_SCALES} scales, got {len(scales)}")
-    for scale in scales:
-        if not 0 < scale <= MAX_SCALE:
-            raise ValueError(f"scale {scale:g} is out of range: expected > 0 and <= {MAX_SCALE:g}")
-    if len(set(scales)) != len(scales):
-        raise ValueError(f"a scale is given twice in {', '.join(f'{s:g}' for s in scales)}")
-    return scales
-
 
 def tta_at_size(model: keras.Model, scales=(1.0,), flip: bool = False):
     """A tf.function (images, size) -> uint8 labels [B, H, W] at `size`, averaged over the views
-    of the module docstring; `head_at_size(model)` itself for one scale of 1 without a flip."""
-    scales = check_tta_scales(scales)
+    of the module docstring; `head_at_size(model)` itself for one scale of 1 without a flip.
+    The tools check `scales` first (`cli.check_tta_scales`)."""
+    scales = tuple(float(s) for s in scales)
     if scales == (1.0,) and not flip:
         return head_at_size(model, CLS)
     features = low_res_logits(model)

@@ -29,6 +29,7 @@ default file holds the full run the README table comes from).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -335,6 +336,12 @@ def main(argv=None) -> int:
     print(format_header())
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
+    folder = (
+        contextlib.nullcontext(args.keep)
+        if args.keep
+        else tempfile.TemporaryDirectory(prefix="fast_scnn_bench_")
+    )
+    with folder as keep:
         rows = run(
             model,
             resolutions,
@@ -342,21 +349,9 @@ def main(argv=None) -> int:
             args.iters,
             tflite_threads,
             args.calibration_frames,
-            args.keep,
+            keep,
             runtimes,
         )
-    else:
-        with tempfile.TemporaryDirectory(prefix="fast_scnn_bench_") as tmp:
-            rows = run(
-                model,
-                resolutions,
-                args.warmup,
-                args.iters,
-                tflite_threads,
-                args.calibration_frames,
-                tmp,
-                runtimes,
-            )
     result = {
         "batch": 1,
         "warmup": args.warmup,

@@ -14,10 +14,10 @@ profile.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -62,29 +62,16 @@ def profile(function, images, frames: int) -> list[dict]:
     ]
 
 
-def interleaved(functions: dict, images, rounds: int) -> dict:
-    """{graph: median ms of one frame}, the graphs called in turn `rounds` times."""
-    times = {graph: [] for graph in functions}
-    for _ in range(rounds):
-        for graph, function in functions.items():
-            tic = time.perf_counter()
-            function(images=images)
-            times[graph].append(1000 * (time.perf_counter() - tic))
-    return {graph: float(np.median(t)) for graph, t in times.items()}
-
-
 def run(model, size, frames: int, warmup: int, rounds: int) -> dict:
     images = tf.constant(np.random.default_rng(0).integers(0, 256, (1, *size, 3), np.uint8))
     with tempfile.TemporaryDirectory(prefix="fast_scnn_sm_profile_") as directory:
         functions = serving_functions(model, directory)
-        for function in functions.values():
-            for _ in range(warmup):
-                function(images=images)
-        medians = interleaved(functions, images, rounds)
+        calls = {graph: functools.partial(f, images=images) for graph, f in functions.items()}
+        timings = speed.time_interleaved(calls, warmup, rounds)
         graphs = [
             {
                 "graph": graph,
-                "median_ms": medians[graph],
+                "median_ms": timings[graph]["median_ms"],
                 "op_types": profile(function, images, frames),
             }
             for graph, function in functions.items()

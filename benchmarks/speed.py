@@ -86,16 +86,25 @@ def summarize(times_s, warmup: int) -> dict:
 
 
 def time_calls(run, warmup: int, iters: int) -> dict:
+    """`summarize` of `iters` timed calls of `run` after `warmup` untimed ones."""
+    return time_interleaved({"": run}, warmup, iters)[""]
+
+
+def time_interleaved(runs: dict, warmup: int, iters: int) -> dict:
+    """{name: `summarize`} for each callable of `runs`, called in turn `iters` times after
+    `warmup` untimed calls each: a slow phase of the machine slows every one alike."""
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
-    for _ in range(warmup):
-        run()
-    times = []
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in runs}
     for _ in range(iters):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return summarize(times, warmup)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: summarize(t, warmup) for name, t in times.items()}
 
 
 def _random_image(height: int, width: int, dtype=tf.uint8) -> tf.Tensor:

@@ -560,10 +560,16 @@ def test_serve_on_loopback_does_not_warn(serve_main, capsys):
 
 @pytest.fixture(scope="module")
 def small_site(tmp_path_factory):
-    """A served folder holding index.html, beside a secret.txt it must not serve: its address."""
+    """A served folder holding index.html and models/, files that are not the page's beside them,
+    and a secret.txt beside the folder: its address."""
     root = tmp_path_factory.mktemp("small_site")
     (root / "site").mkdir()
     (root / "site" / "index.html").write_text("page")
+    (root / "site" / "models").mkdir()
+    (root / "site" / "models" / "m.tflite").write_bytes(b"model")
+    (root / "site" / "notes.txt").write_text("secret: not a page file")
+    (root / "site" / "tools").mkdir()
+    (root / "site" / "tools" / "serve.py").write_text("secret = 1")
     (root / "secret.txt").write_text("secret")
     with headless.served(str(root / "site")) as base:
         yield base.split("/")[2]
@@ -600,3 +606,13 @@ def test_serve_answers_an_unsafe_path_with_400_and_no_traceback(small_site, capf
     assert status == 400 and b"secret" not in body
     assert _get(small_site, "/index.html") == (200, b"page")  # still serving
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("path", ["/notes.txt", "/tools/serve.py", "/tools/", "/package.json"])
+def test_serve_answers_only_the_pages_own_files(small_site, path):
+    """The page, its scripts, its runtime and models/: a file beside them (the tools, notes the
+    user left in web/) is not served, even to a network with --host 0.0.0.0."""
+    status, body = _get(small_site, path)
+    assert status == 404 and b"secret" not in body
+    assert _get(small_site, "/models/m.tflite") == (200, b"model")
+    assert _get(small_site, "/") == (200, b"page")

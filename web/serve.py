@@ -5,7 +5,8 @@ browsers demand before they share memory between threads: with them LiteRT.js ru
 multi-threaded WebAssembly build, without them the single-threaded one.
 
 Only paths that decode to a plain relative path are answered: a NUL byte, a control character,
-a backslash, a '..' segment or bytes that are not UTF-8 get 400 Bad Request.
+a backslash, a '..' segment or bytes that are not UTF-8 get 400 Bad Request. And only the page's
+own files (PAGE_ENTRIES): the tools beside them, or anything else left in web/, get 404.
 
     python web/serve.py [--port 8000] [--host 127.0.0.1]
 """
@@ -28,6 +29,9 @@ RUNTIME_FILE = os.path.join(
     "node_modules", "@litertjs", "core", "wasm", "litert_wasm_internal.wasm"
 )
 
+# What the page loads: itself, its scripts and style, the LiteRT.js runtime, the models.
+PAGE_ENTRIES = ("index.html", "style.css", "js", "node_modules", "models")
+
 
 def safe_path(url_path: str) -> bool:
     """Whether a request's path (query and fragment aside) decodes, as UTF-8, to a relative path
@@ -44,6 +48,13 @@ def safe_path(url_path: str) -> bool:
     return ".." not in decoded.split("/")
 
 
+def page_path(url_path: str) -> bool:
+    """Whether a safe request path is the page ('/') or lies in one of PAGE_ENTRIES."""
+    path = urllib.parse.unquote(url_path.split("?", 1)[0].split("#", 1)[0])
+    first = path.lstrip("/").split("/", 1)[0]
+    return first == "" or first in PAGE_ENTRIES
+
+
 class StaticHandler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
@@ -57,6 +68,9 @@ class StaticHandler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):  # GET and HEAD both start here
         if not safe_path(self.path):
             self.send_error(400, "the path is not a plain relative path")
+            return None
+        if not page_path(self.path):
+            self.send_error(404, "not a file of the page")
             return None
         return super().send_head()
 

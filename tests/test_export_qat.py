@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from fast_scnn_tf.model import build_fast_scnn
+from test_export_tflite import float_ops
 
 SIZE = (64, 96)
 
@@ -25,6 +26,7 @@ def model():
     return build_fast_scnn(num_classes=5)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_mirror_reproduces_keras3_model(model):
     from fast_scnn_tf.export.qat import mirror_model
 
@@ -62,13 +64,14 @@ def test_qat_few_steps_exports_int8_that_agrees_with_the_trained_model(
     assert report["threshold"] == MIN_AGREEMENT["qat_int8"] == 0.95
     assert report["agreement"] >= MIN_AGREEMENT["qat_int8"] and report["frames"] == 8
     interp = tflite.interpreter(report["path"], delegate=False)
-    assert tflite.float_ops(interp) <= tflite.INT8_BOUNDARY_OPS
+    assert float_ops(interp) <= tflite.INT8_BOUNDARY_OPS
     labels = tflite.run(interp, scene_frames[0])["labels"]
     assert labels.dtype == np.uint8 and labels.shape == (1, *SIZE)
     want = build_head(trained_model, "cls", SIZE)(scene_frames[0]).numpy()
     assert len(np.unique(want)) >= 3 and np.mean(labels == want) >= 0.95
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("mode", ["cls", "prob"])
 def test_qat_head_is_the_shared_head(model, mode):
     """Around the (unquantised) mirror, the tf_keras QAT head returns what the Keras head does:

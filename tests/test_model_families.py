@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.model import inference_model
-from fast_scnn_tf.model.contract import LOGITS, Published
+from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.families import FAMILIES, MODEL_NAMES, build_model, family_of
 from fast_scnn_tf.model.head import CLS, LABELS, build_head, low_res_logits
 from fast_scnn_tf.model.layers import Normalize, ResizeLike
@@ -49,7 +49,6 @@ def test_the_table_names_every_model_once_with_its_published_numbers():
         assert LOGITS not in family.aux_heads
         for name, published in family.variants.items():
             assert family_of(name) is family
-            assert isinstance(published, Published)
             assert len(published.input_size) == 2 and min(published.input_size) >= 32
             assert published.val_miou is None or (0 < published.val_miou < 100 and published.source)
     with pytest.raises(ValueError, match="unknown model 'nope'"):
@@ -83,6 +82,7 @@ def test_training_model_outputs_logits_and_the_aux_heads_at_input_size(family, m
     assert inference_model(training).count_params() == model.count_params()
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_one_training_step_lowers_the_loss_on_its_batch(training):
     images = _images(*SIZES[0], batch=2)
     labels = np.random.default_rng(1).integers(0, CLASSES, (2, *SIZES[0])).astype(np.uint8)
@@ -102,6 +102,7 @@ def test_one_training_step_lowers_the_loss_on_its_batch(training):
     assert np.isfinite(before.numpy()) and float(loss()) < float(before)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_a_run_checkpoint_restores_into_a_fresh_training_model(family, training, tmp_path):
     """Runs store the training model (checkpoint.make_checkpoint); loading restores it into a
     freshly built one and takes the inference model from it."""
@@ -116,6 +117,7 @@ def test_a_run_checkpoint_restores_into_a_fresh_training_model(family, training,
     )
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_keras_file_round_trip(model, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
@@ -126,6 +128,7 @@ def test_keras_file_round_trip(model, tmp_path):
     )
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_the_qat_claim_holds_both_ways(family, model):
     """`qat` is a checked claim: with True, export/qat.py mirrors every layer of the family into
     tf_keras; with False, the mirror refuses it in one line (so the flag cannot go stale)."""
@@ -151,3 +154,11 @@ def test_float_tflite_export_gives_the_keras_labels(model):
     want = head(frame).numpy()
     assert got.shape == want.shape == (1, *size)
     assert (got == want).mean() > 0.99
+
+
+def test_the_package_root_builds_every_family_by_name():
+    import fast_scnn_tf
+
+    assert fast_scnn_tf.build_model is build_model
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fast_scnn_tf.nope  # noqa: B018

@@ -197,15 +197,3 @@ def run(interp, image: np.ndarray) -> dict[str, np.ndarray]:
 def op_types(interp) -> set[str]:
     """The builtin op names in a model (custom or Flex ops would show up here too)."""
     return {op["op_name"] for op in interp._get_ops_details()}
-
-
-def float_ops(interp) -> set[str]:
-    """Ops with a float32 input or output tensor: in a full-integer model only the boundary ops
-    (`INT8_BOUNDARY_OPS`) should appear here."""
-    tensors = {t["index"]: t["dtype"] for t in interp.get_tensor_details()}
-    result = set()
-    for op in interp._get_ops_details():
-        indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0]
-        if any(tensors.get(i) == np.float32 for i in indices):
-            result.add(op["op_name"])
-    return result

@@ -25,10 +25,6 @@ class UpHeadSpec:
     adapter_widths: tuple[int, int, int, int]  # 1x1 adapters on the four features, finest first
     branch_widths: tuple[int, int, int, int]  # 3x3 "smooth" outputs, finest first
 
-    @property
-    def out_channels(self) -> int:
-        return sum(self.branch_widths)
-
 
 UP_HEADS = {
     "A": UpHeadSpec((64, 128, 256, 512), (128, 128, 128, 128)),

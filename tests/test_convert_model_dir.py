@@ -95,3 +95,34 @@ def test_overwrite_replaces_a_run_folder_this_project_wrote(tmp_path):
     assert sorted(os.listdir(trained)) == ["best", "config.json"]
     with open(trained / "config.json") as f:
         assert Config.from_dict(json.load(f)).model.name == "ffnet18_dAAC"
+
+
+def test_each_family_that_declares_foreign_weights_gets_a_subcommand(monkeypatch, tmp_path):
+    """The command is the family table's: a new family with `foreign_weights` is converted by
+    name, with its own variants, and its converter receives what the .pth holds."""
+    from fast_scnn_tf.convert import pth
+    from fast_scnn_tf.model import families
+    from fast_scnn_tf.model.contract import Family, ForeignWeights, Published
+
+    received = {}
+
+    def convert_weights(variant, state_dict):
+        received.update(variant=variant, state_dict=state_dict)
+        return _tiny_model()
+
+    toy = Family(
+        build=None,
+        test_variant="toy_a",
+        variants={"toy_a": Published((64, 64), None), "toy_b": Published((64, 64), None)},
+        foreign_weights=ForeignWeights(convert_weights, "toy state dicts", "toy_b", 100),
+    )
+    monkeypatch.setitem(families.FAMILIES, "toy", toy)
+    monkeypatch.setattr(pth, "load_torch_state_dict", lambda path, weights, family: {"w": path})
+    weights = tmp_path / "toy.pth"
+    weights.write_bytes(b"")
+    argv = ["toy", "--variant", "toy_b", "--weights", str(weights)]
+    assert convert.main([*argv, "--model-dir", str(tmp_path / "run")]) == 0
+    assert received == {"variant": "toy_b", "state_dict": {"w": str(weights)}}
+    assert json.load(open(tmp_path / "run" / "config.json"))["model"]["name"] == "toy_b"
+    with pytest.raises(SystemExit):  # a family without foreign_weights has no subcommand
+        convert.parse_args(["fast_scnn", "--variant", "fast_scnn", "--weights", "w.pth"])

@@ -15,8 +15,16 @@ torch = pytest.importorskip(
     "torch", reason="conversion tests need torch: pip install -r requirements-torch.txt"
 )
 import ffnet_torch_reference as ref  # noqa: E402  (tests/ is on sys.path under pytest)
-from fast_scnn_tf import convert  # noqa: E402
+from fast_scnn_tf.convert import pth  # noqa: E402
+from fast_scnn_tf.model.families import FAMILIES  # noqa: E402
 from paths import ROOT  # noqa: E402
+
+FFNET_WEIGHTS = FAMILIES["ffnet"].foreign_weights
+MAX_INFLATED_BYTES = pth.max_inflated_bytes(FFNET_WEIGHTS)
+
+
+def load_torch_state_dict(path):
+    return pth.load_torch_state_dict(path, FFNET_WEIGHTS, "ffnet")
 
 
 def _deflated_copy(source, target, extra=None):
@@ -47,13 +55,19 @@ def no_torch_load(monkeypatch):
     monkeypatch.setattr(torch, "load", refuse)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_the_inflation_cap_is_the_largest_variants_weights_as_float64():
-    values = max(
-        sum(t.numel() for t in ref.FFNetReference(v).state_dict().values())
+    values = {
+        v: sum(t.numel() for t in ref.FFNetReference(v).state_dict().values())
         for v in ref.REFERENCE_VARIANTS
+    }
+    largest = max(values, key=values.get)
+    assert (FFNET_WEIGHTS.largest_variant, FFNET_WEIGHTS.largest_values) == (
+        largest,
+        values[largest],
     )
-    assert convert.LARGEST_STATE_DICT_VALUES == values
-    assert convert.MAX_INFLATED_BYTES == 8 * values + convert.INFLATED_MARGIN
+    values = values[largest]
+    assert MAX_INFLATED_BYTES == 8 * values + pth.INFLATED_MARGIN
 
 
 def test_a_deflated_pth_that_inflates_past_the_cap_is_refused_before_inflating(
@@ -64,14 +78,14 @@ def test_a_deflated_pth_that_inflates_past_the_cap_is_refused_before_inflating(
     bomb = _deflated_copy(
         tmp_path / "small.pth",
         tmp_path / "bomb.pth",
-        ("small/data/1", convert.MAX_INFLATED_BYTES + 1),
+        ("small/data/1", MAX_INFLATED_BYTES + 1),
     )
     assert (tmp_path / "bomb.pth").stat().st_size < 2 * 2**20
     with pytest.raises(ValueError) as error:
-        convert.load_torch_state_dict(bomb)
+        load_torch_state_dict(bomb)
     message = str(error.value)
     assert bomb in message and "inflate" in message and "\n" not in message
-    assert f"{convert.MAX_INFLATED_BYTES / 1e6:.0f} MB" in message
+    assert f"{MAX_INFLATED_BYTES / 1e6:.0f} MB" in message
     assert "ffnet122NS_CCC_mobile" in message
 
 
@@ -90,14 +104,14 @@ def test_an_entry_that_inflates_past_its_declared_size_is_refused(tmp_path, no_t
     with zipfile.ZipFile(path) as archive:
         assert archive.getinfo("small/data/1").file_size == 1000
     with pytest.raises(ValueError, match=f"'{path}'.*small/data/1") as error:
-        convert.load_torch_state_dict(path)
+        load_torch_state_dict(path)
     assert "\n" not in str(error.value)
 
 
 def test_a_deflated_pth_within_the_cap_loads(tmp_path):
     torch.save({"w": torch.arange(6.0).reshape(2, 3)}, str(tmp_path / "plain.pth"))
     path = _deflated_copy(tmp_path / "plain.pth", tmp_path / "deflated.pth")
-    state_dict = convert.load_torch_state_dict(path)
+    state_dict = load_torch_state_dict(path)
     np.testing.assert_array_equal(state_dict["w"], np.arange(6.0).reshape(2, 3))
 
 
@@ -121,7 +135,7 @@ def test_bfloat16_and_float16_tensors_are_read_as_float32(tmp_path):
     # bfloat16 was a TypeError traceback (numpy has no bfloat16).
     values = torch.tensor([0.5, -1.25, 3.0])
     torch.save({"b": values.to(torch.bfloat16), "h": values.half()}, str(tmp_path / "w.pth"))
-    state_dict = convert.load_torch_state_dict(str(tmp_path / "w.pth"))
+    state_dict = load_torch_state_dict(str(tmp_path / "w.pth"))
     for key in "bh":
         assert state_dict[key].dtype == np.float32
         np.testing.assert_array_equal(state_dict[key], values.numpy())
@@ -131,14 +145,14 @@ def test_integer_and_complex_tensors_keep_their_dtype_for_the_checks(tmp_path):
     torch.save(
         {"i": torch.arange(3), "c": torch.ones(2, dtype=torch.complex64)}, str(tmp_path / "w.pth")
     )
-    state_dict = convert.load_torch_state_dict(str(tmp_path / "w.pth"))
+    state_dict = load_torch_state_dict(str(tmp_path / "w.pth"))
     assert (state_dict["i"].dtype, state_dict["c"].dtype) == (np.int64, np.complex64)
 
 
 def test_a_tensor_numpy_cannot_hold_is_refused_naming_the_key(tmp_path):
     torch.save({"w": torch.zeros(3).to(torch.float8_e4m3fn)}, str(tmp_path / "w.pth"))
     with pytest.raises(ValueError, match=r"key 'w' in '.*w\.pth' .*float8_e4m3fn") as error:
-        convert.load_torch_state_dict(str(tmp_path / "w.pth"))
+        load_torch_state_dict(str(tmp_path / "w.pth"))
     assert "\n" not in str(error.value)
 
 

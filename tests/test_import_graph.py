@@ -77,3 +77,16 @@ def test_the_package_has_no_import_loop_between_its_folders_and_modules():
 def test_a_loop_is_found():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_package_root_holds_its_stage_folders_and_at_most_four_modules():
+    """A reader finds the stages as folders; only what every stage shares sits beside them."""
+    base = os.path.join(ROOT, PACKAGE)
+    modules = sorted(
+        name for name in os.listdir(base) if name.endswith(".py") and name != "__init__.py"
+    )
+    folders = {
+        name for name in os.listdir(base) if os.path.isfile(os.path.join(base, name, "__init__.py"))
+    }
+    assert {"model", "data", "training", "evaluation", "export", "predict"} <= folders
+    assert len(modules) <= 4, modules

@@ -55,6 +55,7 @@ def test_the_table_names_every_model_once_with_its_published_numbers():
         family_of("nope")
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_inference_model_meets_the_contract(model):
     assert model.layers[0].name == "image"
     assert any(isinstance(layer, Normalize) for layer in model.layers)  # normalises inside
@@ -162,3 +163,12 @@ def test_the_package_root_builds_every_family_by_name():
     assert fast_scnn_tf.build_model is build_model
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fast_scnn_tf.nope  # noqa: B018
+
+
+def test_a_family_that_converts_foreign_weights_names_its_largest_variant():
+    convertible = [f for f in FAMILIES.values() if f.foreign_weights]
+    assert convertible  # FFNet's official weights
+    for family in convertible:
+        weights = family.foreign_weights
+        assert callable(weights.convert) and weights.source
+        assert weights.largest_variant in family.variants and weights.largest_values > 0

@@ -33,6 +33,18 @@ class Published:
 
 
 @dataclasses.dataclass(frozen=True)
+class ForeignWeights:
+    """A family's import of its authors' PyTorch weights (`python -m fast_scnn_tf.convert`)."""
+
+    convert: Callable  # (variant, state dict: key -> numpy array) -> the Keras inference model
+    source: str  # whose .pth files, in which key layout: the command's --help
+    # The variant whose state dict holds the most numbers, and how many: a .pth may inflate to
+    # no more than these as float64 (the widest dtype accepted) and a margin.
+    largest_variant: str
+    largest_values: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Family:
     """One entry of `families.FAMILIES`: how to build the family's variants and what they support.
 
@@ -46,3 +58,4 @@ class Family:
     test_variant: str  # the small variant the shared test harness trains, saves and exports
     aux_heads: tuple[str, ...] = ()  # output names of the training model's auxiliary heads
     qat: bool = False  # export.py --qat-steps can fine-tune it (export/qat.py mirrors its layers)
+    foreign_weights: ForeignWeights | None = None  # its authors' weights can be converted

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from fast_scnn_tf.model.contract import LOGITS, Family, Published
+from fast_scnn_tf.model.contract import LOGITS, Family, ForeignWeights, Published
 from fast_scnn_tf.model.fast_scnn import AUX_GFE, AUX_LTD, build_fast_scnn
 from fast_scnn_tf.model.ffnet import FFNET_VARIANTS, build_ffnet
 
@@ -24,6 +24,12 @@ def _fast_scnn(name, num_classes, input_shape, dropout, aux):
 def _ffnet(name, num_classes, input_shape, dropout, aux):
     # No dropout and no auxiliary heads: build_model wraps the training model's output.
     return build_ffnet(name, num_classes=num_classes, input_shape=input_shape)
+
+
+def _ffnet_from_torch(name, state_dict):
+    from fast_scnn_tf.model.ffnet.torch_weights import convert_ffnet_state_dict
+
+    return convert_ffnet_state_dict(name, state_dict)
 
 
 FAMILIES = {
@@ -49,6 +55,15 @@ FAMILIES = {
             )
             for name, spec in FFNET_VARIANTS.items()
         },
+        foreign_weights=ForeignWeights(
+            convert=_ffnet_from_torch,
+            source="official FFNet state dicts (Qualcomm-AI-research/FFNet .pth: keys "
+            "backbone_model.* and head.*; a {'state_dict': ...} wrapper and a 'module.' prefix "
+            "are accepted)",
+            # Parameters and BatchNorm statistics of its state dict, 19 classes.
+            largest_variant="ffnet122NS_CCC_mobile",
+            largest_values=32_206_365,
+        ),
     ),
 }
 MODEL_NAMES = tuple(name for family in FAMILIES.values() for name in family.variants)

@@ -126,6 +126,7 @@ def _save_run(model_dir, num_classes=3, subdir=LATEST_DIR):
     return model
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_load_run_restores_weights_into_inference_model(tmp_path):
     saved = _save_run(tmp_path)
     run = load_run(str(tmp_path))

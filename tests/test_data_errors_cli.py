@@ -60,6 +60,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("case", CASES)
 def test_evaluate_names_the_bad_file_in_one_line(case, clean_data, run_dir, tmp_path, capsys):
     data = str(tmp_path / "data")

@@ -39,6 +39,7 @@ def test_training_batches_follow_the_contract(cfg):
     assert set(np.unique(label.numpy())) <= TRAIN_IDS
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_evaluation_maps_label_ids_and_names_frames(cfg):
     image, label, name = next(
         iter(build_dataset(cfg, "val", False, 1, scale=0.25, with_names=True))

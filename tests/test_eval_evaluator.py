@@ -108,6 +108,7 @@ def test_evaluation_predicts_with_the_exported_head(network):
     np.testing.assert_array_equal(prediction, build_head(network, "cls")(image).numpy()[0])
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_reduced_scale_resizes_the_low_res_logits_to_the_label_size(network):
     """At scale 0.5 the prediction is the head's low-resolution logits resized once, bilinearly,
     to the full-size label (not to the small input first)."""

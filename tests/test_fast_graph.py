@@ -19,6 +19,7 @@ def _frame(seed=0, size=SIZE):
     return np.random.default_rng(seed).integers(0, 256, (1, *size, 3), dtype=np.uint8)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_rewritten_model_computes_the_same_logits(family):
     model = build_model(FAMILIES[family].test_variant, num_classes=5)
@@ -32,6 +33,7 @@ def test_rewritten_model_computes_the_same_logits(family):
     assert any(isinstance(layer, SubtractMean) for layer in fast.layers)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_fast_scnn_rewrites_the_dilated_conv_and_the_normalisation_only():
     model = build_fast_scnn(num_classes=5)
     fast = fast_graph(model)
@@ -118,6 +120,7 @@ def _random_batch_norm_statistics(model, seed=0):
             )
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_folded_batch_norms_compute_the_same_logits(family):
     model = build_model(FAMILIES[family].test_variant, num_classes=5)
@@ -139,6 +142,7 @@ def test_folded_batch_norms_compute_the_same_logits(family):
     )
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_fast_scnn_folds_every_batch_norm_that_follows_a_conv():
     model = build_fast_scnn(num_classes=5)
     fast = fast_graph(model, fold_batch_norms=True)

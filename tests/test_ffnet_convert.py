@@ -85,6 +85,7 @@ def test_resized_logits_match_the_official_evaluation():
     assert np.abs(logits - expected.numpy().transpose(0, 2, 3, 1)).max() <= TOLERANCE
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_class_count_comes_from_the_classifier():
     _, state_dict = reference_and_state_dict("ffnet46NS_CCC_mobile", num_classes=7)
     model = convert_ffnet_state_dict("ffnet46NS_CCC_mobile", state_dict)

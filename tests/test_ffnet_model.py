@@ -101,6 +101,7 @@ def test_logits_resized_to_any_input_size():
         assert np.isfinite(out.numpy()).all()
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_static_input_shape():
     model = build_ffnet("ffnet40S_dBBB_mobile", input_shape=(64, 96, 3), resize_to_input=False)
     assert tuple(model.output.shape) == (None, 8, 12, 19)

@@ -93,6 +93,7 @@ def test_aux_free_model_has_fewer_weights_than_training_model():
     assert len(infer.weights) == len(build_fast_scnn().weights)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_get_config_round_trips():
     original = build_fast_scnn(num_classes=5, aux=True, dropout=0.2, input_shape=(64, 128, 3))
     config = original.get_config()
@@ -101,6 +102,7 @@ def test_get_config_round_trips():
     assert clone.count_params() == original.count_params()
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_keras_file_round_trip(tmp_path):
     original = build_fast_scnn(num_classes=5)
     path = tmp_path / "fast_scnn.keras"

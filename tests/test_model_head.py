@@ -48,6 +48,7 @@ def test_prob_head_is_softmax_of_logits(model, frames):
     np.testing.assert_array_equal(out[LABELS].numpy(), logits.argmax(-1))
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("name", ["ffnet18_dAAC", "ffnet40S_BCC_mobile"])
 def test_head_works_for_ffnet(name, frames):
     ffnet = build_model(name, num_classes=5)
@@ -57,6 +58,7 @@ def test_head_works_for_ffnet(name, frames):
     np.testing.assert_allclose(out[PROBABILITIES].numpy(), softmax(logits), atol=1e-6)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_head_at_another_size_resizes_the_low_res_logits_once(model, frames):
     low = low_res_logits(model)(frames.astype(np.float32), training=False)
     size = (130, 194)
@@ -66,6 +68,7 @@ def test_head_at_another_size_resizes_the_low_res_logits_once(model, frames):
     np.testing.assert_array_equal(got.numpy(), want)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize("mode", ["cls", "prob"])
 def test_head_at_the_input_size_is_the_exported_head(model, frames, mode):
     got = head_at_size(model, mode)(frames, tf.constant(frames.shape[1:3]))

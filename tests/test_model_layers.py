@@ -120,6 +120,7 @@ def test_pyramid_pooling_converts_to_tflite_with_dynamic_size():
         np.testing.assert_allclose(_run_tflite(content, x), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_pyramid_pooling_round_trips_through_saved_model(tmp_path):
     model = _pooling_model((None, None, 4))
     model.export(str(tmp_path / "sm"), verbose=False)

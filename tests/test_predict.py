@@ -102,6 +102,7 @@ def _decodes_no_bomb(monkeypatch):
     monkeypatch.setattr(cv2, "imread", imread)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 @pytest.mark.parametrize(
     "name,data,size",
     [
@@ -130,6 +131,7 @@ def test_decompression_bomb_is_refused_and_the_other_inputs_are_predicted(
     assert sorted(os.listdir(out)) == ["ok_labels.png", "ok_overlay.png"]
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_a_tiff_repeating_its_size_tags_is_refused_and_the_other_inputs_are_predicted(
     tmp_path, model_dir, capsys, monkeypatch
 ):
@@ -202,6 +204,7 @@ def test_refuses_to_overwrite_without_flag(tmp_path, model_dir):
     assert predict.main(args + ["--overwrite"]) == 0
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_annotates_a_video(tmp_path, model_dir):
     video = str(tmp_path / "clip.mp4")
     writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"mp4v"), 5, (48, 32))
@@ -260,6 +263,7 @@ def _write_video(path, frames, fourcc="mp4v", size=(48, 32)):
     writer.release()
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_videos_with_the_same_name_write_both(tmp_path, model_dir, capsys):
     _write_video(tmp_path / "ok.mp4", 2)
     _write_video(tmp_path / "ok.avi", 3, fourcc="MJPG")
@@ -285,6 +289,7 @@ def test_videos_with_the_same_name_write_both(tmp_path, model_dir, capsys):
     assert counts == {"ok_mp4_overlay.mp4": 2, "ok_avi_overlay.mp4": 3}
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_truncated_video_is_reported_as_partial(tmp_path, model_dir, capsys):
     video = tmp_path / "cut.avi"
     _write_video(video, 10, fourcc="MJPG")  # AVI: the frame count sits in the header
@@ -296,6 +301,7 @@ def test_truncated_video_is_reported_as_partial(tmp_path, model_dir, capsys):
     assert "0 written" in out and "1 partial" in out and "cut.avi" in out and "of 10 frames" in out
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_checkpoint_prefix_is_accepted(tmp_path, model_dir, capsys):
     image = tmp_path / "a.png"
     cv2.imwrite(str(image), _rng_image((40, 40, 3)))
@@ -350,6 +356,7 @@ def test_read_only_output_is_one_line(tmp_path, model_dir, monkeypatch):
     assert "--output" in message and "read-only" in message and os.listdir(out) == []
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_runs_without_tqdm(tmp_path, model_dir, monkeypatch):
     """requirements.txt does not name tqdm: the progress bar is Keras'."""
     import sys
@@ -613,6 +620,7 @@ def no_hang():
     signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_a_fifo_in_an_input_folder_is_skipped_and_named(tmp_path, model_dir, capsys, no_hang):
     """A FIFO named x.png in a folder hung predict.py forever: it is never opened, but named."""
     inputs = tmp_path / "in"
@@ -644,6 +652,7 @@ def test_the_image_gate_never_opens_a_fifo(tmp_path, no_hang):
         read_image(str(tmp_path / "pipe.png"))
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_a_link_planted_beside_a_video_output_is_not_written_through(tmp_path, model_dir):
     """The overlay video was written to `<output>.tmp.mp4` and renamed: a link planted at that
     name had the video written into its target. It is now written in a private folder."""

@@ -299,6 +299,7 @@ def test_mixed_precision_trains_and_restores_the_global_policy(data_dir, tmp_pat
     assert all(np.all(np.isfinite(v)) for v in values.values() if v.dtype.kind == "f")
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_init_checkpoint_restores_matching_variables_and_reports_the_rest(tmp_path):
     source_dir = str(tmp_path / "source")
     source = build_fast_scnn(num_classes=19, aux=True)

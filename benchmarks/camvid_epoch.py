@@ -24,7 +24,9 @@ BATCH, CROP = 8, (360, 480)
 
 
 def time_epoch(data_dir: str, warmup: int) -> dict:
-    """Runs inside the tree under test (its `fast_scnn_tf` first on sys.path)."""
+    """Runs inside the tree under test (its `fast_scnn_tf` first on the import path). Each pass
+    (the epoch's steps, the validation) is timed as a whole by the wall clock: the tree may be an
+    earlier commit, so this imports nothing from its benchmarks/."""
     import time
 
     import keras

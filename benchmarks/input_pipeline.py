@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 
-from benchmarks import record  # noqa: E402
+from benchmarks import record, speed  # noqa: E402
 from fast_scnn_tf import synthetic  # noqa: E402
 from fast_scnn_tf.config import DataConfig  # noqa: E402
 from fast_scnn_tf.data import build_dataset, num_frames  # noqa: E402
@@ -40,12 +40,12 @@ def time_batches(dataset: tf.data.Dataset, warmup: int, batches: int, batch_size
     """Images/s over `batches` batches after `warmup` batches, and the CPU time per image (all
     threads): on a shared or bigger machine, cores / CPU time says what the pipeline can reach."""
     iterator = iter(dataset)
-    for _ in range(warmup):
+    for _ in range(warmup):  # before the CPU clock starts
         next(iterator)
-    start, cpu_start = time.perf_counter(), _cpu_seconds()
-    for _ in range(batches):
-        next(iterator)
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    cpu_start = _cpu_seconds()
+    timing = speed.time_calls(lambda: next(iterator), 0, batches)
+    cpu = _cpu_seconds() - cpu_start
+    seconds = timing["mean_ms"] * batches / 1000
     images = batches * batch_size
     return {
         "images_per_s": images / seconds,

@@ -19,8 +19,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import record  # noqa: E402
-from benchmarks.tflite_profile import Unit, convert, timed_rounds  # noqa: E402
+from benchmarks import record, speed  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402
 from fast_scnn_tf.model.families import MODEL_NAMES, build_model, family_of  # noqa: E402
@@ -58,21 +57,21 @@ def measure(name: str, timed: bool, calibration_frames: int, directory: str) -> 
         for precision in ("float32", "int8"):
             path = os.path.join(directory, f"{name}_{precision}.tflite")
             with open(path, "wb") as f:
-                f.write(convert(model, CLS, precision, size, frames))
+                f.write(speed.tflite_export(model, CLS, precision, size, frames))
             row["files"][f"tflite_{precision}"] = path
         print(f"{name}: converted", flush=True)
     return row
 
 
 def time_files(rows: list[dict], threads: int, rounds: int, iters: int) -> None:
-    """Time every converted file in the same interleaved rounds (`tflite_profile.timed_rounds`:
+    """Time every converted file in the same interleaved rounds (`speed.timed_rounds`:
     each round runs each file `iters` times, median; the result is the median over rounds)."""
     units = [
-        (row, key, path, Unit(open(path, "rb").read(), threads))
+        (row, key, path, speed.Unit(open(path, "rb").read(), threads))
         for row in rows
         for key, path in row.pop("files", {}).items()
     ]
-    timed_rounds([unit for *_, unit in units], rounds, iters)
+    speed.timed_rounds([unit for *_, unit in units], rounds, iters)
     for row, key, path, unit in units:
         row[key] = {
             "median_ms": round(unit.ms, 2),

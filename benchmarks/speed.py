@@ -1,4 +1,8 @@
-"""Inference timing the way §4.1 of the paper measured it: batch 1, 100 warm-up frames, then the
+"""The timing every benchmark uses: `time_calls` and `time_interleaved` time repeated calls
+(mean, median, p90, FPS), `Unit` and `timed_rounds` time many things in interleaved rounds (the
+median of each round, then the median over rounds), and `environment` says where it ran.
+
+Inference is timed the way §4.1 of the paper measured it: batch 1, 100 warm-up frames, then the
 mean over 100 frames, for the "cls" output (argmax -> uint8 labels) and the "prob" output
 (softmax probabilities and labels). The Keras rows time the head that export ships
 (`fast_scnn_tf.model.head.build_head`, uint8 frames in). The paper used one CPU thread and one GPU;
@@ -15,6 +19,7 @@ import ctypes.util
 import datetime
 import os
 import platform
+import statistics
 import time
 
 import keras
@@ -105,6 +110,76 @@ def time_interleaved(runs: dict, warmup: int, iters: int) -> dict:
             run()
             times[name].append(time.perf_counter() - start)
     return {name: summarize(t, warmup) for name, t in times.items()}
+
+
+class Unit:
+    """One thing timed in interleaved rounds (`timed_rounds`): a .tflite (a whole export, a
+    partition or one op) with random inputs set once, or any no-argument callable (`run`).
+    `times` holds each round's median ms, `ms` the median over rounds."""
+
+    def __init__(self, model: bytes | None = None, threads: int = 2, run=None):
+        self.times: list[float] = []
+        self.delegated = False
+        if run is not None:
+            self.run = run
+            return
+        from fast_scnn_tf.export import tflite
+
+        self.interp = tflite.interpreter(model, threads)
+        self.run = self.interp.invoke
+        self.delegated = any(op["op_name"] == "DELEGATE" for op in self.interp._get_ops_details())
+        rng = np.random.default_rng(0)
+        for detail in self.interp.get_input_details():
+            shape, dtype = detail["shape"], np.dtype(detail["dtype"])
+            if dtype.kind == "f":
+                value = rng.normal(size=shape).astype(dtype)
+            elif dtype == np.int32:  # argmax indices (the CAST after ARG_MAX)
+                value = rng.integers(0, 19, size=shape).astype(dtype)
+            else:
+                info = np.iinfo(dtype)
+                value = rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(dtype)
+            self.interp.set_tensor(detail["index"], value)
+
+    def time(self, iters: int) -> None:
+        """One round: the median of `iters` calls."""
+        self.times.append(time_calls(self.run, 0, iters)["median_ms"])
+
+    @property
+    def ms(self) -> float:
+        return statistics.median(self.times)
+
+
+def timed_rounds(units: list[Unit], rounds: int, iters: int) -> None:
+    """Time every unit once per round (one warm-up call first), rounds interleaved: a slow phase
+    of the machine slows every unit alike."""
+    for unit in units:
+        unit.run()
+    for _ in range(rounds):
+        for unit in units:
+            unit.time(iters)
+
+
+# export.fast_graph's rewrite (what export.py ships) / the model as is
+TFLITE_GRAPHS = ("fast", "plain")
+
+
+def tflite_export(
+    model: keras.Model,
+    mode: str,
+    precision: str,
+    size: tuple[int, int],
+    frames,
+    graph: str = "fast",
+) -> bytes:
+    """The TFLite file export.py writes (`graph="fast"`), or the same without `fast_graph`'s
+    rewrites (`"plain"`, the graph before them): `precision` float32 or a quantisation of
+    `fast_scnn_tf.export.tflite`, calibrated on `frames`."""
+    from fast_scnn_tf.export import tflite
+    from fast_scnn_tf.export.fast_graph import fast_graph
+
+    quantize = "none" if precision == "float32" else precision
+    source = fast_graph(model) if graph == "fast" else model
+    return tflite.convert(build_head(source, mode, size), quantize, lambda: frames)
 
 
 def _random_image(height: int, width: int, dtype=tf.uint8) -> tf.Tensor:

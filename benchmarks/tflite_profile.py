@@ -37,7 +37,6 @@ import importlib.util
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -166,74 +165,7 @@ def submodel(model: bytes, indices, shapes: dict[int, list[int]] | None = None) 
     return bytes(fb.convert_object_to_bytearray(obj))
 
 
-# --- timing -------------------------------------------------------------------------------------
-class Unit:
-    """One thing to time: a .tflite (whole, partition or op) with random inputs set once, or any
-    no-argument callable (`run`)."""
-
-    def __init__(self, model: bytes | None = None, threads: int = 2, run=None):
-        self.times: list[float] = []
-        self.delegated = False
-        if run is not None:
-            self.run = run
-            return
-        from fast_scnn_tf.export import tflite
-
-        self.interp = tflite.interpreter(model, threads)
-        self.run = self.interp.invoke
-        self.delegated = any(op["op_name"] == "DELEGATE" for op in self.interp._get_ops_details())
-        rng = np.random.default_rng(0)
-        for detail in self.interp.get_input_details():
-            shape, dtype = detail["shape"], np.dtype(detail["dtype"])
-            if dtype.kind == "f":
-                value = rng.normal(size=shape).astype(dtype)
-            elif dtype == np.int32:  # argmax indices (the CAST after ARG_MAX)
-                value = rng.integers(0, 19, size=shape).astype(dtype)
-            else:
-                info = np.iinfo(dtype)
-                value = rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(dtype)
-            self.interp.set_tensor(detail["index"], value)
-
-    def time(self, iters: int) -> None:
-        runs = []
-        for _ in range(iters):
-            start = time.perf_counter()
-            self.run()
-            runs.append(time.perf_counter() - start)
-        self.times.append(statistics.median(runs) * 1e3)
-
-    @property
-    def ms(self) -> float:
-        return statistics.median(self.times)
-
-
-def timed_rounds(units: list[Unit], rounds: int, iters: int) -> None:
-    """Time every unit once per round (one warm-up invocation first), rounds interleaved."""
-    for unit in units:
-        unit.run()
-    for _ in range(rounds):
-        for unit in units:
-            unit.time(iters)
-
-
-# --- exports ------------------------------------------------------------------------------------
-GRAPHS = ("fast", "plain")  # export.fast_graph's rewrite (what export.py ships) / the model as is
-
-
-def convert(
-    model, mode: str, precision: str, size: tuple[int, int], frames, graph: str = "fast"
-) -> bytes:
-    """The TFLite file export.py writes (`graph="fast"`), or the same without
-    `fast_graph`'s rewrites (`"plain"`, the graph before them)."""
-    from fast_scnn_tf.export import tflite
-    from fast_scnn_tf.export.fast_graph import fast_graph
-    from fast_scnn_tf.model.head import build_head
-
-    quantize = "none" if precision == "float32" else precision
-    source = fast_graph(model) if graph == "fast" else model
-    return tflite.convert(build_head(source, mode, size), quantize, lambda: frames)
-
-
+# --- the floor ----------------------------------------------------------------------------------
 def floor_models() -> dict[str, bytes]:
     """float32 and int8 .tflite of `FLOOR_LAYERS` plain 1x1 convolutions (+ ReLU)."""
     import keras
@@ -280,9 +212,9 @@ def summarize(
     name: dict,
     table: list[dict],
     parts: list[list[int]],
-    whole: Unit,
-    part_units: list[Unit],
-    op_units: list[Unit],
+    whole: speed.Unit,
+    part_units: list[speed.Unit],
+    op_units: list[speed.Unit],
     floor_rate: dict,
 ) -> dict:
     """One export's profile: the whole frame, partitions, ops and op types by time."""
@@ -364,12 +296,12 @@ def profile_exports(
         table = op_table(model)
         parts = partitions(model, threads)
         shapes = runtime_shapes(model)
-        whole = Unit(model, threads)
-        part_units = [Unit(submodel(model, part, shapes), threads) for part in parts]
-        op_units = [Unit(submodel(model, [row["index"]], shapes), threads) for row in table]
+        whole = speed.Unit(model, threads)
+        part_units = [speed.Unit(submodel(model, part, shapes), threads) for part in parts]
+        op_units = [speed.Unit(submodel(model, [row["index"]], shapes), threads) for row in table]
         prepared.append((name, table, parts, whole, part_units, op_units))
         units += [whole, *part_units, *op_units]
-    timed_rounds(units, rounds, iters)
+    speed.timed_rounds(units, rounds, iters)
     return [summarize(*entry, floor_rate) for entry in prepared]
 
 
@@ -383,7 +315,7 @@ def compare(
 ) -> list[dict]:
     """Whole frames of every export at one size, and the PyTorch reference's cls in its fastest
     CPU form (channels-last) when asked, timed in the same interleaved rounds."""
-    rows = [(dict(name), Unit(model, threads)) for name, model in models]
+    rows = [(dict(name), speed.Unit(model, threads)) for name, model in models]
     if pytorch:
         from benchmarks import pytorch_reference
 
@@ -395,10 +327,10 @@ def compare(
                     "precision": "float32",
                     "size": "x".join(map(str, size)),
                 },
-                Unit(run=pytorch_reference.head("cls", *size, threads, channels_last=True)),
+                speed.Unit(run=pytorch_reference.head("cls", *size, threads, channels_last=True)),
             )
         )
-    timed_rounds([unit for _, unit in rows], rounds, iters)
+    speed.timed_rounds([unit for _, unit in rows], rounds, iters)
     return [
         {
             "runtime": "tflite",
@@ -416,8 +348,8 @@ def floor(threads: int, rounds: int, iters: int) -> dict:
     for precision, model in floor_models().items():
         table = op_table(model)
         convs = [row for row in table if row["op"] == "CONV_2D"]
-        units = [Unit(submodel(model, [row["index"]]), threads) for row in convs]
-        timed_rounds(units, rounds, iters)
+        units = [speed.Unit(submodel(model, [row["index"]]), threads) for row in convs]
+        speed.timed_rounds(units, rounds, iters)
         ms = statistics.median(u.ms for u in units)
         result[precision] = {
             "conv": f"1x1 {FLOOR_CHANNELS}->{FLOOR_CHANNELS} at {FLOOR_SHAPE[0]}x{FLOOR_SHAPE[1]}",
@@ -450,8 +382,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--graphs",
         nargs="+",
-        default=list(GRAPHS),
-        choices=GRAPHS,
+        default=list(speed.TFLITE_GRAPHS),
+        choices=speed.TFLITE_GRAPHS,
         help="fast: what export.py writes; plain: without export.fast_graph",
     )
     parser.add_argument("--threads", type=int, default=2)
@@ -496,7 +428,7 @@ def main(argv=None) -> int:
         models = [
             (
                 {"mode": mode, "precision": precision, "graph": graph, "size": text},
-                convert(model, mode, precision, size, frames, graph),
+                speed.tflite_export(model, mode, precision, size, frames, graph),
             )
             for graph in args.graphs
             for mode in args.modes

@@ -18,7 +18,6 @@ import glob
 import os
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -27,7 +26,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks import record  # noqa: E402
+from benchmarks import record, speed  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.training.step import make_train_step  # noqa: E402
@@ -103,15 +102,16 @@ def main(argv=None) -> int:
         rng.integers(0, args.classes, (args.batch_size, *args.crop_size)).astype(np.uint8),
     )
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
-    for _ in range(3):
-        float(step(iterator)["loss"])
+
+    def one_step():
+        float(step(iterator)["loss"])  # the value waits for the step
+
+    for _ in range(3):  # tracing, before the profiler starts
+        one_step()
     with tempfile.TemporaryDirectory() as logdir:
         options = tf.profiler.experimental.ProfilerOptions(host_tracer_level=3)
         tf.profiler.experimental.start(logdir, options=options)
-        tic = time.perf_counter()
-        for _ in range(args.steps):
-            float(step(iterator)["loss"])
-        seconds = time.perf_counter() - tic
+        ms_per_step = speed.time_calls(one_step, 0, args.steps)["mean_ms"]
         tf.profiler.experimental.stop()
         totals = op_times(logdir)
     total = sum(totals.values())
@@ -120,8 +120,7 @@ def main(argv=None) -> int:
         for name, ms in totals.most_common()
     ]
     print(
-        f"{1000 * seconds / args.steps:.0f} ms/step; op time summed over threads "
-        f"{total / args.steps:.0f} ms/step"
+        f"{ms_per_step:.0f} ms/step; op time summed over threads {total / args.steps:.0f} ms/step"
     )
     for op in ops[: args.top]:
         print(f"{op['op']:<48}{op['ms_per_step']:8.1f} ms {100 * op['share']:6.1f}%")
@@ -131,7 +130,7 @@ def main(argv=None) -> int:
             "crop": list(args.crop_size),
             "classes": args.classes,
             "steps": args.steps,
-            "ms_per_step": 1000 * seconds / args.steps,
+            "ms_per_step": ms_per_step,
             "ops": ops[:40],
         },
         args.output,

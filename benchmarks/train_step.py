@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from benchmarks import record  # noqa: E402
+from benchmarks import record, speed  # noqa: E402
 from fast_scnn_tf.config import Config  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.training.trainer import make_train_step  # noqa: E402
@@ -51,16 +50,13 @@ def time_train_step(
         images = rng.uniform(0, 255, (batch_size, *crop, 3)).astype(np.float32)
         labels = rng.integers(0, config.model.num_classes, (batch_size, *crop)).astype(np.uint8)
         iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
-        for _ in range(warmup):
-            float(train_step(iterator)["loss"])
-        times = []
-        for _ in range(steps):
-            tic = time.perf_counter()
+
+        def one_step():
             float(train_step(iterator)["loss"])  # the value forces the step to finish
-            times.append(time.perf_counter() - tic)
+
+        timing = speed.time_calls(one_step, warmup, steps)
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    mean = float(np.mean(times))
     return {
         "batch_size": batch_size,
         "crop": f"{crop[0]}x{crop[1]}",
@@ -68,9 +64,9 @@ def time_train_step(
         "xla": xla,
         "steps": steps,
         "warmup": warmup,
-        "mean_ms": 1000 * mean,
-        "median_ms": 1000 * float(np.median(times)),
-        "images_per_s": batch_size / mean,
+        "mean_ms": timing["mean_ms"],
+        "median_ms": timing["median_ms"],
+        "images_per_s": 1000 * batch_size / timing["mean_ms"],
     }
 
 

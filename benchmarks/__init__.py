@@ -1,1 +1,1 @@
-"""Speed benchmarks (scripts run as `python benchmarks/NAME.py`) and the README table report."""
+"""Speed benchmarks (scripts run as `python -m benchmarks.NAME`) and the README table report."""

@@ -3,7 +3,7 @@ schedule, wall time, exact commands), the validation curve from the run's `train
 test-split metrics of the shipped model (from `evaluate.py`) and the published peers. `report.py`
 renders the README's CamVid table from it.
 
-    python benchmarks/camvid.py --run runs/camvid --stages stages.json \\
+    python -m benchmarks.camvid --run runs/camvid --stages stages.json \\
         --test-metrics models/camvid/metrics_test.json --shipped models/camvid
 
 `--stages` is a JSON list, one entry per `train.py` invocation of the run:
@@ -17,11 +17,10 @@ import json
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from benchmarks import record
+from fast_scnn_tf.config import WHICH
 
-from benchmarks import record  # noqa: E402
-from fast_scnn_tf.config import WHICH  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Published CamVid results, all trained from scratch at 360x480 and scored as class-average IoU
 # on the 233 test frames: on the 367 train frames, or on train + val (468 frames).

@@ -1,9 +1,9 @@
 """The CamVid recipe ablation: short runs of `train.py` that differ in one choice each, all with the
 same epoch budget, scored by validation mIoU (the test split is not looked at).
 
-    python benchmarks/camvid_ablation.py --data-dir data/CamVid --epochs 15 paper adam
-    python benchmarks/camvid_ablation.py --data-dir data/CamVid --epochs 15 --seed 1 adam
-    python benchmarks/camvid_ablation.py --epochs 100 --eval-every 10 --runs runs/ablation100 \
+    python -m benchmarks.camvid_ablation --data-dir data/CamVid --epochs 15 paper adam
+    python -m benchmarks.camvid_ablation --data-dir data/CamVid --epochs 15 --seed 1 adam
+    python -m benchmarks.camvid_ablation --epochs 100 --eval-every 10 --runs runs/ablation100 \
         paper dabnet paper_wd5e-4 paper_wd5e-4_erfnet
 
 Each row is a named set of `train.py` flags (ROWS below) on top of the common ones: batch 8,
@@ -25,10 +25,9 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from benchmarks import record
 
-from benchmarks import record  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 COMMON = [
     "--dataset",

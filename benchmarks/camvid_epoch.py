@@ -3,7 +3,7 @@ one run: the real pipeline (decode, augment, batch) feeding the loop's train ste
 batches of 8 at 360x480 with ENet class weights (the shipped model's recipe), then the validation
 pass over the 101 val frames. Each tree runs in its own process, alternating, `--rounds` times.
 
-    python benchmarks/camvid_epoch.py --data-dir data/CamVid --baseline 23ef9bf
+    python -m benchmarks.camvid_epoch --data-dir data/CamVid --baseline 23ef9bf
 
 The baseline is checked out with `git worktree` into a temporary folder (removed afterwards).
 Writes `benchmarks/results/camvid_epoch.json`; `report.py` renders the "CamVid epoch" row.
@@ -94,7 +94,7 @@ def run_tree(tree: str, data_dir: str, warmup: int) -> dict:
     """Time one epoch of the code in `tree` in a fresh process; returns its result dict."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=tree)
     out = subprocess.run(
-        [
+        [  # this file by its path: `-m` would run the tree's own copy of it
             sys.executable,
             os.path.abspath(__file__),
             "--worker",
@@ -141,8 +141,7 @@ def main(argv=None) -> int:
         return 0
     if not os.path.isdir(os.path.join(args.data_dir, "train")):
         parser.error(f"--data-dir '{args.data_dir}' holds no CamVid train/ folder")
-    sys.path.insert(0, ROOT)
-    from benchmarks import record
+    from benchmarks import record  # here, not above: the worker runs in other trees
 
     trees = {"today": ROOT}
     with tempfile.TemporaryDirectory(prefix="camvid_epoch_") as scratch:

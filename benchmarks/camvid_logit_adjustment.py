@@ -7,7 +7,7 @@ weighted up, are predicted more often than they occur, and IoU punishes the fals
 Subtracting α·ln(w_c) from the logits undoes the tilt post hoc (logit adjustment; Menon et al.,
 "Long-tail learning via logit adjustment", ICLR 2021); α = 0 is the model as trained.
 
-    python benchmarks/camvid_logit_adjustment.py --checkpoint models/camvid \\
+    python -m benchmarks.camvid_logit_adjustment --checkpoint models/camvid \\
         --data-dir data/CamVid --output benchmarks/results/camvid_logit_adjustment.json
 
 Each frame's low-resolution logits are computed once and resized to the label's size; every α
@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from fast_scnn_tf import cli  # noqa: E402
+from fast_scnn_tf import cli
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 

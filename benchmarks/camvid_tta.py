@@ -2,7 +2,7 @@
 val for each candidate set of views, the best on val scored once on test. Single scale stays the
 number a model is shipped and compared by.
 
-    python benchmarks/camvid_tta.py --checkpoint models/camvid --data-dir data/CamVid \\
+    python -m benchmarks.camvid_tta --checkpoint models/camvid --data-dir data/CamVid \\
         --runs out/tta --output benchmarks/results/camvid_tta.json
 
 Each evaluation writes its metrics under `--runs/<candidate>/`; one already there is read, not
@@ -17,11 +17,8 @@ import os
 import shlex
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from benchmarks import record  # noqa: E402
-from fast_scnn_tf import cli  # noqa: E402
+from benchmarks import record
+from fast_scnn_tf import cli
 
 # name -> (scales, flip): the frame mirrored; then mmsegmentation's 3 and 6 scales with the flip.
 CANDIDATES = {

@@ -21,9 +21,9 @@ command, from which `benchmarks/report.py` builds the README table.
 --runtimes times some of them: a run that leaves one out writes its JSON only to --output (the
 default file holds the full run the README table comes from).
 
-    python benchmarks/inference.py                          # 100 warm-up + 100 frames (the paper)
-    python benchmarks/inference.py --warmup 20 --iters 50   # the README's run: ~6 min on 2 cores
-    python benchmarks/inference.py --runtimes keras --checkpoint runs/paper   # §4.1: Keras only
+    python -m benchmarks.inference                          # 100 warm-up + 100 frames (the paper)
+    python -m benchmarks.inference --warmup 20 --iters 50   # the README's run: ~6 min on 2 cores
+    python -m benchmarks.inference --runtimes keras --checkpoint runs/paper   # §4.1: Keras only
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -6,8 +6,8 @@ pipeline with the paper's augmentations and crop, and for comparison the evaluat
 (decode only). With --train-step it also times one Fast-SCNN training step on this machine at the
 same batch, to say whether the pipeline keeps up with it. Writes JSON with device, versions, date.
 
-    python benchmarks/input_pipeline.py                          # 16 synthetic 1024x2048 frames
-    python benchmarks/input_pipeline.py --data-dir /data/cityscapes --batches 20 --train-step
+    python -m benchmarks.input_pipeline                          # 16 synthetic 1024x2048 frames
+    python -m benchmarks.input_pipeline --data-dir /data/cityscapes --batches 20 --train-step
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tensorflow as tf  # noqa: E402
 

@@ -5,8 +5,8 @@ speed/accuracy trade-off at a glance. Random weights (speed depends on none), in
 synthetic frames; batch 1. The files are what export.py writes (`fast_graph(model)` converted),
 and all of them are timed in the same interleaved rounds, so the rows compare.
 
-    python benchmarks/models.py                     # the README's run
-    python benchmarks/models.py --time fast_scnn ffnet40S_BCC_mobile --rounds 3
+    python -m benchmarks.models                     # the README's run
+    python -m benchmarks.models --time fast_scnn ffnet40S_BCC_mobile --rounds 3
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import record, speed  # noqa: E402
 from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402

@@ -18,9 +18,12 @@ def default_output(name: str) -> str:
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
-    """The command as a reader would retype it: `python benchmarks/<script> <args>`."""
+    """The command as a reader would retype it from the repository root:
+    `python -m <package>.<module> <args>` for the script file `script`."""
     args = sys.argv[1:] if argv is None else argv
-    return shlex.join(["python", f"benchmarks/{os.path.basename(script)}", *args])
+    package = os.path.basename(os.path.dirname(os.path.abspath(script)))
+    module = os.path.splitext(os.path.basename(script))[0]
+    return shlex.join(["python", "-m", f"{package}.{module}", *args])
 
 
 def save(result: dict, path: str, script: str, argv: list[str] | None) -> dict:

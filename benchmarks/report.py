@@ -8,9 +8,9 @@ One renderer for every section: its paragraphs, tables and targets are templates
 `benchmarks/report.toml`, filled from the section's JSON and from the few values derived here
 (a pivot, a ratio, the rows a table shows), each JSON's device, versions, date and command last.
 
-    python benchmarks/report.py            # rewrite the generated blocks
-    python benchmarks/report.py --check    # exit 1 if a generated block differs from the JSON
-    python benchmarks/report.py --print    # print the markdown, write nothing
+    python -m benchmarks.report            # rewrite the generated blocks
+    python -m benchmarks.report --check    # exit 1 if a generated block differs from the JSON
+    python -m benchmarks.report --print    # print the markdown, write nothing
 """
 
 from __future__ import annotations
@@ -799,7 +799,7 @@ def main(argv=None) -> int:
         for path in stale:
             print(
                 f"{path}: a generated block differs from {args.results}/*.json; run "
-                "`python benchmarks/report.py` to regenerate it",
+                "`python -m benchmarks.report` to regenerate it",
                 file=sys.stderr,
             )
         if stale:

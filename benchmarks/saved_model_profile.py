@@ -4,8 +4,8 @@ cls head), op types summed over every thread, for the graph export.py writes
 (`build_head` of the model as is), beside whole-frame medians of the two timed in interleaved
 rounds without the profiler.
 
-    python benchmarks/saved_model_profile.py                     # 1024x2048, random weights
-    python benchmarks/saved_model_profile.py --size 512 1024 --frames 5
+    python -m benchmarks.saved_model_profile                     # 1024x2048, random weights
+    python -m benchmarks.saved_model_profile --size 512 1024 --frames 5
 
 Writes `benchmarks/results/saved_model_profile.json`; `report.py` renders it beside the TFLite
 profile.
@@ -20,7 +20,6 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402

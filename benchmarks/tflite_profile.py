@@ -26,8 +26,8 @@ the median over `--rounds`; the whole cls frames of every export and PyTorch's a
 rounds of their own. Shares and ratios measured in one run compare; absolute times depend on
 the host and on what else it runs (say so with `--note`).
 
-    python benchmarks/tflite_profile.py                                   # 1024x2048 and 360x480
-    python benchmarks/tflite_profile.py --sizes 1024x2048 --rounds 3 --note "training in background"
+    python -m benchmarks.tflite_profile                                   # 1024x2048 and 360x480
+    python -m benchmarks.tflite_profile --sizes 1024x2048 --rounds 3 --note "training in background"
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ import statistics
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 

@@ -3,8 +3,8 @@ loop's own step (random batch in memory, so the input pipeline is not in it), su
 over every thread. The CamVid shape by default: batch 8 at 360x480, 11 classes, ENet-like class
 weights.
 
-    python benchmarks/train_profile.py
-    python benchmarks/train_profile.py --batch-size 2 --crop-size 512 1024 --classes 19
+    python -m benchmarks.train_profile
+    python -m benchmarks.train_profile --batch-size 2 --crop-size 512 1024 --classes 19
 
 Writes `benchmarks/results/train_profile.json` (the op types by share of op time, and ms/step);
 `report.py` renders the top of it beside the CamVid epoch row.
@@ -20,7 +20,6 @@ import sys
 import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

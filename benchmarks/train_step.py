@@ -2,8 +2,8 @@
 on one random batch held in memory, so the input pipeline is not measured. Prints ms/step and
 images/s; writes JSON with device, versions and date.
 
-    python benchmarks/train_step.py --batch-size 2 --crop-size 256 512   # CPU
-    python benchmarks/train_step.py            # GPU: batch 12 at 1024x2048, fp32 and mixed
+    python -m benchmarks.train_step --batch-size 2 --crop-size 256 512   # CPU
+    python -m benchmarks.train_step            # GPU: batch 12 at 1024x2048, fp32 and mixed
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

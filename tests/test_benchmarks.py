@@ -2,6 +2,8 @@
 never typed): the tables hold the JSON's numbers in the right cells, the targets are ratios of one
 run, and each block is in the page it belongs to."""
 
+import ast
+import glob
 import json
 import os
 import re
@@ -11,17 +13,18 @@ import sys
 
 import pytest
 
-from benchmarks import report
+from benchmarks import record, report
 from paths import ROOT
 
+# Each runs as `python -m MODULE` from the repository root.
 SCRIPTS = (
-    "inference.py",
-    "train_step.py",
-    "input_pipeline.py",
-    "report.py",
-    "camvid_epoch.py",
-    "camvid_ablation.py",
-    "train_profile.py",
+    "benchmarks.inference",
+    "benchmarks.train_step",
+    "benchmarks.input_pipeline",
+    "benchmarks.report",
+    "benchmarks.camvid_epoch",
+    "benchmarks.camvid_ablation",
+    "benchmarks.train_profile",
 )
 ENVIRONMENT = {
     "device": "CPU: Test CPU",
@@ -62,7 +65,7 @@ def _inference(device="CPU: Test CPU", rows=None):
     ]
     return {
         "environment": {**ENVIRONMENT, "device": device},
-        "command": "python benchmarks/inference.py --warmup 2 --iters 3",
+        "command": "python -m benchmarks.inference --warmup 2 --iters 3",
         "batch": 1,
         "warmup": 2,
         "iters": 3,
@@ -102,7 +105,7 @@ def test_committed_blocks_are_the_rendering_of_the_committed_json(page):
     assert names  # every page of PAGES holds a block
     assert report.replace_blocks(text, report.RESULTS_DIR, page, names) == text, (
         f"a generated block of {page} was edited by hand or the JSON changed: run "
-        "`python benchmarks/report.py`"
+        "`python -m benchmarks.report`"
     )
 
 
@@ -174,7 +177,7 @@ def _camvid():
     names = ["sky", "building", "pole"]
     return {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/camvid.py ...",
+        "command": "python -m benchmarks.camvid ...",
         "config": {"model": {"classes": {"names": names}}},
         "test": {
             "num_frames": 233,
@@ -258,7 +261,7 @@ def test_inference_table_has_one_row_per_variant_and_one_column_per_size():
         "376 ms · 2.67 FPS",
         "–",
     )  # no file, not measured at 256x512
-    assert "Command: `python benchmarks/inference.py --warmup 2 --iters 3`" in text
+    assert "Command: `python -m benchmarks.inference --warmup 2 --iters 3`" in text
     assert "2026-11-21 13:20 UTC on CPU: Test CPU, 2 CPU cores" in text
     for line in report.target_lines(_inference()):
         assert f"- {line}" in text
@@ -320,7 +323,7 @@ def test_gpu_target_uses_the_fastest_full_size_cls_fps():
 def test_training_and_pipeline_tables_render_their_numbers():
     train = {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/train_step.py",
+        "command": "python -m benchmarks.train_step",
         "results": [
             {
                 "batch_size": 2,
@@ -347,7 +350,7 @@ def test_training_and_pipeline_tables_render_their_numbers():
     ]
     pipeline = {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/input_pipeline.py",
+        "command": "python -m benchmarks.input_pipeline",
         "data_dir": "synthetic",
         "frames": 16,
         "frame_size": [1024, 2048],
@@ -385,7 +388,7 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
 
     epoch = {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/camvid_epoch.py",
+        "command": "python -m benchmarks.camvid_epoch",
         "setup": "CamVid train",
         "today": tree(40.0, [40.0, 41.25]),
         "baseline": {"commit": "abc1234", **tree(60.0, [60.0, 61.0])},
@@ -409,13 +412,13 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
     }
     ablation = {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/camvid_ablation.py",
+        "command": "python -m benchmarks.camvid_ablation",
         "setup": "common",
         "rows": [row],
     }
     profile = {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/train_profile.py",
+        "command": "python -m benchmarks.train_profile",
         "batch_size": 8,
         "crop": [360, 480],
         "classes": 11,
@@ -475,7 +478,7 @@ def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
     ]
     ablation = {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/camvid_ablation.py",
+        "command": "python -m benchmarks.camvid_ablation",
         "setup": "common",
         "rows": rows,
     }
@@ -504,7 +507,7 @@ def test_camvid_stages_are_one_command_a_line():
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
-    assert "`python benchmarks/train_step.py`" in report.render(report.load(str(tmp_path)))
+    assert "`python -m benchmarks.train_step`" in report.render(report.load(str(tmp_path)))
 
 
 def test_check_fails_on_a_hand_edited_block_and_passes_after_regenerating(tmp_path):
@@ -542,7 +545,8 @@ def test_every_benchmark_script_explains_itself():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     processes = {
         name: subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "benchmarks", name), "--help"],
+            [sys.executable, "-m", name, "--help"],
+            cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -554,6 +558,68 @@ def test_every_benchmark_script_explains_itself():
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, f"{name} --help failed:\n{err}"
         assert "--output" in out or "--check" in out, name
+
+
+def _sys_path_edits(path: str) -> list[int]:
+    """The lines of the Python file `path` that change sys.path: a call of one of its methods
+    (insert, append, ...) or an assignment to it or to a slice of it."""
+
+    def is_sys_path(node) -> bool:
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr == "path"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+        )
+
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            targets = [node.func.value]
+        elif isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        else:
+            continue
+        if any(is_sys_path(t) or is_sys_path(getattr(t, "value", None)) for t in targets):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_sys_path_edits_are_found(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import sys\n"
+        "sys.path.insert(0, 'x')\n"
+        "sys.path[:0] = ['y']\n"
+        "sys.path += ['z']\n"
+        "sys.path = []\n"
+        "print(sys.path, 'sys.path.insert(0, x)')  # reading it is no edit\n"
+    )
+    assert _sys_path_edits(str(script)) == [2, 3, 4, 5]
+
+
+def test_no_benchmark_or_experiment_edits_sys_path():
+    """They run as `python -m benchmarks.NAME` / `python -m experiments.NAME` from the
+    repository root, which puts the root on the import path: none adds a folder of its own."""
+    files = [
+        path
+        for folder in ("benchmarks", "experiments")
+        for path in glob.glob(os.path.join(ROOT, folder, "**", "*.py"), recursive=True)
+    ]
+    assert any(path.endswith(os.path.join("benchmarks", "inference.py")) for path in files)
+    edits = {os.path.relpath(p, ROOT): lines for p in files if (lines := _sys_path_edits(p))}
+    assert edits == {}
+
+
+def test_the_recorded_command_runs_the_script_as_a_module():
+    script = os.path.join(ROOT, "benchmarks", "inference.py")
+    assert record.command_line(script, ["--warmup", "2", "--note", "a b"]) == (
+        "python -m benchmarks.inference --warmup 2 --note 'a b'"
+    )
 
 
 def test_pytorch_reference_has_the_keras_models_parameter_count():

@@ -148,7 +148,7 @@ def _profile_result():
 
     return {
         "environment": ENVIRONMENT,
-        "command": "python benchmarks/tflite_profile.py",
+        "command": "python -m benchmarks.tflite_profile",
         "threads": 2,
         "rounds": 3,
         "iters": 3,

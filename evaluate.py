@@ -302,7 +302,7 @@ def run_evaluation(args) -> int:
     saving = bool(args.save_predictions or args.save_overlays)
     # A checkpoint sees frames at the scale it was trained for (train.py --input-scale), reduced
     # further by --scale; an export's predictor resizes them itself. Labels stay at full size.
-    frames = evaluation_frames(data, args.split, scale, with_names=saving)
+    frames = evaluation_frames(data, args.split, scale, with_names=saving, dataset=dataset)
     writer = (
         PredictionWriter(dataset, args.save_predictions, args.save_overlays, args.overwrite)
         if saving

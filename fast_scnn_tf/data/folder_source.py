@@ -1,5 +1,5 @@
 """The folder source: a split's frames as files on disk, listed by the dataset
-(`dataset_for(cfg).list_frames`), ordered per epoch and decoded into tensors.
+(the Dataset's `list_frames`), ordered per epoch and decoded into tensors.
 
 `TfdsSource` (`tfds_source.py`) is the other source; both offer `num_frames`, `where`, `epoch` and
 `decode`, and `pipeline.build_dataset` reads either through them.
@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.config import DataConfig
-from fast_scnn_tf.data.datasets import dataset_for
+from fast_scnn_tf.data.dataset import Dataset
 
 
 def epoch_order(n: int, key: tf.Tensor | None, epoch: tf.Tensor) -> tf.Tensor:
@@ -26,8 +26,7 @@ class FolderSource:
     """The image (and, when `labelled`, label) files of one split of `cfg.data_dir`; records are
     (image path, label path or "", frame name) string scalars."""
 
-    def __init__(self, cfg: DataConfig, split: str, labelled: bool = True):
-        dataset = dataset_for(cfg)
+    def __init__(self, cfg: DataConfig, dataset: Dataset, split: str, labelled: bool = True):
         if labelled:
             pairs = dataset.list_frames(cfg.data_dir, split)
         else:

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.config import SOURCES, DataConfig
+from fast_scnn_tf.data.dataset import Dataset
 from fast_scnn_tf.data.datasets import dataset_for, tfds_datasets
 from fast_scnn_tf.data.folder_source import FolderSource
 from fast_scnn_tf.data.parser import Parser, evaluation_image  # noqa: F401 (data.evaluation_image)
@@ -28,10 +29,10 @@ from fast_scnn_tf.data.parser import Parser, evaluation_image  # noqa: F401 (dat
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def num_frames(cfg: DataConfig, split: str) -> int:
+def num_frames(cfg: DataConfig, split: str, dataset: Dataset | None = None) -> int:
     """Frames in a split (for dataset sizes and steps per epoch); coarse frames counted for
-    `train` when `cfg.use_coarse`."""
-    return open_source(cfg, split).num_frames
+    `train` when `cfg.use_coarse`. `dataset`: `dataset_for(cfg)`, when the caller has it."""
+    return open_source(cfg, split, dataset=dataset).num_frames
 
 
 def _check_source(cfg: DataConfig) -> None:
@@ -47,16 +48,21 @@ def _check_source(cfg: DataConfig) -> None:
 
 
 def open_source(
-    cfg: DataConfig, split: str, labelled: bool = True, shuffle_seed: int | None = None
+    cfg: DataConfig,
+    split: str,
+    labelled: bool = True,
+    shuffle_seed: int | None = None,
+    dataset: Dataset | None = None,
 ):
     """The reader of `cfg.source` for one split: `FolderSource` or `TfdsSource` (tfds, slow to
     import, imported only for it). `shuffle_seed`: the tfds source's shard order."""
     _check_source(cfg)
+    dataset = dataset or dataset_for(cfg)
     if cfg.source == "folder":
-        return FolderSource(cfg, split, labelled)
+        return FolderSource(cfg, dataset, split, labelled)
     from fast_scnn_tf.data.tfds_source import TfdsSource
 
-    return TfdsSource(cfg, split, labelled, shuffle_seed)
+    return TfdsSource(cfg, dataset, split, labelled, shuffle_seed)
 
 
 def _resolve_seed(cfg: DataConfig, seed: int | None) -> int:
@@ -81,6 +87,7 @@ def build_dataset(
     seed: int | None = None,
     skip_batches: int = 0,
     labelled: bool = True,
+    dataset: Dataset | None = None,
 ) -> tf.data.Dataset:
     """Batches of (image float32 [B,H,W,3] RGB 0..255, label uint8 [B,H,W] class ids, 255 ignore),
     plus the frame name (e.g. `aachen_000000_000019`) when `with_names`. `cfg.dataset` says
@@ -97,9 +104,11 @@ def build_dataset(
       without it, one epoch (epoch 0: iterating the dataset again gives the same epoch).
     seed: overrides `cfg.seed`; without either and with `cfg.deterministic` off, a random seed.
     skip_batches: resume position, the number of batches already consumed (see module doc).
+    dataset: `dataset_for(cfg)`, when the caller has resolved it (a command resolves it once).
     """
     _check_source(cfg)
-    dataset_for(cfg).check_split(split, labelled=labelled)
+    dataset = dataset or dataset_for(cfg)
+    dataset.check_split(split, labelled=labelled)
     if batch_size < 1 or skip_batches < 0:
         raise ValueError(
             f"need batch_size >= 1 and skip_batches >= 0, got {batch_size}, {skip_batches}"
@@ -119,7 +128,7 @@ def build_dataset(
         order_key = None
     start = skip_batches * batch_size
 
-    source = open_source(cfg, split, labelled, shuffle_seed=seed if training else None)
+    source = open_source(cfg, split, labelled, seed if training else None, dataset)
     n = source.num_frames
     if n == 0:
         raise ValueError(f"split '{split}' in {source.where} has zero frames")
@@ -168,14 +177,16 @@ def build_dataset(
     return ds.prefetch(AUTOTUNE).with_options(options)
 
 
-def label_pixel_counts(cfg: DataConfig, split: str, max_frames: int = 0) -> np.ndarray:
+def label_pixel_counts(
+    cfg: DataConfig, split: str, max_frames: int = 0, dataset: Dataset | None = None
+) -> np.ndarray:
     """int64 [num_classes + 1]: labelled pixels per class over a split's label files (the first
     `max_frames` when > 0), and the ignored ones last. Decodes labels only, through the same
     checks as training (a value outside the class table stops it, naming the file)."""
     _check_source(cfg)
     if cfg.source != "folder":
         raise ValueError("pixel counts read label files: source 'folder' only")
-    dataset = dataset_for(cfg)
+    dataset = dataset or dataset_for(cfg)
     paths = [label for _, label in dataset.list_frames(cfg.data_dir, split)]
     paths = paths[: max_frames or None]
     num_classes = dataset.classes.num_classes

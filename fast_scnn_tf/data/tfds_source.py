@@ -19,7 +19,7 @@ from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.cityscapes import TFDS_COARSE_NAME as COARSE
 from fast_scnn_tf.data.cityscapes import TFDS_NAME as FINE
 from fast_scnn_tf.data.config import DataConfig
-from fast_scnn_tf.data.datasets import dataset_for
+from fast_scnn_tf.data.dataset import Dataset
 
 _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test", "train_extra": "train_extra"}
 
@@ -108,14 +108,19 @@ class TfdsSource:
     Records are (image PNG, label PNG, image id) string scalars."""
 
     def __init__(
-        self, cfg: DataConfig, split: str, labelled: bool = True, shuffle_seed: int | None = None
+        self,
+        cfg: DataConfig,
+        dataset: Dataset,
+        split: str,
+        labelled: bool = True,
+        shuffle_seed: int | None = None,
     ):
         if not labelled:
             raise ValueError(
                 "predictions for an unlabelled split read image files: pass "
                 "--source folder --data-dir DIR"
             )
-        self.label_values = dataset_for(cfg).label_values
+        self.label_values = dataset.label_values
         self.num_frames = num_examples(cfg, split)
         self.where = "the tfds source"
         self._records = records(cfg, split, shuffle_seed)

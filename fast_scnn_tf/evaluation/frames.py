@@ -12,29 +12,53 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import build_dataset, num_frames
+from fast_scnn_tf.data.dataset import Dataset
 from fast_scnn_tf.data.datasets import dataset_for
 
 
 def evaluation_frames(
-    cfg: DataConfig, split: str, scale: float = 1.0, with_names: bool = False
+    cfg: DataConfig,
+    split: str,
+    scale: float = 1.0,
+    with_names: bool = False,
+    dataset: Dataset | None = None,
 ) -> tf.data.Dataset:
     """Batches of one (image float32 [1, h, w, 3] at `scale`, label uint8 [1, H, W] at full size[,
-    name]) of `split`, in file order, with a known length (the progress bar's total)."""
-    dataset = dataset_for(cfg)
+    name]) of `split`, in file order, with a known length (the progress bar's total).
+    `dataset`: `dataset_for(cfg)`, when the caller has it."""
+    dataset = dataset or dataset_for(cfg)
     dataset.check_split(split, labelled=False)
     if split not in dataset.labelled_splits:
-        return unlabelled_frames(cfg, split, scale, with_names)
+        return unlabelled_frames(cfg, split, scale, with_names, dataset)
     frames = build_dataset(
-        cfg, split, training=False, batch_size=1, scale=scale, with_names=with_names
+        cfg,
+        split,
+        training=False,
+        batch_size=1,
+        scale=scale,
+        with_names=with_names,
+        dataset=dataset,
     )
-    return frames.apply(tf.data.experimental.assert_cardinality(num_frames(cfg, split)))
+    count = num_frames(cfg, split, dataset)
+    return frames.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def unlabelled_frames(
-    cfg: DataConfig, split: str, scale: float = 1.0, with_names: bool = True
+    cfg: DataConfig,
+    split: str,
+    scale: float = 1.0,
+    with_names: bool = True,
+    dataset: Dataset | None = None,
 ) -> tf.data.Dataset:
     """`build_dataset`'s evaluation elements for a split without labels: the label is all
     IGNORE_LABEL at the image's full size, so predictions come back at full resolution."""
     return build_dataset(
-        cfg, split, training=False, batch_size=1, scale=scale, with_names=with_names, labelled=False
+        cfg,
+        split,
+        training=False,
+        batch_size=1,
+        scale=scale,
+        with_names=with_names,
+        labelled=False,
+        dataset=dataset,
     )

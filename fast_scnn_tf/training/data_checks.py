@@ -11,7 +11,7 @@ import tensorflow as tf
 from fast_scnn_tf.config import CLASS_WEIGHTINGS, Config
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.classes import IGNORE_LABEL
-from fast_scnn_tf.data.dataset import describe_bad_values
+from fast_scnn_tf.data.dataset import Dataset, describe_bad_values
 from fast_scnn_tf.data.datasets import dataset_for
 from fast_scnn_tf.data.images import image_size
 from fast_scnn_tf.data.pipeline import label_pixel_counts
@@ -23,11 +23,12 @@ TFDS_FRAME_SIZE = (1024, 2048)  # the tfds cityscapes builder fixes it
 LABEL_CHECK_FRAMES = 16  # label files read before training to catch data that holds no labels
 
 
-def with_dataset_classes(config: Config) -> Config:
-    """The config with the class count and class table of the dataset it names, and the frame
-    size the model will be trained to see (`model.input_size`: the first training frame's size
-    times `data.input_scale`)."""
-    dataset = dataset_for(config.data)
+def with_dataset_classes(config: Config, dataset: Dataset | None = None) -> Config:
+    """The config with the class count and class table of the dataset it names (`dataset`:
+    `dataset_for(config.data)`, when the caller has it), and the frame size the model will be
+    trained to see (`model.input_size`: the first training frame's size times
+    `data.input_scale`)."""
+    dataset = dataset or dataset_for(config.data)
     classes = dataset.classes
     config = config.override("model", "num_classes", classes.num_classes).override(
         "model", "classes", classes.to_dict()
@@ -41,7 +42,7 @@ def with_dataset_classes(config: Config) -> Config:
     return config.override("model", "input_size", size)
 
 
-def class_weights_for(config: Config) -> np.ndarray | None:
+def class_weights_for(config: Config, dataset: Dataset | None = None) -> np.ndarray | None:
     """Per-class loss weights (`train.class_weighting`), from the train split's label pixels.
 
     Also refuses data whose labels hold no labelled pixel (e.g. every value ignored): such a run
@@ -56,7 +57,7 @@ def class_weights_for(config: Config) -> np.ndarray | None:
             raise ValueError("class weighting counts label files: needs source 'folder'")
         return None
     frames = 0 if weighting != "none" else LABEL_CHECK_FRAMES
-    counts = label_pixel_counts(config.data, config.data.train_split, max_frames=frames)[:-1]
+    counts = label_pixel_counts(config.data, config.data.train_split, frames, dataset)[:-1]
     if counts.sum() == 0:
         read = f"the first {frames} label files" if frames else "the label files"
         raise ValueError(
@@ -76,13 +77,13 @@ def class_weights_for(config: Config) -> np.ndarray | None:
     return weights
 
 
-def warn_if_class_indices(config: Config) -> None:
+def warn_if_class_indices(config: Config, dataset: Dataset | None = None) -> None:
     """Warn when the first train label files hold only class indices (0..C-1, and the ignore
     value) of a dataset whose files store other values: Cityscapes train ids (0..18) saved as
     `*_gtFine_labelIds.png`, a common mix-up, would train silently on a wrong mapping (road,
     train id 0, read as label id 0 'unlabeled'; sidewalk as 'ego vehicle'). Real labelIds
     frames almost always hold vegetation (21), sky (23) or car (26)."""
-    dataset = dataset_for(config.data)
+    dataset = dataset or dataset_for(config.data)
     n = dataset.classes.num_classes
     if config.data.source != "folder" or np.array_equal(dataset.label_values[:n], np.arange(n)):
         return  # the files store class indices themselves: nothing to mix up

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
+from fast_scnn_tf.data.dataset import Dataset
 from fast_scnn_tf.evaluation import evaluate
 from fast_scnn_tf.evaluation.predictions import image_like
 from fast_scnn_tf.model import inference_model
@@ -95,6 +96,7 @@ class Loop:
     keyword: sixteen fields in a row are easy to swap unnoticed)."""
 
     config: Config
+    dataset: Dataset  # what config.data names, resolved once by train()
     model_dir: str
     model: keras.Model
     strategy: tf.distribute.Strategy
@@ -154,6 +156,7 @@ class Loop:
             repeat=True,
             seed=tc.seed,
             skip_batches=start,
+            dataset=self.dataset,
         )
         options = tf.data.Options()  # workers split batches, not files (frames are one list)
         options.experimental_distribute.auto_shard_policy = (
@@ -265,6 +268,7 @@ class Loop:
             batch_size=1,
             scale=cfg.data.input_scale,
             seed=cfg.train.seed,
+            dataset=self.dataset,
         )
         images = []
         classes = cfg.class_table()

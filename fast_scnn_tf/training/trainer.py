@@ -28,6 +28,8 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import num_frames
+from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.datasets import dataset_for
 from fast_scnn_tf.training.checkpoint import (
     BEST_DIR,
     LATEST_DIR,
@@ -79,14 +81,15 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0, progress: bo
     Returns {"step", "total_steps", "start_step", "steps_run", "best_miou", "val": last
     validation metrics or None, "weights_sha256", ...}.
     """
-    config = with_dataset_classes(config).validate()
+    dataset = dataset_for(config.data)  # once: every check and pipeline below shares it
+    config = with_dataset_classes(config, dataset).validate()
     tc = config.train
     keras.utils.set_random_seed(tc.seed)
     strategy = make_strategy(tc.strategy)
     chief = is_chief(strategy)
     with _run_folders(model_dir, chief) as save_dir:
         saved = check_resume(config, model_dir)
-        class_weights, steps_per_epoch, total, validate = _check_data(config, strategy)
+        class_weights, steps_per_epoch, total, validate = _check_data(config, strategy, dataset)
         with _policy(tc.mixed_precision):
             model, optimizer, schedule, trackables = _build(config, strategy, total)
             step = trackables["step"]
@@ -116,6 +119,7 @@ def train(config: Config, model_dir: str, *, stop_at_step: int = 0, progress: bo
             )
             loop = Loop(
                 config=config,
+                dataset=dataset,
                 model_dir=model_dir,
                 model=model,
                 strategy=strategy,
@@ -188,18 +192,18 @@ def _run_folders(model_dir: str, chief: bool):
             yield scratch
 
 
-def _check_data(config: Config, strategy: tf.distribute.Strategy):
+def _check_data(config: Config, strategy: tf.distribute.Strategy, dataset: Dataset):
     """Refuse data the run cannot use, before anything is built; log the plan. Returns (class
     weights or None, steps per epoch, total steps, whether there is a val split)."""
     tc = config.train
     replicas = strategy.num_replicas_in_sync
     if tc.batch_size % replicas:
         raise ValueError(f"batch size {tc.batch_size} does not split over {replicas} replicas")
-    warn_if_class_indices(config)
-    class_weights = class_weights_for(config)
-    train_frames = num_frames(config.data, config.data.train_split)
+    warn_if_class_indices(config, dataset)
+    class_weights = class_weights_for(config, dataset)
+    train_frames = num_frames(config.data, config.data.train_split, dataset)
     try:
-        val_frames = num_frames(config.data, "val")
+        val_frames = num_frames(config.data, "val", dataset)
     except (FileNotFoundError, ValueError) as e:
         log.warning("no validation (no mIoU, no best/ checkpoint): %s", e)
         val_frames = 0

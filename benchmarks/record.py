@@ -1,6 +1,7 @@
-"""What every benchmark run stores beside its numbers: device, versions, date, thread counts and
-the command that produced it, written atomically to `benchmarks/results/<name>.json`.
-`report.py` renders the README tables from these files."""
+"""What every benchmark or experiment run stores beside its numbers: device, versions, date, thread
+counts and the command that produced it, written atomically to `benchmarks/results/<name>.json`
+or `experiments/results/<name>.json`. `report.py` renders the README and docs tables from these
+files."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import os
 import shlex
 import sys
 
-RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def default_output(name: str) -> str:
-    """`benchmarks/results/<name>.json`."""
-    return os.path.join(RESULTS_DIR, f"{name}.json")
+def default_output(name: str, package: str = "benchmarks") -> str:
+    """`<package>/results/<name>.json` in the repository (`benchmarks` or `experiments`)."""
+    return os.path.join(ROOT, package, "results", f"{name}.json")
 
 
 def command_line(script: str, argv: list[str] | None) -> str:

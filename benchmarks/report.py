@@ -1,4 +1,5 @@
-"""Render the benchmark JSON files (`benchmarks/results/*.json`) into the pages they belong to,
+"""Render the benchmark and experiment JSON files (`benchmarks/results/*.json`,
+`experiments/results/*.json`) into the pages they belong to,
 between the lines `<!-- NAME:begin -->` and `<!-- NAME:end -->`: `benchmarks` (every benchmark)
 into docs/benchmarks.md, `camvid` (the CamVid results) into docs/camvid.md and `summary` (the
 shipped model's score beside its anchors, the speed ratios) into README.md, so the pages' numbers
@@ -26,6 +27,7 @@ import tomllib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
+EXPERIMENTS_DIR = os.path.join(ROOT, "experiments", "results")
 with open(os.path.join(ROOT, "benchmarks", "report.toml"), "rb") as _f:
     SPEC = tomllib.load(_f)
 
@@ -50,7 +52,7 @@ SECTIONS = (
     "input_pipeline",
 )
 # The CamVid block: the shipped model, its recipe ablation, and full-length runs of the
-# ablation's winner recorded by benchmarks/camvid.py like the shipped one (they do not ship).
+# ablation's winner recorded by experiments/camvid.py like the shipped one (they do not ship).
 CAMVID, ABLATION = "camvid", "camvid_ablation"
 CANDIDATES = ("camvid_sgd145", "camvid_adam80", "camvid_trainval80", "camvid_trainval300")
 
@@ -661,12 +663,18 @@ def render(results: dict[str, dict]) -> str:
     )
 
 
-def render_camvid(results_dir: str = RESULTS_DIR) -> str:
-    """The CamVid block of docs/camvid.md (without the marker lines)."""
-    results = load(results_dir, (CAMVID, ABLATION))
+def render_benchmarks(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIMENTS_DIR):
+    """The benchmarks block of docs/benchmarks.md: the benchmarks' results only."""
+    return render(load(results_dir))
+
+
+def render_camvid(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIMENTS_DIR) -> str:
+    """The CamVid block of docs/camvid.md (without the marker lines): the experiments' results
+    only."""
+    results = load(experiments_dir, (CAMVID, ABLATION))
     if CAMVID not in results:
         return SPEC["notice"] + "\n\n" + SPEC["camvid_missing"]
-    candidates = load(results_dir, CANDIDATES)
+    candidates = load(experiments_dir, CANDIDATES)
     parts = [SPEC["notice"], section(CAMVID, results[CAMVID], candidates=candidates)]
     if ABLATION in results:
         parts.append(section(ABLATION, results[ABLATION]))
@@ -675,11 +683,11 @@ def render_camvid(results_dir: str = RESULTS_DIR) -> str:
     )
 
 
-def render_summary(results_dir: str = RESULTS_DIR) -> str:
+def render_summary(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIMENTS_DIR) -> str:
     """README.md's results table: the shipped CamVid model and its int8 file beside the peers
     report.toml's [summary] names, then the speed targets as ratios of one inference run."""
     spec = SPEC["summary"]
-    results = load(results_dir, (CAMVID, "inference"))
+    results = {**load(experiments_dir, (CAMVID,)), **load(results_dir, ("inference",))}
     parts = [SPEC["notice"]]
     if CAMVID in results:
         camvid = results[CAMVID]
@@ -719,7 +727,7 @@ BLOCKS = {
     "camvid": (os.path.join("docs", "camvid.md"), render_camvid),
     "benchmarks": (
         os.path.join("docs", "benchmarks.md"),
-        lambda results_dir: render(load(results_dir)),
+        render_benchmarks,
     ),
 }
 PAGES = tuple(dict.fromkeys(page for page, _ in BLOCKS.values()))
@@ -736,14 +744,20 @@ def replace_block(
 
 
 def replace_blocks(
-    text: str, results_dir: str, where: str = "README.md", names: tuple[str, ...] | None = None
+    text: str,
+    results_dir: str,
+    experiments_dir: str,
+    where: str = "README.md",
+    names: tuple[str, ...] | None = None,
 ) -> str:
     """`text` with its generated blocks rendered: the blocks `names` (each must be there), or
     without `names` every block whose begin marker it holds (at least one)."""
     if names is None:
         names = tuple(name for name in BLOCKS if markers(name)[0] in text) or ("benchmarks",)
     for name in names:
-        text = replace_block(text, BLOCKS[name][1](results_dir), where, *markers(name))
+        text = replace_block(
+            text, BLOCKS[name][1](results_dir, experiments_dir), where, *markers(name)
+        )
     return text
 
 
@@ -766,6 +780,11 @@ def main(argv=None) -> int:
         help="folder of benchmark JSON files (default %(default)s)",
     )
     parser.add_argument(
+        "--experiments",
+        default=EXPERIMENTS_DIR,
+        help="folder of experiment JSON files (default %(default)s)",
+    )
+    parser.add_argument(
         "--page",
         action="append",
         metavar="FILE",
@@ -782,7 +801,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.print:
-        print("\n\n".join(render_block(args.results) for _, render_block in BLOCKS.values()))
+        print(
+            "\n\n".join(
+                render_block(args.results, args.experiments) for _, render_block in BLOCKS.values()
+            )
+        )
         return 0
     pages = {path: None for path in args.page} if args.page else page_blocks()
     updates = {}
@@ -790,7 +813,10 @@ def main(argv=None) -> int:
         for path, names in pages.items():
             with open(path) as f:
                 text = f.read()
-            updates[path] = (text, replace_blocks(text, args.results, path, names))
+            updates[path] = (
+                text,
+                replace_blocks(text, args.results, args.experiments, path, names),
+            )
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -798,7 +824,8 @@ def main(argv=None) -> int:
     if args.check:
         for path in stale:
             print(
-                f"{path}: a generated block differs from {args.results}/*.json; run "
+                f"{path}: a generated block differs from the JSON in {args.results} and "
+                f"{args.experiments}; run "
                 "`python -m benchmarks.report` to regenerate it",
                 file=sys.stderr,
             )

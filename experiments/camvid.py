@@ -1,9 +1,9 @@
-"""Record a CamVid training run as `benchmarks/results/camvid.json`: the training stages (epochs,
-schedule, wall time, exact commands), the validation curve from the run's `train_log.jsonl`, the
-test-split metrics of the shipped model (from `evaluate.py`) and the published peers. `report.py`
-renders the README's CamVid table from it.
+"""Record a CamVid training run as `experiments/results/camvid.json`: the training stages
+(epochs, schedule, wall time, exact commands), the validation curve from the run's
+`train_log.jsonl`, the test-split metrics of the shipped model (from `evaluate.py`) and the
+published peers. `benchmarks/report.py` renders the README's CamVid table from it.
 
-    python -m benchmarks.camvid --run runs/camvid --stages stages.json \\
+    python -m experiments.camvid --run runs/camvid --stages stages.json \\
         --test-metrics models/camvid/metrics_test.json --shipped models/camvid
 
 `--stages` is a JSON list, one entry per `train.py` invocation of the run:
@@ -272,7 +272,7 @@ def main(argv=None) -> int:
         "(evaluate.py --checkpoint X.tflite --split test) into --output, "
         "then stop",
     )
-    parser.add_argument("--output", default=record.default_output("camvid"))
+    parser.add_argument("--output", default=record.default_output("camvid", "experiments"))
     args = parser.parse_args(argv)
     if args.add_exports:
         add_exports(args.output, args.add_exports)

@@ -1,9 +1,9 @@
 """The CamVid recipe ablation: short runs of `train.py` that differ in one choice each, all with the
 same epoch budget, scored by validation mIoU (the test split is not looked at).
 
-    python -m benchmarks.camvid_ablation --data-dir data/CamVid --epochs 15 paper adam
-    python -m benchmarks.camvid_ablation --data-dir data/CamVid --epochs 15 --seed 1 adam
-    python -m benchmarks.camvid_ablation --epochs 100 --eval-every 10 --runs runs/ablation100 \
+    python -m experiments.camvid_ablation --data-dir data/CamVid --epochs 15 paper adam
+    python -m experiments.camvid_ablation --data-dir data/CamVid --epochs 15 --seed 1 adam
+    python -m experiments.camvid_ablation --epochs 100 --eval-every 10 --runs runs/ablation100 \
         paper dabnet paper_wd5e-4 paper_wd5e-4_erfnet
 
 Each row is a named set of `train.py` flags (ROWS below) on top of the common ones: batch 8,
@@ -12,7 +12,8 @@ every `--eval-every` epochs, deterministic data. A row whose run folder
 (`--runs/<row>_s<seed>`) already finished is read, not trained again, so an interrupted
 ablation continues where it stopped.
 Results (per row: the flags, the val curve, the final and best val mIoU, wall time) are merged
-into `benchmarks/results/camvid_ablation.json` after every row; `report.py` renders the table.
+into `experiments/results/camvid_ablation.json` after every row; `benchmarks/report.py` renders
+the table.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ def main(argv=None) -> int:
         "--eval-every", type=int, default=5, help="epochs between validation mIoU points [5]"
     )
     parser.add_argument("--runs", default="runs/ablation", help="run folders [%(default)s]")
-    parser.add_argument("--output", default=record.default_output("camvid_ablation"))
+    parser.add_argument("--output", default=record.default_output("camvid_ablation", "experiments"))
     args = parser.parse_args(argv)
     for name in args.rows:
         row = run_row(name, args)

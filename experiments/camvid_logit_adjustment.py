@@ -7,8 +7,8 @@ weighted up, are predicted more often than they occur, and IoU punishes the fals
 Subtracting α·ln(w_c) from the logits undoes the tilt post hoc (logit adjustment; Menon et al.,
 "Long-tail learning via logit adjustment", ICLR 2021); α = 0 is the model as trained.
 
-    python -m benchmarks.camvid_logit_adjustment --checkpoint models/camvid \\
-        --data-dir data/CamVid --output benchmarks/results/camvid_logit_adjustment.json
+    python -m experiments.camvid_logit_adjustment --checkpoint models/camvid \\
+        --data-dir data/CamVid --output experiments/results/camvid_logit_adjustment.json
 
 Each frame's low-resolution logits are computed once and resized to the label's size; every α
 then costs one argmax. The result lists val mIoU per α, the chosen α, and test mIoU at α = 0 and

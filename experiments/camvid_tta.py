@@ -2,8 +2,8 @@
 val for each candidate set of views, the best on val scored once on test. Single scale stays the
 number a model is shipped and compared by.
 
-    python -m benchmarks.camvid_tta --checkpoint models/camvid --data-dir data/CamVid \\
-        --runs out/tta --output benchmarks/results/camvid_tta.json
+    python -m experiments.camvid_tta --checkpoint models/camvid --data-dir data/CamVid \\
+        --runs out/tta --output experiments/results/camvid_tta.json
 
 Each evaluation writes its metrics under `--runs/<candidate>/`; one already there is read, not
 evaluated again.
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", default="models/camvid", help="[%(default)s]")
     parser.add_argument("--data-dir", default="data/CamVid", help="[%(default)s]")
     parser.add_argument("--runs", default="out/tta", help="metrics folders [%(default)s]")
-    parser.add_argument("--output", default=record.default_output("camvid_tta"))
+    parser.add_argument("--output", default=record.default_output("camvid_tta", "experiments"))
     args = parser.parse_args(argv)
     cli.import_tensorflow(False)
     val = {name: evaluate(args, name, "val") for name in CANDIDATES}

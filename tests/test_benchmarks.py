@@ -23,7 +23,7 @@ SCRIPTS = (
     "benchmarks.input_pipeline",
     "benchmarks.report",
     "benchmarks.camvid_epoch",
-    "benchmarks.camvid_ablation",
+    "experiments.camvid_ablation",
     "benchmarks.train_profile",
 )
 ENVIRONMENT = {
@@ -103,7 +103,8 @@ def test_committed_blocks_are_the_rendering_of_the_committed_json(page):
         text = f.read()
     names = report.page_blocks(ROOT)[os.path.join(ROOT, page)]
     assert names  # every page of PAGES holds a block
-    assert report.replace_blocks(text, report.RESULTS_DIR, page, names) == text, (
+    rendered = report.replace_blocks(text, report.RESULTS_DIR, report.EXPERIMENTS_DIR, page, names)
+    assert rendered == text, (
         f"a generated block of {page} was edited by hand or the JSON changed: run "
         "`python -m benchmarks.report`"
     )
@@ -124,7 +125,7 @@ def test_each_block_renders_into_the_page_it_belongs_to():
 
 
 def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_targets():
-    with open(os.path.join(ROOT, "benchmarks", "results", "camvid.json")) as f:
+    with open(os.path.join(ROOT, "experiments", "results", "camvid.json")) as f:
         camvid = json.load(f)
     with open(os.path.join(ROOT, "benchmarks", "results", "inference.json")) as f:
         inference = json.load(f)
@@ -177,7 +178,7 @@ def _camvid():
     names = ["sky", "building", "pole"]
     return {
         "environment": ENVIRONMENT,
-        "command": "python -m benchmarks.camvid ...",
+        "command": "python -m experiments.camvid ...",
         "config": {"model": {"classes": {"names": names}}},
         "test": {
             "num_frames": 233,
@@ -412,7 +413,7 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
     }
     ablation = {
         "environment": ENVIRONMENT,
-        "command": "python -m benchmarks.camvid_ablation",
+        "command": "python -m experiments.camvid_ablation",
         "setup": "common",
         "rows": [row],
     }
@@ -478,7 +479,7 @@ def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
     ]
     ablation = {
         "environment": ENVIRONMENT,
-        "command": "python -m benchmarks.camvid_ablation",
+        "command": "python -m experiments.camvid_ablation",
         "setup": "common",
         "rows": rows,
     }
@@ -537,7 +538,7 @@ def test_a_page_missing_the_block_it_should_hold_is_an_error(tmp_path, capsys):
         (tmp_path / page).write_text("# no markers\n")
     names = report.page_blocks(str(tmp_path))[str(tmp_path / "README.md")]
     with pytest.raises(ValueError, match="summary:begin"):
-        report.replace_blocks("# no markers\n", str(tmp_path), "README.md", names)
+        report.replace_blocks("# no markers\n", str(tmp_path), str(tmp_path), "README.md", names)
 
 
 @pytest.mark.slow  # ~5 s: three TensorFlow imports at once
@@ -728,7 +729,7 @@ def test_a_full_length_candidate_run_is_one_paragraph_of_its_numbers_then_its_co
     paragraph, commands = report.candidate_line(record, "camvid_x").split("\n\n")
     assert "\n" not in paragraph and "Not shipped." in paragraph
     for part in (
-        "`benchmarks/results/camvid_x.json`",
+        "`experiments/results/camvid_x.json`",
         "100 epochs, 120 min",
         "40.0%",
         "epoch 100",
@@ -755,7 +756,7 @@ def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
         "55.5",
         "70.1",
         "87.6",
-        "`benchmarks/results/camvid_trainval80.json`",
+        "`experiments/results/camvid_trainval80.json`",
     ]
     line = report.candidate_line(candidate)
     assert spec["candidate_trained_on"] in line and "55.5%" in line

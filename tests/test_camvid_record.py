@@ -1,4 +1,4 @@
-"""benchmarks/camvid.py's analyses of the shipped model on the CamVid test split."""
+"""experiments/camvid.py's analyses of the shipped model on the CamVid test split."""
 
 import os
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fabricate
-from benchmarks import camvid as camvid_record
+from experiments import camvid as camvid_record
 from fast_scnn_tf.data import camvid
 from fast_scnn_tf.data.images import read_image
 

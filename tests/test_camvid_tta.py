@@ -1,8 +1,8 @@
-"""benchmarks/camvid_tta.py: TTA views chosen on val, only the chosen ones scored on test."""
+"""experiments/camvid_tta.py: TTA views chosen on val, only the chosen ones scored on test."""
 
 import json
 
-from benchmarks import camvid_tta
+from experiments import camvid_tta
 
 
 def test_the_views_best_on_val_are_the_only_ones_scored_on_test(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""benchmarks/camvid_logit_adjustment.py: per-class logit offsets −α·ln(w_c), α chosen on val."""
+"""experiments/camvid_logit_adjustment.py: per-class logit offsets −α·ln(w_c), α chosen on val."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 
 import evaluate as evaluate_cli
 import fabricate
-from benchmarks import camvid_logit_adjustment as adjustment
+from experiments import camvid_logit_adjustment as adjustment
 from fast_scnn_tf.config import Config, DataConfig, ModelConfig, TrainConfig
 from fast_scnn_tf.data import camvid
 

@@ -40,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks import record, report, speed  # noqa: E402
+from benchmarks import record, report_inference, report_template, speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
 from fast_scnn_tf.export.exporter import serving_head  # noqa: E402
 from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
@@ -71,7 +71,7 @@ def format_row(row: dict) -> str:
     return (
         f"{row['runtime']:<12}{row['head']:<15}{row['precision']:<10}{row['resolution']:>10}"
         f"{row['median_ms']:>11.1f}{row['mean_ms']:>9.1f}{row['p90_ms']:>9.1f}"
-        f"{row['fps']:>8.1f}{report.megabytes(row.get('bytes')):>11}"
+        f"{row['fps']:>8.1f}{report_template.megabytes(row.get('bytes')):>11}"
     )
 
 
@@ -367,7 +367,7 @@ def main(argv=None) -> int:
         result["environment"] = speed.environment()
         print(speed.setup_line(args.warmup, args.iters))
         print(f"timed {', '.join(runtimes)} only: no JSON written (pass --output FILE to keep it)")
-    print("\n".join(report.target_lines(result)))
+    print("\n".join(report_inference.target_lines(result)))
     return 0
 
 

@@ -13,7 +13,14 @@ import sys
 
 import pytest
 
-from benchmarks import record, report
+from benchmarks import (
+    record,
+    report,
+    report_blocks,
+    report_camvid,
+    report_inference,
+    report_template,
+)
 from paths import ROOT
 
 # Each runs as `python -m MODULE` from the repository root.
@@ -129,7 +136,7 @@ def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_t
         camvid = json.load(f)
     with open(os.path.join(ROOT, "benchmarks", "results", "inference.json")) as f:
         inference = json.load(f)
-    text = report.render_summary()
+    text = report_blocks.render_summary()
     rows = {row["model"]: row for row in table_with(text, "CamVid test mIoU %")}
     assert rows["**Fast-SCNN (this repo)**"]["CamVid test mIoU %"] == (
         f"**{100 * camvid['test']['miou']:.1f}**"
@@ -138,16 +145,18 @@ def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_t
         f"{100 * camvid['exports']['TFLite int8']['miou']:.1f}"
     )
     peers = {peer["model"]: peer for peer in camvid["peers"]}
-    for model in report.SPEC["summary"]["peers"]:
+    for model in report_template.SPEC["summary"]["peers"]:
         assert rows[model] == {
             "model": model,
             "trained on": peers[model]["protocol"],
             "CamVid test mIoU %": f"{100 * peers[model]['test_miou']:.1f}",
         }
-    assert list(rows)[2:] == report.SPEC["summary"]["peers"]  # the listed peers, no others
-    lines = report.target_lines(inference)
+    assert list(rows)[2:] == report_template.SPEC["summary"]["peers"]  # the listed peers, no others
+    lines = report_inference.target_lines(inference)
     speed = [
-        line for line in lines if line.startswith(tuple(report.SPEC["summary"]["speed_lines"]))
+        line
+        for line in lines
+        if line.startswith(tuple(report_template.SPEC["summary"]["speed_lines"]))
     ]
     # the int8 target, the GPU target, the three ONNX Runtime ratios and the PyTorch ratio
     assert len(speed) == 6 and sum("vs ONNX Runtime" in line for line in speed) == 3
@@ -158,7 +167,7 @@ def test_readme_summary_holds_the_shipped_score_beside_the_peers_and_the_speed_t
 def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_found(monkeypatch):
     """A template field that no JSON holds (a typo in report.toml) would be written "–"."""
     missing = set()
-    get_field = report._Formatter.get_field
+    get_field = report_template._Formatter.get_field
 
     def recording(self, field_name, args, kwargs):
         value, key = get_field(self, field_name, args, kwargs)
@@ -166,8 +175,8 @@ def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_f
             missing.add(field_name)
         return value, key
 
-    monkeypatch.setattr(report._Formatter, "get_field", recording)
-    text = report.render(report.load()) + "\n" + report.render_camvid()
+    monkeypatch.setattr(report_template._Formatter, "get_field", recording)
+    text = report_blocks.render(report_blocks.load()) + "\n" + report_blocks.render_camvid()
     # models.json times only some models' TFLite files
     assert missing <= {"tflite_float32[median_ms]", "tflite_int8[median_ms]"}
     separators = [line for line in text.split("\n") if line.startswith("|---")]
@@ -224,7 +233,7 @@ def _camvid():
 
 
 def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
-    text = report.section("camvid", _camvid())
+    text = report_blocks.section("camvid", _camvid())
     rows = {row["model"]: row for row in table_with(text, "test mIoU %")}
     assert list(rows) == ["**Fast-SCNN (this repo)**", "Fast-SCNN, TFLite int8", "ENet", "CGNet"]
     assert rows["**Fast-SCNN (this repo)**"] == {
@@ -249,7 +258,7 @@ def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
 
 
 def test_inference_table_has_one_row_per_variant_and_one_column_per_size():
-    text = report.section("inference", _inference())
+    text = report_blocks.section("inference", _inference())
     rows = table_with(text, "runtime")
     assert list(rows[0]) == ["runtime", "output", "precision", "file", "1024×2048", "256×512"]
     assert len(rows) == 3  # tflite cls int8 measured at both sizes is one row
@@ -264,13 +273,13 @@ def test_inference_table_has_one_row_per_variant_and_one_column_per_size():
     )  # no file, not measured at 256x512
     assert "Command: `python -m benchmarks.inference --warmup 2 --iters 3`" in text
     assert "2026-11-21 13:20 UTC on CPU: Test CPU, 2 CPU cores" in text
-    for line in report.target_lines(_inference()):
+    for line in report_inference.target_lines(_inference()):
         assert f"- {line}" in text
 
 
 def test_targets_are_ratios_of_the_measured_medians():
-    targets = report.SPEC["targets"]["cpu_ms"]
-    lines = report.target_lines(_inference())
+    targets = report_template.SPEC["targets"]["cpu_ms"]
+    lines = report_inference.target_lines(_inference())
     assert f"{55.0 / targets['int8']:.2f} ×" in lines[0] and "(met" in lines[0]
     assert f"{200.0 / targets['float32']:.2f} ×" in lines[1] and "(missed" in lines[1]
     assert lines[0].startswith("TFLite int8") and lines[1].startswith("TFLite float32")
@@ -282,8 +291,8 @@ def test_pytorch_comparison_is_the_ratio_of_medians_in_the_same_run():
         _row("tflite", "cls", "int8", "1024x2048", 60.0, 16.0),
         _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6),
     ]
-    line = report.target_lines(_inference(rows=rows))[-1]
-    speedup = report.SPEC["targets"]["pytorch_speedup"]
+    line = report_inference.target_lines(_inference(rows=rows))[-1]
+    speedup = report_template.SPEC["targets"]["pytorch_speedup"]
     assert "10.0 × faster =" in line and f"{10.0 / speedup:.2f} ×" in line
     assert "fastest form" not in line  # one PyTorch form measured
 
@@ -294,7 +303,7 @@ def test_pytorch_comparison_takes_the_fastest_pytorch_form():
         _row("pytorch", "cls", "float32", "1024x2048", 600.0, 1.6),
         _row("pytorch_cl", "cls", "float32", "1024x2048", 300.0, 3.3),
     ]
-    line = report.target_lines(_inference(rows=rows))[-1]
+    line = report_inference.target_lines(_inference(rows=rows))[-1]
     assert "5.0 × faster" in line and "(channels-last)" in line
 
 
@@ -314,9 +323,9 @@ def test_gpu_target_uses_the_fastest_full_size_cls_fps():
         _row("keras", "cls", "float32", "1024x2048", 2.0, 400.0),
         _row("savedmodel", "cls", "float32", "1024x2048", 1.0, 1250.0),
     ]
-    lines = report.target_lines(_inference("GPU: NVIDIA H100", rows))
+    lines = report_inference.target_lines(_inference("GPU: NVIDIA H100", rows))
     gpu = next(line for line in lines if line.startswith("GPU"))
-    ratio = 1250.0 / report.SPEC["targets"]["gpu_fps"]
+    ratio = 1250.0 / report_template.SPEC["targets"]["gpu_fps"]
     assert "SavedModel" in gpu and "1250 FPS" in gpu and f"{ratio:.2f} ×" in gpu
     assert "(met" in gpu
 
@@ -339,7 +348,7 @@ def test_training_and_pipeline_tables_render_their_numbers():
             }
         ],
     }
-    assert list(table_with(report.section("train_step", train), "XLA")[0].values()) == [
+    assert list(table_with(report_blocks.section("train_step", train), "XLA")[0].values()) == [
         "float32",
         "2",
         "256×512",
@@ -366,7 +375,7 @@ def test_training_and_pipeline_tables_render_their_numbers():
             }
         },
     }
-    text = report.section("input_pipeline", pipeline)
+    text = report_blocks.section("input_pipeline", pipeline)
     assert list(table_with(text, "pipeline")[0].values()) == [
         "training: read, decode, augment, crop 1024×2048",
         "12",
@@ -395,7 +404,7 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
         "baseline": {"commit": "abc1234", **tree(60.0, [60.0, 61.0])},
         "speedup": 1.5,
     }
-    text = report.section("camvid_epoch", epoch)
+    text = report_blocks.section("camvid_epoch", epoch)
     assert [list(row.values()) for row in table_with(text, "epoch s")] == [
         ["this code", "45", "35.5", "4.50", "40.0", "40.0 / 41.2"],
         ["commit abc1234", "45", "55.5", "4.50", "60.0", "60.0 / 61.0"],
@@ -427,10 +436,10 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
         "ms_per_step": 750.4,
         "ops": [{"op": "_MklSoftmax", "ms_per_step": 120.25, "share": 0.0812}],
     }
-    assert table_with(report.section("train_profile", profile), "op type") == [
+    assert table_with(report_blocks.section("train_profile", profile), "op type") == [
         {"op type": "`_MklSoftmax`", "ms per step": "120", "% of op time": "8.1"}
     ]
-    text = report.section("camvid_ablation", ablation)
+    text = report_blocks.section("camvid_ablation", ablation)
     assert list(table_with(text, "recipe")[0].values()) == [
         "`adam`",
         "1",
@@ -483,7 +492,7 @@ def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
         "setup": "common",
         "rows": rows,
     }
-    text = report.section("camvid_ablation", ablation)
+    text = report_blocks.section("camvid_ablation", ablation)
     found = [t for t in tables(text) if t and "recipe" in t[0]]
     assert [[r["epochs"] for r in t] for t in found] == [["15"] * 3, ["100"] * 2]
     shared = re.findall(r"Every row runs `([^`]*)` with its own flags", text)
@@ -502,13 +511,15 @@ def test_ablation_renders_one_table_per_epoch_budget_with_one_line_commands():
 
 
 def test_camvid_stages_are_one_command_a_line():
-    text = report.section("camvid", _camvid())
+    text = report_blocks.section("camvid", _camvid())
     stage = _camvid()["stages"][0]
     assert f"- `{stage['command']}` (steps 0–4500, 120 min)" in text.split("\n")
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
-    assert "`python -m benchmarks.train_step`" in report.render(report.load(str(tmp_path)))
+    assert "`python -m benchmarks.train_step`" in report_blocks.render(
+        report_blocks.load(str(tmp_path))
+    )
 
 
 def test_check_fails_on_a_hand_edited_block_and_passes_after_regenerating(tmp_path):
@@ -653,7 +664,7 @@ def test_models_table_has_every_model_with_size_speed_and_published_miou():
             "gmacs": 66.79,
         },
     ]
-    text = report.section(
+    text = report_blocks.section(
         "models",
         {"environment": ENVIRONMENT, "command": "x", "warmup": 3, "iters": 10, "models": rows},
     )
@@ -726,7 +737,7 @@ def test_partial_run_may_not_replace_the_readme_results_and_runtimes_are_checked
 
 def test_a_full_length_candidate_run_is_one_paragraph_of_its_numbers_then_its_commands():
     record = {**_camvid(), "notes": "Not shipped."}
-    paragraph, commands = report.candidate_line(record, "camvid_x").split("\n\n")
+    paragraph, commands = report_camvid.candidate_line(record, "camvid_x").split("\n\n")
     assert "\n" not in paragraph and "Not shipped." in paragraph
     for part in (
         "`experiments/results/camvid_x.json`",
@@ -741,14 +752,14 @@ def test_a_full_length_candidate_run_is_one_paragraph_of_its_numbers_then_its_co
 
 
 def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
-    spec = report.SPEC["sections"]["camvid"]
+    spec = report_template.SPEC["sections"]["camvid"]
     candidate = {
         **_camvid(),
         "protocol": "train+val (468)",
         "config": {"model": {"classes": {"names": ["sky"]}}, "train": {"preset": "camvid"}},
         "test": {**_camvid()["test"], "miou": 0.555},
     }
-    text = report.section("camvid", _camvid(), candidates={"camvid_trainval80": candidate})
+    text = report_blocks.section("camvid", _camvid(), candidates={"camvid_trainval80": candidate})
     row = table_with(text, "test mIoU %")[2]
     assert list(row.values()) == [
         "Fast-SCNN, camvid recipe, 100 epochs (not shipped)",
@@ -758,13 +769,13 @@ def test_a_train_val_candidate_is_a_table_row_and_says_its_val_was_trained_on():
         "87.6",
         "`experiments/results/camvid_trainval80.json`",
     ]
-    line = report.candidate_line(candidate)
+    line = report_camvid.candidate_line(candidate)
     assert spec["candidate_trained_on"] in line and "55.5%" in line
     assert "best val" not in line and "40.0%" not in line  # val was trained on: no best val
-    held_out = report.section("camvid", _camvid())
-    shipped = report.section("camvid", candidate)
-    assert report.fill(spec["curve_trained_on"], candidate) in shipped
-    assert report.fill(spec["curve_held_out"], _camvid()) in held_out
+    held_out = report_blocks.section("camvid", _camvid())
+    shipped = report_blocks.section("camvid", candidate)
+    assert report_template.fill(spec["curve_trained_on"], candidate) in shipped
+    assert report_template.fill(spec["curve_held_out"], _camvid()) in held_out
     assert "40.0%" in held_out and "40.0%" not in shipped
 
 

@@ -38,7 +38,7 @@ def test_int8_file_is_quantised_per_channel_and_runs(exported):
 
 
 def test_report_states_each_export_against_onnx_runtime_and_its_target():
-    from benchmarks import report
+    from benchmarks import report_inference, report_template
     from test_benchmarks import _inference, _row
 
     rows = [
@@ -48,13 +48,13 @@ def test_report_states_each_export_against_onnx_runtime_and_its_target():
         _row("onnxruntime", "cls", "float32", "1024x2048", 120.0, 8.0),
         _row("onnxruntime", "cls", "int8", "1024x2048", 105.0, 9.5),
     ]
-    lines = report.onnxruntime_lines(rows, "1024x2048")
+    lines = report_inference.onnxruntime_lines(rows, "1024x2048")
     assert len(lines) == 3
     assert lines[0].startswith("SavedModel") and "0.50× (240.0 against 120.0 ms)" in lines[0]
     assert "(missed)" in lines[0]
     assert "1.20×" in lines[1] and "(met)" in lines[1]
     assert "1.75×" in lines[2] and "1.17 × the 1.5× target (met)" in lines[2]
-    assert set(lines) <= set(report.target_lines(_inference(rows=rows)))
-    assert report.onnxruntime_lines(rows[:3], "1024x2048") == [
-        report.SPEC["targets"]["onnxruntime_missing"]
+    assert set(lines) <= set(report_inference.target_lines(_inference(rows=rows)))
+    assert report_inference.onnxruntime_lines(rows[:3], "1024x2048") == [
+        report_template.SPEC["targets"]["onnxruntime_missing"]
     ]

@@ -57,7 +57,7 @@ def test_served_graph_is_the_exporters(tmp_path):
 
 
 def test_report_puts_the_two_graphs_side_by_side():
-    from benchmarks import report
+    from benchmarks import report_blocks
     from test_benchmarks import ENVIRONMENT, table_with
 
     result = {
@@ -86,7 +86,7 @@ def test_report_puts_the_two_graphs_side_by_side():
             },
         ],
     }
-    text = report.section("saved_model_profile", result)
+    text = report_blocks.section("saved_model_profile", result)
     assert "**1.80×**" in text and "1024×2048" in text
     rows = [list(row.values()) for row in table_with(text, "served ms")]
     assert rows == [

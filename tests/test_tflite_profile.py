@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import report, tflite_profile
+from benchmarks import report_blocks, tflite_profile
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.model import build_fast_scnn
@@ -174,7 +174,7 @@ def _profile_result():
 def test_profile_section_states_the_targets_as_ratios_of_one_run_and_the_load():
     from tests.test_benchmarks import table_with
 
-    text = report.section("tflite_profile", _profile_result())
+    text = report_blocks.section("tflite_profile", _profile_result())
     ratios = {
         line.split(": **")[0][2:]: line.split("**")[1]
         for line in text.split("\n")
@@ -208,7 +208,7 @@ def test_profile_section_states_the_targets_as_ratios_of_one_run_and_the_load():
 
 def test_profile_section_is_in_the_readme_block(tmp_path):
     (tmp_path / "tflite_profile.json").write_text(json.dumps(_profile_result()))
-    block = report.render(report.load(str(tmp_path)))
+    block = report_blocks.render(report_blocks.load(str(tmp_path)))
     assert "### TFLite op by op" in block
     assert block.index("_inference: not measured") < block.index("### TFLite op by op")
 

@@ -1,0 +1,162 @@
+"""What the CamVid sections of the report derive from the experiments' JSON: the test table of
+the shipped model beside its exports, the candidates that do not ship and the published peers;
+each candidate's paragraph; the recipe ablation's tables, one per epoch budget."""
+
+from __future__ import annotations
+
+import shlex
+
+from benchmarks.report_template import FORMATS, SPEC, bullets, fill, table
+
+
+def _held_out(result: dict) -> bool:
+    """Whether the run's val frames were held out (not so on train + val)."""
+    spec = SPEC["sections"]["camvid"]
+    return result.get("protocol", spec["protocol"]) != spec["trained_on_val"]
+
+
+def camvid(result: dict, spec: dict, candidates: dict[str, dict] | None = None) -> dict:
+    """The test table (the shipped model, its exported files, the `candidates` that do not ship,
+    the published peers), per-class IoU, about ten points of the validation curve."""
+    protocol = result.get("protocol", spec["protocol"])
+    rows = [[fill(cell, {**result, "protocol": protocol}) for cell in spec["shipped_row"]]]
+    rows += [
+        [fill(cell, {**e, "name": name, "protocol": protocol}) for cell in spec["export_row"]]
+        for name, e in result.get("exports", {}).items()
+    ]
+    rows += [
+        [
+            fill(
+                cell,
+                {
+                    **r,
+                    "name": name,
+                    "protocol": r.get("protocol", spec["protocol"]),
+                    "preset": r["config"]["train"].get("preset") or spec["default_preset"],
+                },
+            )
+            for cell in spec["candidate_row"]
+        ]
+        for name, r in (candidates or {}).items()
+    ]
+    rows += [
+        [fill(cell, {"protocol": spec["protocol"], **peer}) for cell in spec["peer_row"]]
+        for peer in result["peers"]
+    ]
+    classes = result["config"]["model"]["classes"]["names"]  # JSON keys are sorted: use the table
+    curve = result["val_curve"]
+    every = max(1, len(curve) // spec["curve_points"])
+    shown = curve[every - 1 :: every]
+    if curve[-1] not in shown:
+        shown.append(curve[-1])
+    pct = FORMATS["pct"]
+    return {
+        "table": table(spec["header"], rows),
+        "class_table": table(classes, [[pct(result["test"]["class_iou"][c]) for c in classes]]),
+        "curve_title": fill(
+            spec["curve_held_out" if _held_out(result) else "curve_trained_on"], result
+        ),
+        "curve_table": table(
+            ["epoch"] + [f"{e['epoch']:g}" for e in shown],
+            [["val mIoU %"] + [pct(e["miou"]) for e in shown]],
+        ),
+        "hours": result["wall_seconds"] / 3600,
+        "stages_list": bullets([fill(spec["stage"], s) for s in result["stages"]]),
+        "notes_text": result.get("notes", ""),
+    }
+
+
+def candidate_line(result: dict, name: str = "") -> str:
+    """A full-length run of a recipe: its best val (when val was held out), its test score, its
+    cost, then its train.py stages, one command a line."""
+    spec = SPEC["sections"]["camvid"]
+    val = spec["candidate_held_out" if _held_out(result) else "candidate_trained_on"]
+    text = fill(
+        spec["candidate"],
+        {
+            **result,
+            "name": name,
+            "val_text": fill(val, result),
+            "notes_text": result.get("notes", ""),
+        },
+    ).strip()
+    return text + "\n\n" + bullets([fill(spec["candidate_stage"], s) for s in result["stages"]])
+
+
+def _flag_groups(command: str) -> list[tuple[str, ...]]:
+    """`python train.py --a 1 2 --b` -> [("--a", "1", "2"), ("--b",)]: each flag with its
+    values."""
+    groups: list[tuple[str, ...]] = []
+    for token in shlex.split(command)[2:]:
+        if token.startswith("--") or not groups:
+            groups.append((token,))
+        else:
+            groups[-1] += (token,)
+    return groups
+
+
+def _effective(groups: list[tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """What each flag ends up as (the last time it is given wins)."""
+    return {group[0]: group[1:] for group in groups}
+
+
+def shared_flags(commands: list[str]) -> tuple[list[tuple[str, ...]], list[list[tuple[str, ...]]]]:
+    """The flags every command gives alike, and what each command adds to them: `python train.py
+    SHARED ADDED` means what the command does (when it would not, nothing is shared)."""
+    groups = [_flag_groups(c) for c in commands]
+    shared = (
+        [g for g in groups[0] if all(g in other for other in groups[1:])] if len(groups) > 1 else []
+    )
+    added = [[g for g in own if g not in shared] for own in groups]
+    if any(_effective(shared + extra) != _effective(own) for own, extra in zip(groups, added)):
+        return [], groups
+    return shared, added
+
+
+def camvid_ablation(result: dict, spec: dict) -> dict:
+    """One table per epoch budget; each row's command as the flags it adds to its table's
+    shared command."""
+    budgets = []
+    for epochs in sorted({row["epochs"] for row in result["rows"]}):
+        rows = [row for row in result["rows"] if row["epochs"] == epochs]
+        shared, added = shared_flags([row["command"] for row in rows])
+        program = " ".join(shlex.split(rows[0]["command"])[:2])
+        rows = [
+            {**row, "flags": " ".join(shlex.join(g) for g in extra)}
+            for row, extra in zip(rows, added)
+        ]
+        columns = spec["columns"]
+        budgets.append(
+            fill(
+                spec["budget"],
+                {
+                    "epochs": epochs,
+                    "command": " ".join([program, *(shlex.join(g) for g in shared)]),
+                },
+            )
+            + "\n\n"
+            + table(
+                [header for header, _ in columns],
+                [[fill(cell, row) for _, cell in columns] for row in rows],
+            )
+        )
+    return {"budgets": "\n\n".join(budgets)}
+
+
+def summary_table(result: dict) -> str:
+    """README.md's results table: the shipped model and the exports report.toml's [summary]
+    names, beside the peers it names."""
+    spec, protocol = SPEC["summary"], SPEC["sections"]["camvid"]["protocol"]
+    shipped = result.get("protocol", protocol)
+    rows = [[fill(cell, {**result, "protocol": shipped}) for cell in spec["shipped_row"]]]
+    rows += [
+        [fill(cell, {**e, "name": name, "protocol": shipped}) for cell in spec["export_row"]]
+        for name, e in result.get("exports", {}).items()
+        if name in spec["exports"]
+    ]
+    rows += [
+        [fill(cell, {"protocol": protocol, **peer}) for cell in spec["peer_row"]]
+        for peer in result["peers"]
+        if peer["model"] in spec["peers"]
+    ]
+    return table(spec["header"], rows)

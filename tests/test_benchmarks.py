@@ -627,6 +627,27 @@ def test_no_benchmark_or_experiment_edits_sys_path():
     assert edits == {}
 
 
+def test_the_browser_benchmark_runs_as_a_module_and_loads_the_web_helpers_by_file():
+    """benchmarks/browser.py times the page in web/, which is no package: its helpers are loaded
+    from their files, TensorFlow only once a run starts."""
+    code = (
+        "import sys; from benchmarks import browser; "
+        "print(browser.headless.serve is browser.serve, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["True", "False"]
+    usage = subprocess.run(
+        [sys.executable, "-m", "benchmarks.browser", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--model" in usage and "--screenshot" in usage
+
+
 def test_the_recorded_command_runs_the_script_as_a_module():
     script = os.path.join(ROOT, "benchmarks", "inference.py")
     assert record.command_line(script, ["--warmup", "2", "--note", "a b"]) == (

@@ -6,8 +6,8 @@ photo and a (stand-in) webcam are segmented; a broken or missing model, a file t
 a photo over 64 megapixels (refused from its header, never decoded) and missing npm packages are
 each a message on the page; the model menu offers only files that exist and shows the model in
 use. The models are small exports (64x96) of `trained_model`, made here: the shipped CamVid model
-is for `make web` and web/measure.py. The browser tests are marked slow; web/serve.py's own tests
-(its arguments, the paths it answers) need no browser and are not.
+is for `make web` and benchmarks/browser.py. The browser tests are marked slow; web/serve.py's
+own tests (its arguments, the paths it answers) need no browser and are not.
 """
 
 from __future__ import annotations

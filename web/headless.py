@@ -1,4 +1,5 @@
-"""Headless Chromium on the page, for the browser test (tests/test_web.py) and web/measure.py.
+"""Headless Chromium on the page, for the browser test (tests/test_web.py) and for timing the
+page (benchmarks/browser.py).
 
 Chromium is Debian's package (`make setup-web` installs it); Playwright drives it through its
 `executable_path`, so Playwright's own browser download is never needed.

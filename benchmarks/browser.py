@@ -8,13 +8,17 @@ page's, so that both share whatever else the machine is doing. Both times are th
 copy and output read). Also reported: how many pixels of the photo's label map the page and
 predict.py's predictor agree on.
 
-    python web/measure.py --model web/models/fast_scnn_cls_float32_360x480.tflite \\
+    python -m benchmarks.browser --model web/models/fast_scnn_cls_float32_360x480.tflite \\
         --image data/CamVid/test/0001TP_008550.png --screenshot docs/web_page.jpg
+
+The page's server and browser helpers (web/serve.py, web/headless.py) are loaded from their files
+by name: web/ is no package.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -26,10 +30,21 @@ import time
 
 import numpy as np
 
-WEB = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [WEB, os.path.dirname(WEB)]  # headless.py beside this file; fast_scnn_tf above it
-import headless  # noqa: E402
-import serve  # noqa: E402
+WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
+
+
+def _web_module(name: str):
+    """web/<name>.py as module `name`, registered under that name: headless.py imports serve.py
+    as `serve`."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(WEB, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+serve = _web_module("serve")
+headless = _web_module("headless")
 
 PAGE_FILES = ("index.html", "style.css", "js", "node_modules")
 
@@ -77,8 +92,8 @@ def site_with(models: list[str]) -> str:
 
 
 def python_runner(model: str, image: np.ndarray, threads: int):
-    """One timed frame of ai_edge_litert per call (ms): `image` resized to the model's input, as
-    predict.py feeds it."""
+    """One frame of ai_edge_litert per call: `image` resized to the model's input, as predict.py
+    feeds it."""
     import cv2
 
     from fast_scnn_tf.export import tflite
@@ -87,12 +102,25 @@ def python_runner(model: str, image: np.ndarray, threads: int):
     _, height, width, _ = interp.get_input_details()[0]["shape"]
     frame = cv2.resize(image, (int(width), int(height)), interpolation=cv2.INTER_LINEAR)[None]
 
-    def one_frame() -> float:
-        start = time.perf_counter()
+    def one_frame() -> None:
         tflite.run(interp, frame)
-        return 1000 * (time.perf_counter() - start)
 
     return one_frame
+
+
+def time_page_and_python(page, python_frame, warmup: int, frames: int) -> tuple[list[dict], dict]:
+    """The page's own timings of `frames` frames (`fastScnn.timeModel`) and `speed.summarize` of
+    as many Python frames, a Python frame after each of the page's so that both see the same
+    load, after `warmup` untimed frames of each."""
+    from benchmarks import speed
+
+    page_timings = []
+
+    def page_frame() -> None:
+        page_timings.append(page.evaluate("fastScnn.timeModel(1)")[0])
+
+    timed = speed.time_interleaved({"page": page_frame, "python": python_frame}, warmup, frames)
+    return page_timings[warmup:], timed["python"]
 
 
 def cpu_name() -> str:
@@ -142,14 +170,9 @@ def main(argv=None) -> int:
             agreement = float((browser_labels == predict(image)).mean())
             runtime = page.evaluate("fastScnn.runtime()")
             python_frame = python_runner(model, image, runtime["threads"])
-            browser, resize, python = [], [], []
-            for i in range(args.warmup + args.frames):  # alternated: both see the same load
-                timing = page.evaluate("fastScnn.timeModel(1)")[0]
-                python_ms = python_frame()
-                if i >= args.warmup:
-                    browser.append(timing["model"])
-                    resize.append(timing["resize"] + timing["back"])
-                    python.append(python_ms)
+            timings, python = time_page_and_python(page, python_frame, args.warmup, args.frames)
+            browser = [t["model"] for t in timings]
+            resize = [t["resize"] + t["back"] for t in timings]
             rows.append(
                 {
                     "model": os.path.basename(model),
@@ -157,7 +180,7 @@ def main(argv=None) -> int:
                     "threads": runtime["threads"],
                     "browser_ms_median": statistics.median(browser),
                     "browser_resize_ms_median": statistics.median(resize),
-                    "python_ms_median": statistics.median(python),
+                    "python_ms_median": python["median_ms"],
                     "agreement": agreement,
                 }
             )

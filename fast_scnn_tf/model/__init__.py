@@ -3,7 +3,13 @@ from the table of model families (`families.py`); the contract every model meets
 `contract.py`."""
 
 from fast_scnn_tf.model.contract import LOGITS
-from fast_scnn_tf.model.families import FAMILIES, MODEL_NAMES, build_model, family_of
+from fast_scnn_tf.model.families import (
+    FAMILIES,
+    MODEL_NAMES,
+    build_model,
+    family_of,
+    inference_model,
+)
 from fast_scnn_tf.model.fast_scnn import (
     AUX_GFE,
     AUX_LTD,
@@ -12,7 +18,6 @@ from fast_scnn_tf.model.fast_scnn import (
     classifier,
     feature_fusion,
     global_feature_extractor,
-    inference_model,
     learning_to_downsample,
     module_parameter_counts,
 )

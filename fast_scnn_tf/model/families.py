@@ -100,3 +100,11 @@ def build_model(
     if aux and not isinstance(model.output, dict):  # a family without auxiliary heads
         model = keras.Model(model.input, {LOGITS: model.output}, name=name)
     return model
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The inference model (logits only) that shares its weights with `model`, a training model
+    of any family (a dict of outputs) or already an inference model."""
+    if not isinstance(model.output, dict):
+        return model
+    return keras.Model(model.input, model.output[LOGITS], name=f"{model.name}_inference")

@@ -199,13 +199,6 @@ def build_fast_scnn(num_classes=19, aux=False, dropout=0.1, input_shape=(None, N
     return FastSCNN(num_classes=num_classes, aux=aux, dropout=dropout, input_shape=input_shape)
 
 
-def inference_model(model: keras.Model) -> keras.Model:
-    """The aux-free inference model that shares its weights with `model` (aux or not)."""
-    if not isinstance(model.output, dict):
-        return model
-    return keras.Model(model.input, model.output[LOGITS], name="fast_scnn_inference")
-
-
 def module_parameter_counts(model: keras.Model) -> dict[str, int]:
     """Trainable parameters of each paper module, counted by layer-name prefix."""
     counts = dict.fromkeys(MODULES, 0)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import string
 import tomllib
 
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "report.toml"), "rb") as _f:
     SPEC = tomllib.load(_f)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def number(value: float) -> str:
@@ -98,6 +100,22 @@ def fill_section(name: str, values: dict) -> str:
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
+_SCRIPT = re.compile(r"\bpython (benchmarks|experiments)/(\w+)\.py\b")
+
+
+def runnable(command: str) -> str:
+    """`command` as it runs today: a script recorded as `python benchmarks/NAME.py` runs as
+    `python -m benchmarks.NAME`, or `python -m experiments.NAME` where it has moved there."""
+
+    def module(match):
+        for package in ("benchmarks", "experiments"):
+            if os.path.isfile(os.path.join(ROOT, package, match[2] + ".py")):
+                return f"python -m {package}.{match[2]}"
+        return match[0]
+
+    return _SCRIPT.sub(module, command)
+
+
 def common_values(result: dict) -> dict:
     """`provenance` (date, device, cores, versions, TensorFlow threads and the command of the
     run), and `weights_text` for a run that says which weights it timed."""
@@ -109,7 +127,14 @@ def common_values(result: dict) -> dict:
     values = {
         "provenance": fill(
             SPEC["provenance"],
-            {**result, "date": date, "malloc": malloc, "versions": versions, "threads": threads},
+            {
+                **result,
+                "command": runnable(result.get("command", "")),
+                "date": date,
+                "malloc": malloc,
+                "versions": versions,
+                "threads": threads,
+            },
         )
     }
     if "weights" in result:

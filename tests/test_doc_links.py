@@ -111,3 +111,21 @@ def test_a_broken_link_is_found(tmp_path, monkeypatch):
     message = str(error.value)
     assert "b.md: no docs/b.md" in message and "#gone: no heading #gone" in message
     assert "#a:" not in message and "example.com" not in message and "c.md" not in message
+
+
+# A command of the pages that runs a module or a script of the repository.
+MODULE_COMMAND = re.compile(r"python -m ((?:fast_scnn_tf|benchmarks|experiments)(?:\.\w+)*)")
+SCRIPT_COMMAND = re.compile(r"python ((?:[\w.-]+/)*[\w.-]+\.py)\b")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_command_on_the_page_names_a_module_or_script_that_exists(page):
+    with open(os.path.join(ROOT, page)) as f:
+        text = f.read()
+    for module in MODULE_COMMAND.findall(text):
+        path = os.path.join(ROOT, *module.split("."))
+        assert os.path.isfile(path + ".py") or os.path.isfile(os.path.join(path, "__main__.py")), (
+            f"{page}: python -m {module}"
+        )
+    for script in SCRIPT_COMMAND.findall(text):
+        assert os.path.isfile(os.path.join(ROOT, script)), f"{page}: python {script}"

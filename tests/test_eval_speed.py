@@ -58,6 +58,7 @@ def test_time_calls_times_each_call_after_the_warm_up(monkeypatch):
     assert (stats["warmup"], stats["iters"]) == (2, 3)
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_time_keras_times_the_head_on_frames_of_the_requested_size(monkeypatch):
     """warmup + iters calls of the exported head, each on one uint8 frame of height x width."""
     calls = []

@@ -40,6 +40,7 @@ def test_alpha_zero_scores_what_evaluate_scores(camvid_run, tmp_path):
     assert result["test"][0]["miou"] == pytest.approx(plain["miou"])
 
 
+@pytest.mark.slow  # over ~2 s on 2 cores: make test runs it, make test-fast does not
 def test_alpha_is_chosen_on_val_and_offsets_follow_the_class_weights(camvid_run, monkeypatch):
     run, _ = camvid_run
     seen = {}

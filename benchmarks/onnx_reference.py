@@ -80,12 +80,15 @@ def export(directory: str, height: int, width: int, calibration_frames: int = 2)
     return {"float32": float_path, "int8": int8_path}
 
 
-def session_runner(path: str, threads: int):
+def session_runner(path: str, threads: int, spinning: bool = True):
     """A no-argument callable running one random frame through the ONNX file at `path` on
-    `threads` intra-op threads (one inter-op thread, sequential execution)."""
+    `threads` intra-op threads (one inter-op thread, sequential execution). `spinning`: ONNX
+    Runtime's default, its threads busy-wait for work after each run; off where runtimes take
+    turns, so that they do not take the cores from the next runtime's frame."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

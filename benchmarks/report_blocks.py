@@ -20,6 +20,7 @@ EXPERIMENTS_DIR = os.path.join(ROOT, "experiments", "results")
 # JSON file stems of the benchmarks block, in page order
 SECTIONS = (
     "inference",
+    "serving",
     "tflite_profile",
     "saved_model_profile",
     "models",
@@ -35,6 +36,7 @@ CANDIDATES = ("camvid_sgd145", "camvid_adam80", "camvid_trainval80", "camvid_tra
 # What each section derives from its JSON beyond the JSON's own fields
 DERIVED = {
     "inference": report_inference.inference,
+    "serving": report_inference.serving,
     "tflite_profile": report_profiles.tflite_profile,
     "saved_model_profile": report_profiles.saved_model_profile,
     "camvid_epoch": report_profiles.camvid_epoch,
@@ -106,7 +108,7 @@ def render_summary(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERI
     """README.md's results block: the shipped CamVid model and its int8 file beside the peers
     report.toml's [summary] names, then the speed targets as ratios of one inference run."""
     spec = SPEC["summary"]
-    results = {**load(experiments_dir, (CAMVID,)), **load(results_dir, ("inference",))}
+    results = {**load(experiments_dir, (CAMVID,)), **load(results_dir, ("inference", "serving"))}
     parts = [SPEC["notice"]]
     if CAMVID in results:
         parts.append(report_camvid.summary_table(results[CAMVID]))
@@ -117,8 +119,13 @@ def render_summary(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERI
             line
             for line in report_inference.target_lines(results["inference"])
             if line.startswith(tuple(spec["speed_lines"]))
+            and not ("serving" in results and "ONNX Runtime" in line)
         ]
         parts.append(fill(spec["speed"], results["inference"]) + "\n\n" + bullets(lines))
     else:
         parts.append(fill(SPEC["missing"], {"name": "inference"}))
+    if "serving" in results:
+        serving = results["serving"]
+        targets = report_inference.serving(serving, SPEC["sections"]["serving"])["targets"]
+        parts.append(fill(spec["serving"], serving) + "\n\n" + targets)
     return "\n\n".join(parts)

@@ -160,3 +160,22 @@ def inference(result: dict, spec: dict) -> dict:
         "pytorch_note": fill(spec["pytorch_note"], result) if pytorch else "",
         "onnxruntime_note": fill(spec["onnxruntime_note"], result) if onnxruntime else "",
     }
+
+
+def serving(result: dict, spec: dict) -> dict:
+    """Each row's speed against ONNX Runtime in the same precision (its median over the row's),
+    and the targets of the serving path as ratios measured in that one interleaved run."""
+    peer = {r["precision"]: r["median_ms"] for r in result["rows"] if r["runtime"] == "onnxruntime"}
+    rows = [{**r, "vs_peer": peer[r["precision"]] / r["median_ms"]} for r in result["rows"]]
+    ours = {(r["runtime"], r["precision"]): r for r in rows}
+    lines = []
+    for what, runtime, precision, target in spec["targets"]:
+        ratio = ours[runtime, precision]["vs_peer"]
+        verdict = "met" if ratio >= target else "missed"
+        values = {"what": what, "precision": precision, "target": target, "ratio": ratio}
+        lines.append(fill(spec["target"], {**values, "verdict": verdict}))
+    return {
+        "rows": rows,
+        "targets": bullets(lines),
+        "alone_ms": result["onnxruntime_float32_spinning_alone"]["median_ms"],
+    }

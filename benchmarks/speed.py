@@ -21,6 +21,7 @@ import os
 import platform
 import statistics
 import time
+from typing import Callable
 
 import keras
 import numpy as np
@@ -219,6 +220,22 @@ def time_keras(
     return time_calls(run, warmup, iters)
 
 
+def saved_model_runner(
+    path: str, height: int, width: int, signature: str = "serving_default"
+) -> Callable[[], None]:
+    """A no-argument callable running a SavedModel signature that takes one image tensor
+    [1, H, W, 3] (any dtype) on one random frame of height x width."""
+    fn = tf.saved_model.load(path).signatures[signature]
+    ((name, spec),) = fn.structured_input_signature[1].items()
+    image = _random_image(height, width, spec.dtype)
+
+    def run():
+        fn(**{name: image})
+        tf.test.experimental.sync_devices()
+
+    return run
+
+
 def time_saved_model(
     path: str,
     height: int,
@@ -228,26 +245,14 @@ def time_saved_model(
     signature: str = "serving_default",
 ) -> dict:
     """Time a SavedModel signature that takes one image tensor [1, H, W, 3] (any dtype)."""
-    fn = tf.saved_model.load(path).signatures[signature]
-    ((name, spec),) = fn.structured_input_signature[1].items()
-    image = _random_image(height, width, spec.dtype)
-
-    def run():
-        fn(**{name: image})
-        tf.test.experimental.sync_devices()
-
-    return time_calls(run, warmup, iters)
+    return time_calls(saved_model_runner(path, height, width, signature), warmup, iters)
 
 
-def time_tflite(
-    path: str,
-    warmup: int = 100,
-    iters: int = 100,
-    threads: int | None = None,
-    height: int | None = None,
-    width: int | None = None,
-) -> dict:
-    """Time a TFLite file with `ai_edge_litert` on one random input.
+def tflite_runner(
+    path: str, threads: int | None = None, height: int | None = None, width: int | None = None
+) -> tuple[Callable[[], None], dict]:
+    """(a no-argument callable invoking a TFLite file with `ai_edge_litert` on one random input,
+    {threads, input_shape, input_dtype}).
 
     A model with a dynamic input size is resized to height x width; a fixed-size model runs at its
     own size (then height/width must match it or be None). `threads` None = all cores.
@@ -269,13 +274,25 @@ def time_tflite(
     interpreter.allocate_tensors()
     data = np.random.default_rng(0).integers(0, 256, shape).astype(detail["dtype"])
     interpreter.set_tensor(detail["index"], data)
-    result = time_calls(interpreter.invoke, warmup, iters)
-    result.update(
-        threads=threads,
-        input_shape=[int(s) for s in shape],
-        input_dtype=np.dtype(detail["dtype"]).name,
-    )
-    return result
+    info = {
+        "threads": threads,
+        "input_shape": [int(s) for s in shape],
+        "input_dtype": np.dtype(detail["dtype"]).name,
+    }
+    return interpreter.invoke, info
+
+
+def time_tflite(
+    path: str,
+    warmup: int = 100,
+    iters: int = 100,
+    threads: int | None = None,
+    height: int | None = None,
+    width: int | None = None,
+) -> dict:
+    """Time a TFLite file (`tflite_runner`); the timing with the runner's details."""
+    run, info = tflite_runner(path, threads, height, width)
+    return {**time_calls(run, warmup, iters), **info}
 
 
 def device_name() -> str:

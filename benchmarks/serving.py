@@ -1,0 +1,121 @@
+"""The serving path against ONNX Runtime in one interleaved run: the cls head as TF Serving runs
+it (the SavedModel's `serving_default`), as float32 and int8 TFLite, and the PyTorch Fast-SCNN
+exported to ONNX and run by ONNX Runtime (float32, and static int8 QDQ), called in turn frame
+after frame, so that a slow phase of the machine slows all of them alike.
+
+    python -m benchmarks.serving [--size 1024 2048] [--warmup 10] [--rounds 40]
+
+The exports are `benchmarks.inference`'s (random weights, int8 calibrated on synthetic frames;
+`onnx_reference.py` for the peer). ONNX Runtime's threads do not busy-wait between runs here (they
+would take the cores from the next runtime's frame); ONNX Runtime float32 with its default
+busy-waiting is timed once more alone after the race, for comparison. Needs torch, onnx and
+onnxruntime (pip install -r requirements-torch.txt). Writes benchmarks/results/serving.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from benchmarks import onnx_reference, record, speed
+from fast_scnn_tf.export import saved_model, tflite
+from fast_scnn_tf.export.exporter import serving_head
+from fast_scnn_tf.export.fast_graph import fast_graph
+from fast_scnn_tf.export.frames import synthetic_frames
+from fast_scnn_tf.model import build_fast_scnn
+from fast_scnn_tf.model.head import CLS, build_head
+
+DEFAULT_OUTPUT = record.default_output("serving")
+# (runtime, precision) of the race, ours first, then the peer's
+OURS = (("savedmodel", "float32"), ("tflite", "float32"), ("tflite", "int8"))
+PEER = (("onnxruntime", "float32"), ("onnxruntime", "int8"))
+
+
+def runners(model, size, threads: int, calibration_frames: int, directory: str):
+    """({(runtime, precision): a no-argument callable running one frame} for OURS and PEER,
+    the float32 ONNX file)."""
+    path = os.path.join(directory, "saved_model_cls")
+    saved_model.write_saved_model(serving_head(model, CLS), path)
+    runs = {("savedmodel", "float32"): speed.saved_model_runner(path, *size)}
+    frames = synthetic_frames(size, calibration_frames)
+    for precision, quantize in (("float32", "none"), ("int8", "int8")):
+        path = os.path.join(directory, f"cls_{precision}.tflite")
+        with open(path, "wb") as f:  # as export.py converts it
+            f.write(
+                tflite.convert(build_head(fast_graph(model), CLS, size), quantize, lambda: frames)
+            )
+        runs[("tflite", precision)] = speed.tflite_runner(path, threads)[0]
+    paths = onnx_reference.export(directory, *size, calibration_frames)
+    for precision, path in paths.items():
+        runs[("onnxruntime", precision)] = onnx_reference.session_runner(
+            path, threads, spinning=False
+        )
+    return runs, paths["float32"]
+
+
+def race(model, size, warmup: int, rounds: int, threads: int, calibration_frames: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="fast_scnn_serving_") as directory:
+        runs, onnx_float = runners(model, size, threads, calibration_frames, directory)
+        timings = speed.time_interleaved(
+            {f"{runtime} {precision}": run for (runtime, precision), run in runs.items()},
+            warmup,
+            rounds,
+        )
+        alone = speed.time_calls(onnx_reference.session_runner(onnx_float, threads), warmup, rounds)
+    rows = [
+        {"runtime": runtime, "precision": precision, **timings[f"{runtime} {precision}"]}
+        for runtime, precision in OURS + PEER
+    ]
+    return {"rows": rows, "onnxruntime_float32_spinning_alone": alone}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--size", type=int, nargs=2, default=(1024, 2048), metavar=("H", "W"), help="frame size"
+    )
+    parser.add_argument("--warmup", type=int, default=10, help="untimed frames each [%(default)s]")
+    parser.add_argument("--rounds", type=int, default=40, help="timed rounds [%(default)s]")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads of every runtime; 0: all cores"
+    )
+    parser.add_argument("--calibration-frames", type=int, default=8, help="int8 calibration")
+    parser.add_argument("--note", default="", help="recorded with the results")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="JSON results file")
+    args = parser.parse_args(argv)
+    if min(args.size) < 32 or args.rounds < 1 or args.warmup < 0 or args.threads < 0:
+        parser.error("need --size >= 32, --rounds >= 1, --warmup >= 0, --threads >= 0")
+    if args.calibration_frames < 1:
+        parser.error("need --calibration-frames >= 1")
+    speed.configure_threads(args.threads)
+    speed.keep_freed_memory()  # as inference.py times every runtime
+    threads = args.threads or os.cpu_count()
+    result = race(
+        build_fast_scnn(),
+        tuple(args.size),
+        args.warmup,
+        args.rounds,
+        threads,
+        args.calibration_frames,
+    )
+    result = {
+        "size": list(args.size),
+        "warmup": args.warmup,
+        "rounds": args.rounds,
+        "threads": threads,
+        "weights": "random",
+        "note": args.note,
+        **result,
+    }
+    for row in result["rows"]:
+        print(f"{row['runtime']:12s} {row['precision']:8s} {row['median_ms']:8.1f} ms")
+    record.save(result, args.output, __file__, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

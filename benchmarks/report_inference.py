@@ -167,7 +167,7 @@ def serving(result: dict, spec: dict) -> dict:
     and the targets of the serving path as ratios measured in that one interleaved run."""
     peer = {r["precision"]: r["median_ms"] for r in result["rows"] if r["runtime"] == "onnxruntime"}
     rows = [{**r, "vs_peer": peer[r["precision"]] / r["median_ms"]} for r in result["rows"]]
-    ours = {(r["runtime"], r["precision"]): r for r in rows}
+    ours = {(r["runtime"], r["precision"]): r for r in rows if r["graph"] == "served"}
     lines = []
     for what, runtime, precision, target in spec["targets"]:
         ratio = ours[runtime, precision]["vs_peer"]

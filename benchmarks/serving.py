@@ -6,9 +6,11 @@ after frame, so that a slow phase of the machine slows all of them alike.
     python -m benchmarks.serving [--size 1024 2048] [--warmup 10] [--rounds 40]
 
 The exports are `benchmarks.inference`'s (random weights, int8 calibrated on synthetic frames;
-`onnx_reference.py` for the peer). ONNX Runtime's threads do not busy-wait between runs here (they
-would take the cores from the next runtime's frame); ONNX Runtime float32 with its default
-busy-waiting is timed once more alone after the race, for comparison. Needs torch, onnx and
+`onnx_reference.py` for the peer); ours also as the plain graph of the model as it trains (no
+`fast_graph` rewrites, BatchNorm unfolded), which is what export.py wrote before them. ONNX
+Runtime's threads do not busy-wait between runs here (they would take the cores from the next
+runtime's frame); ONNX Runtime float32 with its default busy-waiting is timed once more alone
+after the race, for comparison. Needs torch, onnx and
 onnxruntime (pip install -r requirements-torch.txt). Writes benchmarks/results/serving.json.
 """
 
@@ -28,28 +30,38 @@ from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import CLS, build_head
 
 DEFAULT_OUTPUT = record.default_output("serving")
-# (runtime, precision) of the race, ours first, then the peer's
-OURS = (("savedmodel", "float32"), ("tflite", "float32"), ("tflite", "int8"))
-PEER = (("onnxruntime", "float32"), ("onnxruntime", "int8"))
+# (runtime, precision, graph) of the race: ours as export.py writes them ("served": with
+# fast_graph's rewrites) and, for comparison, the plain graph of the model as it trains; then
+# the peer's.
+OURS = tuple(
+    (runtime, precision, graph)
+    for graph in ("served", "plain")
+    for runtime, precision in (("savedmodel", "float32"), ("tflite", "float32"), ("tflite", "int8"))
+)
+PEER = (("onnxruntime", "float32", "peer"), ("onnxruntime", "int8", "peer"))
 
 
 def runners(model, size, threads: int, calibration_frames: int, directory: str):
-    """({(runtime, precision): a no-argument callable running one frame} for OURS and PEER,
-    the float32 ONNX file)."""
-    path = os.path.join(directory, "saved_model_cls")
-    saved_model.write_saved_model(serving_head(model, CLS), path)
-    runs = {("savedmodel", "float32"): speed.saved_model_runner(path, *size)}
+    """({(runtime, precision, graph): a no-argument callable running one frame} for OURS and
+    PEER, the float32 ONNX file)."""
+    runs = {}
     frames = synthetic_frames(size, calibration_frames)
-    for precision, quantize in (("float32", "none"), ("int8", "int8")):
-        path = os.path.join(directory, f"cls_{precision}.tflite")
-        with open(path, "wb") as f:  # as export.py converts it
-            f.write(
-                tflite.convert(build_head(fast_graph(model), CLS, size), quantize, lambda: frames)
-            )
-        runs[("tflite", precision)] = speed.tflite_runner(path, threads)[0]
+    for graph, saved_head, tflite_model in (
+        ("served", serving_head(model, CLS), fast_graph(model)),  # as export.py writes them
+        ("plain", build_head(model, CLS), model),
+    ):
+        path = os.path.join(directory, f"saved_model_cls_{graph}")
+        saved_model.write_saved_model(saved_head, path)
+        runs[("savedmodel", "float32", graph)] = speed.saved_model_runner(path, *size)
+        for precision, quantize in (("float32", "none"), ("int8", "int8")):
+            path = os.path.join(directory, f"cls_{precision}_{graph}.tflite")
+            head = build_head(tflite_model, CLS, size)
+            with open(path, "wb") as f:
+                f.write(tflite.convert(head, quantize, lambda: frames))
+            runs[("tflite", precision, graph)] = speed.tflite_runner(path, threads)[0]
     paths = onnx_reference.export(directory, *size, calibration_frames)
     for precision, path in paths.items():
-        runs[("onnxruntime", precision)] = onnx_reference.session_runner(
+        runs[("onnxruntime", precision, "peer")] = onnx_reference.session_runner(
             path, threads, spinning=False
         )
     return runs, paths["float32"]
@@ -59,14 +71,12 @@ def race(model, size, warmup: int, rounds: int, threads: int, calibration_frames
     with tempfile.TemporaryDirectory(prefix="fast_scnn_serving_") as directory:
         runs, onnx_float = runners(model, size, threads, calibration_frames, directory)
         timings = speed.time_interleaved(
-            {f"{runtime} {precision}": run for (runtime, precision), run in runs.items()},
-            warmup,
-            rounds,
+            {" ".join(key): run for key, run in runs.items()}, warmup, rounds
         )
         alone = speed.time_calls(onnx_reference.session_runner(onnx_float, threads), warmup, rounds)
     rows = [
-        {"runtime": runtime, "precision": precision, **timings[f"{runtime} {precision}"]}
-        for runtime, precision in OURS + PEER
+        {"runtime": key[0], "precision": key[1], "graph": key[2], **timings[" ".join(key)]}
+        for key in OURS + PEER
     ]
     return {"rows": rows, "onnxruntime_float32_spinning_alone": alone}
 
@@ -112,7 +122,10 @@ def main(argv=None) -> int:
         **result,
     }
     for row in result["rows"]:
-        print(f"{row['runtime']:12s} {row['precision']:8s} {row['median_ms']:8.1f} ms")
+        print(
+            f"{row['runtime']:12s} {row['precision']:8s} {row['graph']:7s} "
+            f"{row['median_ms']:8.1f} ms"
+        )
     record.save(result, args.output, __file__, argv)
     return 0
 

@@ -55,10 +55,9 @@ _MALLOC = {"malloc": "default"}
 def keep_freed_memory() -> dict:
     """glibc malloc for the whole benchmark process: every block from the heap (no mmap) and freed
     memory kept, not returned to the system. With the defaults, each PyTorch frame at 1024x2048
-    maps and page-faults its large activations anew: its channels-last cls took 295-350 ms in a
-    fresh process against 185-240 ms with this (2-core Intel Xeon, 2026-12-06), a swing larger
-    than the ratios measured. TFLite plans its arena once and is unaffected. Call it before
-    timing anything; a no-op (recorded as such) where the C library has no mallopt."""
+    maps and page-faults its large activations anew, a swing larger than the ratios measured
+    (docs/benchmarks.md). TFLite plans its arena once and is unaffected. Call it before timing
+    anything; a no-op (recorded as such) where the C library has no mallopt."""
     try:
         mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
         ok = mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, 2**31 - 1) == 1

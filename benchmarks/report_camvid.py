@@ -139,8 +139,21 @@ def camvid_ablation(result: dict, spec: dict) -> dict:
                 [header for header, _ in columns],
                 [[fill(cell, row) for _, cell in columns] for row in rows],
             )
+            + curve_table(rows, spec)
         )
     return {"budgets": "\n\n".join(budgets)}
+
+
+def curve_table(rows: list[dict], spec: dict) -> str:
+    """The rows' val mIoU (%) at each validation epoch, when they were validated more than once
+    at the same epochs; "" otherwise."""
+    epochs = [point["epoch"] for point in rows[0]["val_curve"]]
+    if len(epochs) < 2 or any([p["epoch"] for p in r["val_curve"]] != epochs for r in rows):
+        return ""
+    body = [
+        [f"`{row['row']}`", *(f"{100 * p['miou']:.1f}" for p in row["val_curve"])] for row in rows
+    ]
+    return "\n\n" + spec["curve"] + "\n\n" + table(["epoch", *(f"{e:g}" for e in epochs)], body)
 
 
 def summary_table(result: dict) -> str:

@@ -3,8 +3,6 @@ and the report's ratios against the peer."""
 
 import json
 
-import pytest
-
 from benchmarks import report_inference, serving
 from benchmarks.report_template import SPEC
 
@@ -33,14 +31,29 @@ def test_each_row_is_compared_with_the_peer_in_its_precision():
     assert values["alone_ms"] == 140.0
 
 
-@pytest.mark.slow  # exports a SavedModel, two TFLite files and two ONNX files (~20 s)
-def test_a_small_race_times_every_runtime_in_turn(tmp_path):
+def test_the_race_times_every_runtime_in_turn_and_records_it(tmp_path, monkeypatch):
+    """race() and main() over stand-ins for the exports (which inference.py's and
+    onnx_reference.py's tests export for real): every runtime is called once per round, in
+    turn, and recorded with its graph."""
+    calls = []
+
+    def runners(model, size, threads, calibration_frames, directory):
+        runs = {key: (lambda key=key: calls.append(key)) for key in serving.OURS + serving.PEER}
+        return runs, "peer.onnx"
+
+    monkeypatch.setattr(serving, "runners", runners)
+    monkeypatch.setattr(
+        serving.onnx_reference,
+        "session_runner",
+        lambda path, threads: lambda: calls.append(("alone", path)),
+    )
     output = tmp_path / "serving.json"
     argv = ["--size", "64", "128", "--warmup", "1", "--rounds", "2"]
     assert serving.main([*argv, "--output", str(output)]) == 0
+    keys = list(serving.OURS + serving.PEER)
+    assert calls == keys + keys + keys + [("alone", "peer.onnx")] * 3  # warm-up, 2 rounds
     result = json.loads(output.read_text())
-    timed = {(r["runtime"], r["precision"], r["graph"]) for r in result["rows"]}
-    assert timed == set(serving.OURS + serving.PEER)
-    assert all(r["iters"] == 2 and r["median_ms"] > 0 for r in result["rows"])
+    timed = [(r["runtime"], r["precision"], r["graph"]) for r in result["rows"]]
+    assert timed == keys and all(r["iters"] == 2 for r in result["rows"])
     assert result["onnxruntime_float32_spinning_alone"]["iters"] == 2
     assert result["command"].startswith("python -m benchmarks.serving --size 64 128")

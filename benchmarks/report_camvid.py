@@ -147,8 +147,9 @@ def camvid_ablation(result: dict, spec: dict) -> dict:
 def curve_table(rows: list[dict], spec: dict) -> str:
     """The rows' val mIoU (%) at each validation epoch, when they were validated more than once
     at the same epochs; "" otherwise."""
-    epochs = [point["epoch"] for point in rows[0]["val_curve"]]
-    if len(epochs) < 2 or any([p["epoch"] for p in r["val_curve"]] != epochs for r in rows):
+    curves = [row.get("val_curve", []) for row in rows]
+    epochs = [point["epoch"] for point in curves[0]]
+    if len(epochs) < 2 or any([p["epoch"] for p in curve] != epochs for curve in curves):
         return ""
     body = [
         [f"`{row['row']}`", *(f"{100 * p['miou']:.1f}" for p in row["val_curve"])] for row in rows

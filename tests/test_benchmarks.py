@@ -457,6 +457,12 @@ def test_camvid_epoch_and_ablation_tables_render_their_numbers():
         "`--optimizer adam`",
     ]
     assert "runs `python train.py` with its own flags" in text  # one row: nothing shared
+    assert "Val mIoU % at each validation" not in text  # no curve recorded
+    curve = [{"epoch": 5.0, "miou": 0.41}, {"epoch": 10.0, "miou": 0.5123}]
+    text = report_blocks.section(
+        "camvid_ablation", {**ablation, "rows": [{**row, "val_curve": curve}]}
+    )
+    assert table_with(text, "epoch") == [{"epoch": "`adam`", "5": "41.0", "10": "51.2"}]
 
 
 def _effective(command: str) -> dict[str, list[str]]:

@@ -248,8 +248,8 @@ def main(argv=None) -> int:
     tf = cli.import_tensorflow(args.verbose)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from fast_scnn_tf.export import exporter
-    from fast_scnn_tf.export.frames import frames_for
     from fast_scnn_tf.export.memory import over_budget
+    from fast_scnn_tf.export.sample_frames import frames_for
     from fast_scnn_tf.export.validate import ValidationError
     from fast_scnn_tf.model.families import FAMILIES, family_of
     from fast_scnn_tf.training.checkpoint import load_run

@@ -44,7 +44,7 @@ from benchmarks import record, report_inference, report_template, speed  # noqa:
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
 from fast_scnn_tf.export.exporter import serving_head  # noqa: E402
 from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
-from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
+from fast_scnn_tf.export.sample_frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
 from fast_scnn_tf.model.head import CLS, MODES, InferenceHead, build_head  # noqa: E402
 

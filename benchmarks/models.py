@@ -19,7 +19,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import record, speed  # noqa: E402
-from fast_scnn_tf.export.frames import synthetic_frames  # noqa: E402
+from fast_scnn_tf.export.sample_frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model.complexity import macs, trainable_parameters  # noqa: E402
 from fast_scnn_tf.model.families import MODEL_NAMES, build_model, family_of  # noqa: E402
 from fast_scnn_tf.model.head import CLS  # noqa: E402

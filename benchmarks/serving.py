@@ -25,7 +25,7 @@ from benchmarks import onnx_reference, record, speed
 from fast_scnn_tf.export import saved_model, tflite
 from fast_scnn_tf.export.exporter import serving_head
 from fast_scnn_tf.export.fast_graph import fast_graph
-from fast_scnn_tf.export.frames import synthetic_frames
+from fast_scnn_tf.export.sample_frames import synthetic_frames
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import CLS, build_head
 

@@ -407,7 +407,7 @@ def main(argv=None) -> int:
     sizes = [parse_size(text) for text in args.sizes]
     pytorch = not args.no_pytorch and importlib.util.find_spec("torch") is not None
 
-    from fast_scnn_tf.export.frames import synthetic_frames
+    from fast_scnn_tf.export.sample_frames import synthetic_frames
     from fast_scnn_tf.model import build_fast_scnn
 
     if args.checkpoint:

@@ -146,7 +146,7 @@ import numpy as np
 from fast_scnn_tf import cli
 cli.import_tensorflow({verbose})
 from fast_scnn_tf.export import tflite
-from fast_scnn_tf.export.frames import synthetic_frames
+from fast_scnn_tf.export.sample_frames import synthetic_frames
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import build_head
 frames = synthetic_frames((64, 96), 2)

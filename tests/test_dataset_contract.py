@@ -13,7 +13,7 @@ import fabricate
 from fast_scnn_tf.data import build_dataset, num_frames
 from fast_scnn_tf.data.classes import IGNORE_LABEL
 from fast_scnn_tf.data.config import DataConfig
-from fast_scnn_tf.data.dataset import INVALID, LABEL_TABLE_SIZE
+from fast_scnn_tf.data.contract import INVALID, LABEL_TABLE_SIZE
 from fast_scnn_tf.data.datasets import DATASETS, dataset_for, describe
 from fast_scnn_tf.synthetic import generate
 

@@ -17,7 +17,7 @@ from fast_scnn_tf.config import Config
 from fast_scnn_tf.data.images import MAX_PIXELS
 from fast_scnn_tf.export import memory, saved_model
 from fast_scnn_tf.export.exporter import export_saved_model, saved_model_dir
-from fast_scnn_tf.export.frames import synthetic_frames
+from fast_scnn_tf.export.sample_frames import synthetic_frames
 from fast_scnn_tf.export.validate import ValidationError
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import LABELS, PROBABILITIES, build_head

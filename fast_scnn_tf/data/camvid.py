@@ -16,7 +16,7 @@ import glob
 import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, ClassTable
-from fast_scnn_tf.data.dataset import Dataset, find_images, pair_with_labels, value_table
+from fast_scnn_tf.data.contract import Dataset, find_images, pair_with_labels, value_table
 
 CLASSES = ClassTable(
     names=(

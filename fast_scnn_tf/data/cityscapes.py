@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fast_scnn_tf.data import cityscapes_labels as labels
 from fast_scnn_tf.data import cityscapes_layout as layout
-from fast_scnn_tf.data.dataset import Dataset, value_table
+from fast_scnn_tf.data.contract import Dataset, value_table
 
 # The tensorflow-datasets builders holding Cityscapes (`--data-source tfds`, data/tfds_source.py):
 # the fine annotations, and train_extra with coarse ones (gtCoarse.zip +

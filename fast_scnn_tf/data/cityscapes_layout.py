@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import os
 
-from fast_scnn_tf.data.dataset import find_images, pair_with_labels
+from fast_scnn_tf.data.contract import find_images, pair_with_labels
 
 SPLITS = ("train", "val", "test", "train_extra")
 IMAGE_DIR, IMAGE_SUFFIX = "leftImg8bit", "_leftImg8bit.png"

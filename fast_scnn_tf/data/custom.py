@@ -20,7 +20,7 @@ import json
 import os
 
 from fast_scnn_tf.data.classes import IGNORE_LABEL, MAX_CLASSES, ClassTable, default_colors
-from fast_scnn_tf.data.dataset import (
+from fast_scnn_tf.data.contract import (
     LABEL_TABLE_SIZE,
     Dataset,
     find_images,

@@ -7,14 +7,14 @@
 
 The input pipeline, the evaluation and the scripts ask `dataset_for(config)` and never branch on a
 dataset's name; each dataset's file (`cityscapes.py`, `camvid.py`, `custom.py`) holds its
-layout and class table, and `dataset.py` what a dataset is. Adding a dataset: its file, one entry
+layout and class table, and `contract.py` what a dataset is. Adding a dataset: its file, one entry
 in DATASETS below.
 """
 
 from __future__ import annotations
 
 from fast_scnn_tf.data import camvid, cityscapes, custom
-from fast_scnn_tf.data.dataset import Dataset, DatasetEntry
+from fast_scnn_tf.data.contract import Dataset, DatasetEntry
 
 DATASETS = {
     "cityscapes": DatasetEntry(

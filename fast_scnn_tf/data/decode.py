@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from fast_scnn_tf.data import images
-from fast_scnn_tf.data.dataset import LABEL_TABLE_SIZE
+from fast_scnn_tf.data.contract import LABEL_TABLE_SIZE
 from fast_scnn_tf.data.images import MAX_PIXELS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

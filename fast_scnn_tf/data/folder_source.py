@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.config import DataConfig
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 
 
 def epoch_order(n: int, key: tf.Tensor | None, epoch: tf.Tensor) -> tf.Tensor:

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.config import SOURCES, DataConfig
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 from fast_scnn_tf.data.datasets import dataset_for, tfds_datasets
 from fast_scnn_tf.data.folder_source import FolderSource
 from fast_scnn_tf.data.parser import Parser, evaluation_image  # noqa: F401 (data.evaluation_image)

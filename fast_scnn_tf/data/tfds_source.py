@@ -19,7 +19,7 @@ from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.cityscapes import TFDS_COARSE_NAME as COARSE
 from fast_scnn_tf.data.cityscapes import TFDS_NAME as FINE
 from fast_scnn_tf.data.config import DataConfig
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 
 _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test", "train_extra": "train_extra"}
 

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import DataConfig
 from fast_scnn_tf.data import build_dataset, num_frames
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 from fast_scnn_tf.data.datasets import dataset_for
 
 

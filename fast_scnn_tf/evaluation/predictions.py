@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from fast_scnn_tf.data.classes import ClassTable
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 from fast_scnn_tf.files import check_output_dir, has_png_marker, write_png
 
 MARKER = b"fast-scnn-tf evaluate.py"

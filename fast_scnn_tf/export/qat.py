@@ -23,7 +23,7 @@ import tf_keras
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.exporter import write_tflite
-from fast_scnn_tf.export.frames import SYNTHETIC, data_config, synthetic_frames
+from fast_scnn_tf.export.sample_frames import SYNTHETIC, data_config, synthetic_frames
 from fast_scnn_tf.model import layers as k3
 from fast_scnn_tf.model.contract import LOGITS
 from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, build_head, head_outputs
@@ -294,7 +294,7 @@ def export_qat_tflite(
 ) -> dict:
     """QAT-fine-tune `model` for `steps`, export int8 TFLite validated against the float Keras
     model (the one the user trained), write `fast_scnn_<mode>_qat_int8_<H>x<W>.tflite`."""
-    from fast_scnn_tf.export.frames import frames_for
+    from fast_scnn_tf.export.sample_frames import frames_for
 
     mirror = mirror_model(model, input_size)
     qat = quantize_model(mirror)

@@ -11,7 +11,7 @@ import tensorflow as tf
 from fast_scnn_tf.config import CLASS_WEIGHTINGS, Config
 from fast_scnn_tf.data import decode
 from fast_scnn_tf.data.classes import IGNORE_LABEL
-from fast_scnn_tf.data.dataset import Dataset, describe_bad_values
+from fast_scnn_tf.data.contract import Dataset, describe_bad_values
 from fast_scnn_tf.data.datasets import dataset_for
 from fast_scnn_tf.data.images import image_size
 from fast_scnn_tf.data.pipeline import label_pixel_counts

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import build_dataset
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 from fast_scnn_tf.evaluation import evaluate
 from fast_scnn_tf.evaluation.predictions import image_like
 from fast_scnn_tf.model import inference_model

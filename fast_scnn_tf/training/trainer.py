@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from fast_scnn_tf.config import Config
 from fast_scnn_tf.data import num_frames
-from fast_scnn_tf.data.dataset import Dataset
+from fast_scnn_tf.data.contract import Dataset
 from fast_scnn_tf.data.datasets import dataset_for
 from fast_scnn_tf.training.checkpoint import (
     BEST_DIR,

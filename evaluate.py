@@ -71,11 +71,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--split",
-        choices=("train", "val", "test"),
         default="val",
-        help="split to evaluate (Cityscapes test has no public "
-        "labels: with --save-predictions it writes a benchmark-server "
-        "submission)",
+        help="split to evaluate, one of the dataset's: train, val, test (CamVid also "
+        "trainval); Cityscapes test has no public labels: with --save-predictions it "
+        "writes a benchmark-server submission [%(default)s]",
     )
     parser.add_argument(
         "--scale",

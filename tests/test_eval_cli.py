@@ -1,6 +1,7 @@
 """evaluate.py end to end on a tiny synthetic Cityscapes and a fabricated (or trained)
 checkpoint."""
 
+import dataclasses
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import tensorflow as tf
 import evaluate
 import fabricate
 from fast_scnn_tf.config import Config
+from fast_scnn_tf.data import camvid
 from fast_scnn_tf.data.cityscapes_labels import CITYSCAPES_LABELS
 from paths import ROOT
 
@@ -419,3 +421,22 @@ def test_overwrite_never_replaces_a_prediction_evaluate_did_not_write(
     assert str(mine) in err and len(err.strip().splitlines()) == 1
     assert mine.read_bytes() == before and os.listdir(preds) == [mine.name]
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_every_split_of_the_dataset_can_be_evaluated_and_others_are_named(tmp_path, capsys):
+    """--split takes the dataset's own splits (CamVid's trainval too), not a fixed list; an
+    unknown one is refused naming the splits there are."""
+    data = fabricate.camvid(tmp_path / "CamVid", counts=(2, 1, 1))
+    config = Config()
+    config.data = dataclasses.replace(config.data, dataset="camvid", data_dir=data)
+    classes = camvid.DATASET.classes
+    config.model = dataclasses.replace(
+        config.model, num_classes=classes.num_classes, classes=classes.to_dict()
+    )
+    run = fabricate.run_folder(tmp_path / "run", config=config, step=tf.Variable(0, dtype=tf.int64))
+    assert run_cli("--checkpoint", run, "--split", "trainval", "--output", str(tmp_path)) == 0
+    assert json.load(open(tmp_path / "metrics_trainval.json"))["num_frames"] == 3
+    capsys.readouterr()
+    assert run_cli("--checkpoint", run, "--split", "nope", "--output", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert "no split 'nope'" in err and "trainval" in err and err.count("\n") == 1

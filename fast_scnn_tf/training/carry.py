@@ -264,12 +264,13 @@ def main(argv=None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("pack", help="run folder -> carry folder (latest state, <= 10 MB)")
-    p.add_argument("run_dir")
-    p.add_argument("dest")
+    limit = f"<= {LIMIT_BYTES / 2**20:.0f} MiB"
+    p = sub.add_parser("pack", help=f"run folder -> carry folder (the latest state, {limit})")
+    p.add_argument("run_dir", help="the run folder train.py writes (--model-dir)")
+    p.add_argument("dest", help="the carry folder to write: new, or one pack wrote before")
     u = sub.add_parser("unpack", help="carry folder -> new run folder that train.py resumes")
-    u.add_argument("source")
-    u.add_argument("run_dir")
+    u.add_argument("source", help="a carry folder that pack wrote")
+    u.add_argument("run_dir", help="the run folder to write (must not exist or be empty)")
     args = parser.parse_args(argv)
     try:
         if args.command == "pack":

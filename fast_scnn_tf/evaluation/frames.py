@@ -30,15 +30,7 @@ def evaluation_frames(
     dataset.check_split(split, labelled=False)
     if split not in dataset.labelled_splits:
         return unlabelled_frames(cfg, split, scale, with_names, dataset)
-    frames = build_dataset(
-        cfg,
-        split,
-        training=False,
-        batch_size=1,
-        scale=scale,
-        with_names=with_names,
-        dataset=dataset,
-    )
+    frames = _frames(cfg, split, scale, with_names, True, dataset)
     count = num_frames(cfg, split, dataset)
     return frames.apply(tf.data.experimental.assert_cardinality(count))
 
@@ -52,6 +44,10 @@ def unlabelled_frames(
 ) -> tf.data.Dataset:
     """`build_dataset`'s evaluation elements for a split without labels: the label is all
     IGNORE_LABEL at the image's full size, so predictions come back at full resolution."""
+    return _frames(cfg, split, scale, with_names, False, dataset)
+
+
+def _frames(cfg, split, scale, with_names, labelled, dataset):
     return build_dataset(
         cfg,
         split,
@@ -59,6 +55,6 @@ def unlabelled_frames(
         batch_size=1,
         scale=scale,
         with_names=with_names,
-        labelled=False,
+        labelled=labelled,
         dataset=dataset,
     )

@@ -53,7 +53,10 @@ def test_export_goes_to_versioned_directory_with_metadata(exported):
     extra = os.path.join(exported, saved_model.EXTRA_DIR)
     assert Config.load(extra).model.num_classes == 19
     with open(os.path.join(extra, "metadata.json")) as f:
-        size_limits = json.load(f)["input"]
+        metadata = json.load(f)
+    # what a model card says of the training data, where the metadata can hold it
+    assert metadata["trained_on"] == {"dataset": "cityscapes", "split": "train"}
+    size_limits = metadata["input"]
     # the default limit is what serving a frame of this head can afford in the memory budget
     assert (size_limits["min_size"], size_limits["max_pixels"]) == (
         32,

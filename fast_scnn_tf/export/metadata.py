@@ -27,6 +27,8 @@ def export_metadata(
     return {
         "model": config.model.name,
         "dataset": config.data.dataset,
+        # the training protocol: CamVid models train on train or on train + val (trainval)
+        "trained_on": {"dataset": config.data.dataset, "split": config.data.train_split},
         "head": mode,
         "num_classes": classes.num_classes,
         "class_names": list(classes.names),

@@ -1,0 +1,45 @@
+"""experiments/long_run.py: a run in stages on "different machines" (the run folder deleted
+between them), each resuming from the carried state, recorded in the plan; the carry folder goes
+once the run has ended."""
+
+import json
+import shutil
+
+import pytest
+
+from experiments import long_run
+
+
+@pytest.mark.slow  # two train.py processes of a few steps, ~30 s on 2 cores
+def test_two_stages_carry_the_run_across_machines_and_record_themselves(
+    synthetic_cityscapes, tmp_path
+):
+    data = synthetic_cityscapes(num_train=6, num_val=2)
+    run, carried = tmp_path / "run", tmp_path / "carry"
+    plan = tmp_path / "plan.json"
+    command = (
+        f"python train.py --data-dir {data} --model-dir {run} --epochs 2 --batch-size 2 "
+        "--crop-size 64 96 --deterministic --eval-every 0 --checkpoint-every 100 --no-progress"
+    )
+    plan.write_text(
+        json.dumps({"command": command, "total_steps": 6, "carry": str(carried), "why": "test"})
+    )
+    assert long_run.main([str(plan), "--stop-at-step", "3"]) == 0
+    assert json.loads((carried / "carry.json").read_text())["step"] == 3
+    shutil.rmtree(run)  # the next session's machine has only what was committed
+    assert long_run.main([str(plan)]) == 0
+    stages = json.loads(plan.read_text())["stages"]
+    assert [(s["start_step"], s["end_step"], s["exit"]) for s in stages] == [(0, 3, 0), (3, 6, 0)]
+    assert stages[0]["command"].endswith("--stop-at-step 3") and stages[1]["command"] == command
+    assert all(s["wall_seconds"] >= 0 and s["code"] and s["machine"] for s in stages)
+    assert not carried.exists() and (run / "checkpoints").is_dir()
+    assert long_run.main([str(plan)]) == 0  # an ended run: nothing to do, nothing recorded
+    assert len(json.loads(plan.read_text())["stages"]) == 2
+
+
+def test_a_plan_without_its_fields_is_one_line(tmp_path, capsys):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"command": "python train.py --model-dir x"}))
+    assert long_run.main([str(plan)]) == 1
+    err = capsys.readouterr().err
+    assert "lacks total_steps, carry, why" in err and err.count("\n") == 1

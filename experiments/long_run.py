@@ -77,6 +77,7 @@ def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
         print(f"the run has ended (step {start_step}); nothing to do")
         return 0
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    code = code_version()  # the code this stage runs, before anyone commits during it
     tic = time.perf_counter()
     command = plan["command"] + (f" --stop-at-step {stop_at_step}" if stop_at_step else "")
     child = subprocess.Popen(
@@ -90,7 +91,7 @@ def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-    code = child.wait()
+    exit_code = child.wait()
     end_step = carried_step(run_dir)
     plan.setdefault("stages", []).append(
         {
@@ -99,9 +100,9 @@ def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
             "start_step": start_step,
             "end_step": end_step,
             "wall_seconds": round(time.perf_counter() - tic),
-            "code": code_version(),
+            "code": code,
             "machine": f"{speed.device_name()}, {os.cpu_count()} cores",
-            "exit": code,
+            "exit": exit_code,
         }
     )
     if end_step >= plan["total_steps"]:
@@ -112,8 +113,8 @@ def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
         manifest = carry.pack(run_dir, carry_dir)
         print(f"carried step {manifest['step']} to {plan['carry']}")
     write_json(plan_path, plan)
-    print(f"stage: steps {start_step}-{end_step} of {plan['total_steps']}, exit {code}")
-    return 0 if code in (0, 128 + signal.SIGTERM, 128 + signal.SIGINT) else code
+    print(f"stage: steps {start_step}-{end_step} of {plan['total_steps']}, exit {exit_code}")
+    return 0 if exit_code in (0, 128 + signal.SIGTERM, 128 + signal.SIGINT) else exit_code
 
 
 def main(argv=None) -> int:

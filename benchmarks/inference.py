@@ -43,10 +43,9 @@ import numpy as np  # noqa: E402
 from benchmarks import record, report_inference, report_template, speed  # noqa: E402
 from fast_scnn_tf.export import saved_model, tflite  # noqa: E402
 from fast_scnn_tf.export.exporter import serving_head  # noqa: E402
-from fast_scnn_tf.export.fast_graph import fast_graph  # noqa: E402
 from fast_scnn_tf.export.sample_frames import synthetic_frames  # noqa: E402
 from fast_scnn_tf.model import build_fast_scnn  # noqa: E402
-from fast_scnn_tf.model.head import CLS, MODES, InferenceHead, build_head  # noqa: E402
+from fast_scnn_tf.model.head import CLS, MODES, InferenceHead  # noqa: E402
 
 RESOLUTIONS = ("1024x2048", "512x1024", "256x512")
 # pytorch: eager NCHW and channels-last; onnxruntime: that model exported to ONNX, cls only
@@ -199,12 +198,11 @@ def time_tflite_variants(
     if first:
         variants += [(CLS, q) for q in EXTRA_PRECISIONS]
     for mode, quantize in variants:
-        head = build_head(fast_graph(model), mode, size)  # as export.py converts it
         path = os.path.join(
             directory, f"{mode}_{tflite.variant_name(quantize)}_{size[0]}x{size[1]}.tflite"
         )
-        with open(path, "wb") as f:
-            f.write(tflite.convert(head, quantize, lambda: frames))
+        with open(path, "wb") as f:  # as export.py converts it
+            f.write(speed.tflite_export(model, mode, quantize, size, frames))
         add(
             "tflite",
             mode,

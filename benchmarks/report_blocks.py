@@ -12,9 +12,8 @@ import json
 import os
 
 from benchmarks import report_camvid, report_inference, report_profiles
-from benchmarks.report_template import SPEC, bullets, common_values, fill, fill_section
+from benchmarks.report_template import ROOT, SPEC, bullets, common_values, fill, fill_section
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
 EXPERIMENTS_DIR = os.path.join(ROOT, "experiments", "results")
 # JSON file stems of the benchmarks block, in page order

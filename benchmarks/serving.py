@@ -22,9 +22,8 @@ import sys
 import tempfile
 
 from benchmarks import onnx_reference, record, speed
-from fast_scnn_tf.export import saved_model, tflite
+from fast_scnn_tf.export import saved_model
 from fast_scnn_tf.export.exporter import serving_head
-from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.export.sample_frames import synthetic_frames
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.head import CLS, build_head
@@ -46,18 +45,17 @@ def runners(model, size, threads: int, calibration_frames: int, directory: str):
     PEER, the float32 ONNX file)."""
     runs = {}
     frames = synthetic_frames(size, calibration_frames)
-    for graph, saved_head, tflite_model in (
-        ("served", serving_head(model, CLS), fast_graph(model)),  # as export.py writes them
-        ("plain", build_head(model, CLS), model),
+    for graph, saved_head, tflite_graph in (
+        ("served", serving_head(model, CLS), "fast"),  # as export.py writes them
+        ("plain", build_head(model, CLS), "plain"),
     ):
         path = os.path.join(directory, f"saved_model_cls_{graph}")
         saved_model.write_saved_model(saved_head, path)
         runs[("savedmodel", "float32", graph)] = speed.saved_model_runner(path, *size)
-        for precision, quantize in (("float32", "none"), ("int8", "int8")):
+        for precision in ("float32", "int8"):
             path = os.path.join(directory, f"cls_{precision}_{graph}.tflite")
-            head = build_head(tflite_model, CLS, size)
             with open(path, "wb") as f:
-                f.write(tflite.convert(head, quantize, lambda: frames))
+                f.write(speed.tflite_export(model, CLS, precision, size, frames, tflite_graph))
             runs[("tflite", precision, graph)] = speed.tflite_runner(path, threads)[0]
     paths = onnx_reference.export(directory, *size, calibration_frames)
     for precision, path in paths.items():

@@ -72,7 +72,7 @@ def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
     carry_dir = os.path.join(ROOT, plan["carry"])
     if not os.path.isdir(run_dir) and os.path.isdir(carry_dir):
         carry.unpack(carry_dir, run_dir)
-    start_step = carried_step(run_dir) if os.path.isdir(run_dir) else 0
+    start_step = carried_step(run_dir)
     if start_step >= plan["total_steps"]:
         print(f"the run has ended (step {start_step}); nothing to do")
         return 0

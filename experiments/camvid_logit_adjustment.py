@@ -13,15 +13,22 @@ Subtracting α·ln(w_c) from the logits undoes the tilt post hoc (logit adjustme
 Each frame's low-resolution logits are computed once and resized to the label's size; every α
 then costs one argmax. The result lists val mIoU per α, the chosen α, and test mIoU at α = 0 and
 at the chosen α.
+
+`--write-model DIR` also writes the run with the chosen offsets folded into the bias of its last
+convolution (the layer whose output the head resizes). Bilinear weights sum to one, so a per-class
+constant added before the resize is the same constant after it: `evaluate.py`, `predict.py`,
+`export.py` and the browser page then all carry the offset with no code of their own, and
+`logit_adjustment.json` beside `config.json` records α and the offsets in class order.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
-from fast_scnn_tf import cli
+from fast_scnn_tf import cli, files
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 
@@ -107,6 +114,48 @@ def adjust(checkpoint: str, which: str, data_dir: str | None, alphas) -> dict:
     }
 
 
+def logits_layer(model):
+    """The layer whose output the head resizes (every family ends in a biased 1x1 Conv2D)."""
+    from fast_scnn_tf.model.head import MODEL_LOGITS
+
+    layer = model.get_layer(MODEL_LOGITS).input[0]._keras_history.operation
+    if not getattr(layer, "use_bias", False):
+        raise ValueError(f"the logits come from '{layer.name}', which has no bias to shift")
+    return layer
+
+
+def write_adjusted(checkpoint: str, which: str, directory: str, result: dict) -> str:
+    """Write `checkpoint`'s run to the new folder `directory` with −α·ln(w_c) at the chosen α
+    added to its logits' bias, and `logit_adjustment.json` recording α and the offsets."""
+    import numpy as np
+
+    from fast_scnn_tf import files
+    from fast_scnn_tf.training.checkpoint import BEST_DIR, load_run, write_run
+
+    files.check_replaceable(directory, "--write-model", False)
+    run = load_run(checkpoint, which, aux=True)
+    weights = np.array(list(result["class_weights"].values()), np.float64)
+    offsets = (-result["alpha"] * np.log(weights)).astype(np.float32)
+    layer = logits_layer(run.model)
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel, bias + offsets])
+    step = int(run.checkpoint.rsplit("-", 1)[-1])
+    with files.staging_dir(directory) as tmp:
+        write_run(tmp, run.config, run.model, folder=BEST_DIR, number=step)
+        files.write_json(
+            os.path.join(tmp, "logit_adjustment.json"),
+            {
+                "source": run.checkpoint,
+                "alpha": result["alpha"],
+                "classes": list(result["class_weights"]),
+                "class_weights": weights.tolist(),
+                "offsets": offsets.tolist(),
+                "layer": layer.name,
+            },
+        )
+    return directory
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,6 +176,12 @@ def main(argv=None) -> int:
         help="the α grid, chosen from on val [%(default)s]",
     )
     parser.add_argument("--output", help="JSON file for the result (default: print only)")
+    parser.add_argument(
+        "--write-model",
+        metavar="DIR",
+        help="also write the run with the chosen offsets folded into its logits' bias to this "
+        "new folder",
+    )
     args = parser.parse_args(argv)
     if 0.0 not in args.alphas or any(a < 0 for a in args.alphas):
         parser.error("--alphas: expected values >= 0 including 0 (the model as trained)")
@@ -134,14 +189,19 @@ def main(argv=None) -> int:
     from benchmarks import record
 
     try:
+        if args.write_model:
+            files.check_replaceable(args.write_model, "--write-model", False)
         result = adjust(args.checkpoint, args.which, args.data_dir, tuple(args.alphas))
-    except (FileNotFoundError, ValueError) as e:
+        for entry in result["val"]:
+            print(f"val  alpha {entry['alpha']:g}: mIoU {100 * entry['miou']:.2f}")
+        for entry in result["test"]:
+            print(f"test alpha {entry['alpha']:g}: mIoU {100 * entry['miou']:.2f}")
+        if args.write_model:
+            write_adjusted(args.checkpoint, args.which, args.write_model, result)
+            print(f"wrote {args.write_model} (alpha {result['alpha']:g})")
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"camvid_logit_adjustment.py: error: {e}", file=sys.stderr)
         return 1
-    for entry in result["val"]:
-        print(f"val  alpha {entry['alpha']:g}: mIoU {100 * entry['miou']:.2f}")
-    for entry in result["test"]:
-        print(f"test alpha {entry['alpha']:g}: mIoU {100 * entry['miou']:.2f}")
     if args.output:
         record.save(result, args.output, __file__, argv)
     return 0

@@ -71,3 +71,49 @@ def test_a_grid_without_zero_is_refused(capsys):
         adjustment.main(["--alphas", "0.5", "1"])
     assert exit_info.value.code == 2
     assert "--alphas" in capsys.readouterr().err
+
+
+def fake_val_winner(model, config, split, offsets):
+    """Confusions whose val mIoU grows with the row index: the largest alpha wins."""
+    return [
+        np.diag(np.arange(1, 12)) + i * np.eye(11, dtype=np.int64) + np.ones((11, 11), np.int64)
+        for i in range(len(offsets))
+    ]
+
+
+def test_the_written_model_carries_the_offsets_in_its_bias(camvid_run, tmp_path, monkeypatch):
+    from fast_scnn_tf.model.head import low_res_logits
+    from fast_scnn_tf.training.checkpoint import load_run
+
+    run, _ = camvid_run
+    monkeypatch.setattr(adjustment, "confusions", fake_val_winner)
+    out = tmp_path / "adjusted"
+    argv = ["--checkpoint", run, "--alphas", "0", "0.75", "--write-model", str(out)]
+    assert adjustment.main(argv) == 0
+    with open(out / "logit_adjustment.json") as f:
+        record = json.load(f)
+    assert record["alpha"] == 0.75
+    assert record["classes"] == list(camvid.DATASET.classes.names)
+    offsets = np.array(record["offsets"], np.float32)
+    weights = np.array(record["class_weights"])
+    np.testing.assert_allclose(offsets, -0.75 * np.log(weights), rtol=1e-6)
+    assert np.ptp(offsets) > 0.01  # the class weights differ: not one constant for all classes
+
+    image = np.random.default_rng(0).uniform(0, 255, (1, 64, 96, 3)).astype(np.float32)
+    before, after = load_run(run).model, load_run(str(out)).model
+    np.testing.assert_allclose(
+        low_res_logits(after)(image), low_res_logits(before)(image) + offsets, atol=1e-5
+    )
+    # the full-size logits every tool takes its labels from carry the same shift
+    shifted = np.asarray(before(image)) + offsets
+    np.testing.assert_array_equal(np.argmax(after(image), -1), np.argmax(shifted, -1))
+
+
+def test_write_model_refuses_a_folder_with_files_before_any_work(camvid_run, tmp_path, capsys):
+    run, _ = camvid_run
+    (tmp_path / "mine.txt").write_text("the user's")
+    argv = ["--checkpoint", run, "--write-model", str(tmp_path)]
+    assert adjustment.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "--write-model" in err and err.count("\n") == 1
+    assert (tmp_path / "mine.txt").read_text() == "the user's"

@@ -9,12 +9,14 @@ import tensorflow as tf
 import fabricate
 from fast_scnn_tf.model import build_fast_scnn, build_model
 from fast_scnn_tf.model.head import (
+    CLS,
     LABELS,
     PROBABILITIES,
     build_head,
     head_at_size,
     head_outputs,
     low_res_logits,
+    two_band_labels,
 )
 
 
@@ -109,8 +111,8 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
 
     real = head_module.head_outputs
 
-    def every_label_is_4(logits, size, mode="cls"):
-        return real(logits * 0.0 + tf.one_hot(4, logits.shape[-1]), size, mode)
+    def every_label_is_4(logits, size, mode="cls", two_bands=False):
+        return real(logits * 0.0 + tf.one_hot(4, logits.shape[-1]), size, mode, two_bands)
 
     monkeypatch.setattr(head_module, "head_outputs", every_label_is_4)
     monkeypatch.setattr(qat, "head_outputs", every_label_is_4)  # qat imports it by name
@@ -130,3 +132,54 @@ def test_every_inference_path_calls_the_one_head(model, frames, monkeypatch, tmp
     }
     for path, labels in outputs.items():
         assert np.all(np.asarray(labels) == 4), path
+
+
+def _plain_labels(logits, size):
+    return head_outputs(tf.constant(logits), size, CLS).numpy()
+
+
+@pytest.mark.parametrize(
+    "low, size",
+    [
+        ((16, 24), (128, 192)),  # Fast-SCNN's 8x
+        ((7, 5), (28, 20)),  # FFNet's 4x, an odd number of low-res rows
+        ((3, 4), (24, 32)),  # the fewest rows with a middle
+        ((2, 3), (16, 24)),
+        ((6, 6), (6, 6)),  # no upsampling at all
+        ((6, 4), (18, 12)),  # 3x: not a power of two, the one-piece head
+        ((16, 24), (125, 190)),  # not a multiple of the low-res size: the one-piece head
+        ((1, 4), (8, 32)),  # one low-res row: the one-piece head
+    ],
+)
+def test_two_band_labels_are_the_one_piece_labels_bit_for_bit(low, size):
+    rng = np.random.default_rng(sum(low) + sum(size))
+    logits = rng.standard_normal((2, *low, 11)).astype(np.float32)
+    logits[..., 7] = logits[..., 3]  # exact ties everywhere: the first of them wins in both
+    logits[1, ::2] = 0.5  # and rows where every class ties
+    two_bands = tf.function(two_band_labels)  # dynamic shapes, as the SavedModel traces it
+    got = two_bands(tf.constant(logits), tf.constant(size)).numpy()
+    np.testing.assert_array_equal(got, _plain_labels(logits, size))
+    assert got.dtype == np.uint8 and got.shape == (2, *size)
+
+
+def test_two_band_labels_trace_once_for_every_size():
+    two_bands = tf.function(
+        two_band_labels,
+        input_signature=[
+            tf.TensorSpec([None, None, None, 5], tf.float32),
+            tf.TensorSpec([2], tf.int32),
+        ],
+    )
+    rng = np.random.default_rng(0)
+    for low, size in (((8, 8), (64, 64)), ((9, 5), (36, 20)), ((5, 5), (17, 17))):
+        logits = rng.standard_normal((1, *low, 5)).astype(np.float32)
+        got = two_bands(tf.constant(logits), tf.constant(size)).numpy()
+        np.testing.assert_array_equal(got, _plain_labels(logits, size))
+    assert two_bands.experimental_get_tracing_count() == 1
+
+
+def test_the_saved_models_head_is_two_bands_and_tflites_is_one_piece(model):
+    from fast_scnn_tf.export.exporter import serving_head
+
+    assert serving_head(model, CLS).get_layer(LABELS).two_bands
+    assert not build_head(model, CLS, input_size=(64, 96)).get_layer(LABELS).two_bands

@@ -61,8 +61,9 @@ def saved_model_dir(output: str, model_name: str, version: int | None, overwrite
 
 def serving_head(model: keras.Model, mode: str) -> keras.Model:
     """The head the SavedModel serves: `fast_graph`'s rewrites with the BatchNorms folded into
-    the convolutions (the same function, in ops TensorFlow fuses)."""
-    return build_head(fast_graph(model, fold_batch_norms=True), mode)
+    the convolutions and the cls labels in two bands of rows (the same function, in ops
+    TensorFlow fuses and runs side by side)."""
+    return build_head(fast_graph(model, fold_batch_norms=True), mode, two_bands=True)
 
 
 def export_saved_model(

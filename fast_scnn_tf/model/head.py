@@ -12,7 +12,8 @@ the input for Fast-SCNN, 1/4 or 1/8 for FFNet) and does the resize itself, so a 
 another size (the label's) is one bilinear resize, not two.
 
 The cls head is one bilinear resize of the C low-resolution channels to the output size,
-then ARG_MAX over them.
+then ARG_MAX over them. The SavedModel computes it in two bands of rows (`two_band_labels`), which
+TensorFlow runs side by side; TFLite runs one op at a time and keeps the one-piece form.
 """
 
 from __future__ import annotations
@@ -35,13 +36,50 @@ def check_mode(mode: str) -> None:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
 
 
-def head_outputs(logits: tf.Tensor, size, mode: str = CLS):
+def _labels(logits):
+    return tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
+
+
+def two_band_labels(logits: tf.Tensor, size) -> tf.Tensor:
+    """The cls labels of `head_outputs`, bit for bit, as two independent halves (the top and
+    bottom rows of the output), each resized and argmaxed on its own, so that TensorFlow's
+    executor runs them on two cores at once and never holds the whole resized tensor.
+
+    Each half takes one extra low-res row beyond its edge (the rows its output interpolates
+    from) and is resized at the same scale as the whole, then cropped to its rows. The
+    interpolation positions and weights are then the whole resize's exactly when the output
+    height is the low-res height times a power of two (Fast-SCNN's 8, FFNet's 4 or 8: the
+    positions are exact binary fractions); any other size takes the one-piece head."""
+    height, width = size[0], size[1]
+    low = tf.shape(logits)[1]
+    factor = height // low
+    half = low // 2
+    power_of_two = tf.bitwise.bitwise_and(factor, factor - 1) == 0
+    exact = (factor * low == height) & power_of_two & (low >= 2)
+
+    def whole():
+        return _labels(tf.image.resize(logits, size, method="bilinear"))
+
+    def halves():
+        top = tf.image.resize(logits[:, : half + 1], ((half + 1) * factor, width), "bilinear")
+        bottom = tf.image.resize(
+            logits[:, half - 1 :], ((low - half + 1) * factor, width), "bilinear"
+        )
+        return tf.concat([_labels(top)[:, : half * factor], _labels(bottom)[:, factor:]], axis=1)
+
+    return tf.cond(exact, halves, whole)
+
+
+def head_outputs(logits: tf.Tensor, size, mode: str = CLS, two_bands: bool = False):
     """The head on tensors: `logits` float32 [B, h, w, C] resized bilinearly (half-pixel centres,
     as `ResizeLike`) to `size` (height, width), then "cls" -> uint8 labels [B, H, W] (argmax), or
-    "prob" -> {"probabilities": float32 softmax [B, H, W, C], "labels": uint8 [B, H, W]}."""
+    "prob" -> {"probabilities": float32 softmax [B, H, W, C], "labels": uint8 [B, H, W]}.
+    `two_bands`: the cls labels by `two_band_labels` (the same labels, faster in TensorFlow)."""
     check_mode(mode)
+    if mode == CLS and two_bands:
+        return two_band_labels(logits, size)
     logits = tf.image.resize(logits, size, method="bilinear")
-    labels = tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32), tf.uint8)
+    labels = _labels(logits)
     if mode == CLS:
         return labels
     return {PROBABILITIES: tf.nn.softmax(logits, axis=-1), LABELS: labels}
@@ -50,14 +88,15 @@ def head_outputs(logits: tf.Tensor, size, mode: str = CLS):
 class InferenceHead(keras.layers.Layer):
     """`head_outputs` as a Keras 3 layer: [logits, reference] -> the head at reference's size."""
 
-    def __init__(self, mode: str = CLS, **kwargs):
+    def __init__(self, mode: str = CLS, two_bands: bool = False, **kwargs):
         super().__init__(**kwargs)
         check_mode(mode)
         self.mode = mode
+        self.two_bands = two_bands
 
     def call(self, inputs):
         logits, reference = inputs
-        return head_outputs(logits, spatial_size(reference), self.mode)
+        return head_outputs(logits, spatial_size(reference), self.mode, self.two_bands)
 
     def compute_output_spec(self, inputs):
         logits, reference = inputs
@@ -71,7 +110,7 @@ class InferenceHead(keras.layers.Layer):
         }
 
     def get_config(self):
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "two_bands": self.two_bands}
 
 
 class CastToFloat(keras.layers.Layer):
@@ -92,7 +131,10 @@ def low_res_logits(model: keras.Model) -> keras.Model:
 
 
 def build_head(
-    model: keras.Model, mode: str, input_size: tuple[int, int] | None = None
+    model: keras.Model,
+    mode: str,
+    input_size: tuple[int, int] | None = None,
+    two_bands: bool = False,
 ) -> keras.Model:
     """The inference model that ships: uint8 RGB image [B, H, W, 3] named "image" -> the head
     (`head_outputs`) at the input's size.
@@ -102,6 +144,7 @@ def build_head(
         mode: "cls" -> uint8 label map [B, H, W]; "prob" -> {"probabilities": float32 softmax
             [B, H, W, C], "labels": uint8 [B, H, W]}.
         input_size: (height, width) for a fixed-size graph (TFLite); None keeps it dynamic.
+        two_bands: cls labels by `two_band_labels` (the SavedModel's; same labels).
 
     Shares `model`'s weights. Auxiliary heads are never part of it.
     """
@@ -109,7 +152,8 @@ def build_head(
     height, width = input_size if input_size is not None else (None, None)
     image = keras.Input(shape=(height, width, 3), dtype="uint8", name="image")
     logits = low_res_logits(model)(CastToFloat(name="to_float")(image))
-    outputs = InferenceHead(mode, name=LABELS if mode == CLS else "head")([logits, image])
+    name = LABELS if mode == CLS else "head"
+    outputs = InferenceHead(mode, two_bands, name=name)([logits, image])
     if mode == PROB:  # named outputs, in the order the SavedModel signature lists them
         outputs = {
             key: keras.layers.Identity(name=key)(outputs[key]) for key in (PROBABILITIES, LABELS)

@@ -43,7 +43,7 @@ def _labels(logits):
 def two_band_labels(logits: tf.Tensor, size) -> tf.Tensor:
     """The cls labels of `head_outputs`, bit for bit, as two independent halves (the top and
     bottom rows of the output), each resized and argmaxed on its own, so that TensorFlow's
-    executor runs them on two cores at once and never holds the whole resized tensor.
+    executor runs them on two cores at once.
 
     Each half takes one extra low-res row beyond its edge (the rows its output interpolates
     from) and is resized at the same scale as the whole, then cropped to its rows. The

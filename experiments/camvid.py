@@ -7,7 +7,8 @@ published peers. `benchmarks/report.py` renders the README's CamVid table from i
         --test-metrics models/camvid/metrics_test.json --shipped models/camvid
 
 `--stages` is a JSON list, one entry per `train.py` invocation of the run:
-`{"command": "...", "epochs": 130, "start_step": 0, "end_step": 420, "wall_seconds": 736}`.
+`{"command": "...", "start_step": 0, "end_step": 420, "wall_seconds": 736}`, or the plan of a
+run that `experiments.long_run` ran in stages (its "stages" are such entries).
 """
 
 from __future__ import annotations
@@ -253,7 +254,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--data-dir", default="data/CamVid", help="CamVid root, for --figure and --by-sequence"
     )
-    parser.add_argument("--stages", help="JSON list of the run's train.py stages")
+    parser.add_argument(
+        "--stages", help="JSON list of the run's train.py stages, or its long_run plan"
+    )
     parser.add_argument(
         "--test-metrics", help="metrics JSON of the shipped model on the test split (evaluate.py)"
     )
@@ -295,6 +298,10 @@ def main(argv=None) -> int:
 
     with open(args.stages) as f:
         stages = json.load(f)
+    if isinstance(stages, dict):  # a long_run plan
+        stages = stages.get("stages")
+    if not isinstance(stages, list) or not stages:
+        parser.error(f"--stages '{args.stages}': expected a list of stages or a plan with some")
     with open(args.test_metrics) as f:
         test = {k: v for k, v in json.load(f).items() if k in KEEP}
     with open(os.path.join(args.shipped, "config.json")) as f:

@@ -54,3 +54,34 @@ def test_by_sequence_scores_each_sequence_on_its_own_frames(two_sequences, monke
     labels = labels[labels < 11]
     assert result["Seq05VD"]["pixel_accuracy"] == pytest.approx(np.mean(labels == 0))
     assert result["Seq05VD"]["miou"] < 0.2
+
+
+@pytest.mark.parametrize("form", ["list", "plan"])
+def test_the_record_takes_its_stages_from_a_list_or_a_long_run_plan(form, tmp_path):
+    import json
+
+    stages = [
+        {"command": "python train.py A", "start_step": 0, "end_step": 90, "wall_seconds": 60},
+        {"command": "python train.py A", "start_step": 90, "end_step": 180, "wall_seconds": 70},
+    ]
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "train_log.jsonl", "w") as f:
+        for step, miou in ((90, 0.4), (180, 0.5)):
+            entry = {"step": step, "epoch": step / 45, "miou": miou, "pixel_accuracy": 0.8}
+            f.write(json.dumps(entry) + "\n")
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "config.json").write_text(json.dumps({"model": {"name": "fast_scnn"}, "data": {}}))
+    (tmp_path / "test.json").write_text(json.dumps({"miou": 0.45, "pixel_accuracy": 0.8}))
+    plan = {"command": "python train.py A", "total_steps": 180, "stages": stages}
+    (tmp_path / "stages.json").write_text(json.dumps(stages if form == "list" else plan))
+    output = tmp_path / "record.json"
+    argv = ["--run", str(run), "--stages", str(tmp_path / "stages.json"), "--shipped"]
+    argv += [str(shipped), "--test-metrics", str(tmp_path / "test.json"), "--output", str(output)]
+    assert camvid_record.main(argv) == 0
+    with open(output) as f:
+        result = json.load(f)
+    assert result["stages"] == stages
+    assert (result["epochs"], result["wall_seconds"]) == (4, 130)
+    assert result["best_val"]["miou"] == 0.5

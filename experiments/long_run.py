@@ -2,8 +2,9 @@
 its carried state, trains until the run ends or the stage is stopped (SIGTERM or Ctrl+C: train.py
 saves first), records itself in the plan and carries the state on.
 
-    python -m experiments.long_run experiments/plans/camvid1000_dabnet.json [--stop-at-step N]
-    (stop it with SIGTERM before the session ends, then commit the plan and its carry folder)
+    python -m experiments.long_run experiments/plans/camvid1000_dabnet.json [--minutes M]
+    (--minutes, or SIGTERM, ends the stage before the session does; then commit the plan and its
+    carry folder)
 
 The plan is a JSON file fixed before the first stage: `command` (the train.py command line,
 `--model-dir` included, run from the repository root), `total_steps`, `carry` (the carry folder,
@@ -66,7 +67,7 @@ def code_version() -> str:
     return result.stdout.strip() or "unknown"
 
 
-def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
+def run_stage(plan_path: str, stop_at_step: int = 0, minutes: float = 0) -> int:
     plan = read_plan(plan_path)
     run_dir = os.path.join(ROOT, model_dir(plan["command"]))
     carry_dir = os.path.join(ROOT, plan["carry"])
@@ -91,7 +92,12 @@ def run_stage(plan_path: str, stop_at_step: int = 0) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
-    exit_code = child.wait()
+    try:
+        exit_code = child.wait(timeout=minutes * 60 or None)
+    except subprocess.TimeoutExpired:
+        print(f"{minutes:g} minutes are up: stopping the stage (train.py saves first)")
+        child.send_signal(signal.SIGTERM)
+        exit_code = child.wait()
     end_step = carried_step(run_dir)
     plan.setdefault("stages", []).append(
         {
@@ -128,11 +134,19 @@ def main(argv=None) -> int:
         default=0,
         help="end this stage at that step (train.py --stop-at-step; the schedule is unchanged)",
     )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=0,
+        help="end this stage after that many minutes, as SIGTERM does (0: when the run ends)",
+    )
     args = parser.parse_args(argv)
     if args.stop_at_step < 0:
         parser.error("--stop-at-step must be >= 0")
+    if args.minutes < 0:
+        parser.error("--minutes must be >= 0")
     try:
-        return run_stage(args.plan, args.stop_at_step)
+        return run_stage(args.plan, args.stop_at_step, args.minutes)
     except (OSError, ValueError) as e:
         print(f"long_run: error: {e}", file=sys.stderr)
         return 1

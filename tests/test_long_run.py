@@ -43,3 +43,27 @@ def test_a_plan_without_its_fields_is_one_line(tmp_path, capsys):
     assert long_run.main([str(plan)]) == 1
     err = capsys.readouterr().err
     assert "lacks total_steps, carry, why" in err and err.count("\n") == 1
+
+
+def test_minutes_end_the_stage_as_sigterm_does(tmp_path):
+    # The child stands in for train.py: it exits 143 on SIGTERM, as train.py does after saving.
+    run = tmp_path / "run"
+    run.mkdir()
+    child = (
+        "import signal, sys, time; "
+        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); time.sleep(120)"
+    )
+    command = f"python -c '{child}' --model-dir {run}"
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps({"command": command, "total_steps": 6, "carry": str(tmp_path / "c"), "why": "t"})
+    )
+    assert long_run.main([str(plan), "--minutes", "0.02"]) == 0
+    (stage,) = json.loads(plan.read_text())["stages"]
+    assert stage["exit"] == 143 and stage["wall_seconds"] < 60
+
+
+def test_minutes_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        long_run.main(["plan.json", "--minutes", "-1"])
+    assert "--minutes" in capsys.readouterr().err

@@ -10,7 +10,8 @@ The plan is a JSON file fixed before the first stage: `command` (the train.py co
 `--model-dir` included, run from the repository root), `total_steps`, `carry` (the carry folder,
 committed between sessions) and `why` (the schedule and what will ship, written down before it
 starts). Each stage appends {started, command, start_step, end_step, wall_seconds, code, machine,
-exit} to the plan's `stages`, in the form experiments/camvid.py records a run's stages. When the
+exit} to the plan's `stages`, in the form experiments/camvid.py records a run's stages, and
+writes the validations so far into its `val_curve` (`experiments.camvid.val_curve`). When the
 run has ended the carry folder is removed: the run folder holds the result.
 """
 
@@ -28,6 +29,7 @@ import sys
 import time
 
 from benchmarks import speed
+from experiments import camvid
 from fast_scnn_tf.files import write_json
 from fast_scnn_tf.training import carry
 
@@ -111,6 +113,8 @@ def run_stage(plan_path: str, stop_at_step: int = 0, minutes: float = 0) -> int:
             "exit": exit_code,
         }
     )
+    if os.path.exists(os.path.join(run_dir, "train_log.jsonl")):
+        plan["val_curve"] = camvid.val_curve(run_dir)
     if end_step >= plan["total_steps"]:
         if os.path.isdir(carry_dir):
             carry.read_manifest(carry_dir)  # a carry folder, not something else at that path

@@ -26,6 +26,7 @@ def test_two_stages_carry_the_run_across_machines_and_record_themselves(
     )
     assert long_run.main([str(plan), "--stop-at-step", "3"]) == 0
     assert json.loads((carried / "carry.json").read_text())["step"] == 3
+    assert "val_curve" not in json.loads(plan.read_text())  # no validation before the end
     shutil.rmtree(run)  # the next session's machine has only what was committed
     assert long_run.main([str(plan)]) == 0
     stages = json.loads(plan.read_text())["stages"]
@@ -33,6 +34,8 @@ def test_two_stages_carry_the_run_across_machines_and_record_themselves(
     assert stages[0]["command"].endswith("--stop-at-step 3") and stages[1]["command"] == command
     assert all(s["wall_seconds"] >= 0 and s["code"] and s["machine"] for s in stages)
     assert not carried.exists() and (run / "checkpoints").is_dir()
+    (point,) = json.loads(plan.read_text())["val_curve"]  # the plan keeps the curve so far
+    assert point["epoch"] == 2 and 0 <= point["miou"] <= 1
     assert long_run.main([str(plan)]) == 0  # an ended run: nothing to do, nothing recorded
     assert len(json.loads(plan.read_text())["stages"]) == 2
 

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import evaluate as evaluate_cli
 import fabricate
@@ -117,3 +118,23 @@ def test_write_model_refuses_a_folder_with_files_before_any_work(camvid_run, tmp
     err = capsys.readouterr().err
     assert "--write-model" in err and err.count("\n") == 1
     assert (tmp_path / "mine.txt").read_text() == "the user's"
+
+
+def test_per_class_offsets_undo_a_class_the_model_over_predicts(monkeypatch):
+    # Low-res logits that peak at the true class, except that class 2 is ahead everywhere:
+    # the model predicts 2 for every pixel. One offset (class 2 down by >= 0.5) fixes it all.
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 11, (3, 1, 16, 16))
+    frames = []
+    for label in labels:
+        logits = np.eye(11, dtype=np.float32)[label]
+        logits[..., 2] += 1.4
+        frames.append((tf.constant(logits), tf.constant(label.astype(np.uint8))))
+    monkeypatch.setattr(adjustment, "low_res_frames", lambda model, config, split: iter(frames))
+    config = Config(model=ModelConfig(num_classes=11, classes=camvid.DATASET.classes.to_dict()))
+    start = np.zeros(11)
+    (before,) = adjustment.score(frames, start[None], 11)
+    assert np.count_nonzero(before.sum(0)) == 1  # one class predicted
+    offsets, miou = adjustment.per_class_offsets(None, config, start)
+    assert miou == 1.0
+    assert offsets[2] <= -0.5 and offsets[2] == offsets.min()

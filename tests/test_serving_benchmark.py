@@ -28,7 +28,10 @@ def test_each_row_is_compared_with_the_peer_in_its_precision():
     lines = values["targets"].splitlines()
     assert "**0.75×** (missed)" in lines[0]
     assert "**1.50×** (met)" in lines[1] and "**2.00×** (met)" in lines[2]
-    assert values["alone_ms"] == 140.0
+    assert values["alone_ms"] == 140.0 and values["alone_note"] == ""  # not recorded then
+    result["savedmodel_float32_served_alone"] = {"median_ms": 175.0}
+    values = report_inference.serving(result, SPEC["sections"]["serving"])
+    assert "SavedModel 175 ms" in values["alone_note"] and "(0.80×)" in values["alone_note"]
 
 
 def test_the_race_times_every_runtime_in_turn_and_records_it(tmp_path, monkeypatch):
@@ -51,9 +54,12 @@ def test_the_race_times_every_runtime_in_turn_and_records_it(tmp_path, monkeypat
     argv = ["--size", "64", "128", "--warmup", "1", "--rounds", "2"]
     assert serving.main([*argv, "--output", str(output)]) == 0
     keys = list(serving.OURS + serving.PEER)
-    assert calls == keys + keys + keys + [("alone", "peer.onnx")] * 3  # warm-up, 2 rounds
+    # warm-up, 2 rounds; then the served SavedModel alone, then the peer alone
+    assert calls == keys * 3 + [serving.OURS[0]] * 3 + [("alone", "peer.onnx")] * 3
+    assert serving.OURS[0] == ("savedmodel", "float32", "served")
     result = json.loads(output.read_text())
     timed = [(r["runtime"], r["precision"], r["graph"]) for r in result["rows"]]
     assert timed == keys and all(r["iters"] == 2 for r in result["rows"])
     assert result["onnxruntime_float32_spinning_alone"]["iters"] == 2
+    assert result["savedmodel_float32_served_alone"]["iters"] == 2
     assert result["command"].startswith("python -m benchmarks.serving --size 64 128")

@@ -16,9 +16,8 @@ at the chosen α.
 
 `--per-class` also fits each class's offset on val, starting from the chosen α's: a model
 trained with flatter weights can over-predict some weighted classes and under-predict others
-(a 120-epoch checkpoint with 1/ln(1.10+p) predicted 0.14× the val pixels of pole and 1.78× of
-pedestrian), which no single α corrects. Eleven offsets fitted on 101 val frames can fit val
-rather than the task: the test score at the fit is its own row.
+(docs/camvid.md), which no single α corrects. One offset per class fitted on CamVid's 101 val
+frames can fit val rather than the task: the test score at the fit is its own row.
 
 `--write-model DIR` also writes the run with the chosen offsets folded into the bias of its last
 convolution (the layer whose output the head resizes). Bilinear weights sum to one, so a per-class

@@ -26,8 +26,8 @@ def _image(shape, seed=0):
 
 def _sharp_run(path, input_size, data_dir="", num_classes=NUM_CLASSES):
     """A run folder whose Fast-SCNN has decisive (not near-tied) logits. Its weights come from
-    a fixed seed: with some random ones the scale changed only 3.6% of the labels, under what
-    `test_checkpoint_predictor_runs_at_the_models_scale` needs to tell the scales apart."""
+    a fixed seed: with some random draws the scale changes too few labels for
+    `test_checkpoint_predictor_runs_at_the_models_scale` to tell the scales apart."""
     keras.utils.set_random_seed(0)
     model = build_fast_scnn(num_classes=num_classes, aux=True)
     kernel = model.get_layer("cls_logits").kernel

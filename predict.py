@@ -10,7 +10,8 @@ replaces another. Any size, grayscale, RGBA and 16-bit PNGs are accepted; files 
 read are reported and skipped, videos that end early are reported as partial, with counts at the
 end (exit code 1 if any). Images are predicted at the scale the model was trained for (a 1024x2048
 photo goes to a model trained on 360x480 CamVid frames at 360x720) and labelled at their own size;
-`--native-size` feeds them as they are.
+`--native-size` feeds them as they are. `--tta-scales` and `--tta-flip` (a training run only)
+average the prediction over resized and mirrored views, as evaluate.py's flags do.
 
 An image or video whose header declares more pixels than --max-pixels (64 megapixels, 8192x8192, by
 default) is refused before it is decoded: a 1 kB PNG can declare gigapixels. A checkpoint runs on a
@@ -79,6 +80,22 @@ def parse_args(argv=None):
         "CamVid model) and the labels are returned at the image's size",
     )
     parser.add_argument(
+        "--tta-scales",
+        type=float,
+        nargs="+",
+        metavar="S",
+        default=(1.0,),
+        help="test-time augmentation (a checkpoint only): average the softmax over the image "
+        "seen at each of these scales, relative to the size it is predicted at; slower by "
+        "about the sum of the scales squared",
+    )
+    parser.add_argument(
+        "--tta-flip",
+        action="store_true",
+        help="test-time augmentation (a checkpoint only): average over each view's mirror "
+        "image too (twice the work)",
+    )
+    parser.add_argument(
         "--alpha",
         type=float,
         default=0.5,
@@ -109,6 +126,10 @@ def parse_args(argv=None):
         parser.error(f"--alpha must be between 0 and 1, got {args.alpha}")
     if args.max_pixels is not None and args.max_pixels < 1:
         parser.error(f"--max-pixels must be a positive number of pixels, got {args.max_pixels}")
+    try:
+        args.tta_scales = cli.check_tta_scales(args.tta_scales)
+    except ValueError as e:
+        parser.error(f"--tta-scales: {e}")
     return args
 
 
@@ -133,7 +154,12 @@ def main(argv=None):
         from fast_scnn_tf.predict.predictor import load_predictor
 
         predict, description, classes = load_predictor(
-            args.model, which=args.which, native=args.native_size, max_pixels=args.max_pixels
+            args.model,
+            which=args.which,
+            native=args.native_size,
+            max_pixels=args.max_pixels,
+            tta_scales=args.tta_scales,
+            tta_flip=args.tta_flip,
         )
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         sys.exit(f"predict.py: error: {e}")

@@ -720,3 +720,62 @@ def test_a_frame_the_model_would_run_at_over_the_memory_budget_is_skipped(
     assert len(line) == 1 and "1600" in line[0] and "1500" in line[0] and "memory" in line[0]
     assert os.listdir(tmp_path / "a") == ["small_labels.png"]
     assert predict.main(args + ["--output", str(tmp_path / "b"), "--max-pixels", "1600"]) == 0
+
+
+@pytest.mark.slow  # builds the TTA head of a run, ~5 s on 2 cores
+def test_tta_predictor_gives_the_tta_labels_at_the_models_scale(tmp_path):
+    from fast_scnn_tf.config import Config, ModelConfig
+    from fast_scnn_tf.evaluation.tta import tta_at_size
+    from fast_scnn_tf.predict.predictor import load_predictor, resize_image
+    from fast_scnn_tf.training.checkpoint import load_run
+
+    config = Config(model=ModelConfig(num_classes=NUM_CLASSES, input_size=(48, 72)))
+    run = fabricate.run_folder(tmp_path / "run", config=config)
+    model = load_run(run).model
+    image = _rng_image((96, 144, 3))
+    predict = load_predictor(run, tta_scales=(0.75, 1.0), tta_flip=True)[0]
+    scaled = resize_image(image, (48, 72))[None]
+    want = tta_at_size(model, (0.75, 1.0), True)(scaled, (96, 144))[0].numpy()
+    plain = load_predictor(run)[0](image)
+    np.testing.assert_array_equal(predict(image), want)
+    assert (want != plain).any()  # the views changed something: the option is not ignored
+
+
+@pytest.mark.slow  # a SavedModel export (shared with the other export tests)
+def test_tta_of_an_export_is_one_line_naming_the_flags(export_root):
+    from fast_scnn_tf.predict.predictor import load_predictor
+
+    with pytest.raises(ValueError, match="--tta-scales and --tta-flip need a checkpoint"):
+        load_predictor(str(export_root), tta_flip=True)
+
+
+@pytest.mark.parametrize("scales", [["0"], ["1", "1"], ["9"]])
+def test_bad_tta_scales_are_refused_naming_the_flag(tmp_path, model_dir, scales, capsys):
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), _rng_image((40, 60, 3)))
+    argv = ["--model", model_dir, str(image), "--output", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as stop:
+        predict.parse_args([*argv, "--tta-scales", *scales])
+    assert stop.value.code == 2 and "--tta-scales" in capsys.readouterr().err
+
+
+def test_tta_flags_parse(tmp_path, model_dir):
+    argv = ["--model", model_dir, "a.png", "--output", str(tmp_path / "out")]
+    args = predict.parse_args([*argv, "--tta-scales", "0.75", "1", "--tta-flip"])
+    assert args.tta_scales == (0.75, 1.0) and args.tta_flip
+    args = predict.parse_args(argv)
+    assert args.tta_scales == (1.0,) and not args.tta_flip
+
+
+def test_tta_refuses_a_frame_whose_probabilities_exceed_the_budget(tmp_path):
+    from fast_scnn_tf.config import Config, ModelConfig
+    from fast_scnn_tf.predict.predictor import load_predictor
+
+    config = Config(model=ModelConfig(num_classes=NUM_CLASSES, input_size=(48, 72)))
+    run = fabricate.run_folder(tmp_path / "run", config=config)
+    # the network runs at 48x72 (3456 pixels, under 5000), but the probabilities of the
+    # views are held at the image's own 96x144
+    predict = load_predictor(run, max_pixels=5000, tta_flip=True)[0]
+    with pytest.raises(ValueError, match="test-time augmentation at 144x96"):
+        predict(_rng_image((96, 144, 3)))
+    assert predict(_rng_image((40, 60, 3))).shape == (40, 60)

@@ -28,9 +28,10 @@ import tensorflow as tf
 from fast_scnn_tf.config import CONFIG_FILE, Config
 from fast_scnn_tf.data.cityscapes_labels import CLASSES as CITYSCAPES
 from fast_scnn_tf.data.classes import ClassTable
+from fast_scnn_tf.evaluation.tta import tta_at_size
 from fast_scnn_tf.export import memory, tflite
 from fast_scnn_tf.export.saved_model import DEFAULT_SIGNATURE, EXTRA_DIR, IMAGES_INPUT
-from fast_scnn_tf.model.head import CLS, LABELS, PROBABILITIES, head_at_size
+from fast_scnn_tf.model.head import LABELS, PROBABILITIES
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 log = logging.getLogger(__name__)
@@ -49,7 +50,12 @@ class LabelsOutOfRange(ValueError):
 
 
 def load_predictor(
-    path: str, which: str = "best", native: bool = False, max_pixels: int | None = None
+    path: str,
+    which: str = "best",
+    native: bool = False,
+    max_pixels: int | None = None,
+    tta_scales=(1.0,),
+    tta_flip: bool = False,
 ) -> tuple[Predictor, str, ClassTable]:
     """Load what `path` names: a .tflite file, a checkpoint prefix, a SavedModel (version folder,
     model-name folder or export root) or a training model directory. Returns (predict,
@@ -57,9 +63,16 @@ def load_predictor(
     `native`: run at each image's own size instead of the model's training scale. `max_pixels`:
     the largest frame a checkpoint's model runs at (default: what fits the memory budget,
     `memory.serving_max_pixels`); an export holds its own limit (a SavedModel's in its graph, a
-    TFLite file's fixed size).
+    TFLite file's fixed size). `tta_scales` and `tta_flip`: test-time augmentation
+    (`evaluation.tta`), which needs a checkpoint's logits; an export is then a ValueError.
     """
     kind, found = find_export(path)
+    tta = tuple(tta_scales) != (1.0,) or tta_flip
+    if kind and tta:
+        raise ValueError(
+            f"--tta-scales and --tta-flip need a checkpoint (the model's logits): '{path}' is "
+            f"{'a TFLite file' if kind == 'tflite' else 'a SavedModel'}, which returns labels"
+        )
     if kind == "tflite":
         config = export_config(path)
         predict = _tflite_predictor(found, config)
@@ -84,9 +97,19 @@ def load_predictor(
     from fast_scnn_tf.training.checkpoint import load_run
 
     run = load_run(path, which=which)
-    limit = max_pixels or memory.serving_max_pixels("cls", run.config.model.num_classes)
-    predict = _keras_predictor(run.model, None if native else run.config, limit)
-    return predict, f"checkpoint {run.checkpoint}", run.config.class_table()
+    limit = max_pixels or memory.serving_max_pixels(
+        "prob" if tta else "cls", run.config.model.num_classes
+    )
+    head = tta_at_size(run.model, tta_scales, tta_flip)
+    config = None if native else run.config
+    description = f"checkpoint {run.checkpoint}"
+    if tta:  # the network on its largest view; ~2x a prob head's probabilities at the frame's size
+        predict = _keras_predictor(head, config, limit, max(tta_scales) ** 2, limit // 2)
+        views = " ".join(f"{s:g}" for s in tta_scales) + (", mirrored" if tta_flip else "")
+        description += f", test-time augmentation over scales {views}"
+    else:
+        predict = _keras_predictor(head, config, limit)
+    return predict, description, run.config.class_table()
 
 
 def find_export(path: str) -> tuple[str | None, str | None]:
@@ -234,22 +257,37 @@ def _highest_version(path: str) -> str | None:
     return os.path.join(path, max(versions, key=int)) if versions else None
 
 
-def _keras_predictor(model, config: Config | None, max_pixels: int) -> Predictor:
-    """The cls head that export ships (`head_outputs`), one frame at a time: on the image resized
-    to the model's scale (unless `config` is None), with the logits resized straight to the
-    image's own size (one bilinear resize, as evaluation at a reduced scale). A frame the model
-    would run at more than `max_pixels` is a ValueError: its memory grows with those pixels
-    (`memory.serving_peak`), and at the 64 MP the tools decode it needs about 10 GB."""
-    at_size = head_at_size(model, CLS)
+def _keras_predictor(
+    at_size,
+    config: Config | None,
+    max_pixels: int,
+    view_area: float = 1.0,
+    max_output_pixels: int | None = None,
+) -> Predictor:
+    """A checkpoint's head `at_size` (images, size) -> labels (`head_at_size`: the cls head that
+    export ships; or `tta_at_size`), one frame at a time: on the image resized to the model's
+    scale (unless `config` is None), with the logits resized straight to the image's own size
+    (one bilinear resize, as evaluation at a reduced scale). A frame the model would run at more
+    than `max_pixels` (its largest view `view_area` times the frame) is a ValueError: its memory
+    grows with those pixels (`memory.serving_peak`), and at the 64 MP the tools decode it needs
+    about 10 GB; so is a frame over `max_output_pixels` of its own, where given."""
 
     def predict(image):
         size = image.shape[:2]
         scaled = scaled_size(size, config)
-        if scaled[0] * scaled[1] > max_pixels:
+        pixels = round(scaled[0] * scaled[1] * max(view_area, 1.0))
+        if pixels > max_pixels:
             raise ValueError(
-                f"the model would run at {scaled[1]}x{scaled[0]} = {scaled[0] * scaled[1]} "
-                f"pixels, over the {max_pixels} that fit the memory budget of "
+                f"the model would run at {scaled[1]}x{scaled[0]}"
+                + (f" (its largest view {pixels} pixels)" if view_area > 1 else "")
+                + f" = {pixels} pixels, over the {max_pixels} that fit the memory budget of "
                 f"{memory.MEMORY_BUDGET / 1e9:g} GB; --max-pixels raises the limit"
+            )
+        if max_output_pixels and size[0] * size[1] > max_output_pixels:
+            raise ValueError(
+                f"test-time augmentation at {size[1]}x{size[0]} holds more than the "
+                f"{max_output_pixels} pixels of probabilities that fit the memory budget of "
+                f"{memory.MEMORY_BUDGET / 1e9:g} GB"
             )
         if scaled != size:
             image = resize_image(image, scaled)

@@ -85,21 +85,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "upsampled and scored against full-resolution labels; relative to "
         "the scale the model was trained for (train.py --input-scale)",
     )
-    parser.add_argument(
-        "--tta-scales",
-        type=float,
-        nargs="+",
-        metavar="S",
-        default=(1.0,),
-        help="test-time augmentation: average the softmax over the frame seen at "
-        "each of these scales (relative to --scale), as mmsegmentation's "
-        "--aug-test; metrics go to *_tta.json. Single scale stays the "
-        "number a model is compared by",
-    )
-    parser.add_argument(
-        "--tta-flip",
-        action="store_true",
-        help="test-time augmentation: average over the frame and its mirror image (left-right) too",
+    cli.add_tta_arguments(
+        parser,
+        "relative to --scale, as mmsegmentation's --aug-test; metrics go to *_tta.json. Single "
+        "scale stays the number a model is compared by",
     )
     parser.add_argument(
         "--output", help="folder for the metrics file; default: the model directory"

@@ -79,21 +79,11 @@ def parse_args(argv=None):
         "onto the training frames' shorter side, e.g. 360 rows for the "
         "CamVid model) and the labels are returned at the image's size",
     )
-    parser.add_argument(
-        "--tta-scales",
-        type=float,
-        nargs="+",
-        metavar="S",
-        default=(1.0,),
-        help="test-time augmentation (a checkpoint only): average the softmax over the image "
-        "seen at each of these scales, relative to the size it is predicted at; slower by "
-        "about the sum of the scales squared",
-    )
-    parser.add_argument(
-        "--tta-flip",
-        action="store_true",
-        help="test-time augmentation (a checkpoint only): average over each view's mirror "
-        "image too (twice the work)",
+    cli.add_tta_arguments(
+        parser,
+        "relative to the size it is predicted at (a training run only, not an export); slower "
+        "by about the sum of the scales squared",
+        " (twice the work)",
     )
     parser.add_argument(
         "--alpha",

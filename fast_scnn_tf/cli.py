@@ -73,6 +73,26 @@ def check_tta_scales(scales) -> tuple[float, ...]:
     return scales
 
 
+def add_tta_arguments(parser, scales_note: str, flip_note: str = "") -> None:
+    """--tta-scales S... and --tta-flip, as evaluate.py and predict.py take them (the tool checks
+    the scales with `check_tta_scales` after parsing); the notes end each flag's help."""
+    parser.add_argument(
+        "--tta-scales",
+        type=float,
+        nargs="+",
+        metavar="S",
+        default=(1.0,),
+        help="test-time augmentation: average the softmax over the frame seen at each of these "
+        "scales, " + scales_note,
+    )
+    parser.add_argument(
+        "--tta-flip",
+        action="store_true",
+        help="test-time augmentation: average over each view's mirror image (left-right) too"
+        + flip_note,
+    )
+
+
 def check_model_path(path: str, flag: str, also: str = "", files: tuple = ()) -> None:
     """Raise FileNotFoundError/ValueError (one line naming `flag`) unless `path` is a folder, a
     checkpoint prefix (DIR/best/ckpt-12, beside its .index file) or a file ending in one of

@@ -195,7 +195,6 @@ def write_adjusted(checkpoint: str, which: str, directory: str, result: dict) ->
     bias, and `logit_adjustment.json` recording them."""
     import numpy as np
 
-    from fast_scnn_tf import files
     from fast_scnn_tf.training.checkpoint import BEST_DIR, load_run, write_run
 
     files.check_replaceable(directory, "--write-model", False)

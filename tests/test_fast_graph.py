@@ -5,6 +5,7 @@ leaves the model and its variables alone."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from fast_scnn_tf.export import tflite
 from fast_scnn_tf.export.fast_graph import SubtractMean, fast_graph
@@ -59,6 +60,21 @@ def test_fixed_size_subtraction_runs_on_rows_and_is_bit_identical():
     got = subtract(frame).numpy()
     np.testing.assert_array_equal(got, frame - np.float32(normalize.mean))
     np.testing.assert_allclose(got * np.float32([1 / s for s in normalize.std]), want, rtol=1e-6)
+
+
+def test_any_size_subtraction_also_runs_on_rows_and_is_bit_identical():
+    # The SavedModel's signatures take any frame size: the width is known only at run time.
+    subtract = SubtractMean((123.675, 116.28, 103.53))
+    spec = tf.TensorSpec([None, None, None, 3], tf.uint8)
+    run = tf.function(subtract, input_signature=[spec])
+    for size in [(37, 53), (64, 96)]:
+        frame = _frame(2, size)
+        want = frame.astype(np.float32) - np.float32(subtract.mean)
+        np.testing.assert_array_equal(run(frame).numpy(), want)
+    subs = [op for op in run.get_concrete_function().graph.get_operations() if op.type == "Sub"]
+    assert [op.inputs[0].shape.rank for op in subs] == [
+        3
+    ]  # [N, H, W*3] - [W*3], not [..., 3] - [3]
 
 
 def test_a_model_with_nothing_to_rewrite_comes_back_as_it_is():

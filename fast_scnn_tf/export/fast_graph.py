@@ -57,10 +57,11 @@ class SubtractMean(keras.layers.Layer):
     """`Normalize` without its scale: RGB 0..255 (any dtype) to float minus the per-channel mean
     (the scale lives in the next convolution's kernel, `fast_graph`).
 
-    With a static width the frame is subtracted as rows of W x 3 values, the mean tiled W times:
-    the same subtractions, but XNNPACK broadcasts a 3-value innermost dimension slowly (1024x2048
-    on 2 threads: 8.8 ms float32, 10 ms int8 as [H, W, 3] - [3]; 3.7 and 1.8 ms as
-    [H, 3W] - [3W]; the reshapes are free inside an XNNPACK partition)."""
+    The frame is subtracted as rows of W x 3 values, the mean tiled W times: the same
+    subtractions, but XNNPACK and TensorFlow both broadcast a 3-value innermost dimension slowly
+    (1024x2048 on 2 threads, XNNPACK: 8.8 ms float32, 10 ms int8 as [H, W, 3] - [3]; 3.7 and
+    1.8 ms as [H, 3W] - [3W]; the reshapes are free inside an XNNPACK partition). A static width
+    tiles the mean once, as a constant; the SavedModel's any-size signatures tile it per call."""
 
     def __init__(self, mean, **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +71,10 @@ class SubtractMean(keras.layers.Layer):
         x = tf.cast(images, tf.float32)
         height, width, channels = x.shape[1:]
         if height is None or width is None:
-            return tf.cast(x - tf.constant(self.mean), self.compute_dtype)
+            shape = tf.shape(x)
+            rows = tf.reshape(x, (shape[0], shape[1], -1))
+            rows = rows - tf.tile(tf.constant(self.mean), shape[2:3])
+            return tf.cast(tf.reshape(rows, shape), self.compute_dtype)
         rows = tf.reshape(x, (-1, height, width * channels))
         rows = rows - tf.constant(np.tile(np.array(self.mean, np.float32), width))
         return tf.cast(tf.reshape(rows, (-1, height, width, channels)), self.compute_dtype)

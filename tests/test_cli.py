@@ -156,23 +156,24 @@ print("labels", tflite.run(tflite.interpreter(content), frames[0])["labels"].sha
 """
 
 
-@pytest.mark.slow  # a child process converting a network, ~10 s on 2 cores
-@pytest.mark.parametrize("verbose", [False, True])
-def test_tflite_conversion_and_interpreter_lines_hidden_unless_verbose(verbose):
+@pytest.mark.slow  # two child processes converting a network at once, ~15 s on 2 cores
+def test_tflite_conversion_and_interpreter_lines_hidden_unless_verbose(tmp_path):
     """The converter's "fully_quantize: 0, ..." and TFLite's "Created TensorFlow Lite XNNPACK
     delegate" lines are native prints: hidden like TensorFlow's start-up, shown with --verbose."""
-    result = subprocess.run(
-        [sys.executable, "-c", TFLITE_NOISE.format(verbose=verbose)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "labels (1, 64, 96)" in result.stdout
-    output = result.stdout + result.stderr
-    for line in ("fully_quantize", "XNNPACK delegate"):
-        assert (line in output) == verbose, output
+    children = {}
+    for verbose in (False, True):  # output to files: a full pipe would stall a child
+        with open(tmp_path / f"{verbose}.log", "w") as log:
+            script = TFLITE_NOISE.format(verbose=verbose)
+            children[verbose] = subprocess.Popen(
+                [sys.executable, "-c", script], stdout=log, stderr=log, cwd=ROOT
+            )
+    for verbose, child in children.items():
+        code = child.wait(timeout=300)
+        output = (tmp_path / f"{verbose}.log").read_text()
+        assert code == 0, output
+        assert "labels (1, 64, 96)" in output
+        for line in ("fully_quantize", "XNNPACK delegate"):
+            assert (line in output) == verbose, f"verbose={verbose}: {output}"
 
 
 def _run_folder(path):

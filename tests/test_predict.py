@@ -395,6 +395,17 @@ def export_root(tmp_path_factory, trained_like_model):
     return root
 
 
+@pytest.fixture(scope="module")
+def limited_export(tmp_path_factory, trained_like_model):
+    """A SavedModel (cls) whose signatures refuse frames over 2000 pixels."""
+    from fast_scnn_tf.export.saved_model import write_saved_model
+    from fast_scnn_tf.model.head import build_head
+
+    export = tmp_path_factory.mktemp("limited") / "1"
+    write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=2000)
+    return export
+
+
 @pytest.mark.slow
 def test_saved_model_predictor_matches_keras(export_root, trained_like_model):
     from fast_scnn_tf.predict.predictor import load_predictor
@@ -531,22 +542,16 @@ def test_an_image_under_the_models_minimum_is_enlarged_and_the_rest_goes_on(
 
 @pytest.mark.slow
 def test_a_frame_the_saved_model_refuses_is_one_line_naming_the_file(
-    tmp_path, trained_like_model, capsys
+    tmp_path, limited_export, capsys
 ):
     # --native-size (or a raised --max-pixels) can hand an export a frame over its own limit:
     # that was a graph-execution traceback that ended the run.
-    from fast_scnn_tf.export.saved_model import write_saved_model
-    from fast_scnn_tf.model.head import build_head
-
-    export = tmp_path / "export" / "1"
-    write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=2000)
     inputs = tmp_path / "in"
     inputs.mkdir()
     cv2.imwrite(str(inputs / "big.png"), _rng_image((45, 67, 3)))  # 3015 pixels
     cv2.imwrite(str(inputs / "small.png"), _rng_image((40, 40, 3)))  # 1600
-    code = predict.main(
-        [str(inputs), "--model", str(export), "--output", str(tmp_path / "out"), "--native-size"]
-    )
+    args = [str(inputs), "--model", str(limited_export), "--output", str(tmp_path / "out")]
+    code = predict.main([*args, "--native-size"])
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.err
     line = [x for x in captured.err.splitlines() if "big.png" in x]
@@ -671,16 +676,11 @@ def test_a_link_planted_beside_a_video_output_is_not_written_through(tmp_path, m
 
 @pytest.mark.slow
 def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
-    tmp_path, trained_like_model, capsys
+    tmp_path, limited_export, capsys
 ):
     """A video over the SavedModel's --max-pixels ended predict.py and left `*.tmp.mp4` in the
     output folder; it is skipped in one line and the next video is still written."""
-    from fast_scnn_tf.export.saved_model import write_saved_model
-    from fast_scnn_tf.model.head import build_head
-
-    export = tmp_path / "export" / "1"
-    write_saved_model(build_head(trained_like_model, "cls"), str(export), max_pixels=1100)
-    _write_video(tmp_path / "big.mp4", 2)  # 48x32: 1536 pixels
+    _write_video(tmp_path / "big.mp4", 2, size=(64, 48))  # 3072 pixels
     _write_video(tmp_path / "small.mp4", 2, size=(32, 32))  # 1024
     out = tmp_path / "out"
     code = predict.main(
@@ -688,7 +688,7 @@ def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
             str(tmp_path / "big.mp4"),
             str(tmp_path / "small.mp4"),
             "--model",
-            str(export),
+            str(limited_export),
             "--output",
             str(out),
             "--native-size",
@@ -697,7 +697,7 @@ def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
     captured = capsys.readouterr()
     assert code == 1 and "Traceback" not in captured.err
     line = [x for x in captured.err.splitlines() if "big.mp4" in x]
-    assert len(line) == 1 and "1100" in line[0]
+    assert len(line) == 1 and "2000" in line[0]
     assert os.listdir(out) == ["small_overlay.mp4"]
 
 

@@ -47,6 +47,7 @@ ARGS = [
     "--no-progress",
 ]
 TOLERANCE = 1e-5
+WORKERS = ["worker0", "worker1"]
 
 
 @pytest.fixture(scope="module")
@@ -66,49 +67,39 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _train_two_workers(data_dir, model_dir, logs, *extra) -> list[str]:
-    """Both workers' train.py runs to the end; returns their logs. Logs go to files: a worker
-    blocked on a full pipe would stall the other in the collectives."""
+def _start_two_workers(data_dir, model_dir, logs, *extra) -> list:
+    """Both workers' train.py, started; logs go to files: a worker blocked on a full pipe would
+    stall the other in the collectives."""
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
-    processes = []
+    workers = []
     for index in range(2):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        log = open(logs / f"worker{index}.log", "w")
         scratch = logs / f"tmp{index}"  # where the worker's TemporaryDirectory goes
         scratch.mkdir(exist_ok=True)
-        processes.append(
-            (
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "train.py",
-                        "--data-dir",
-                        data_dir,
-                        "--model-dir",
-                        model_dir,
-                        "--strategy",
-                        "multiworker",
-                        *ARGS,
-                        *extra,
-                    ],
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env={**ENV, "TF_CONFIG": json.dumps(tf_config), "TMPDIR": str(scratch)},
-                ),
-                log,
-            )
+        command = ["train.py", "--data-dir", data_dir, "--model-dir", model_dir]
+        command += ["--strategy", "multiworker", *ARGS, *extra]
+        env = {**ENV, "TF_CONFIG": json.dumps(tf_config), "TMPDIR": str(scratch)}
+        workers.append(_start(command, logs / f"worker{index}.log", env))
+    return workers
+
+
+def _start(args, log_path, env):
+    with open(log_path, "w") as log:
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
         )
+
+
+def _wait(processes, logs, names) -> list[str]:
+    """Waits for the processes to end (killing any left after a failure); returns their logs."""
     try:
-        codes = [process.wait(timeout=900) for process, _ in processes]
+        codes = [process.wait(timeout=900) for process in processes]
     finally:
-        for process, log in processes:
+        for process in processes:
             if process.poll() is None:
                 process.kill()
-            log.close()
-    texts = [(logs / f"worker{index}.log").read_text() for index in range(2)]
-    assert codes == [0, 0], "\n".join(t[-3000:] for t in texts)
-    assert not os.listdir(logs / "tmp1"), "worker 1 left its scratch checkpoints behind"
+    texts = [(logs / f"{name}.log").read_text() for name in names]
+    assert codes == [0] * len(processes), "\n".join(t[-3000:] for t in texts)
     return texts
 
 
@@ -140,11 +131,9 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
 
-    first = _train_two_workers(data_dir, model_dir, logs, "--stop-at-step", "1")
-    assert all("CollectiveAllReduceStrategy, 2 replica(s)" in log for log in first)  # MWMS
-    assert _digest(first[0]) == _digest(first[1])  # bit-identical models on both workers
-
-    # One process, the same two replicas of 2 frames (two logical CPUs), one step.
+    # The first launch stops at step 1. Beside it (most of each process is TensorFlow's start-up,
+    # on one thread), one process runs the same two replicas of 2 frames on two logical CPUs.
+    first = _start_two_workers(data_dir, model_dir, logs, "--stop-at-step", "1")
     reference = str(tmp_path / "reference")
     script = (
         "import sys, tensorflow as tf\n"
@@ -153,29 +142,13 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
         "import train\n"
         "sys.exit(train.main(sys.argv[1:]))\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            "--data-dir",
-            data_dir,
-            "--model-dir",
-            reference,
-            "--strategy",
-            "mirrored",
-            "--stop-at-step",
-            "1",
-            *ARGS,
-        ],
-        cwd=ROOT,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "MirroredStrategy, 2 replica(s)" in result.stderr
+    command = ["-c", script, "--data-dir", data_dir, "--model-dir", reference]
+    command += ["--strategy", "mirrored", "--stop-at-step", "1", *ARGS]
+    single_process = _start(command, logs / "reference.log", ENV)
+    *first, single_log = _wait([*first, single_process], logs, [*WORKERS, "reference"])
+    assert all("CollectiveAllReduceStrategy, 2 replica(s)" in log for log in first)  # MWMS
+    assert _digest(first[0]) == _digest(first[1])  # bit-identical models on both workers
+    assert "MirroredStrategy, 2 replica(s)" in single_log
     workers = _values(os.path.join(model_dir, "checkpoints", "ckpt-1"))
     single = _values(os.path.join(reference, "checkpoints", "ckpt-1"))
     assert workers.keys() == single.keys()
@@ -183,7 +156,7 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
     print(f"max |multi-worker - single process| after one step = {difference:.3g}")
     assert difference <= TOLERANCE
 
-    second = _train_two_workers(data_dir, model_dir, logs)
+    second = _wait(_start_two_workers(data_dir, model_dir, logs), logs, WORKERS)
     for log in second:  # both restored the chief's checkpoint and ran the 3 remaining steps
         assert re.search(r"resuming from \S+/checkpoints/ckpt-1 at step 1", log), log[-3000:]
         assert "done at step 4 of 4" in log
@@ -191,6 +164,7 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
 
     # Only the chief wrote the run folder: one TensorBoard file per launch, one validation line,
     # no files of the other worker; the lock is released (empty).
+    assert not os.listdir(logs / "tmp1"), "worker 1 left its scratch checkpoints behind"
     files = _run_folder_files(model_dir)
     assert not [f for f in files if "worker" in f or "tmp" in f], files
     assert len([f for f in files if f.startswith("logs/")]) == 2, files

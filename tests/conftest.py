@@ -10,7 +10,8 @@
 
 Modules beside them, imported by name (pytest puts tests/ on sys.path): `paths` (ROOT, the
 repository), `fabricate` (run folders, CamVid and own-folder datasets), `cityscapes_ids` (label
-id <-> train id tables) and `image_headers` (image headers that claim huge sizes).
+id <-> train id tables), `image_headers` (image headers that claim huge sizes) and `children`
+(Python processes run beside each other, their output in log files).
 """
 
 from __future__ import annotations

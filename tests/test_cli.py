@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import children
 from fast_scnn_tf import cli, files
 from paths import ROOT
 
@@ -160,16 +161,13 @@ print("labels", tflite.run(tflite.interpreter(content), frames[0])["labels"].sha
 def test_tflite_conversion_and_interpreter_lines_hidden_unless_verbose(tmp_path):
     """The converter's "fully_quantize: 0, ..." and TFLite's "Created TensorFlow Lite XNNPACK
     delegate" lines are native prints: hidden like TensorFlow's start-up, shown with --verbose."""
-    children = {}
-    for verbose in (False, True):  # output to files: a full pipe would stall a child
-        with open(tmp_path / f"{verbose}.log", "w") as log:
-            script = TFLITE_NOISE.format(verbose=verbose)
-            children[verbose] = subprocess.Popen(
-                [sys.executable, "-c", script], stdout=log, stderr=log, cwd=ROOT
-            )
-    for verbose, child in children.items():
-        code = child.wait(timeout=300)
-        output = (tmp_path / f"{verbose}.log").read_text()
+    running = {
+        verbose: children.start(
+            ["-c", TFLITE_NOISE.format(verbose=verbose)], tmp_path / f"{verbose}.log"
+        )
+        for verbose in (False, True)
+    }
+    for verbose, (code, output) in children.wait_all(running, timeout=300).items():
         assert code == 0, output
         assert "labels (1, 64, 96)" in output
         for line in ("fully_quantize", "XNNPACK delegate"):

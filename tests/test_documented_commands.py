@@ -11,10 +11,10 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 
 import pytest
 
+import children
 import fabricate
 from paths import ROOT
 
@@ -198,16 +198,13 @@ def test_the_tools_run_quietly_and_export_as_documented(tmp_path, synthetic_city
         "train": [os.path.join(ROOT, "train.py"), *tiny_run],
         "export": [os.path.join(ROOT, "export.py"), "--mode", "cls", "--tflite"],
     }
-    children = {}
-    for name, command in commands.items():  # output to files: a full pipe would stall a child
-        with open(tmp_path / f"{name}.log", "w") as log:
-            children[name] = subprocess.Popen(
-                [sys.executable, *command], cwd=tmp_path, env=env, stdout=log, stderr=log
-            )
-    codes = {name: child.wait(timeout=1200) for name, child in children.items()}
-    outputs = {name: (tmp_path / f"{name}.log").read_text() for name in children}
-    for name, code in codes.items():
-        assert code == 0, f"{name}: {outputs[name][-3000:]}"
+    running = {
+        name: children.start(command, tmp_path / f"{name}.log", cwd=tmp_path, env=env)
+        for name, command in commands.items()
+    }
+    ended = children.wait_all(running, timeout=1200)
+    for name, (code, output) in ended.items():
+        assert code == 0, f"{name}: {output[-3000:]}"
     assert os.path.isfile(tmp_path / "exports" / "fast_scnn_cls_float32_1024x2048.tflite")
-    for text in outputs.values():
+    for _, text in ended.values():
         assert "cuInit" not in text and "absl::InitializeLog" not in text, text[-3000:]

@@ -18,13 +18,12 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import children
 from paths import ROOT
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
@@ -67,40 +66,28 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def _start_two_workers(data_dir, model_dir, logs, *extra) -> list:
-    """Both workers' train.py, started; logs go to files: a worker blocked on a full pipe would
-    stall the other in the collectives."""
+def _start_two_workers(data_dir, model_dir, logs, *extra) -> dict:
+    """Both workers' train.py, started: {name: (process, log path)}."""
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
-    workers = []
-    for index in range(2):
+    workers = {}
+    for index, name in enumerate(WORKERS):
         tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
         scratch = logs / f"tmp{index}"  # where the worker's TemporaryDirectory goes
         scratch.mkdir(exist_ok=True)
         command = ["train.py", "--data-dir", data_dir, "--model-dir", model_dir]
         command += ["--strategy", "multiworker", *ARGS, *extra]
         env = {**ENV, "TF_CONFIG": json.dumps(tf_config), "TMPDIR": str(scratch)}
-        workers.append(_start(command, logs / f"worker{index}.log", env))
+        workers[name] = children.start(command, logs / f"{name}.log", env=env)
     return workers
 
 
-def _start(args, log_path, env):
-    with open(log_path, "w") as log:
-        return subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-
-
-def _wait(processes, logs, names) -> list[str]:
-    """Waits for the processes to end (killing any left after a failure); returns their logs."""
-    try:
-        codes = [process.wait(timeout=900) for process in processes]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-    texts = [(logs / f"{name}.log").read_text() for name in names]
-    assert codes == [0] * len(processes), "\n".join(t[-3000:] for t in texts)
-    return texts
+def _logs(running: dict) -> list[str]:
+    """Waits for the children to end; their logs, in order, once all exited with 0."""
+    ended = children.wait_all(running, timeout=900)
+    assert all(code == 0 for code, _ in ended.values()), "\n".join(
+        f"{name}: {text[-3000:]}" for name, (_, text) in ended.items()
+    )
+    return [text for _, text in ended.values()]
 
 
 def _digest(log: str) -> str:
@@ -144,8 +131,8 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
     )
     command = ["-c", script, "--data-dir", data_dir, "--model-dir", reference]
     command += ["--strategy", "mirrored", "--stop-at-step", "1", *ARGS]
-    single_process = _start(command, logs / "reference.log", ENV)
-    *first, single_log = _wait([*first, single_process], logs, [*WORKERS, "reference"])
+    first["reference"] = children.start(command, logs / "reference.log", env=ENV)
+    *first, single_log = _logs(first)
     assert all("CollectiveAllReduceStrategy, 2 replica(s)" in log for log in first)  # MWMS
     assert _digest(first[0]) == _digest(first[1])  # bit-identical models on both workers
     assert "MirroredStrategy, 2 replica(s)" in single_log
@@ -156,7 +143,7 @@ def test_two_workers_train_resume_and_match_one_process(data_dir, tmp_path):
     print(f"max |multi-worker - single process| after one step = {difference:.3g}")
     assert difference <= TOLERANCE
 
-    second = _wait(_start_two_workers(data_dir, model_dir, logs), logs, WORKERS)
+    second = _logs(_start_two_workers(data_dir, model_dir, logs))
     for log in second:  # both restored the chief's checkpoint and ran the 3 remaining steps
         assert re.search(r"resuming from \S+/checkpoints/ckpt-1 at step 1", log), log[-3000:]
         assert "done at step 4 of 4" in log

@@ -163,20 +163,19 @@ def metrics_filename(split: str, scale: float, ablate_skip: bool, tta: bool = Fa
     return "_".join(parts) + ".json"
 
 
-def check_prediction_folders(args, data_dir: str) -> None:
-    """Refuse, before any work, prediction folders that cannot be written, that lie inside the
-    dataset (their files take the images' names: with --overwrite they replaced them), or that
-    are one folder (the official evaluation rejects two PNGs per frame)."""
+def prediction_folders(args) -> dict:
+    """{flag: folder} of the prediction folders asked for."""
     folders = {"--save-predictions": args.save_predictions, "--save-overlays": args.save_overlays}
-    for flag, folder in folders.items():
-        if not folder:
-            continue
-        files.check_output_dir(folder, flag)
-        if data_dir and files.is_inside(folder, data_dir):
-            raise ValueError(
-                f"{flag} '{folder}' is inside the dataset '{data_dir}': its files "
-                "would take the images' names; choose a folder outside it"
-            )
+    return {flag: folder for flag, folder in folders.items() if folder}
+
+
+def check_prediction_folders(args) -> None:
+    """Refuse, before the model is loaded, prediction folders that cannot be written, that
+    already hold files without --overwrite (with it, PredictionWriter checks that it would
+    replace only its own PNGs), or that are one folder (the official evaluation rejects two PNGs
+    per frame)."""
+    for flag, folder in prediction_folders(args).items():
+        files.check_output_dir(folder, flag, args.overwrite, empty=True)
     predictions, overlays = args.save_predictions, args.save_overlays
     if (
         predictions
@@ -188,6 +187,17 @@ def check_prediction_folders(args, data_dir: str) -> None:
             "must be two separate folders: the official evaluation rejects two "
             "PNGs per frame"
         )
+
+
+def check_outside_dataset(args, data_dir: str) -> None:
+    """Prediction folders inside the dataset are refused: their files take the images' names
+    (with --overwrite they replaced them)."""
+    for flag, folder in prediction_folders(args).items():
+        if data_dir and files.is_inside(folder, data_dir):
+            raise ValueError(
+                f"{flag} '{folder}' is inside the dataset '{data_dir}': its files "
+                "would take the images' names; choose a folder outside it"
+            )
 
 
 def tta(args) -> bool:
@@ -237,6 +247,7 @@ def run_evaluation(args) -> int:
     )
     from fast_scnn_tf.files import write_json
 
+    check_prediction_folders(args)
     model, config, loaded, default_output, prefix = load_model(args)
     scale = args.scale * config.data.input_scale if prefix == "" else 1.0  # exports scale frames
     data = dataclasses.replace(
@@ -253,7 +264,7 @@ def run_evaluation(args) -> int:
     )
     if data.source == "folder" and not data.data_dir:
         raise ValueError("no dataset: pass --data-dir (the saved config has none)")
-    check_prediction_folders(args, data.data_dir)
+    check_outside_dataset(args, data.data_dir)
     dataset = dataset_for(data)
     classes = config.class_table()
     if dataset.classes.names != classes.names:

@@ -138,7 +138,15 @@ def test_save_predictions_in_benchmark_format(run_dir, data_dir, tmp_path):
     assert len(os.listdir(overlays)) == len(val_images)
 
 
-def test_prediction_dir_with_other_files_is_refused(run_dir, data_dir, tmp_path, capsys):
+def test_prediction_dir_with_other_files_is_refused(
+    run_dir, data_dir, tmp_path, capsys, monkeypatch
+):
+    """Refused before the model is loaded (seconds for a large network)."""
+
+    def loading(args):
+        raise AssertionError("the model was loaded before the folder was checked")
+
+    monkeypatch.setattr(evaluate, "load_model", loading)
     (tmp_path / "preds").mkdir()
     (tmp_path / "preds" / "notes.txt").write_text("mine")
     assert (

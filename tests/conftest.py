@@ -7,6 +7,8 @@
                     varied predictions, for tests that hold exports to their agreement thresholds
     scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames (validation)
     calibration_frames  other held-out scenes, for int8 calibration
+    int8_cls_export the report of trained_model's int8 cls TFLite export at 64x96, validated on
+                    scene_frames at the default threshold (its "path" and the JSON beside it)
 
 Modules beside them, imported by name (pytest puts tests/ on sys.path): `paths` (ROOT, the
 repository), `fabricate` (run folders, CamVid and own-folder datasets), `cityscapes_ids` (label
@@ -93,3 +95,23 @@ def calibration_frames():
     """8 more unseen synthetic scenes (not `scene_frames`), for int8 calibration."""
     images, _ = synthetic_scenes(TRAINED_SIZE, 8, seed=2)
     return [image[np.newaxis] for image in images]
+
+
+@pytest.fixture(scope="session")
+def int8_cls_export(trained_model, scene_frames, calibration_frames, tmp_path_factory):
+    """export_tflite's report for `trained_model` as an int8 cls file at 64x96; made once, as the
+    TFLite and web tests both load it."""
+    from fast_scnn_tf.config import Config
+    from fast_scnn_tf.export.exporter import export_tflite
+
+    output = str(tmp_path_factory.mktemp("int8_cls"))
+    return export_tflite(
+        trained_model,
+        Config(),
+        output,
+        "cls",
+        "int8",
+        TRAINED_SIZE,
+        scene_frames,
+        lambda: calibration_frames,
+    )

@@ -44,15 +44,14 @@ def frame(scene_frames):
 
 
 @pytest.fixture(scope="module")
-def int8_exports(model, scene_frames, calibration_frames, tmp_path_factory):
-    """mode -> report of `export_tflite(..., "int8")`, validated at the default threshold."""
+def int8_exports(int8_cls_export, model, scene_frames, calibration_frames, tmp_path_factory):
+    """mode -> report of `export_tflite(..., "int8")`, validated at the default threshold (cls:
+    the session's export, tests/conftest.py)."""
     output = str(tmp_path_factory.mktemp("int8"))
-    return {
-        mode: export_tflite(
-            model, Config(), output, mode, "int8", SIZE, scene_frames, lambda: calibration_frames
-        )
-        for mode in ("cls", "prob")
-    }
+    prob = export_tflite(
+        model, Config(), output, "prob", "int8", SIZE, scene_frames, lambda: calibration_frames
+    )
+    return {"cls": int8_cls_export, "prob": prob}
 
 
 def test_float32_cls_matches_keras(model, frame):

@@ -100,14 +100,16 @@ def ship(run_dir: str, directory: str, data_dir: str, which: str = "best") -> st
     best on val for a run on train, the last for one on train + val (val is not held out)."""
     import dataclasses
 
+    from fast_scnn_tf.files import staging_dir
     from fast_scnn_tf.training.checkpoint import BEST_DIR, load_run, write_run
 
     run = load_run(run_dir, which=which, aux=True)
     model, config, prefix = run.model, run.config, run.checkpoint
     config = dataclasses.replace(config, data=dataclasses.replace(config.data, data_dir=data_dir))
-    os.makedirs(directory, exist_ok=False)
     step = int(prefix.rsplit("-", 1)[1])
-    path = write_run(directory, config, model, folder=BEST_DIR, number=step)
+    with staging_dir(directory) as staging:  # never half-written
+        written = write_run(staging, config, model, folder=BEST_DIR, number=step)
+    path = os.path.join(directory, os.path.relpath(written, staging))
     print(f"shipped {prefix} as {path}")
     return path
 
@@ -283,6 +285,8 @@ def main(argv=None) -> int:
     if args.ship_to:
         if not args.run:
             parser.error("--ship-to needs --run")
+        if os.path.lexists(args.ship_to):
+            parser.error(f"--ship-to '{args.ship_to}' exists: expected a new folder")
         ship(args.run, args.ship_to, args.data_dir_in_config, args.which)
         return 0
     if args.by_sequence:

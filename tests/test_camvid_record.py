@@ -85,3 +85,58 @@ def test_the_record_takes_its_stages_from_a_list_or_a_long_run_plan(form, tmp_pa
     assert result["stages"] == stages
     assert (result["epochs"], result["wall_seconds"]) == (4, 130)
     assert result["best_val"]["miou"] == 0.5
+
+
+@pytest.fixture
+def camvid_run(tmp_path):
+    """A CamVid run folder with its best checkpoint (step 22050) and a later last one (step
+    23336) of other weights: (folder, {which: the training model saved there})."""
+    from fast_scnn_tf.config import Config, DataConfig, ModelConfig
+    from fast_scnn_tf.training.checkpoint import (
+        BEST_DIR,
+        LATEST_DIR,
+        build_training_model,
+        write_run,
+    )
+
+    config = Config(
+        model=ModelConfig(num_classes=11, classes=camvid.DATASET.classes.to_dict()),
+        data=DataConfig(dataset="camvid", data_dir="/elsewhere/CamVid"),
+    )
+    run = str(tmp_path / "run")
+    models = {}
+    for which, folder, step in (("best", BEST_DIR, 22050), ("latest", LATEST_DIR, 23336)):
+        models[which] = build_training_model(config)
+        write_run(run, config, models[which], folder=folder, number=step)
+    return run, models
+
+
+@pytest.mark.slow  # builds and saves three models, ~1 s each on 2 cores
+@pytest.mark.parametrize("which, step", [("best", 22050), ("latest", 23336)])
+def test_ship_writes_the_chosen_checkpoint_as_a_run_the_tools_load(
+    camvid_run, tmp_path, which, step
+):
+    from fast_scnn_tf.training.checkpoint import load_run
+
+    run, models = camvid_run
+    shipped = str(tmp_path / "shipped")
+    argv = ["--run", run, "--ship-to", shipped, "--which", which]
+    assert camvid_record.main(argv) == 0
+    loaded = load_run(shipped, aux=True)
+    assert loaded.checkpoint.endswith(f"best/ckpt-{step}")
+    assert loaded.config.data.data_dir == "data/CamVid"  # the repository's, not the run's
+    for got, want in zip(loaded.model.weights, models[which].weights, strict=True):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_ship_to_an_existing_folder_is_one_line_and_leaves_it_alone(tmp_path, capsys):
+    """Refused before the run is loaded (the run named here does not exist)."""
+    run = str(tmp_path / "run")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(SystemExit) as exit:
+        camvid_record.main(["--run", run, "--ship-to", str(tmp_path / "mine")])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--ship-to" in err and "mine" in err and "exists" in err
+    assert os.listdir(tmp_path / "mine") == ["notes.txt"]

@@ -175,7 +175,7 @@ def serving(result: dict, spec: dict) -> dict:
         values = {"what": what, "precision": precision, "target": target, "ratio": ratio}
         lines.append(fill(spec["target"], {**values, "verdict": verdict}))
     alone = result["onnxruntime_float32_spinning_alone"]["median_ms"]
-    saved = result.get("savedmodel_float32_served_alone")  # recorded since 2026-12-07
+    saved = result.get("savedmodel_float32_served_alone")  # absent from older records
     note = ""
     if saved:
         ratio = alone / saved["median_ms"]

@@ -275,8 +275,6 @@ class AdaptiveAveragePooling2D(keras.layers.Layer):
     but its TensorFlow backend needs static input sizes (the SavedModel and the predictor take
     any size, and Keras' export traces every layer at its own dynamic shape), and with bins=1 its
     second pooling window is L+1 > L, so every traced graph fails ("Negative dimension size").
-    Where it does run (fixed-size TFLite, bin 1 as global pooling) it was no faster and int8
-    agreed as well (issue #12).
     """
 
     def __init__(self, bins: int, **kwargs):

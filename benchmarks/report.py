@@ -1,9 +1,10 @@
 """Render the benchmark and experiment JSON files (`benchmarks/results/*.json`,
 `experiments/results/*.json`) into the pages they belong to, between the lines
 `<!-- NAME:begin -->` and `<!-- NAME:end -->`: `benchmarks` (every benchmark) into
-docs/benchmarks.md, `camvid` (the CamVid results) into docs/camvid.md and `summary` (the shipped
-model's score beside its anchors, the speed ratios) into README.md, so the pages' numbers always
-come from a recorded run, never from typing.
+docs/benchmarks.md, `camvid` (the CamVid results) into docs/camvid.md, `model_card` (the shipped
+model's scores) into models/camvid/README.md and `summary` (the shipped model's score beside its
+anchors, the speed ratios) into README.md, so the pages' numbers always come from a recorded run,
+never from typing.
 
 One renderer for every section: its paragraphs, tables and targets are templates in
 `benchmarks/report.toml` (report_template.py), filled from the section's JSON and from the few
@@ -28,6 +29,7 @@ from benchmarks.report_blocks import (
     ROOT,
     render_benchmarks,
     render_camvid,
+    render_model_card,
     render_summary,
 )
 
@@ -42,6 +44,7 @@ BEGIN, END = markers("benchmarks")
 BLOCKS = {
     "summary": ("README.md", render_summary),
     "camvid": (os.path.join("docs", "camvid.md"), render_camvid),
+    "model_card": (os.path.join("models", "camvid", "README.md"), render_model_card),
     "benchmarks": (os.path.join("docs", "benchmarks.md"), render_benchmarks),
 }
 PAGES = tuple(dict.fromkeys(page for page, _ in BLOCKS.values()))

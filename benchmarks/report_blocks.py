@@ -1,6 +1,7 @@
 """The generated blocks, each rendered from the results folders: `benchmarks` (every benchmark,
-from benchmarks/results/), `camvid` (the CamVid experiments, from experiments/results/) and
-`summary` (the shipped model's score beside its anchors, the speed ratios, from both).
+from benchmarks/results/), `camvid` (the CamVid experiments, from experiments/results/),
+`model_card` (the shipped CamVid model's scores, from the same) and `summary` (the shipped
+model's score beside its anchors, the speed ratios, from both).
 
 A section is report.toml's [sections.NAME] filled from NAME.json, its provenance and the values
 its derivation (DERIVED, in report_inference.py, report_profiles.py and report_camvid.py) adds.
@@ -101,6 +102,14 @@ def render_camvid(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIM
     return "\n\n".join(
         parts + [report_camvid.candidate_line(result, name) for name, result in candidates.items()]
     )
+
+
+def render_model_card(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIMENTS_DIR):
+    """The scores block of the shipped model's card (models/camvid/README.md)."""
+    results = load(experiments_dir, (CAMVID,))
+    if CAMVID not in results:
+        return SPEC["notice"] + "\n\n" + SPEC["camvid_missing"]
+    return SPEC["notice"] + "\n\n" + report_camvid.model_card(results[CAMVID])
 
 
 def render_summary(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIMENTS_DIR) -> str:

@@ -174,3 +174,27 @@ def summary_table(result: dict) -> str:
         if peer["model"] in spec["peers"]
     ]
     return table(spec["header"], rows)
+
+
+def model_card(result: dict) -> str:
+    """The model card's scores (models/camvid/README.md): the shipped checkpoint and each of its
+    exported files on the test split, overall and per class."""
+    spec = SPEC["model_card"]
+    exports = result.get("exports", {})
+    rows = [[fill(cell, result) for cell in spec["shipped_row"]]]
+    rows += [
+        [fill(cell, {**e, "name": name}) for cell in spec["export_row"]]
+        for name, e in exports.items()
+    ]
+    classes = result["config"]["model"]["classes"]["names"]  # JSON keys are sorted: use the table
+    pct = FORMATS["pct2"]
+    per_class = [[spec["shipped_label"]] + [pct(result["test"]["class_iou"][c]) for c in classes]]
+    per_class += [[name] + [pct(e["class_iou"][c]) for c in classes] for name, e in exports.items()]
+    return "\n\n".join(
+        [
+            fill(spec["text"], result),
+            table(spec["header"], rows),
+            spec["class_title"],
+            table(["", *classes], per_class),
+        ]
+    )

@@ -39,6 +39,7 @@ def size_text(size) -> str:
 FORMATS = {
     "num": number,
     "pct": lambda share: f"{100 * share:.1f}",
+    "pct2": lambda share: f"{100 * share:.2f}",  # the model card: int8 within a point of float
     "x": size_text,
     "mb": megabytes,
     "M": lambda count: f"{count / 1e6:.2f}M",

@@ -121,6 +121,7 @@ def test_each_block_renders_into_the_page_it_belongs_to():
     assert report.BLOCKS["benchmarks"][0] == os.path.join("docs", "benchmarks.md")
     assert report.BLOCKS["camvid"][0] == os.path.join("docs", "camvid.md")
     assert report.BLOCKS["summary"][0] == "README.md"
+    assert report.BLOCKS["model_card"][0] == os.path.join("models", "camvid", "README.md")
     for name, (page, _) in report.BLOCKS.items():
         with open(os.path.join(ROOT, page)) as f:
             text = f.read()
@@ -182,7 +183,13 @@ def test_every_table_of_the_committed_blocks_is_well_formed_and_every_field_is_f
         return value, key
 
     monkeypatch.setattr(report_template._Formatter, "get_field", recording)
-    text = report_blocks.render(report_blocks.load()) + "\n" + report_blocks.render_camvid()
+    text = "\n".join(
+        [
+            report_blocks.render(report_blocks.load()),
+            report_blocks.render_camvid(),
+            report_blocks.render_model_card(),
+        ]
+    )
     # models.json times only some models' TFLite files
     assert missing <= {"tflite_float32[median_ms]", "tflite_int8[median_ms]"}
     separators = [line for line in text.split("\n") if line.startswith("|---")]
@@ -236,6 +243,20 @@ def _camvid():
             }
         ],
     }
+
+
+def test_model_card_scores_the_checkpoint_and_each_export_overall_and_per_class():
+    result = _camvid()
+    result["exports"]["TFLite int8"]["class_iou"] = {"building": 0.81, "pole": 0.1, "sky": 0.905}
+    text = report_camvid.model_card(result)
+    rows = table_with(text, "test mIoU %")
+    assert [row["model"] for row in rows] == ["this checkpoint (float32)", "its TFLite int8 export"]
+    assert rows[0]["test mIoU %"] == "**52.34**" and rows[1]["test mIoU %"] == "51.11"
+    assert (rows[1]["class avg. acc. %"], rows[1]["global acc. %"]) == ("69.00", "87.00")
+    assert table_with(text, "sky") == [  # the class table's order, not the JSON's
+        {"": "float32", "sky": "90.00", "building": "80.00", "pole": "12.35"},
+        {"": "TFLite int8", "sky": "90.50", "building": "81.00", "pole": "10.00"},
+    ]
 
 
 def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
@@ -557,7 +578,7 @@ def test_page_without_markers_is_an_error(tmp_path, capsys):
 def test_a_page_missing_the_block_it_should_hold_is_an_error(tmp_path, capsys):
     """Each default page must hold its own blocks: a page that lost its markers is named."""
     for page in report.PAGES:
-        (tmp_path / page).parent.mkdir(exist_ok=True)
+        (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / page).write_text("# no markers\n")
     names = report.page_blocks(str(tmp_path))[str(tmp_path / "README.md")]
     with pytest.raises(ValueError, match="summary:begin"):

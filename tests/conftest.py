@@ -7,8 +7,9 @@
                     varied predictions, for tests that hold exports to their agreement thresholds
     scene_frames    held-out synthetic street scenes as uint8 [1, H, W, 3] frames (validation)
     calibration_frames  other held-out scenes, for int8 calibration
-    int8_cls_export the report of trained_model's int8 cls TFLite export at 64x96, validated on
-                    scene_frames at the default threshold (its "path" and the JSON beside it)
+    trained_cls_export  trained_cls_export("none" or "int8"): the report of trained_model's cls
+                    TFLite export at 64x96 (export.py's form), made once
+    plain_cls_tflite  trained_model's cls head as float32 TFLite bytes, without export.py's rewrite
 
 Modules beside them, imported by name (pytest puts tests/ on sys.path): `paths` (ROOT, the
 repository), `fabricate` (run folders, CamVid and own-folder datasets), `cityscapes_ids` (label
@@ -98,20 +99,38 @@ def calibration_frames():
 
 
 @pytest.fixture(scope="session")
-def int8_cls_export(trained_model, scene_frames, calibration_frames, tmp_path_factory):
-    """export_tflite's report for `trained_model` as an int8 cls file at 64x96; made once, as the
-    TFLite and web tests both load it."""
+def trained_cls_export(trained_model, scene_frames, calibration_frames, tmp_path_factory):
+    """`trained_cls_export(quantize)` ("none" or "int8") -> export_tflite's report for
+    `trained_model` as a cls file at 64x96, validated on scene_frames at the default threshold:
+    its "path" and the JSON beside it. Each made once: several modules load them."""
     from fast_scnn_tf.config import Config
     from fast_scnn_tf.export.exporter import export_tflite
 
-    output = str(tmp_path_factory.mktemp("int8_cls"))
-    return export_tflite(
-        trained_model,
-        Config(),
-        output,
-        "cls",
-        "int8",
-        TRAINED_SIZE,
-        scene_frames,
-        lambda: calibration_frames,
-    )
+    made = {}
+
+    def get(quantize: str) -> dict:
+        if quantize not in made:
+            output = str(tmp_path_factory.mktemp(f"cls_{quantize}"))
+            made[quantize] = export_tflite(
+                trained_model,
+                Config(),
+                output,
+                "cls",
+                quantize,
+                TRAINED_SIZE,
+                scene_frames,
+                lambda: calibration_frames,
+            )
+        return made[quantize]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def plain_cls_tflite(trained_model) -> bytes:
+    """`trained_model`'s cls head at 64x96 converted to float32 TFLite as it is, without the
+    rewrite (fast_graph) export.py hands the converter."""
+    from fast_scnn_tf.export import tflite
+    from fast_scnn_tf.model.head import build_head
+
+    return tflite.convert(build_head(trained_model, "cls", TRAINED_SIZE), "none")

@@ -44,19 +44,19 @@ def frame(scene_frames):
 
 
 @pytest.fixture(scope="module")
-def int8_exports(int8_cls_export, model, scene_frames, calibration_frames, tmp_path_factory):
+def int8_exports(trained_cls_export, model, scene_frames, calibration_frames, tmp_path_factory):
     """mode -> report of `export_tflite(..., "int8")`, validated at the default threshold (cls:
     the session's export, tests/conftest.py)."""
     output = str(tmp_path_factory.mktemp("int8"))
     prob = export_tflite(
         model, Config(), output, "prob", "int8", SIZE, scene_frames, lambda: calibration_frames
     )
-    return {"cls": int8_cls_export, "prob": prob}
+    return {"cls": trained_cls_export("int8"), "prob": prob}
 
 
-def test_float32_cls_matches_keras(model, frame):
+def test_float32_cls_matches_keras(model, plain_cls_tflite, frame):
     head = build_head(model, "cls", SIZE)
-    out = tflite.run(tflite.interpreter(tflite.convert(head, "none")), frame)
+    out = tflite.run(tflite.interpreter(plain_cls_tflite), frame)
     assert out[LABELS].dtype == np.uint8 and out[LABELS].shape == (1, *SIZE)
     assert np.mean(out[LABELS] == head(frame).numpy()) >= 0.999
 

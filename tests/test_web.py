@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 
 import image_headers as ih  # tests/ is on sys.path under pytest
-from fast_scnn_tf.config import Config
 from fast_scnn_tf.synthetic import render_scene
 from paths import ROOT
 
@@ -73,20 +72,18 @@ def url(site_root):
 
 
 @pytest.fixture(scope="module")
-def exports(site_root, trained_model, scene_frames, int8_cls_export):
-    """float32 and int8 cls exports of the trained test model at 64x96, with their metadata JSON,
-    in the served models/ folder: {"float32": path, "int8": path}. The int8 file is the session's
-    (tests/conftest.py), linked in."""
-    from fast_scnn_tf.export.exporter import export_tflite
-
+def exports(site_root, trained_cls_export):
+    """float32 and int8 cls exports of the trained test model at 64x96 (tests/conftest.py), with
+    their metadata JSON, linked into the served models/ folder: {"float32": path, "int8": path}."""
     models = site_root / "models"
-    float32 = export_tflite(
-        trained_model, Config(), str(models), "cls", "none", MODEL_SIZE, scene_frames[:2]
-    )
-    int8 = int8_cls_export["path"]
-    for path in (int8, int8[: -len(".tflite")] + ".json"):
-        os.symlink(path, models / os.path.basename(path))
-    return {"float32": float32["path"], "int8": str(models / os.path.basename(int8))}
+    models.mkdir()
+    paths = {}
+    for precision, quantize in (("float32", "none"), ("int8", "int8")):
+        path = trained_cls_export(quantize)["path"]
+        for file in (path, path[: -len(".tflite")] + ".json"):
+            os.symlink(file, models / os.path.basename(file))
+        paths[precision] = str(models / os.path.basename(path))
+    return paths
 
 
 @pytest.fixture(scope="module")

@@ -8,26 +8,23 @@ import pytest
 
 from benchmarks import report_blocks, tflite_profile
 from fast_scnn_tf.export import tflite
-from fast_scnn_tf.export.fast_graph import fast_graph
 from fast_scnn_tf.model import build_fast_scnn
 from fast_scnn_tf.model.complexity import macs
-from fast_scnn_tf.model.head import build_head
 
 SIZE = (64, 96)
 
 
 @pytest.fixture(scope="module")
-def graphs():
-    """(keras cls head, its float32 TFLite) for the plain model and for fast_graph's rewrite."""
-    model = build_fast_scnn(num_classes=5, input_shape=(*SIZE, 3))
-    heads = {
-        "plain": build_head(model, "cls", SIZE),
-        "fast": build_head(fast_graph(model), "cls", SIZE),
-    }
-    return model, {name: tflite.convert(head) for name, head in heads.items()}
+def graphs(plain_cls_tflite, trained_cls_export):
+    """(the trained test model's network built at a static size, for its MACs; the float32
+    TFLite of its cls head as it is and as export.py writes it, fast_graph's rewrite)."""
+    with open(trained_cls_export("none")["path"], "rb") as f:
+        fast = f.read()
+    network = build_fast_scnn(num_classes=19, input_shape=(*SIZE, 3))
+    return network, {"plain": plain_cls_tflite, "fast": fast}
 
 
-@pytest.mark.slow  # two conversions (~10 s)
+@pytest.mark.slow  # two conversions (~10 s), shared with other modules
 def test_op_table_counts_the_models_macs(graphs):
     model, converted = graphs
     for content in converted.values():

@@ -431,6 +431,7 @@ def test_overwrite_never_replaces_a_prediction_evaluate_did_not_write(
     assert not (tmp_path / "metrics.json").exists()
 
 
+@pytest.mark.slow  # evaluates three splits, ~3 s on 2 cores
 def test_every_split_of_the_dataset_can_be_evaluated_and_others_are_named(tmp_path, capsys):
     """--split takes the dataset's own splits (CamVid's trainval too), not a fixed list; an
     unknown one is refused naming the splits there are."""

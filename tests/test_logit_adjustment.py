@@ -82,6 +82,7 @@ def fake_val_winner(model, config, split, offsets):
     ]
 
 
+@pytest.mark.slow  # loads, adjusts and writes a run, ~4 s on 2 cores
 def test_the_written_model_carries_the_offsets_in_its_bias(camvid_run, tmp_path, monkeypatch):
     from fast_scnn_tf.model.head import low_res_logits
     from fast_scnn_tf.training.checkpoint import load_run

@@ -701,6 +701,7 @@ def test_a_video_the_saved_model_refuses_is_one_line_and_leaves_nothing_behind(
     assert os.listdir(out) == ["small_overlay.mp4"]
 
 
+@pytest.mark.slow  # two predict.py runs of a checkpoint, ~4 s on 2 cores
 def test_a_frame_the_model_would_run_at_over_the_memory_budget_is_skipped(
     tmp_path, model_dir, monkeypatch, capsys
 ):
@@ -767,6 +768,7 @@ def test_tta_flags_parse(tmp_path, model_dir):
     assert args.tta_scales == (1.0,) and not args.tta_flip
 
 
+@pytest.mark.slow  # builds a TTA head, ~2.5 s on 2 cores
 def test_tta_refuses_a_frame_whose_probabilities_exceed_the_budget(tmp_path):
     from fast_scnn_tf.config import Config, ModelConfig
     from fast_scnn_tf.predict.predictor import load_predictor

@@ -28,10 +28,9 @@ import subprocess
 import sys
 import time
 
-from benchmarks import speed
 from experiments import camvid
 from fast_scnn_tf.files import write_json
-from fast_scnn_tf.training import carry
+from fast_scnn_tf.training import carry  # imports TensorFlow quietly, before benchmarks.speed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLAN_KEYS = ("command", "total_steps", "carry", "why")
@@ -70,6 +69,8 @@ def code_version() -> str:
 
 
 def run_stage(plan_path: str, stop_at_step: int = 0, minutes: float = 0) -> int:
+    from benchmarks.speed import device_name  # imports TensorFlow: after carry has, quietly
+
     plan = read_plan(plan_path)
     run_dir = os.path.join(ROOT, model_dir(plan["command"]))
     carry_dir = os.path.join(ROOT, plan["carry"])
@@ -109,7 +110,7 @@ def run_stage(plan_path: str, stop_at_step: int = 0, minutes: float = 0) -> int:
             "end_step": end_step,
             "wall_seconds": round(time.perf_counter() - tic),
             "code": code,
-            "machine": f"{speed.device_name()}, {os.cpu_count()} cores",
+            "machine": f"{device_name()}, {os.cpu_count()} cores",
             "exit": exit_code,
         }
     )

@@ -70,3 +70,26 @@ def test_minutes_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         long_run.main(["plan.json", "--minutes", "-1"])
     assert "--minutes" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
+def test_the_stage_runner_starts_without_tensorflows_start_up_lines():
+    """A long run's log begins with the runner's own lines, as train.py's does."""
+    import os
+    import subprocess
+    import sys
+
+    from paths import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments.long_run", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "usage" in result.stdout
+    for line in ("absl::InitializeLog", "cuda drivers", "oneDNN custom operations"):
+        assert line not in result.stderr, result.stderr[-2000:]

@@ -29,8 +29,11 @@ CANDIDATES = {
 
 
 def evaluate(args, name: str, split: str) -> tuple[dict, str]:
-    """The metrics of candidate `name` on `split` (evaluated unless already written) and the
-    command that writes them."""
+    """The metrics of candidate `name` on `split` and the command that writes them: read from
+    the metrics file when it scored the checkpoint --checkpoint names now (a stopped run
+    resumes), else evaluated (a model shipped into the folder of one scored before it)."""
+    from fast_scnn_tf.training.checkpoint import find_checkpoint
+
     scales, flip = CANDIDATES[name]
     folder = os.path.join(args.runs, name)
     argv = [
@@ -52,13 +55,18 @@ def evaluate(args, name: str, split: str) -> tuple[dict, str]:
     path = os.path.join(
         folder, "metrics_tta.json" if split == "val" else f"metrics_{split}_tta.json"
     )
-    if not os.path.isfile(path):
-        import evaluate as evaluate_cli
+    command = shlex.join(["python", "evaluate.py", *argv])
+    if os.path.isfile(path):
+        with open(path) as f:
+            metrics = json.load(f)
+        if metrics.get("checkpoint") == find_checkpoint(args.checkpoint):
+            return metrics, command
+    import evaluate as evaluate_cli
 
-        if evaluate_cli.main(argv) != 0:
-            raise SystemExit(f"camvid_tta.py: evaluate.py {shlex.join(argv)} failed")
+    if evaluate_cli.main(argv) != 0:
+        raise SystemExit(f"camvid_tta.py: {command} failed")
     with open(path) as f:
-        return json.load(f), shlex.join(["python", "evaluate.py", *argv])
+        return json.load(f), command
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ import os
 import sys
 
 from benchmarks import record
+from fast_scnn_tf import cli
 from fast_scnn_tf.config import WHICH
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -279,6 +280,7 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--output", default=record.default_output("camvid", "experiments"))
     args = parser.parse_args(argv)
+    cli.import_tensorflow()  # quietly, before shipping, the figure and the record import it
     if args.add_exports:
         add_exports(args.output, args.add_exports)
         return 0

@@ -140,3 +140,22 @@ def test_ship_to_an_existing_folder_is_one_line_and_leaves_it_alone(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "--ship-to" in err and "mine" in err and "exists" in err
     assert os.listdir(tmp_path / "mine") == ["notes.txt"]
+
+
+@pytest.mark.slow  # a child process importing TensorFlow, ~6 s on 2 cores
+def test_shipping_prints_its_own_line_without_tensorflows_start_up_lines(camvid_run, tmp_path):
+    import subprocess
+    import sys
+
+    from paths import ROOT
+
+    run, _ = camvid_run
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = ["-m", "experiments.camvid", "--run", run, "--ship-to", str(tmp_path / "shipped")]
+    result = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "shipped" in result.stdout and "best/ckpt-22050" in result.stdout
+    for line in ("absl::InitializeLog", "cuInit", "oneDNN custom operations"):
+        assert line not in result.stderr, result.stderr[-2000:]

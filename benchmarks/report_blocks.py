@@ -103,7 +103,11 @@ def render_camvid(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIM
     if CAMVID not in results:
         return SPEC["notice"] + "\n\n" + SPEC["camvid_missing"]
     candidates = load(experiments_dir, CANDIDATES)
-    parts = [SPEC["notice"], section(CAMVID, results[CAMVID], candidates=candidates)]
+    found = load(experiments_dir, report_camvid.DIAGNOSTICS)
+    parts = [
+        SPEC["notice"],
+        section(CAMVID, results[CAMVID], candidates=candidates, found_diagnostics=found),
+    ]
     if ABLATION in results:
         parts.append(section(ABLATION, results[ABLATION]))
     return "\n\n".join(
@@ -116,7 +120,8 @@ def render_model_card(results_dir: str = RESULTS_DIR, experiments_dir: str = EXP
     results = load(experiments_dir, (CAMVID,))
     if CAMVID not in results:
         return SPEC["notice"] + "\n\n" + SPEC["camvid_missing"]
-    return SPEC["notice"] + "\n\n" + report_camvid.model_card(results[CAMVID])
+    found = load(experiments_dir, report_camvid.DIAGNOSTICS)
+    return SPEC["notice"] + "\n\n" + report_camvid.model_card(results[CAMVID], found)
 
 
 def render_summary(results_dir: str = RESULTS_DIR, experiments_dir: str = EXPERIMENTS_DIR) -> str:

@@ -4,9 +4,44 @@ each candidate's paragraph; the recipe ablation's tables, one per epoch budget."
 
 from __future__ import annotations
 
+import datetime
 import shlex
 
 from benchmarks.report_template import FORMATS, SPEC, bullets, fill, table
+
+# The diagnostics' experiments/results/ file stems (report.toml [diagnostics]).
+DIAGNOSTICS = ("camvid_tta", "camvid_logit_adjustment")
+
+
+def _recorded(result: dict) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(result["environment"]["date"])
+
+
+def diagnostics(result: dict, found: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """The shipped model `result` seen through the diagnostics `found` ({file stem: JSON}):
+    ([{"label", "name", "miou", "mean_accuracy", "pixel_accuracy"}, ...] of those recorded after
+    it, [a line for each recorded before it, an earlier model's])."""
+    spec = SPEC["diagnostics"]
+    rows, stale = [], []
+    for name, d in found.items():
+        if _recorded(d) < _recorded(result):
+            stale.append(fill(spec["stale"], {"name": name, "command": spec["commands"][name]}))
+        elif name == "camvid_tta":
+            val = next(v for v in d["val"] if v["views"] == d["chosen"])
+            views = "scales " + ", ".join(f"{s:g}" for s in val["scales"])
+            views += spec["mirror"] if val["flip"] else ""
+            label = fill(spec["tta"], {"views": views, "val_miou": val["miou"]})
+            rows.append({**d["test"], "label": label, "name": name})
+        else:
+            val = next(v for v in d["val"] if v["alpha"] == d["alpha"])
+            test = next(t for t in d["test"] if t["alpha"] == d["alpha"])
+            label = fill(spec["adjusted"], {"alpha": d["alpha"], "val_miou": val["miou"]})
+            rows.append({**test, "label": label, "name": name})
+            if "per_class" in d:
+                fit = d["per_class"]
+                label = fill(spec["per_class"], {"val_miou": fit["val_miou"]})
+                rows.append({**fit["test"], "label": label, "name": name})
+    return rows, stale
 
 
 def _held_out(result: dict) -> bool:
@@ -15,14 +50,24 @@ def _held_out(result: dict) -> bool:
     return result.get("protocol", spec["protocol"]) != spec["trained_on_val"]
 
 
-def camvid(result: dict, spec: dict, candidates: dict[str, dict] | None = None) -> dict:
-    """The test table (the shipped model, its exported files, the `candidates` that do not ship,
-    the published peers), per-class IoU, about ten points of the validation curve."""
+def camvid(
+    result: dict,
+    spec: dict,
+    candidates: dict[str, dict] | None = None,
+    found_diagnostics: dict[str, dict] | None = None,
+) -> dict:
+    """The test table (the shipped model, its exported files, its diagnostic rows, the
+    `candidates` that do not ship, the published peers), per-class IoU, about ten points of the
+    validation curve."""
     protocol = result.get("protocol", spec["protocol"])
     rows = [[fill(cell, {**result, "protocol": protocol}) for cell in spec["shipped_row"]]]
     rows += [
         [fill(cell, {**e, "name": name, "protocol": protocol}) for cell in spec["export_row"]]
         for name, e in result.get("exports", {}).items()
+    ]
+    seen, stale = diagnostics(result, found_diagnostics or {})
+    rows += [
+        [fill(cell, {**d, "protocol": protocol}) for cell in spec["diagnostic_row"]] for d in seen
     ]
     rows += [
         [
@@ -52,6 +97,7 @@ def camvid(result: dict, spec: dict, candidates: dict[str, dict] | None = None) 
     pct = FORMATS["pct"]
     return {
         "table": table(spec["header"], rows),
+        "stale_diagnostics": "\n\n".join(stale),
         "class_table": table(classes, [[pct(result["test"]["class_iou"][c]) for c in classes]]),
         "curve_title": fill(
             spec["curve_held_out" if _held_out(result) else "curve_trained_on"], result
@@ -176,9 +222,9 @@ def summary_table(result: dict) -> str:
     return table(spec["header"], rows)
 
 
-def model_card(result: dict) -> str:
+def model_card(result: dict, found_diagnostics: dict[str, dict] | None = None) -> str:
     """The model card's scores (models/camvid/README.md): the shipped checkpoint and each of its
-    exported files on the test split, overall and per class."""
+    exported files on the test split, overall and per class, and its diagnostic rows."""
     spec = SPEC["model_card"]
     exports = result.get("exports", {})
     rows = [[fill(cell, result) for cell in spec["shipped_row"]]]
@@ -186,6 +232,8 @@ def model_card(result: dict) -> str:
         [fill(cell, {**e, "name": name}) for cell in spec["export_row"]]
         for name, e in exports.items()
     ]
+    seen, stale = diagnostics(result, found_diagnostics or {})
+    rows += [[fill(cell, d) for cell in spec["diagnostic_row"]] for d in seen]
     classes = result["config"]["model"]["classes"]["names"]  # JSON keys are sorted: use the table
     pct = FORMATS["pct2"]
     per_class = [[spec["shipped_label"]] + [pct(result["test"]["class_iou"][c]) for c in classes]]
@@ -194,6 +242,7 @@ def model_card(result: dict) -> str:
         [
             fill(spec["text"], result),
             table(spec["header"], rows),
+            *stale,
             spec["class_title"],
             table(["", *classes], per_class),
         ]

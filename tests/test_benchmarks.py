@@ -259,6 +259,64 @@ def test_model_card_scores_the_checkpoint_and_each_export_overall_and_per_class(
     ]
 
 
+def _diagnostics(date: str) -> dict[str, dict]:
+    """A TTA and a logit-adjustment record of the model, recorded at `date`."""
+    environment = {**ENVIRONMENT, "date": date}
+    scores = {"mean_accuracy": 0.72, "pixel_accuracy": 0.88, "class_iou": {}}
+    views = [
+        {"views": "flip", "scales": [1.0], "flip": True, "miou": 0.41},
+        {"views": "s3flip", "scales": [0.75, 1.0, 1.25], "flip": True, "miou": 0.43},
+    ]
+    return {
+        "camvid_tta": {
+            "environment": environment,
+            "val": views,
+            "chosen": "s3flip",
+            "test": {"views": "s3flip", "miou": 0.5412, **scores},
+        },
+        "camvid_logit_adjustment": {
+            "environment": environment,
+            "alpha": 0.5,
+            "val": [{"alpha": 0.0, "miou": 0.40}, {"alpha": 0.5, "miou": 0.42}],
+            "test": [
+                {"alpha": 0.0, "miou": 0.5234, **scores},
+                {"alpha": 0.5, "miou": 0.55, **scores},
+            ],
+            "per_class": {"val_miou": 0.44, "test": {"miou": 0.56, **scores}},
+        },
+    }
+
+
+def test_diagnostic_rows_follow_the_exports_only_when_recorded_after_the_model():
+    result = _camvid()  # recorded 2026-11-21T13:20:39
+    result["exports"]["TFLite int8"]["class_iou"] = result["test"]["class_iou"]
+    text = report_blocks.section(
+        "camvid", result, found_diagnostics=_diagnostics("2026-11-22T00:00:00+00:00")
+    )
+    rows = {row["model"]: row for row in table_with(text, "test mIoU %")}
+    assert list(rows)[:5] == [
+        "**Fast-SCNN (this repo)**",
+        "Fast-SCNN, TFLite int8",
+        "Fast-SCNN + test-time augmentation, scales 0.75, 1, 1.25 and the mirror (val 43.0%)",
+        "Fast-SCNN + logit adjustment, alpha 0.5 (val 42.0%)",
+        "Fast-SCNN + per-class logit offsets (val 44.0%)",
+    ]
+    assert [r["test mIoU %"] for r in list(rows.values())[2:5]] == ["54.1", "55.0", "56.0"]
+    card = report_camvid.model_card(result, _diagnostics("2026-11-22T00:00:00+00:00"))
+    card_rows = table_with(card, "test mIoU %")
+    assert card_rows[2]["model"].startswith("this checkpoint + test-time augmentation")
+    assert card_rows[2]["test mIoU %"] == "54.12"
+
+    # Recorded before the model was: an earlier model's rows, not shown; a line says what to run.
+    stale = _diagnostics("2026-11-20T00:00:00+00:00")
+    text = report_blocks.section("camvid", result, found_diagnostics=stale)
+    assert not [r for r in table_with(text, "test mIoU %") if "+" in r["model"]]
+    assert "`experiments/results/camvid_tta.json` was recorded before" in text
+    assert "python -m experiments.camvid_logit_adjustment --checkpoint models/camvid" in text
+    card = report_camvid.model_card(result, stale)
+    assert len(table_with(card, "test mIoU %")) == 2 and "recorded before" in card
+
+
 def test_camvid_block_puts_ours_beside_the_peers_in_class_table_order():
     text = report_blocks.section("camvid", _camvid())
     rows = {row["model"]: row for row in table_with(text, "test mIoU %")}

@@ -3,6 +3,7 @@
 Logs go to files rather than pipes: a child blocked on a full pipe would stall, and with it any
 child waiting on it (the multi-worker collectives)."""
 
+import os
 import subprocess
 import sys
 
@@ -29,3 +30,21 @@ def wait_all(children: dict, timeout: float) -> dict:
             if process.poll() is None:
                 process.kill()
     return {name: (codes[name], open(log).read()) for name, (_, log) in children.items()}
+
+
+# What TensorFlow's C++ start-up prints unless a tool hides it (fast_scnn_tf.quiet).
+START_UP_LINES = ("absl::InitializeLog", "cuInit", "cuda drivers", "oneDNN custom operations")
+
+
+def start_up_lines(output: str) -> list[str]:
+    """The lines of `output` that TensorFlow's start-up printed."""
+    return [line for line in output.splitlines() if any(s in line for s in START_UP_LINES)]
+
+
+def run_as_users_do(args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python ARGS...` from the repository, with TF_CPP_MIN_LOG_LEVEL unset as in a user's
+    shell (make test sets it), its output captured as text."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+import children
 from experiments import long_run
 
 
@@ -75,21 +76,6 @@ def test_minutes_must_be_positive(capsys):
 @pytest.mark.slow  # a child process importing TensorFlow, ~4 s on 2 cores
 def test_the_stage_runner_starts_without_tensorflows_start_up_lines():
     """A long run's log begins with the runner's own lines, as train.py's does."""
-    import os
-    import subprocess
-    import sys
-
-    from paths import ROOT
-
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run(
-        [sys.executable, "-m", "experiments.long_run", "--help"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = children.run_as_users_do(["-m", "experiments.long_run", "--help"])
     assert result.returncode == 0 and "usage" in result.stdout
-    for line in ("absl::InitializeLog", "cuda drivers", "oneDNN custom operations"):
-        assert line not in result.stderr, result.stderr[-2000:]
+    assert not children.start_up_lines(result.stderr), result.stderr[-2000:]

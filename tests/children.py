@@ -1,7 +1,7 @@
-"""Python children that run beside each other, their output in log files.
-
-Logs go to files rather than pipes: a child blocked on a full pipe would stall, and with it any
-child waiting on it (the multi-worker collectives)."""
+"""Tools run as child processes: beside each other, their output in log files (rather than
+pipes: a child blocked on a full pipe would stall, and with it any child waiting on it, as in the
+multi-worker collectives); or as a user's shell runs them, to find TensorFlow's start-up lines
+in their output."""
 
 import os
 import subprocess

@@ -14,7 +14,8 @@
 Modules beside them, imported by name (pytest puts tests/ on sys.path): `paths` (ROOT, the
 repository), `fabricate` (run folders, CamVid and own-folder datasets), `cityscapes_ids` (label
 id <-> train id tables), `image_headers` (image headers that claim huge sizes) and `children`
-(Python processes run beside each other, their output in log files).
+(Python processes run beside each other, their output in log files; TensorFlow's start-up
+lines in a tool's output).
 """
 
 from __future__ import annotations

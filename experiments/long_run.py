@@ -5,6 +5,7 @@ saves first), records itself in the plan and carries the state on.
     python -m experiments.long_run experiments/plans/camvid1000_dabnet.json [--minutes M]
     (--minutes, or SIGTERM, ends the stage before the session does; then commit the plan and its
     carry folder)
+    python -m experiments.long_run experiments/plans/camvid1000_dabnet.json --status
 
 The plan is a JSON file fixed before the first stage: `command` (the train.py command line,
 `--model-dir` included, run from the repository root), `total_steps`, `carry` (the carry folder,
@@ -128,6 +129,37 @@ def run_stage(plan_path: str, stop_at_step: int = 0, minutes: float = 0) -> int:
     return 0 if exit_code in (0, 128 + signal.SIGTERM, 128 + signal.SIGINT) else exit_code
 
 
+def status(plan: dict) -> str:
+    """Where the run stands: its step (and epoch, once validated), its best and last validation,
+    and the time left at the pace of its stages so far."""
+    stages, curve, total = plan.get("stages", []), plan.get("val_curve", []), plan["total_steps"]
+    if not stages:
+        return f"step 0 of {total}: not started"
+    step = stages[-1]["end_step"]
+    minutes = sum(s["wall_seconds"] for s in stages) / 60
+    where = f"step {step} of {total}"
+    if curve:
+        per_epoch = curve[-1]["step"] / curve[-1]["epoch"]
+        where += f" (epoch {step / per_epoch:.1f} of {total / per_epoch:g})"
+    lines = [f"{where}, {len(stages)} stages, {minutes:.0f} min of training"]
+    if curve:
+        best = max(curve, key=lambda e: e["miou"])
+        lines.append(
+            f"val mIoU: best {100 * best['miou']:.2f}% at epoch {best['epoch']:g}, "
+            f"last {100 * curve[-1]['miou']:.2f}% at epoch {curve[-1]['epoch']:g}"
+        )
+    trained = sum(s["end_step"] - s["start_step"] for s in stages)
+    if step >= total:
+        lines.append("the run has ended")
+    elif trained > 0:
+        pace = 60 * minutes / trained  # pauses and shared CPUs included
+        lines.append(
+            f"left: {total - step} steps; at the pace so far ({pace:.2f} s a step) "
+            f"about {(total - step) * pace / 3600:.1f} h"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -145,12 +177,20 @@ def main(argv=None) -> int:
         default=0,
         help="end this stage after that many minutes, as SIGTERM does (0: when the run ends)",
     )
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="print where the run stands (steps, validations, time left), then stop",
+    )
     args = parser.parse_args(argv)
     if args.stop_at_step < 0:
         parser.error("--stop-at-step must be >= 0")
     if args.minutes < 0:
         parser.error("--minutes must be >= 0")
     try:
+        if args.status:
+            print(status(read_plan(args.plan)))
+            return 0
         return run_stage(args.plan, args.stop_at_step, args.minutes)
     except (OSError, ValueError) as e:
         print(f"long_run: error: {e}", file=sys.stderr)

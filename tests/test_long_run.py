@@ -67,6 +67,42 @@ def test_minutes_end_the_stage_as_sigterm_does(tmp_path):
     assert stage["exit"] == 143 and stage["wall_seconds"] < 60
 
 
+def _plan(tmp_path, **fields) -> str:
+    plan = {
+        "command": "python train.py --model-dir x",
+        "total_steps": 4500,
+        "carry": "c",
+        "why": "t",
+    }
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({**plan, **fields}))
+    return str(path)
+
+
+def test_status_says_where_the_run_stands_and_what_is_left(tmp_path, capsys):
+    stages = [
+        {"start_step": 0, "end_step": 900, "wall_seconds": 600, "exit": 143},
+        {"start_step": 900, "end_step": 1800, "wall_seconds": 900, "exit": 143},
+    ]
+    curve = [
+        {"epoch": 10.0, "step": 450, "miou": 0.40},
+        {"epoch": 20.0, "step": 900, "miou": 0.55},
+        {"epoch": 30.0, "step": 1350, "miou": 0.50},
+    ]
+    assert long_run.main([_plan(tmp_path, stages=stages, val_curve=curve), "--status"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "step 1800 of 4500 (epoch 40.0 of 100), 2 stages, 25 min of training",
+        "val mIoU: best 55.00% at epoch 20, last 50.00% at epoch 30",
+        "left: 2700 steps; at the pace so far (0.83 s a step) about 0.6 h",
+    ]
+
+
+def test_status_of_a_plan_not_started(tmp_path, capsys):
+    assert long_run.main([_plan(tmp_path), "--status"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["step 0 of 4500: not started"]
+
+
 def test_minutes_must_be_positive(capsys):
     with pytest.raises(SystemExit):
         long_run.main(["plan.json", "--minutes", "-1"])

@@ -4,17 +4,12 @@ each candidate's paragraph; the recipe ablation's tables, one per epoch budget."
 
 from __future__ import annotations
 
-import datetime
 import shlex
 
-from benchmarks.report_template import FORMATS, SPEC, bullets, fill, table
+from benchmarks.report_template import FORMATS, SPEC, bullets, fill, recorded, table
 
 # The diagnostics' experiments/results/ file stems (report.toml [diagnostics]).
 DIAGNOSTICS = ("camvid_tta", "camvid_logit_adjustment")
-
-
-def _recorded(result: dict) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(result["environment"]["date"])
 
 
 def diagnostics(result: dict, found: dict[str, dict]) -> tuple[list[dict], list[str]]:
@@ -24,7 +19,7 @@ def diagnostics(result: dict, found: dict[str, dict]) -> tuple[list[dict], list[
     spec = SPEC["diagnostics"]
     rows, stale = [], []
     for name, d in found.items():
-        if _recorded(d) < _recorded(result):
+        if recorded(d) < recorded(result):
             stale.append(fill(spec["stale"], {"name": name, "command": spec["commands"][name]}))
         elif name == "camvid_tta":
             val = next(v for v in d["val"] if v["views"] == d["chosen"])
@@ -44,6 +39,22 @@ def diagnostics(result: dict, found: dict[str, dict]) -> tuple[list[dict], list[
     return rows, stale
 
 
+def own_rows(
+    result: dict, spec: dict, values: dict, exports=None, seen: list[dict] = ()
+) -> list[list[str]]:
+    """The shipped model's rows of a table: its own (spec's shipped_row), one per exported file
+    (export_row; those named in `exports`, or all) and one per diagnostic in `seen`
+    (diagnostic_row); `values` fill what each row's own fields do not."""
+    rows = [[fill(cell, {**result, **values}) for cell in spec["shipped_row"]]]
+    rows += [
+        [fill(cell, {**e, "name": name, **values}) for cell in spec["export_row"]]
+        for name, e in result.get("exports", {}).items()
+        if exports is None or name in exports
+    ]
+    rows += [[fill(cell, {**d, **values}) for cell in spec["diagnostic_row"]] for d in seen]
+    return rows
+
+
 def _held_out(result: dict) -> bool:
     """Whether the run's val frames were held out (not so on train + val)."""
     spec = SPEC["sections"]["camvid"]
@@ -60,15 +71,8 @@ def camvid(
     `candidates` that do not ship, the published peers), per-class IoU, about ten points of the
     validation curve."""
     protocol = result.get("protocol", spec["protocol"])
-    rows = [[fill(cell, {**result, "protocol": protocol}) for cell in spec["shipped_row"]]]
-    rows += [
-        [fill(cell, {**e, "name": name, "protocol": protocol}) for cell in spec["export_row"]]
-        for name, e in result.get("exports", {}).items()
-    ]
     seen, stale = diagnostics(result, found_diagnostics or {})
-    rows += [
-        [fill(cell, {**d, "protocol": protocol}) for cell in spec["diagnostic_row"]] for d in seen
-    ]
+    rows = own_rows(result, spec, {"protocol": protocol}, seen=seen)
     rows += [
         [
             fill(
@@ -207,13 +211,8 @@ def summary_table(result: dict) -> str:
     """README.md's results table: the shipped model and the exports report.toml's [summary]
     names, beside the peers it names."""
     spec, protocol = SPEC["summary"], SPEC["sections"]["camvid"]["protocol"]
-    shipped = result.get("protocol", protocol)
-    rows = [[fill(cell, {**result, "protocol": shipped}) for cell in spec["shipped_row"]]]
-    rows += [
-        [fill(cell, {**e, "name": name, "protocol": shipped}) for cell in spec["export_row"]]
-        for name, e in result.get("exports", {}).items()
-        if name in spec["exports"]
-    ]
+    shipped = {"protocol": result.get("protocol", protocol)}
+    rows = own_rows(result, spec, shipped, exports=spec["exports"])
     rows += [
         [fill(cell, {"protocol": protocol, **peer}) for cell in spec["peer_row"]]
         for peer in result["peers"]
@@ -227,13 +226,8 @@ def model_card(result: dict, found_diagnostics: dict[str, dict] | None = None) -
     exported files on the test split, overall and per class, and its diagnostic rows."""
     spec = SPEC["model_card"]
     exports = result.get("exports", {})
-    rows = [[fill(cell, result) for cell in spec["shipped_row"]]]
-    rows += [
-        [fill(cell, {**e, "name": name}) for cell in spec["export_row"]]
-        for name, e in exports.items()
-    ]
     seen, stale = diagnostics(result, found_diagnostics or {})
-    rows += [[fill(cell, d) for cell in spec["diagnostic_row"]] for d in seen]
+    rows = own_rows(result, spec, {}, seen=seen)
     classes = result["config"]["model"]["classes"]["names"]  # JSON keys are sorted: use the table
     pct = FORMATS["pct2"]
     per_class = [[spec["shipped_label"]] + [pct(result["test"]["class_iou"][c]) for c in classes]]

@@ -117,11 +117,17 @@ def runnable(command: str) -> str:
     return _SCRIPT.sub(module, command)
 
 
+def recorded(result: dict) -> datetime.datetime:
+    """When `result` was recorded (its environment's date), in UTC."""
+    date = datetime.datetime.fromisoformat(result["environment"]["date"])
+    return date.astimezone(datetime.timezone.utc)
+
+
 def common_values(result: dict) -> dict:
     """`provenance` (date, device, cores, versions, TensorFlow threads and the command of the
     run), and `weights_text` for a run that says which weights it timed."""
     env = result["environment"]
-    date = datetime.datetime.fromisoformat(env["date"]).astimezone(datetime.timezone.utc)
+    date = recorded(result)
     versions = ", ".join(f"{name} {env[key]}" for name, key in SPEC["versions"] if env.get(key))
     threads = env.get("intra_op_threads", 0) or SPEC["default_threads"]
     malloc = SPEC["malloc"] if env.get("malloc", "default").startswith("glibc") else ""

@@ -128,6 +128,14 @@ def trained_cls_export(trained_model, scene_frames, calibration_frames, tmp_path
 
 
 @pytest.fixture(scope="session")
+def fast_cls_tflite(trained_cls_export) -> bytes:
+    """The float32 file of `trained_cls_export`: the cls head as export.py converts it, after
+    the rewrite (fast_graph)."""
+    with open(trained_cls_export("none")["path"], "rb") as f:
+        return f.read()
+
+
+@pytest.fixture(scope="session")
 def plain_cls_tflite(trained_model) -> bytes:
     """`trained_model`'s cls head at 64x96 converted to float32 TFLite as it is, without the
     rewrite (fast_graph) export.py hands the converter."""

@@ -82,16 +82,14 @@ def test_a_model_with_nothing_to_rewrite_comes_back_as_it_is():
     assert fast_graph(model) is model
 
 
-@pytest.mark.slow  # two conversions (~10 s), shared with other modules
+@pytest.mark.slow  # the session's two float32 conversions (~10 s) when it is the first to ask
 def test_tflite_of_the_rewrite_has_one_dilated_depthwise_conv_and_agrees(
-    trained_model, scene_frames, plain_cls_tflite, trained_cls_export
+    trained_model, scene_frames, plain_cls_tflite, fast_cls_tflite
 ):
     """The float32 file export.py writes (the head of fast_graph) against the plain head's."""
     from ai_edge_litert.tools import flatbuffer_utils
 
-    plain = plain_cls_tflite
-    with open(trained_cls_export("none")["path"], "rb") as f:
-        fast = f.read()
+    plain, fast = plain_cls_tflite, fast_cls_tflite
     plain_ops = tflite.op_types(tflite.interpreter(plain, delegate=False))
     fast_ops = tflite.op_types(tflite.interpreter(fast, delegate=False))
     assert {"SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "MUL"} <= plain_ops

@@ -15,16 +15,14 @@ SIZE = (64, 96)
 
 
 @pytest.fixture(scope="module")
-def graphs(plain_cls_tflite, trained_cls_export):
+def graphs(plain_cls_tflite, fast_cls_tflite):
     """(the trained test model's network built at a static size, for its MACs; the float32
     TFLite of its cls head as it is and as export.py writes it, fast_graph's rewrite)."""
-    with open(trained_cls_export("none")["path"], "rb") as f:
-        fast = f.read()
     network = build_fast_scnn(num_classes=19, input_shape=(*SIZE, 3))
-    return network, {"plain": plain_cls_tflite, "fast": fast}
+    return network, {"plain": plain_cls_tflite, "fast": fast_cls_tflite}
 
 
-@pytest.mark.slow  # two conversions (~10 s), shared with other modules
+@pytest.mark.slow  # the session's two float32 conversions (~10 s) when it is the first to ask
 def test_op_table_counts_the_models_macs(graphs):
     model, converted = graphs
     for content in converted.values():

@@ -73,18 +73,20 @@ demo: setup
 	@echo "  predictions/       *_overlay.png and *_labels.png for the val frames"
 
 # Segment in the browser: the shipped CamVid model exported into web/models/ (float32; int8 too
-# when data/CamVid is there to calibrate it), the folder served on localhost.
+# when data/CamVid is there to calibrate it), the folder served on localhost. The exports are
+# made again whenever the shipped model's files are newer than they are.
 WEB_PORT ?= 8000
+SHIPPED_MODEL := models/camvid/config.json $(wildcard models/camvid/best/*)
 WEB_MODEL := web/models/fast_scnn_cls_float32_360x480.tflite
 WEB_MODEL_INT8 := web/models/fast_scnn_cls_int8_360x480.tflite
 WEB_MODELS := $(WEB_MODEL) $(if $(wildcard data/CamVid/train),$(WEB_MODEL_INT8))
 web: setup web/node_modules/.package-lock.json $(WEB_MODELS)
 	$(PY) web/serve.py --port $(WEB_PORT)
 
-$(WEB_MODEL): | setup
+$(WEB_MODEL): $(SHIPPED_MODEL) | setup
 	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize none --output web/models
 
-$(WEB_MODEL_INT8): | setup
+$(WEB_MODEL_INT8): $(SHIPPED_MODEL) | setup
 	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize int8 \
 		--calibration-data data/CamVid --output web/models
 

@@ -608,3 +608,37 @@ def test_serve_answers_only_the_pages_own_files(small_site, path):
     assert status == 404 and b"secret" not in body
     assert _get(small_site, "/models/m.tflite") == (200, b"model")
     assert _get(small_site, "/") == (200, b"page")
+
+
+@pytest.mark.parametrize("newer", ["shipped model", "page's export"])
+def test_make_web_exports_again_when_the_shipped_model_is_newer(tmp_path, newer):
+    """`make web` re-exports the page's models when models/camvid changed after they were made
+    (a new model shipped, a pull): an older export would be served silently."""
+    import shutil
+    import subprocess
+
+    shutil.copy(os.path.join(ROOT, "Makefile"), tmp_path)
+    for name in ("requirements.txt", "requirements-torch.txt", ".venv/.installed"):
+        os.makedirs(os.path.dirname(tmp_path / name), exist_ok=True)
+        (tmp_path / name).write_text("")
+    model = tmp_path / "models" / "camvid"
+    os.makedirs(model / "best")
+    (model / "config.json").write_text("{}")
+    (model / "best" / "ckpt-1.index").write_text("")
+    os.makedirs(tmp_path / "web" / "models")
+    export = tmp_path / "web" / "models" / "fast_scnn_cls_float32_360x480.tflite"
+    export.write_text("")
+    older, newer_time = 1_000_000_000, 1_000_000_100
+    for path in (tmp_path / "requirements.txt", tmp_path / "requirements-torch.txt"):
+        os.utime(path, (older - 100, older - 100))
+    for path in (model / "config.json", model / "best" / "ckpt-1.index", export):
+        stamp = newer_time if (path == export) == (newer == "page's export") else older
+        os.utime(path, (stamp, stamp))
+    result = subprocess.run(
+        ["make", "-n", "web/models/fast_scnn_cls_float32_360x480.tflite"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ("export.py --checkpoint models/camvid" in result.stdout) == (newer == "shipped model")

@@ -84,11 +84,12 @@ web: setup web/node_modules/.package-lock.json $(WEB_MODELS)
 	$(PY) web/serve.py --port $(WEB_PORT)
 
 $(WEB_MODEL): $(SHIPPED_MODEL) | setup
-	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize none --output web/models
+	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize none --output web/models \
+		--overwrite
 
 $(WEB_MODEL_INT8): $(SHIPPED_MODEL) | setup
 	$(RUN) export.py --checkpoint models/camvid --mode cls --tflite --quantize int8 \
-		--calibration-data data/CamVid --output web/models
+		--calibration-data data/CamVid --output web/models --overwrite
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache

@@ -641,4 +641,6 @@ def test_make_web_exports_again_when_the_shipped_model_is_newer(tmp_path, newer)
         text=True,
         check=True,
     )
-    assert ("export.py --checkpoint models/camvid" in result.stdout) == (newer == "shipped model")
+    exported = "export.py --checkpoint models/camvid" in result.stdout
+    assert exported == (newer == "shipped model")
+    assert ("--overwrite" in result.stdout) == exported  # the file it made before is replaced

@@ -198,6 +198,15 @@ def merge(output: str, fields: dict) -> None:
     print(f"added {', '.join(fields)} to {output}")
 
 
+# The row name of an exported file, from the precision in its name (export.py's file names);
+# "_qat_int8_" first, since it also holds "_int8_".
+EXPORT_KINDS = (
+    ("_qat_int8_", "TFLite QAT int8"),
+    ("_int8_", "TFLite int8"),
+    ("_float32_", "TFLite float32"),
+)
+
+
 def add_exports(output: str, metrics_files: list[str]) -> None:
     """Merge the test metrics of the shipped model's exported files (evaluate.py on each
     `<name>_metrics_test.json`) and today's peer table into the recorded result."""
@@ -207,9 +216,7 @@ def add_exports(output: str, metrics_files: list[str]) -> None:
         with open(path) as f:
             metrics = json.load(f)
         name = os.path.basename(path).split("_metrics")[0]
-        kind = (
-            "TFLite int8" if "_int8_" in name else "TFLite float32" if "_float32_" in name else name
-        )
+        kind = next((k for tag, k in EXPORT_KINDS if tag in name), name)
         exports[kind] = {
             **{k: metrics[k] for k in ("miou", "mean_accuracy", "pixel_accuracy", "class_iou")},
             "command": f"python evaluate.py --checkpoint exports/camvid/{name}.tflite --split test",

@@ -151,3 +151,29 @@ def test_shipping_prints_its_own_line_without_tensorflows_start_up_lines(camvid_
     assert result.returncode == 0, result.stderr[-2000:]
     assert "shipped" in result.stdout and "best/ckpt-22050" in result.stdout
     assert not children.start_up_lines(result.stderr), result.stderr[-2000:]
+
+
+def test_add_exports_gives_each_exported_file_its_own_row(tmp_path):
+    """float32, post-training int8 and QAT int8 files of one model are three rows: a QAT file's
+    name also holds "_int8_", and must not replace the post-training int8 row."""
+    import json
+
+    output = tmp_path / "camvid.json"
+    output.write_text(json.dumps({"test": {"miou": 0.6}}))
+    files = []
+    for i, name in enumerate(["float32", "int8", "qat_int8"]):
+        path = tmp_path / f"fast_scnn_cls_{name}_360x480_metrics_test.json"
+        scores = {"miou": 0.5 + i / 100, "mean_accuracy": 0.7, "pixel_accuracy": 0.8}
+        path.write_text(json.dumps({**scores, "class_iou": {"sky": 0.9}}))
+        files.append(str(path))
+    camvid_record.add_exports(str(output), files)
+    exports = json.loads(output.read_text())["exports"]
+    assert {k: v["miou"] for k, v in exports.items()} == {
+        "TFLite float32": 0.5,
+        "TFLite int8": 0.51,
+        "TFLite QAT int8": 0.52,
+    }
+    assert exports["TFLite QAT int8"]["command"] == (
+        "python evaluate.py --checkpoint exports/camvid/fast_scnn_cls_qat_int8_360x480.tflite "
+        "--split test"
+    )

@@ -201,7 +201,7 @@ def merge(output: str, fields: dict) -> None:
 # The row name of an exported file, from the precision in its name (export.py's file names);
 # "_qat_int8_" first, since it also holds "_int8_".
 EXPORT_KINDS = (
-    ("_qat_int8_", "TFLite QAT int8"),
+    ("_qat_int8_", "TFLite int8 QAT"),
     ("_int8_", "TFLite int8"),
     ("_float32_", "TFLite float32"),
 )

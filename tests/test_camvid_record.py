@@ -171,9 +171,9 @@ def test_add_exports_gives_each_exported_file_its_own_row(tmp_path):
     assert {k: v["miou"] for k, v in exports.items()} == {
         "TFLite float32": 0.5,
         "TFLite int8": 0.51,
-        "TFLite QAT int8": 0.52,
+        "TFLite int8 QAT": 0.52,
     }
-    assert exports["TFLite QAT int8"]["command"] == (
+    assert exports["TFLite int8 QAT"]["command"] == (
         "python evaluate.py --checkpoint exports/camvid/fast_scnn_cls_qat_int8_360x480.tflite "
         "--split test"
     )

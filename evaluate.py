@@ -289,12 +289,15 @@ def run_evaluation(args) -> int:
     metrics_path = os.path.join(
         output_dir, prefix + metrics_filename(args.split, args.scale, args.ablate_skip, tta(args))
     )
+    # A model folder's own metrics file (a shipped model's metrics_test.json) is kept as it is
+    # when the default output would replace it: the scores are printed, nothing is written.
+    keep = not args.output and not args.overwrite and os.path.isfile(metrics_path)
     if labelled:
         flag = "--output" if args.output else "--output (default: the model directory)"
         files.check_output_dir(
             output_dir,
             flag,
-            args.overwrite,
+            args.overwrite or keep,
             outputs=[metrics_path],
             instead=", or --output DIR to write elsewhere",
         )
@@ -353,9 +356,16 @@ def run_evaluation(args) -> int:
             else ""
         )
     )
-    os.makedirs(output_dir, exist_ok=True)
-    write_json(metrics_path, metrics)
-    print(f"wrote {metrics_path}")
+    if keep:
+        print(
+            f"kept '{metrics_path}' as it was (--overwrite replaces it, --output DIR writes "
+            "elsewhere)",
+            file=sys.stderr,
+        )
+    else:
+        os.makedirs(output_dir, exist_ok=True)
+        write_json(metrics_path, metrics)
+        print(f"wrote {metrics_path}")
     if writer is not None:
         print(
             f"wrote predictions of {writer.count} frames"

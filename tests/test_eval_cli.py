@@ -75,6 +75,24 @@ def test_metrics_file_is_not_overwritten(run_dir, data_dir, tmp_path, capsys):
 
 
 @pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
+def test_a_shipped_models_own_metrics_file_is_kept_and_the_scores_printed(
+    run_dir, data_dir, tmp_path, capsys
+):
+    """A shipped model folder holds the metrics evaluate.py wrote for it (models/camvid's
+    metrics_test.json): scoring it again with the default output prints the scores and keeps the
+    file as it is, rather than refusing before the work (the README's evaluate command)."""
+    import shutil
+
+    model = shutil.copytree(run_dir, tmp_path / "model")
+    (model / "metrics.json").write_text('{"miou": 0.5}')
+    assert run_cli("--checkpoint", str(model), "--data-dir", data_dir) == 0
+    captured = capsys.readouterr()
+    assert "mIoU (class)" in captured.out
+    assert "metrics.json" in captured.err and "--overwrite" in captured.err
+    assert (model / "metrics.json").read_text() == '{"miou": 0.5}'
+
+
+@pytest.mark.slow  # 2-4 s on 2 cores: make test runs it, make test-fast does not
 def test_reduced_scale_scores_full_resolution_labels(run_dir, data_dir, tmp_path):
     assert (
         run_cli(

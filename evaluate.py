@@ -297,8 +297,8 @@ def run_evaluation(args) -> int:
         files.check_output_dir(
             output_dir,
             flag,
-            args.overwrite or keep,
-            outputs=[metrics_path],
+            args.overwrite,
+            outputs=[] if keep else [metrics_path],
             instead=", or --output DIR to write elsewhere",
         )
     saving = bool(args.save_predictions or args.save_overlays)

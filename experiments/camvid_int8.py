@@ -83,36 +83,38 @@ def layer_sqnr(
     run = load_run(checkpoint, "best")
     size = tuple(run.config.model.input_size)
     calibration = frames_for(run.config, data_dir, size, calibration_steps, split="train")
-    saved = tempfile.mkdtemp()
-    build_head(fast_graph(run.model), "cls", size).export(
-        saved, format="tf_saved_model", verbose=False
-    )
     result = {}
-    for key, frames in groups.items():
-        picked = frames[:: max(1, len(frames) // per_drive)][:per_drive]
-        images = [read_frame(*frame)[0] for frame in picked]
-        images = [tf.image.resize(image, size).numpy().round().astype(np.uint8) for image in images]
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([frame] for frame in calibration)
-        with warnings.catch_warnings():  # the debugger runs the deprecated tf.lite.Interpreter
-            warnings.simplefilter("ignore")
-            debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter,
-                debug_dataset=lambda images=images: ([image[np.newaxis]] for image in images),
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                    layer_direct_compare_metrics={"sqnr": sqnr}
-                ),
-            )
-            debugger.run()
-        dump = io.StringIO()
-        debugger.layer_statistics_dump(dump)
-        dump.seek(0)
-        result[key] = {
-            row["tensor_name"]: float(row["sqnr"])
-            for row in csv.DictReader(dump)
-            if row["op_name"] in NOISY_OPS
-        }
+    with tempfile.TemporaryDirectory() as saved:
+        build_head(fast_graph(run.model), "cls", size).export(
+            saved, format="tf_saved_model", verbose=False
+        )
+        for key, frames in groups.items():
+            picked = frames[:: max(1, len(frames) // per_drive)][:per_drive]
+            images = [read_frame(*frame)[0] for frame in picked]
+            images = [
+                tf.image.resize(image, size).numpy().round().astype(np.uint8) for image in images
+            ]
+            converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = lambda: ([frame] for frame in calibration)
+            with warnings.catch_warnings():  # the debugger runs the deprecated tf.lite.Interpreter
+                warnings.simplefilter("ignore")
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter,
+                    debug_dataset=lambda images=images: ([image[np.newaxis]] for image in images),
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                        layer_direct_compare_metrics={"sqnr": sqnr}
+                    ),
+                )
+                debugger.run()
+            dump = io.StringIO()
+            debugger.layer_statistics_dump(dump)
+            dump.seek(0)
+            result[key] = {
+                row["tensor_name"]: float(row["sqnr"])
+                for row in csv.DictReader(dump)
+                if row["op_name"] in NOISY_OPS
+            }
     return result
 
 

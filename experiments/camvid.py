@@ -156,35 +156,47 @@ def figure(model_dir: str, data_dir: str, names: list[str], path: str, scale: fl
     print(f"wrote {path}")
 
 
-def by_sequence(model_dir: str, data_dir: str) -> dict:
-    """The model's test metrics per CamVid sequence (a frame name's prefix: 0001TP, Seq05VD),
-    with how many train frames come from that sequence: does the score fall on footage the
-    model never saw?"""
+def sequence(image_path: str) -> str:
+    """A CamVid frame's sequence, the drive it was filmed on: its name's prefix (0001TP)."""
+    from fast_scnn_tf.data import camvid
+
+    return camvid.frame_name(image_path).split("_")[0]
+
+
+def metrics_by_sequence(model: str, data_dir: str, split: str = "test") -> dict:
+    """{sequence: (frames, metrics)}: what `model` (a model folder or an export) scores on each
+    sequence's frames of `split`, in file order."""
     from fast_scnn_tf.data import camvid
     from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
     from fast_scnn_tf.predict.predictor import load_predictor
 
-    def sequence(image_path):
-        return camvid.frame_name(image_path).split("_")[0]
-
-    predict, _, classes = load_predictor(model_dir)
+    predict, _, classes = load_predictor(model)
     confusions, frames = {}, {}
-    for image_path, label_path in camvid.list_frames(data_dir, "test"):
+    for image_path, label_path in camvid.list_frames(data_dir, split):
         image, truth = read_frame(image_path, label_path)
         counts = confusion_matrix(truth, predict(image), classes.num_classes).numpy()
         key = sequence(image_path)
         confusions[key] = confusions.get(key, 0) + counts
         frames[key] = frames.get(key, 0) + 1
+    return {
+        key: (frames[key], compute_metrics(counts, classes)) for key, counts in confusions.items()
+    }
+
+
+def by_sequence(model_dir: str, data_dir: str) -> dict:
+    """The model's test metrics per CamVid sequence, with how many train frames come from that
+    sequence: does the score fall on footage the model never saw?"""
+    from fast_scnn_tf.data import camvid
+
     train = [sequence(path) for path in camvid.list_images(data_dir, "train")]
-    result = {}
-    for key, counts in confusions.items():
-        metrics = compute_metrics(counts, classes)
-        result[key] = {
-            "test_frames": frames[key],
+    return {
+        key: {
+            "test_frames": count,
             "train_frames": train.count(key),
             **{k: metrics[k] for k in ("miou", "pixel_accuracy", "class_iou")},
         }
-    return result
+        for key, (count, metrics) in metrics_by_sequence(model_dir, data_dir).items()
+    }
 
 
 def merge(output: str, fields: dict) -> None:

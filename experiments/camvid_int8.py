@@ -27,35 +27,32 @@ from fast_scnn_tf import cli
 # The layers whose SQNR is summarised: where int8 arithmetic adds noise. Exact ops (slices,
 # concatenations) report ~150 dB, and a layer whose float output is near zero a meaningless one.
 NOISY_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "RESIZE_BILINEAR"}
+SPLITS = ("val", "test")
 
 
 def drives(data_dir: str) -> dict[str, list[tuple[str, str]]]:
-    """val and test frames grouped by drive ("<split> <prefix>"), in file order."""
+    """val and test frames grouped by drive ("<split> <sequence>"), in file order."""
+    from experiments.camvid import sequence
     from fast_scnn_tf.data import camvid
 
     groups: dict[str, list] = {}
-    for split in ("val", "test"):
+    for split in SPLITS:
         for image_path, label_path in camvid.list_frames(data_dir, split):
-            key = f"{split} {camvid.frame_name(image_path).split('_')[0]}"
-            groups.setdefault(key, []).append((image_path, label_path))
+            groups.setdefault(f"{split} {sequence(image_path)}", []).append(
+                (image_path, label_path)
+            )
     return groups
 
 
-def scores(model: str, groups: dict) -> dict[str, float]:
-    """mIoU of the export `model` on each drive."""
-    from experiments.camvid import read_frame
-    from fast_scnn_tf.evaluation.metrics import compute_metrics, confusion_matrix
-    from fast_scnn_tf.predict.predictor import load_predictor
+def scores(model: str, data_dir: str) -> dict[str, float]:
+    """mIoU of the export `model` on each drive ("<split> <sequence>")."""
+    from experiments.camvid import metrics_by_sequence
 
-    predict, _, classes = load_predictor(model)
-    result = {}
-    for key, frames in groups.items():
-        counts = 0
-        for image_path, label_path in frames:
-            image, truth = read_frame(image_path, label_path)
-            counts = counts + confusion_matrix(truth, predict(image), classes.num_classes).numpy()
-        result[key] = compute_metrics(counts, classes)["miou"]
-    return result
+    return {
+        f"{split} {key}": metrics["miou"]
+        for split in SPLITS
+        for key, (_, metrics) in metrics_by_sequence(model, data_dir, split).items()
+    }
 
 
 def sqnr(reference: np.ndarray, quantised: np.ndarray, scale: float, zero_point: int) -> float:
@@ -146,7 +143,7 @@ def main(argv=None) -> int:
     from experiments.camvid import read_frame
 
     groups = drives(args.data_dir)
-    float_miou, int8_miou = scores(args.float, groups), scores(args.int8, groups)
+    float_miou, int8_miou = scores(args.float, args.data_dir), scores(args.int8, args.data_dir)
     median = summary(
         layer_sqnr(args.checkpoint, args.data_dir, groups, args.calibration_steps, args.frames)
     )
